@@ -1,0 +1,117 @@
+"""The values that flow through the pipeline, shared by every stage.
+
+``readers`` yields :class:`Record` (one parsed input record with its source
+location), :class:`RowError` (a record that could not even be parsed) and
+:class:`Notice` (a remark that fails nothing, such as a skipped blank line);
+``convert`` turns records into :class:`LabelJob` (one Segments label, ready to
+send) or :class:`RowError`. Plain slotted dataclasses, not pydantic models:
+millions of them are created, and they carry already-validated data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Format = Literal["jsonl", "json", "csv", "tsv"]
+FORMATS: tuple[Format, ...] = ("jsonl", "json", "csv", "tsv")
+
+STDIN_NAME = "<stdin>"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a record came from: a display file name and a 1-based physical line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(slots=True)
+class Record:
+    """One input record.
+
+    ``data`` is the parsed JSON object for JSON/JSONL rows, or the cells of one
+    CSV/TSV record as ``{column: text}`` (one annotation per CSV record).
+    """
+
+    loc: Location
+    fmt: Format
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """Why one record (or one label built from several CSV records) was rejected.
+
+    ``field`` names the offending field as the user wrote it
+    (``annotations[2].bbox`` in JSON, the column name in CSV), or ``None`` when
+    the problem is the row as a whole. ``reason`` is a short, stable key that
+    groups errors in the summary (``"unknown category"``, ``"invalid JSON"``).
+    ``message`` says what is wrong and, where possible, what to do.
+    """
+
+    loc: Location
+    field: str | None
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"{self.loc}: {self.field}: {self.message}"
+        return f"{self.loc}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something worth telling the user that does not fail a row (a blank line)."""
+
+    loc: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.loc}: {self.message}"
+
+
+@dataclass(slots=True)
+class LabelJob:
+    """One label to PUT: ``/labels/{sample_uuid}/{labelset}/`` with its body.
+
+    Exactly one of ``sample_uuid`` / ``sample_name`` is set when it leaves the
+    converter; the upload stage resolves names to uuids. ``attributes`` is the
+    complete Segments label attributes object, JSON-ready. ``locs`` lists every
+    source record that went into the label (several for grouped CSV rows),
+    first one first.
+    """
+
+    sample_uuid: str | None
+    sample_name: str | None
+    labelset: str
+    label_status: str
+    attributes: dict[str, Any]
+    score: float | None
+    locs: tuple[Location, ...]
+    # Counts for the plan: annotations dropped by --min-score, and whether
+    # per-annotation scores were present but not stored anywhere.
+    filtered_annotations: int = 0
+    object_scores_dropped: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def loc(self) -> Location:
+        return self.locs[0]
+
+    @property
+    def sample_ref(self) -> str:
+        """The uuid when known, else the name: what the user would recognise."""
+        return self.sample_uuid if self.sample_uuid is not None else str(self.sample_name)
+
+    def body(self) -> dict[str, Any]:
+        """The PUT body: attributes, label_status and score (only when given)."""
+        out: dict[str, Any] = {"attributes": self.attributes, "label_status": self.label_status}
+        if self.score is not None:
+            out["score"] = self.score
+        return out
