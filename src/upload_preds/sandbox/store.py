@@ -1,0 +1,528 @@
+"""The sandbox's data, persisted in SQLite.
+
+One :class:`Store` owns one ``sqlite3`` connection and is used from one
+thread only (the server's event-loop thread): no locks, no thread pool, and a
+label PUT is a couple of cached prepared statements executed inline. That is
+fast enough because SQLite in WAL mode with ``synchronous=NORMAL`` commits
+without an fsync (the WAL is synced at checkpoints), so a commit costs
+microseconds; a crash of the machine (not of the process) may lose the last
+commits, which is acceptable for a sandbox. The connection runs in autocommit
+mode: each label write is one statement and therefore its own transaction;
+seeding wraps its inserts in one explicit transaction.
+
+Datasets and their label sets are few and read on every request, so they are
+cached in :class:`DatasetInfo` objects (kept in step by the methods that
+change them); sample uuid → dataset is cached as samples are seen. JSON
+values (attributes, metadata) are stored as the text they arrived as and sent
+back as :class:`orjson.Fragment`, never parsed twice.
+
+Seeding uses ``INSERT OR IGNORE`` everywhere: reseeding an existing database
+neither duplicates nor overwrites anything that is already there.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from upload_preds.sandbox.manifest import Manifest
+from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, TaskSpec
+
+SCHEMA_VERSION = "1"
+USERNAME = "sandbox"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    task_type TEXT NOT NULL,
+    task_attributes TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (owner, name)
+);
+CREATE TABLE IF NOT EXISTS labelsets (
+    dataset_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (dataset_id, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS samples (
+    uuid TEXT PRIMARY KEY,
+    dataset_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    priority REAL NOT NULL,
+    readme TEXT NOT NULL,
+    assigned_labeler TEXT,
+    assigned_reviewer TEXT,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    UNIQUE (dataset_id, name)
+);
+CREATE TABLE IF NOT EXISTS labels (
+    sample_uuid TEXT NOT NULL,
+    labelset TEXT NOT NULL,
+    label_status TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    score REAL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT,
+    PRIMARY KEY (sample_uuid, labelset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS assets (
+    uuid TEXT PRIMARY KEY,
+    filename TEXT NOT NULL,
+    content_type TEXT,
+    data BLOB,
+    created_at TEXT NOT NULL
+);
+"""
+
+# Column lists shared by the queries and the row → JSON helpers below.
+SAMPLE_COLS = (
+    "s.uuid, s.name, s.attributes, s.metadata, s.priority, s.readme, "
+    "s.assigned_labeler, s.assigned_reviewer, s.created_at, s.created_by"
+)
+LABEL_COLS = (
+    "l.sample_uuid, l.labelset, l.label_status, l.attributes, l.score, "
+    "l.created_at, l.created_by, l.updated_at, l.updated_by"
+)
+SORTS = {
+    "name": "s.name",
+    "created_at": "s.created_at",
+    "priority": "s.priority",
+    "gt_label__updated_at": "g.updated_at",
+}
+
+LabelRow = tuple[str, str, str, str, float | None, str, str, str, str | None]
+
+
+def now_iso() -> str:
+    """UTC now as the platform writes timestamps: ISO 8601 with microseconds and ``Z``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class AlreadyExists(Exception):
+    """The object to create is already there."""
+
+
+@dataclass(slots=True)
+class DatasetInfo:
+    """A dataset as the routes need it, cached for the life of the store."""
+
+    id: int
+    owner: str
+    name: str
+    description: str
+    task_type: str
+    task_attributes_json: str
+    created_at: str
+    spec: TaskSpec
+    # name → (description, created_at), in creation order
+    labelsets: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class SeedResult:
+    datasets: int
+    labelsets: int
+    samples: int
+    labels: int
+
+
+class Store:
+    """All persistent state of one sandbox. Use from a single thread."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        # check_same_thread=False only because the store is created in the
+        # thread that starts the sandbox and then used by the loop thread;
+        # it is never used by two threads at once.
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = self._conn
+        if path != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.executescript(_SCHEMA)
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (SCHEMA_VERSION,),
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('storage_secret', ?)",
+            (secrets.token_hex(32),),
+        )
+        self.storage_secret: str = conn.execute(
+            "SELECT value FROM meta WHERE key = 'storage_secret'"
+        ).fetchone()[0]
+        self._datasets: dict[tuple[str, str], DatasetInfo] = {}
+        self._by_id: dict[int, DatasetInfo] = {}
+        self._sample_ds: dict[str, DatasetInfo] = {}
+        self._load_datasets()
+
+    def close(self) -> None:
+        if self.path != ":memory:":
+            # Fold the WAL back into the main file so the db is one file at rest.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._conn.close()
+
+    # -- datasets and label sets -------------------------------------------------
+
+    def _load_datasets(self) -> None:
+        rows = self._conn.execute(
+            "SELECT id, owner, name, description, task_type, task_attributes, created_at "
+            "FROM datasets ORDER BY id"
+        ).fetchall()
+        for did, owner, name, desc, task_type, ta_json, created in rows:
+            spec = TaskSpec.build(task_type, orjson.loads(ta_json))
+            info = DatasetInfo(did, owner, name, desc, task_type, ta_json, created, spec)
+            for ls_name, ls_desc, ls_created in self._conn.execute(
+                "SELECT name, description, created_at FROM labelsets WHERE dataset_id = ? "
+                "ORDER BY created_at, name",
+                (did,),
+            ):
+                info.labelsets[ls_name] = (ls_desc, ls_created)
+            self._datasets[(owner, name)] = info
+            self._by_id[did] = info
+
+    def datasets(self) -> list[DatasetInfo]:
+        return list(self._datasets.values())
+
+    def dataset(self, owner: str, name: str) -> DatasetInfo | None:
+        return self._datasets.get((owner, name))
+
+    def add_labelset(self, ds: DatasetInfo, name: str, description: str) -> tuple[str, str]:
+        if name in ds.labelsets:
+            raise AlreadyExists(name)
+        created = now_iso()
+        self._conn.execute(
+            "INSERT INTO labelsets (dataset_id, name, description, created_at) VALUES (?, ?, ?, ?)",
+            (ds.id, name, description, created),
+        )
+        ds.labelsets[name] = (description, created)
+        return description, created
+
+    def seed(self, manifest: Manifest) -> SeedResult:
+        """Add what the manifest has and the db lacks, in one transaction."""
+        conn = self._conn
+        counts = [0, 0, 0, 0]
+        now = now_iso()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for d in manifest.datasets:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO datasets "
+                    "(owner, name, description, task_type, task_attributes, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        d.owner,
+                        d.name,
+                        d.description,
+                        d.task_type,
+                        orjson.dumps(d.task_attributes).decode(),
+                        now,
+                    ),
+                )
+                counts[0] += cur.rowcount
+                did = conn.execute(
+                    "SELECT id FROM datasets WHERE owner = ? AND name = ?", (d.owner, d.name)
+                ).fetchone()[0]
+                for ls_name, ls_desc in d.labelsets:
+                    cur = conn.execute(
+                        "INSERT OR IGNORE INTO labelsets (dataset_id, name, description, created_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (did, ls_name, ls_desc, now),
+                    )
+                    counts[1] += cur.rowcount
+                for s in d.samples:
+                    cur = conn.execute(
+                        "INSERT OR IGNORE INTO samples (uuid, dataset_id, name, attributes, "
+                        "metadata, priority, readme, created_at, created_by) "
+                        "VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)",
+                        (
+                            s.uuid,
+                            did,
+                            s.name,
+                            orjson.dumps(s.attributes).decode(),
+                            orjson.dumps(s.metadata).decode(),
+                            s.priority,
+                            now,
+                            USERNAME,
+                        ),
+                    )
+                    if cur.rowcount == 0:
+                        # Already there (same uuid or same name): its labels are
+                        # whatever the db has; the manifest does not overwrite.
+                        continue
+                    counts[2] += 1
+                    for lab in s.labels:
+                        cur = conn.execute(
+                            "INSERT OR IGNORE INTO labels (sample_uuid, labelset, label_status, "
+                            "attributes, score, created_at, created_by, updated_at, updated_by) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                s.uuid,
+                                lab.labelset,
+                                lab.label_status,
+                                orjson.dumps(lab.attributes).decode(),
+                                lab.score,
+                                now,
+                                lab.created_by,
+                                now,
+                                lab.created_by,
+                            ),
+                        )
+                        counts[3] += cur.rowcount
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._datasets.clear()
+        self._by_id.clear()
+        self._sample_ds.clear()
+        self._load_datasets()
+        return SeedResult(*counts)
+
+    # -- samples -------------------------------------------------------------------
+
+    def dataset_of_sample(self, sample_uuid: str) -> DatasetInfo | None:
+        ds = self._sample_ds.get(sample_uuid)
+        if ds is None:
+            row = self._conn.execute(
+                "SELECT dataset_id FROM samples WHERE uuid = ?", (sample_uuid,)
+            ).fetchone()
+            if row is None:
+                return None
+            ds = self._by_id[row[0]]
+            self._sample_ds[sample_uuid] = ds
+        return ds
+
+    def sample(self, sample_uuid: str) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._conn.execute(
+            f"SELECT {SAMPLE_COLS}, s.dataset_id FROM samples s WHERE s.uuid = ?",
+            (sample_uuid,),
+        ).fetchone()
+        return row
+
+    def list_samples(
+        self,
+        ds: DatasetInfo,
+        *,
+        labelset: str,
+        name_contains: str | None,
+        statuses: Iterable[str] | None,
+        metadata_filters: Iterable[tuple[str, str]] = (),
+        sort: str,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> list[tuple[Any, ...]]:
+        """Sample rows followed by the label columns of ``labelset`` (NULLs when unlabeled)."""
+        sql = [f"SELECT {SAMPLE_COLS}, {LABEL_COLS} FROM samples s "]
+        sql.append("LEFT JOIN labels l ON l.sample_uuid = s.uuid AND l.labelset = ? ")
+        params: list[Any] = [labelset]
+        if sort == "gt_label__updated_at":
+            sql.append("LEFT JOIN labels g ON g.sample_uuid = s.uuid AND g.labelset = ? ")
+            params.append("ground-truth")
+        sql.append("WHERE s.dataset_id = ? ")
+        params.append(ds.id)
+        if name_contains:
+            sql.append("AND instr(s.name, ?) > 0 ")
+            params.append(name_contains)
+        if statuses is not None:
+            wanted = set(statuses)
+            real = sorted(wanted - {PSEUDO_STATUS_UNLABELED})
+            clauses = []
+            if real:
+                clauses.append(f"l.label_status IN ({', '.join('?' * len(real))})")
+                params.extend(real)
+            if PSEUDO_STATUS_UNLABELED in wanted:
+                clauses.append("l.label_status IS NULL")
+            sql.append(f"AND ({' OR '.join(clauses)}) ")
+        for key, value in metadata_filters:
+            # Metadata filters compare the value's text form, as ?filters=key:value can't type it.
+            sql.append("AND CAST(json_extract(s.metadata, ?) AS TEXT) = ? ")
+            params += ['$."' + key.replace('"', "") + '"', value]
+        direction = "DESC" if descending else "ASC"
+        sql.append(f"ORDER BY {SORTS[sort]} {direction}, s.name {direction}, s.uuid ")
+        sql.append("LIMIT ? OFFSET ?")
+        params += [limit, offset]
+        return self._conn.execute("".join(sql), params).fetchall()
+
+    def add_sample(
+        self,
+        ds: DatasetInfo,
+        *,
+        name: str,
+        attributes_json: str,
+        metadata_json: str,
+        priority: float,
+        readme: str,
+        assigned_labeler: str | None,
+        assigned_reviewer: str | None,
+        sample_uuid: str,
+    ) -> bool:
+        """Insert a sample; False when the dataset already has one of that name."""
+        cur = self._conn.execute(
+            "INSERT OR IGNORE INTO samples (uuid, dataset_id, name, attributes, metadata, "
+            "priority, readme, assigned_labeler, assigned_reviewer, created_at, created_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sample_uuid,
+                ds.id,
+                name,
+                attributes_json,
+                metadata_json,
+                priority,
+                readme,
+                assigned_labeler,
+                assigned_reviewer,
+                now_iso(),
+                USERNAME,
+            ),
+        )
+        if cur.rowcount:
+            self._sample_ds[sample_uuid] = ds
+        return bool(cur.rowcount)
+
+    def sample_by_name(self, ds: DatasetInfo, name: str) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._conn.execute(
+            f"SELECT {SAMPLE_COLS}, s.dataset_id FROM samples s "
+            "WHERE s.dataset_id = ? AND s.name = ?",
+            (ds.id, name),
+        ).fetchone()
+        return row
+
+    def count_samples(self, ds: DatasetInfo) -> int:
+        n: int = self._conn.execute(
+            "SELECT count(*) FROM samples WHERE dataset_id = ?", (ds.id,)
+        ).fetchone()[0]
+        return n
+
+    # -- labels --------------------------------------------------------------------
+
+    def label(self, sample_uuid: str, labelset: str) -> LabelRow | None:
+        row: LabelRow | None = self._conn.execute(
+            f"SELECT {LABEL_COLS} FROM labels l WHERE l.sample_uuid = ? AND l.labelset = ?",
+            (sample_uuid, labelset),
+        ).fetchone()
+        return row
+
+    def put_label(
+        self,
+        sample_uuid: str,
+        labelset: str,
+        label_status: str,
+        attributes_json: str,
+        score: float | None,
+    ) -> tuple[LabelRow, bool]:
+        """Create or replace a label; returns the stored row and whether it was created."""
+        now = now_iso()
+        old = self._conn.execute(
+            "SELECT created_at, created_by FROM labels WHERE sample_uuid = ? AND labelset = ?",
+            (sample_uuid, labelset),
+        ).fetchone()
+        if old is None:
+            self._conn.execute(
+                "INSERT INTO labels (sample_uuid, labelset, label_status, attributes, score, "
+                "created_at, created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sample_uuid,
+                    labelset,
+                    label_status,
+                    attributes_json,
+                    score,
+                    now,
+                    USERNAME,
+                    now,
+                    USERNAME,
+                ),
+            )
+            created, created_by = now, USERNAME
+        else:
+            created, created_by = old
+            self._conn.execute(
+                "UPDATE labels SET label_status = ?, attributes = ?, score = ?, updated_at = ?, "
+                "updated_by = ? WHERE sample_uuid = ? AND labelset = ?",
+                (label_status, attributes_json, score, now, USERNAME, sample_uuid, labelset),
+            )
+        row: LabelRow = (
+            sample_uuid,
+            labelset,
+            label_status,
+            attributes_json,
+            score,
+            created,
+            created_by,
+            now,
+            USERNAME,
+        )
+        return row, old is None
+
+    def delete_label(self, sample_uuid: str, labelset: str) -> bool:
+        cur = self._conn.execute(
+            "DELETE FROM labels WHERE sample_uuid = ? AND labelset = ?", (sample_uuid, labelset)
+        )
+        return bool(cur.rowcount)
+
+    def label_status_counts(self, ds: DatasetInfo, labelset: str) -> dict[str, int]:
+        rows = self._conn.execute(
+            "SELECT l.label_status, count(*) FROM labels l JOIN samples s ON s.uuid = l.sample_uuid "
+            "WHERE s.dataset_id = ? AND l.labelset = ? GROUP BY l.label_status",
+            (ds.id, labelset),
+        ).fetchall()
+        return {str(status): int(n) for status, n in rows}
+
+    def label_counts(self) -> dict[str, dict[str, dict[str, int]]]:
+        """``{dataset full name: {label set: {status: count}}}`` over the whole store."""
+        out: dict[str, dict[str, dict[str, int]]] = {
+            ds.full_name: {ls: {} for ls in ds.labelsets} for ds in self._datasets.values()
+        }
+        for did, labelset, status, n in self._conn.execute(
+            "SELECT s.dataset_id, l.labelset, l.label_status, count(*) FROM labels l "
+            "JOIN samples s ON s.uuid = l.sample_uuid GROUP BY 1, 2, 3"
+        ):
+            full = self._by_id[did].full_name
+            out[full].setdefault(labelset, {})[status] = n
+        return out
+
+    # -- assets --------------------------------------------------------------------
+
+    def add_asset(self, asset_uuid: str, filename: str) -> str:
+        created = now_iso()
+        self._conn.execute(
+            "INSERT INTO assets (uuid, filename, created_at) VALUES (?, ?, ?)",
+            (asset_uuid, filename, created),
+        )
+        return created
+
+    def asset(self, asset_uuid: str) -> tuple[str, str | None, bytes | None] | None:
+        row: tuple[str, str | None, bytes | None] | None = self._conn.execute(
+            "SELECT filename, content_type, data FROM assets WHERE uuid = ?", (asset_uuid,)
+        ).fetchone()
+        return row
+
+    def store_asset_data(self, asset_uuid: str, content_type: str | None, data: bytes) -> bool:
+        cur = self._conn.execute(
+            "UPDATE assets SET content_type = ?, data = ? WHERE uuid = ?",
+            (content_type, data, asset_uuid),
+        )
+        return bool(cur.rowcount)
