@@ -177,6 +177,10 @@ class Categories:
     def names(self) -> list[str]:
         return list(self._by_id.values())
 
+    def names_by_id(self) -> dict[int, str]:
+        """Every category as id → name (a copy)."""
+        return dict(self._by_id)
+
     def __len__(self) -> int:
         return len(self._by_id)
 
