@@ -7,13 +7,17 @@ Two independent controls, both consulted before every request:
   fixed rate needs no background task) combined with a global pause: a 429
   answer moves the whole timeline past ``now + Retry-After``, so every worker
   waits, not just the one that was throttled. Its rate is the minimum of the
-  user's ``--rate`` cap and an *adaptive* rate learned from throttling: on a
-  429 the rate drops to 90% of the success rate actually observed over the
-  last second or two (the server's real capacity); without 429s it climbs
-  back, 5%/s while well below the point where throttling started and 1%/s
-  close to it, and is dropped altogether once far above it. Decreases happen
-  at most once per cooldown, so a burst of 429s from requests that were
-  already in flight counts once.
+  user's ``--rate`` cap and an *adaptive* rate learned from throttling. On a
+  429 the rate drops to 90% of the success rate observed over the last
+  second or two: while requests are being throttled, that is the server's
+  real capacity. When there is no such measurement yet (throttled within
+  half a second of the start or of the last pause) it starts from a guess
+  and slow-starts (x1.25 every 0.25 s) until the next 429 measures the
+  capacity. Afterwards it climbs back 5%/s while well below the measured
+  capacity and 1%/s near it, so a token-bucket throttle is probed rarely,
+  and it is dropped altogether once far above it (the throttle went away).
+  Decreases happen at most once per cooldown, so a burst of 429s from
+  requests that were already in flight counts once.
 * :class:`AdaptiveLimiter` decides *how many* requests may be in flight: a
   semaphore whose size follows AIMD (halved on throttling at most once per
   cooldown, +1/limit per success, so roughly +1 per round trip), between 1 and
@@ -57,8 +61,11 @@ class Pacer:
         self._tat = 0.0  # theoretical arrival time of the next request
         self.paused_until = 0.0
         self._last_decrease = -1e9
-        self._last_increase = 0.0
-        self._drop_point = 0.0  # the adaptive rate at which throttling last began
+        self._last_pause = 0.0
+        self._first_send: float | None = None
+        self._next_increase = 0.0
+        self._estimated = False  # has a throttled period been long enough to measure?
+        self._capacity = 0.0  # the success rate measured while throttled
         # Success counting in 0.25 s buckets over the last 2 s, for the observed rate.
         self._bucket_len = 0.25
         self._buckets: collections.deque[tuple[float, int]] = collections.deque()
@@ -76,6 +83,8 @@ class Pacer:
     def reserve(self) -> float:
         """Take the next slot; returns how many seconds to wait before sending."""
         now = self._clock()
+        if self._first_send is None:
+            self._first_send = now
         rate = self.rate
         start = max(now, self.paused_until)
         if rate is None:
@@ -117,33 +126,50 @@ class Pacer:
             buckets.append((now, 1))
             self._expire(now)
         rate = self.adaptive_rate
-        if rate is not None and now - self._last_increase >= 1.0:
-            self._last_increase = now
-            step = 1.05 if rate < 0.95 * self._drop_point else 1.01
-            rate *= step
-            # Far above where throttling began: stop limiting (the throttle has gone away).
-            self.adaptive_rate = None if rate > 4 * self._drop_point else rate
+        if rate is None or now < self._next_increase:
+            return
+        if self.observed_rate() < 0.5 * rate:
+            # The rate no longer binds (latency or concurrency does): stop limiting.
+            self.adaptive_rate = None
+            return
+        if self._estimated:
+            # Near the capacity measured at the last throttling: creep; well below: climb.
+            self._next_increase = now + 1.0
+            rate *= 1.05 if rate < 0.95 * self._capacity else 1.01
+            # Far above it: the throttle has gone away, stop limiting.
+            self.adaptive_rate = None if rate > 4 * self._capacity else rate
+        else:
+            # No measurement yet (throttled at once): slow-start, about x2.4 per second.
+            self._next_increase = now + 0.25
+            self.adaptive_rate = rate * 1.25
 
     def on_throttled(self, retry_after: float | None, fallback_pause: float) -> None:
         """A 429: pause everybody and, when adaptive, lower the rate (once per cooldown)."""
         self.throttle_events += 1
-        self.pause(retry_after if retry_after is not None else fallback_pause)
+        pause = retry_after if retry_after is not None else fallback_pause
+        self.pause(pause)
         now = self._clock()
         if not self.adaptive or now - self._last_decrease < self.cooldown:
             return
-        self._last_decrease = now
-        self._last_increase = now + (retry_after or 0.0)
+        # How long we have been sending since the previous pause: a success rate measured
+        # over at least half a second while throttled is the server's real capacity.
+        since = self._first_send if self._first_send is not None else now
+        measured_for = now - max(since, self._last_decrease + self._last_pause, now - 2.0)
         observed = self.observed_rate()
+        self._last_decrease = now
+        self._last_pause = pause
+        self._next_increase = now + pause + (1.0 if observed else 0.25)
         current = self.rate
-        if observed <= 0:
-            new = current * 0.5 if current is not None else None
+        if measured_for >= 0.5 and observed > 0:
+            self._estimated = True
+            self._capacity = observed
+            new = 0.9 * observed
+        elif current is not None:
+            new = 0.5 * current
         else:
-            new = 0.9 * observed if current is None else min(0.9 * current, 0.9 * observed)
-            # Never below a crawl: throttling may be brief.
-            new = max(new, 1.0)
-        if new is not None:
-            self._drop_point = new / 0.9
-            self.adaptive_rate = new
+            # Throttled at the very start: a first guess that slow-start corrects.
+            new = 0.9 * observed if observed > 0 else 10.0
+        self.adaptive_rate = max(1.0, new)
 
 
 class AdaptiveLimiter:
