@@ -1,0 +1,144 @@
+"""Dry-run speed and memory, measured side by side in one run.
+
+What it measures (issue 2's targets):
+
+1. Throughput: ``upload-preds FILE --dry-run`` over a generated JSONL of N rows
+   with 5 boxes each, against the floor of ``orjson.loads`` over the same
+   lines (read from the same file) in the same run. Target: at most 5x.
+2. Peak RSS of that dry run at 100k and at N rows: at most 100 MB, and the
+   large run within 10% of the small one.
+3. The same memory check for a shuffled CSV of 100k and N annotations.
+
+Each measured command runs in a fresh subprocess; peak RSS comes from
+``os.wait4``'s rusage of that child alone. Absolute times are printed for
+context, but only the ratios are targets (the machines are noisy).
+
+Usage: ``python bench/bench_dry_run.py [--rows 1000000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+CATEGORIES = ROOT / "sample_data" / "categories.json"
+NAMES = ["car", "truck", "pedestrian", "cyclist", "traffic_sign"]
+
+
+def make_jsonl(path: Path, rows: int) -> None:
+    rng = random.Random(1)
+    with path.open("wb") as f:
+        for i in range(rows):
+            anns = []
+            for _ in range(5):
+                x, y = rng.uniform(0, 500), rng.uniform(0, 400)
+                anns.append(
+                    {
+                        "category": rng.choice(NAMES),
+                        "bbox": [round(x, 1), round(y, 1), round(x + 50, 1), round(y + 40, 1)],
+                        "score": round(rng.random(), 3),
+                    }
+                )
+            row = {"sample_uuid": str(uuid.UUID(int=i, version=4)), "annotations": anns}
+            f.write(orjson.dumps(row) + b"\n")
+
+
+def make_csv(path: Path, annotations: int) -> None:
+    rng = random.Random(2)
+    samples = max(1, annotations // 5)
+    order = list(range(annotations))
+    rng.shuffle(order)
+    with path.open("w", encoding="utf-8") as f:
+        f.write("sample_uuid,category,xmin,ymin,xmax,ymax,score\n")
+        for k in order:
+            x, y = (k * 7) % 500, (k * 13) % 400
+            f.write(
+                f"{uuid.UUID(int=k % samples, version=4)},{NAMES[k % 5]},"
+                f"{x},{y},{x + 50},{y + 40},{(k % 997) / 997:.3f}\n"
+            )
+
+
+def run_child(args: list[str]) -> tuple[float, float, int]:
+    """Run a command; return (wall seconds, peak RSS MiB, exit code)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        sys.stderr.write(err.decode(errors="replace"))
+        raise SystemExit(f"command failed ({code}): {' '.join(args)}")
+    return wall, usage.ru_maxrss / 1024, code
+
+
+FLOOR = """
+import sys, orjson
+with open(sys.argv[1], 'rb') as f:
+    for line in f:
+        orjson.loads(line)
+"""
+
+
+def dry_run(path: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "upload_preds",
+        str(path),
+        "--dry-run",
+        "--quiet",
+        "--categories",
+        str(CATEGORIES),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    ns = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-dry-run-") as tmp:
+        d = Path(tmp)
+        small, big = d / "small.jsonl", d / "big.jsonl"
+        make_jsonl(small, ns.small)
+        make_jsonl(big, ns.rows)
+        floor_wall, floor_rss, _ = run_child([sys.executable, "-c", FLOOR, str(big)])
+        run_wall, big_rss, _ = run_child(dry_run(big))
+        _, small_rss, _ = run_child(dry_run(small))
+        print(f"JSONL {ns.rows:,} rows x 5 boxes ({big.stat().st_size / 2**20:.0f} MiB)")
+        print(f"  orjson.loads floor     {floor_wall:7.2f} s")
+        print(f"  upload-preds --dry-run {run_wall:7.2f} s")
+        print(f"  ratio to floor         {run_wall / floor_wall:7.2f}x   (target <= 5x)")
+        print(f"  peak RSS {ns.small:>9,} rows {small_rss:7.1f} MiB")
+        print(f"  peak RSS {ns.rows:>9,} rows {big_rss:7.1f} MiB   (target <= 100 MiB)")
+        print(f"  RSS ratio big/small     {big_rss / small_rss:7.3f}   (target <= 1.10)")
+        small.unlink()
+        big.unlink()
+
+        csmall, cbig = d / "small.csv", d / "big.csv"
+        make_csv(csmall, ns.small)
+        make_csv(cbig, ns.rows)
+        cbig_wall, cbig_rss, _ = run_child(dry_run(cbig))
+        _, csmall_rss, _ = run_child(dry_run(csmall))
+        print(f"CSV {ns.rows:,} annotations, shuffled")
+        print(f"  upload-preds --dry-run {cbig_wall:7.2f} s")
+        print(f"  peak RSS {ns.small:>9,} rows {csmall_rss:7.1f} MiB")
+        print(f"  peak RSS {ns.rows:>9,} rows {cbig_rss:7.1f} MiB   (target <= 100 MiB)")
+        print(f"  RSS ratio big/small     {cbig_rss / csmall_rss:7.3f}   (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

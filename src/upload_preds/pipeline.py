@@ -1,0 +1,357 @@
+"""From input files to label jobs: the read → convert → group → dedupe stages.
+
+:func:`prepare` turns sources into a lazy stream of :data:`Item` values, one
+per label or per failed/skipped group of input records, so that every input
+record ends in exactly one outcome::
+
+    sources ──read_records──▶ Record | RowError | Notice
+      JSON/JSONL rows ──Converter.convert──▶ LabelJob | Failure   (streamed)
+      CSV/TSV records ──Converter.csv_part──▶ Grouper (bounded memory)
+                      ──Converter.convert_group──▶ LabelJob | Failure
+
+Duplicates: two JSON/JSONL rows for the same (sample, label set) must *both*
+fail (each naming the other's line), or with ``on_duplicate="last"`` the last
+one wins. Knowing that before the first of them is emitted needs a look ahead,
+so JSON-family inputs are read twice: a first pass parses each row only for
+its key and feeds a :class:`~upload_preds.dedupe.DuplicateIndex` (bounded
+memory), the second pass converts. Standard input is spooled to a temporary
+file first so that it can be read twice. CSV records of one sample are merged
+into one label by design, so they take no part in duplicate detection.
+
+:class:`Tally` accumulates the plan (what a dry run prints) from the same
+stream the upload consumes; it keeps counts and a bounded number of examples,
+never the rows themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import orjson
+
+from upload_preds.categories import Categories
+from upload_preds.convert import Converter
+from upload_preds.dedupe import DuplicateIndex
+from upload_preds.grouping import Grouper
+from upload_preds.readers import Source, open_sources, read_records
+from upload_preds.records import LabelJob, Location, Notice, Record, RowError
+
+OnDuplicate = Literal["error", "last"]
+
+#: How many example errors the plan keeps per reason, and notices in all.
+EXAMPLES_PER_REASON = 5
+MAX_NOTICES = 20
+
+
+@dataclass(slots=True)
+class Failure:
+    """Input records that produce no label, with every reason why.
+
+    ``rows`` maps each source location to its original data (the JSON object,
+    or the CSV cells), so that a failures file can be written in the input's
+    own format and fed straight back in.
+    """
+
+    errors: tuple[RowError, ...]
+    rows: tuple[tuple[Location, dict[str, Any]], ...]
+
+    @property
+    def loc(self) -> Location:
+        return self.errors[0].loc
+
+
+@dataclass(slots=True)
+class Skip:
+    """Input records deliberately not uploaded (e.g. superseded duplicates)."""
+
+    reason: str
+    message: str
+    rows: tuple[tuple[Location, dict[str, Any]], ...]
+
+
+Item = LabelJob | Failure | Skip | Notice
+
+
+def raw_rows(job: LabelJob) -> tuple[tuple[Location, dict[str, Any]], ...]:
+    """The original input data of a job (for failures files)."""
+    rows: tuple[tuple[Location, dict[str, Any]], ...] = job.extra.get("rows", ())
+    return rows
+
+
+def dedupe_key(data: dict[str, Any], default_labelset: str) -> str | None:
+    """The (label set, sample) identity of a JSON row, or None if it has none.
+
+    Rows without a usable sample reference are left to the converter, which
+    reports them with a proper message.
+    """
+    labelset = data.get("labelset", default_labelset)
+    if not isinstance(labelset, str):
+        return None
+    uuid = data.get("sample_uuid")
+    if isinstance(uuid, str):
+        return f"{labelset}\x1fuuid\x1f{uuid}"
+    name = data.get("sample_name")
+    if isinstance(name, str):
+        return f"{labelset}\x1fname\x1f{name.strip()}"
+    return None
+
+
+def _spool(source: Source, stack: contextlib.ExitStack) -> Source:
+    """Copy a once-only source (stdin) to a temporary file so it can be read twice."""
+    fd, name = tempfile.mkstemp(prefix="upload-preds-stdin-")
+    stack.callback(os.unlink, name)
+    with os.fdopen(fd, "wb") as out, source.open() as stream:
+        shutil.copyfileobj(stream, out, 1 << 20)
+    return Source(name=source.name, path=name, fmt=source.fmt, gzip=False)
+
+
+def _duplicate_message(loc: Location, others: Sequence[Location]) -> str:
+    lines = ", ".join(str(o.line) if o.file == loc.file else str(o) for o in others)
+    plural = "s" if len(others) > 1 else ""
+    return (
+        f"same sample and label set as line{plural} {lines}; keep one row per sample and "
+        "label set, or pass --on-duplicate last to keep the last one"
+    )
+
+
+class Preparer:
+    """Runs the read/convert/group/dedupe stages over a set of inputs."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        converter: Converter,
+        *,
+        fmt: str | None = None,
+        default_labelset: str = "ground-truth",
+        on_duplicate: OnDuplicate = "error",
+        stdin: BinaryIO | None = None,
+    ) -> None:
+        self._converter = converter
+        self._default_labelset = default_labelset
+        self._on_duplicate = on_duplicate
+        self._stack = contextlib.ExitStack()
+        sources = open_sources(list(paths), fmt, stdin=stdin)  # type: ignore[arg-type]
+        # Spool stdin when it holds JSON rows, so the duplicate pass and the
+        # convert pass can both read it.
+        self.sources: list[Source] = [
+            _spool(s, self._stack) if s.path is None and s.fmt in ("json", "jsonl") else s
+            for s in sources
+        ]
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Preparer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _duplicates(self) -> dict[str, list[Location]]:
+        json_sources = [s for s in self.sources if s.fmt in ("json", "jsonl")]
+        if not json_sources:
+            return {}
+        with DuplicateIndex() as index:
+            for item in read_records(json_sources):
+                if isinstance(item, Record):
+                    key = dedupe_key(item.data, self._default_labelset)
+                    if key is not None:
+                        index.add(key, item.loc)
+            return index.duplicates()
+
+    def items(self) -> Iterator[Item]:
+        """Every outcome-bearing item, lazily; JSON rows first-come, CSV labels last."""
+        duplicates = self._duplicates()
+        conv = self._converter
+        with Grouper() as grouper:
+            for item in read_records(self.sources):
+                if isinstance(item, Notice):
+                    yield item
+                elif isinstance(item, RowError):
+                    yield Failure((item,), ((item.loc, {}),))
+                elif item.fmt in ("csv", "tsv"):
+                    part = conv.csv_part(item)
+                    if isinstance(part, RowError):
+                        yield Failure((part,), ((item.loc, item.data),))
+                    else:
+                        key, payload = part
+                        grouper.add(key, item.loc, {"p": payload, "raw": item.data})
+                else:
+                    yield from self._json_row(item, duplicates)
+            for key, members in grouper.groups():
+                rows = tuple((loc, m["raw"]) for loc, m in members)
+                result = conv.convert_group(key, [(loc, m["p"]) for loc, m in members])
+                if isinstance(result, LabelJob):
+                    result.extra["rows"] = rows
+                    yield result
+                else:
+                    yield Failure(tuple(result), rows)
+
+    def _json_row(self, record: Record, duplicates: dict[str, list[Location]]) -> Iterator[Item]:
+        rows = ((record.loc, record.data),)
+        if duplicates:
+            key = dedupe_key(record.data, self._default_labelset)
+            locs = duplicates.get(key) if key is not None else None
+            if locs is not None:
+                others = [loc for loc in locs if loc != record.loc]
+                if self._on_duplicate == "error":
+                    err = RowError(
+                        record.loc, None, "duplicate row", _duplicate_message(record.loc, others)
+                    )
+                    yield Failure((err,), rows)
+                    return
+                if record.loc != locs[-1]:
+                    yield Skip("superseded", f"superseded by {locs[-1]}", rows)
+                    return
+        result = self._converter.convert(record)
+        if isinstance(result, LabelJob):
+            result.extra["rows"] = rows
+            yield result
+        else:
+            yield Failure(tuple(result), rows)
+
+
+# ---------------------------------------------------------------------------
+# The plan
+
+
+@dataclass(slots=True)
+class ReasonBucket:
+    count: int = 0
+    examples: list[RowError] = field(default_factory=list)
+
+
+def iter_annotations(attributes: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every annotation object in a label, whatever its task type's nesting."""
+    anns = attributes.get("annotations")
+    if isinstance(anns, list):
+        yield from (a for a in anns if isinstance(a, dict))
+    frames = attributes.get("frames")
+    if isinstance(frames, list):
+        for frame in frames:
+            if isinstance(frame, dict):
+                yield from iter_annotations(frame)
+    sensors = attributes.get("sensors")
+    if isinstance(sensors, list):
+        for sensor in sensors:
+            if isinstance(sensor, dict) and isinstance(sensor.get("attributes"), dict):
+                yield from iter_annotations(sensor["attributes"])
+
+
+@dataclass(slots=True)
+class Tally:
+    """The plan's counts, accumulated item by item; bounded memory."""
+
+    rows: int = 0
+    labels: Counter[str] = field(default_factory=Counter)
+    annotations_by_type: Counter[str] = field(default_factory=Counter)
+    annotations_by_category: Counter[int] = field(default_factory=Counter)
+    filtered_annotations: int = 0
+    unresolved_names: int = 0
+    object_scores_dropped: int = 0
+    failed_rows: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    errors: dict[str, ReasonBucket] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
+    notice_count: int = 0
+
+    @property
+    def label_count(self) -> int:
+        return sum(self.labels.values())
+
+    @property
+    def annotation_count(self) -> int:
+        return sum(self.annotations_by_type.values())
+
+    def add(self, item: Item) -> None:
+        if isinstance(item, LabelJob):
+            self.rows += len(item.locs)
+            self.labels[item.labelset] += 1
+            for ann in iter_annotations(item.attributes):
+                self.annotations_by_type[str(ann.get("type", "segment"))] += 1
+                cat = ann.get("category_id")
+                if isinstance(cat, int):
+                    self.annotations_by_category[cat] += 1
+            self.filtered_annotations += item.filtered_annotations
+            if item.sample_uuid is None:
+                self.unresolved_names += 1
+            if item.object_scores_dropped:
+                self.object_scores_dropped += 1
+        elif isinstance(item, Failure):
+            self.rows += len(item.rows)
+            self.failed_rows += len(item.rows)
+            for err in item.errors:
+                self.add_error(err)
+        elif isinstance(item, Skip):
+            self.rows += len(item.rows)
+            self.skipped[item.reason] += len(item.rows)
+        else:
+            self.notice_count += 1
+            if len(self.notices) < MAX_NOTICES:
+                self.notices.append(item)
+
+    def add_error(self, err: RowError) -> None:
+        bucket = self.errors.setdefault(err.reason, ReasonBucket())
+        bucket.count += 1
+        if len(bucket.examples) < EXAMPLES_PER_REASON:
+            bucket.examples.append(err)
+
+
+def label_record(job: LabelJob) -> dict[str, Any]:
+    """A converted label as one ``--output-labels`` JSONL record."""
+    out: dict[str, Any] = {}
+    if job.sample_uuid is not None:
+        out["sample_uuid"] = job.sample_uuid
+    else:
+        out["sample_name"] = job.sample_name
+    out["labelset"] = job.labelset
+    out["label_status"] = job.label_status
+    out["attributes"] = job.attributes
+    out["score"] = job.score
+    return out
+
+
+class AtomicWriter:
+    """Writes a file under a temporary name and renames it into place on success.
+
+    A run that fails or is interrupted leaves no half-written output behind.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        self._tmp = Path(tmp)
+        self._file = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def commit(self) -> None:
+        self._file.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._tmp.unlink()
+
+
+def write_labels(jobs: Iterable[LabelJob], writer: AtomicWriter) -> None:
+    for job in jobs:
+        writer.write(orjson.dumps(label_record(job)) + b"\n")
+
+
+def category_names(categories: Categories | None) -> dict[int, str]:
+    if categories is None:
+        return {}
+    return categories.names_by_id()
