@@ -115,7 +115,7 @@ def main() -> None:
         small, big = d / "small.jsonl", d / "big.jsonl"
         make_jsonl(small, ns.small)
         make_jsonl(big, ns.rows)
-        floor_wall, floor_rss, _ = run_child([sys.executable, "-c", FLOOR, str(big)])
+        floor_wall, _floor_rss, _ = run_child([sys.executable, "-c", FLOOR, str(big)])
         run_wall, big_rss, _ = run_child(dry_run(big))
         _, small_rss, _ = run_child(dry_run(small))
         print(f"JSONL {ns.rows:,} rows x 5 boxes ({big.stat().st_size / 2**20:.0f} MiB)")

@@ -218,7 +218,7 @@ def _run(
     quiet: bool,
 ) -> ExitCode:
     from upload_preds.categories import Categories
-    from upload_preds.convert import ConvertOptions, Converter
+    from upload_preds.convert import Converter, ConvertOptions
     from upload_preds.pipeline import AtomicWriter, Preparer, Tally, category_names, label_record
     from upload_preds.report import render_plan
 

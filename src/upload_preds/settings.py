@@ -130,12 +130,12 @@ class Settings(BaseModel):
                 f"--api-url {self.api_url!r} is not an http(s) URL",
                 hint=f"the default is {DEFAULT_API_URL}",
             )
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
-            if not self.allow_insecure_http:
-                raise UsageError(
-                    f"refusing to send the API key over plain http to {parts.hostname}",
-                    hint="use https, or pass --allow-insecure-http if you really mean it",
-                )
+        insecure = parts.scheme == "http" and not is_loopback(parts.hostname)
+        if insecure and not self.allow_insecure_http:
+            raise UsageError(
+                f"refusing to send the API key over plain http to {parts.hostname}",
+                hint="use https, or pass --allow-insecure-http if you really mean it",
+            )
 
     @property
     def api_host(self) -> str:

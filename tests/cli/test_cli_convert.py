@@ -87,8 +87,10 @@ def test_duplicates_fail_both_rows_unless_last_wins(run: Run, tmp_path: Path) ->
     src.write_text(row % 40 + row % 50 + '{"sample_name": "b.jpg", "annotations": []}\n')
     res = run(src, "--dry-run", "--json")
     assert res.code == 1
-    assert "dup.jsonl:1:" in res.stderr and "line 2" in res.stderr
-    assert "dup.jsonl:2:" in res.stderr and "line 1" in res.stderr
+    assert "dup.jsonl:1:" in res.stderr
+    assert "line 2" in res.stderr
+    assert "dup.jsonl:2:" in res.stderr
+    assert "line 1" in res.stderr
     assert json.loads(res.stdout)["failed_by_reason"] == {"duplicate row": 2}
 
     out = tmp_path / "labels.jsonl"
