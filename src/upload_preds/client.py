@@ -291,6 +291,11 @@ class SegmentsClient:
             trust_env=False,
             raise_for_status=False,
         )
+        # aiohttp silently re-sends an idempotent request once when a reused connection
+        # drops. The engine retries with backoff and counts every attempt, so that hidden
+        # second layer would only make the counts lie; it has no public switch.
+        if hasattr(self._session, "_retry_connection"):
+            setattr(self._session, "_retry_connection", False)  # noqa: B010
 
     async def aclose(self) -> None:
         if self._session is not None:
