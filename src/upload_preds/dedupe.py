@@ -1,0 +1,159 @@
+"""Find keys seen more than once, with all their locations, in bounded memory.
+
+Two JSON/JSONL rows for the same (sample, label set) are an error (each names
+the other's line) unless ``--on-duplicate last``; either way every duplicate
+must be found, for inputs of millions of rows, without a dict of every key.
+
+How: :meth:`DuplicateIndex.add` appends ``(key, file id, line)`` to a list;
+past ``max_items`` the list is appended to hash-partitioned spill files (see
+:class:`upload_preds.grouping.PartitionedSpill`) and starts over.
+:meth:`DuplicateIndex.iter_duplicates` answers from memory when nothing was
+spilled, else one partition at a time: a key's locations all sit in one
+partition, so counting them there finds every duplicate. Both paths give the
+same answer: keys in :func:`upload_preds.grouping.key_order`, each with its
+locations in the order they were added.
+
+Why not a dict of every key: at about 200 bytes per key, 1M keys is 200 MB.
+Why not a Bloom filter in front: it cannot name the first location of a
+duplicate without a second pass over the input, which this interface (``add``
+only) does not have. Why not SQLite (the first version): measured on 200k
+rows, its inserts cost about 7 us per key against 1 us for a line appended to
+a partition file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import groupby
+from operator import itemgetter
+from types import TracebackType
+from typing import Final
+
+import orjson
+
+from upload_preds.grouping import PartitionedSpill, key_order
+from upload_preds.records import Location
+
+__all__ = ["DEFAULT_DEDUPE_MEMORY_ITEMS", "DuplicateIndex"]
+
+#: Default number of keys held in memory before spilling (~180 B each: ~9 MB).
+DEFAULT_DEDUPE_MEMORY_ITEMS: Final = 50_000
+
+
+class DuplicateIndex:
+    """Record ``(key, location)`` pairs; report the keys that occur more than once.
+
+    Use as a context manager, or call :meth:`close`, to remove the temporary
+    files. Query once, after the last :meth:`add`.
+    """
+
+    def __init__(
+        self, max_items: int = DEFAULT_DEDUPE_MEMORY_ITEMS, *, tmp_dir: str | None = None
+    ) -> None:
+        self._limit = max_items
+        self._tmp_dir = tmp_dir
+        self._buf: list[tuple[str, int, int]] = []
+        self._files: dict[str, int] = {}
+        self._names: list[str] = []
+        self._spill: PartitionedSpill | None = None
+        self._done = False
+        self.count = 0
+
+    @property
+    def spilled(self) -> bool:
+        """Whether keys were written to disk (more than ``max_items`` were added)."""
+        return self._spill is not None
+
+    @property
+    def temp_dir(self) -> str | None:
+        """The directory of the spill files while it exists."""
+        return self._spill.directory if self._spill is not None else None
+
+    def add(self, key: str, loc: Location) -> None:
+        """Note that ``key`` occurs at ``loc``."""
+        if self._done:
+            raise RuntimeError("DuplicateIndex.add() after a query")
+        fid = self._files.get(loc.file)
+        if fid is None:
+            fid = self._files[loc.file] = len(self._names)
+            self._names.append(loc.file)
+        self._buf.append((key, fid, loc.line))
+        self.count += 1
+        if len(self._buf) >= self._limit:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._spill is None:
+            # ~60 bytes a line on disk, ~200 once parsed: partitions of a quarter
+            # of the in-memory budget keep the query within it.
+            self._spill = PartitionedSpill(
+                "upload-preds-dedupe-", self._tmp_dir, self._limit * 60 // 4
+            )
+        dumps = orjson.dumps
+        self._spill.append(
+            (key, b"[%b,%d,%d]\n" % (dumps(key), fid, line)) for key, fid, line in self._buf
+        )
+        self._buf.clear()
+
+    def iter_duplicates(self) -> Iterator[tuple[str, list[Location]]]:
+        """Yield ``(key, locations)`` for every key added more than once, in key order.
+
+        Streams: memory holds one partition's keys at a time, however many
+        rows are duplicates (the same file passed twice). Call it once.
+        """
+        if self._done:
+            raise RuntimeError("DuplicateIndex can be queried once")
+        self._done = True
+        names = self._names
+        if self._spill is None:
+            buf = self._buf
+            buf.sort(key=lambda item: key_order(item[0]))  # stable: input order per key
+            for key, group in groupby(buf, itemgetter(0)):
+                locs = [Location(names[f], line) for _, f, line in group]
+                if len(locs) > 1:
+                    yield key, locs
+            buf.clear()
+            return
+        if self._buf:
+            self._flush()
+        loads = orjson.loads
+        for lines in self._spill.partitions():
+            seen: dict[str, list[tuple[int, int]] | tuple[int, int]] = {}
+            dups: set[str] = set()
+            for raw in lines:
+                key, f, line = loads(raw)
+                prev = seen.get(key)
+                if prev is None:
+                    seen[key] = (f, line)
+                elif isinstance(prev, tuple):
+                    seen[key] = [prev, (f, line)]
+                    dups.add(key)
+                else:
+                    prev.append((f, line))
+            del lines
+            for key in sorted(dups, key=key_order):
+                found = seen[key]
+                assert isinstance(found, list)
+                yield key, [Location(names[f], line) for f, line in found]
+
+    def duplicates(self) -> dict[str, list[Location]]:
+        """Every key added more than once with all its locations in order."""
+        return dict(self.iter_duplicates())
+
+    def close(self) -> None:
+        """Drop the keys and remove the temporary files (safe to call twice)."""
+        self._buf.clear()
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+    def __enter__(self) -> DuplicateIndex:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

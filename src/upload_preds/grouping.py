@@ -1,0 +1,256 @@
+"""Gather items by key with bounded memory: all CSV annotations of one (sample, label set).
+
+A CSV file has one record per annotation, and the records of one sample may be
+anywhere in it; the converter needs them together. :class:`Grouper` collects
+``(key, location, payload)`` items and hands them back as groups, each group's
+items in the order they were added (the input order).
+
+How: every payload is serialised with ``orjson`` when it is added (the bytes
+are several times smaller than the dict, and they are what a spill writes
+anyway). Items stay in a list in memory until their estimated size passes
+``max_memory_bytes``; then the list is appended to 256 hash-partitioned files
+(by the top bits of the key's CRC-32, see :class:`PartitionedSpill`) and
+memory starts over. ``groups()`` yields from memory when nothing was spilled;
+otherwise it loads one partition at a time (splitting a partition that is too
+big by the next bits of the CRC), groups it with a dict and yields its keys.
+
+Groups come out in :func:`key_order` (CRC-32 of the key, then the key) on both
+paths: an order that depends only on the set of keys, so a shuffled file gives
+the same groups in the same order as a sorted one, and it is exactly the
+order of the partitions, so no global sort or merge is needed.
+
+Why partition files rather than SQLite (the first version): measured on 300k
+shuffled CSV annotations, inserting into a temporary SQLite table and reading
+it back with ``ORDER BY key, rowid`` took about 2.5 s on top of reading the
+file; appending lines to partition files costs one ``bytes`` format per item,
+and only one partition is ever parsed at a time, with no global sort.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
+from types import TracebackType
+from typing import Any, Final
+
+import orjson
+
+from upload_preds.records import Location
+
+__all__ = ["DEFAULT_GROUP_MEMORY_BYTES", "Grouper", "PartitionedSpill", "key_order"]
+
+#: Default in-memory budget of a :class:`Grouper`, in estimated bytes.
+DEFAULT_GROUP_MEMORY_BYTES: Final = 8 * 1024 * 1024
+# Estimated Python overhead of one buffered item: its tuple, the bytes object
+# header and a share of the list, beyond the key and payload bytes.
+_ITEM_OVERHEAD: Final = 150
+# A parsed payload dict takes several times its JSON size (about 8x for a CSV
+# record of short strings): a partition is split further when its file is
+# larger than this share of the budget.
+_EXPANSION: Final = 4
+_PART_BITS: Final = 8
+_MAX_DEPTH: Final = 3
+_FILE_BUFFER: Final = 64 * 1024
+
+Item = tuple[str, int, int, bytes]
+
+
+def key_order(key: str) -> tuple[int, str]:
+    """The order groups come out in: by CRC-32 of the key, then by the key.
+
+    It depends only on the keys, never on the input order or on where the
+    items were kept, and it is the order of the hash partitions on disk.
+    """
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")), key
+
+
+def _partition(key: str, depth: int) -> int:
+    crc = zlib.crc32(key.encode("utf-8", "surrogatepass"))
+    return (crc >> (32 - _PART_BITS * (depth + 1))) & ((1 << _PART_BITS) - 1)
+
+
+class PartitionedSpill:
+    """Hash-partitioned append-only files of JSON lines in a private temporary directory.
+
+    Each line is an orjson array whose first element is the key. A key's lines
+    all land in one partition (the top bits of its CRC-32), in append order.
+    :meth:`partitions` yields the lines of each partition in partition order,
+    splitting one that is larger than ``max_bytes`` by the next bits of the
+    CRC, so a caller that loads one partition at a time stays in budget.
+    """
+
+    def __init__(self, prefix: str, tmp_dir: str | None, max_bytes: int) -> None:
+        self.directory = tempfile.mkdtemp(prefix=prefix, dir=tmp_dir)
+        self._max_bytes = max_bytes
+
+    def _path(self, depth: int, part: int, parent: str = "") -> str:
+        return os.path.join(self.directory, f"{parent}{depth}-{part:03d}")
+
+    def append(self, lines: Iterable[tuple[str, bytes]]) -> None:
+        """Append ``(key, line)`` pairs; ``line`` ends with a newline."""
+        parts: dict[int, list[bytes]] = {}
+        for key, line in lines:
+            part = _partition(key, 0)
+            chunk = parts.get(part)
+            if chunk is None:
+                chunk = parts[part] = []
+            chunk.append(line)
+        for part, chunk in parts.items():
+            with open(self._path(0, part), "ab") as f:
+                f.write(b"".join(chunk))
+
+    def partitions(self) -> Iterator[list[bytes]]:
+        """The lines of each partition, partitions in key order."""
+        for part in range(1 << _PART_BITS):
+            yield from self._load(self._path(0, part), 0)
+
+    def _load(self, path: str, depth: int) -> Iterator[list[bytes]]:
+        try:
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            return
+        if size > self._max_bytes and depth + 1 < _MAX_DEPTH:
+            prefix = os.path.basename(path) + "."
+            subs: dict[int, Any] = {}
+            try:
+                with open(path, "rb", buffering=_FILE_BUFFER) as f:
+                    for line in f:
+                        sub = _partition(orjson.loads(line)[0], depth + 1)
+                        out = subs.get(sub)
+                        if out is None:
+                            out = subs[sub] = open(  # noqa: SIM115 (closed below)
+                                self._path(depth + 1, sub, prefix), "wb", buffering=_FILE_BUFFER
+                            )
+                        out.write(line)
+            finally:
+                for out in subs.values():
+                    out.close()
+            os.unlink(path)
+            for sub in sorted(subs):
+                yield from self._load(self._path(depth + 1, sub, prefix), depth + 1)
+            return
+        with open(path, "rb") as f:
+            lines = f.readlines()
+        os.unlink(path)
+        yield lines
+
+    def close(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class Grouper:
+    """Collect ``(key, location, payload)`` items; yield them grouped by key.
+
+    ``max_memory_bytes`` bounds the estimated size of the items held in memory
+    before they are spilled to hash-partitioned files under ``tmp_dir``
+    (default: the system temporary directory). Payloads must be JSON-serialisable
+    dicts; they come back as equal dicts. Use as a context manager, or call
+    :meth:`close`, to remove the temporary files. ``groups()`` may be called once.
+    """
+
+    def __init__(
+        self, max_memory_bytes: int = DEFAULT_GROUP_MEMORY_BYTES, *, tmp_dir: str | None = None
+    ) -> None:
+        self._limit = max_memory_bytes
+        self._tmp_dir = tmp_dir
+        self._buf: list[Item] = []
+        self._mem = 0
+        self._files: dict[str, int] = {}
+        self._names: list[str] = []
+        self._spill: PartitionedSpill | None = None
+        self._done = False
+        self.count = 0
+
+    @property
+    def spilled(self) -> bool:
+        """Whether items were written to disk (the memory budget was exceeded)."""
+        return self._spill is not None
+
+    @property
+    def temp_dir(self) -> str | None:
+        """The directory of the spill files while it exists."""
+        return self._spill.directory if self._spill is not None else None
+
+    def add(self, key: str, loc: Location, payload: dict[str, Any]) -> None:
+        """Add one item to the group ``key``."""
+        if self._done:
+            raise RuntimeError("Grouper.add() after groups()")
+        # orjson.dumps returns bytes that keep its ~4 KiB working buffer
+        # (measured: 20k small payloads held 80 MB); a copy is exact-size.
+        blob = bytes(memoryview(orjson.dumps(payload)))
+        fid = self._files.get(loc.file)
+        if fid is None:
+            fid = self._files[loc.file] = len(self._names)
+            self._names.append(loc.file)
+        self._buf.append((key, fid, loc.line, blob))
+        self.count += 1
+        self._mem += len(blob) + len(key) + _ITEM_OVERHEAD
+        if self._mem > self._limit:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._spill is None:
+            self._spill = PartitionedSpill(
+                "upload-preds-group-", self._tmp_dir, self._limit // _EXPANSION
+            )
+        dumps = orjson.dumps
+        self._spill.append(
+            (key, b"[%b,%d,%d,%b]\n" % (dumps(key), fid, line, blob))
+            for key, fid, line, blob in self._buf
+        )
+        self._buf.clear()
+        self._mem = 0
+
+    def groups(self) -> Iterator[tuple[str, list[tuple[Location, dict[str, Any]]]]]:
+        """Yield ``(key, [(location, payload), ...])`` per key, in :func:`key_order`.
+
+        Each group's items are in the order they were added.
+        """
+        if self._done:
+            raise RuntimeError("Grouper.groups() can be called once")
+        self._done = True
+        names = self._names
+        loads = orjson.loads
+        if self._spill is None:
+            buf = self._buf
+            buf.sort(key=lambda item: key_order(item[0]))  # stable: input order per key
+            for key, items in groupby(buf, itemgetter(0)):
+                yield key, [(Location(names[f], line), loads(blob)) for _, f, line, blob in items]
+            buf.clear()
+            return
+        if self._buf:
+            self._flush()
+        for lines in self._spill.partitions():
+            groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
+            for raw in lines:
+                key, f, line, payload = loads(raw)
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = []
+                group.append((Location(names[f], line), payload))
+            del lines
+            for key in sorted(groups, key=key_order):
+                yield key, groups.pop(key)
+
+    def close(self) -> None:
+        """Drop the items and remove the temporary files (safe to call twice)."""
+        self._buf.clear()
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+    def __enter__(self) -> Grouper:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
