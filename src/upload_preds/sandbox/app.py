@@ -156,6 +156,33 @@ class Sandbox:
         self.set_faults(faults or Faults(), seed)
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self.started = time.monotonic()
+        self._commit_waiter: asyncio.Future[None] | None = None
+
+    async def _committed(self) -> None:
+        """Wait until the writes made so far are committed (group commit).
+
+        The first writer of a loop iteration schedules one COMMIT with
+        ``call_soon``; every handler that writes before it runs shares it. A
+        handler answers only after its write is committed.
+        """
+        fut = self._commit_waiter
+        if fut is None:
+            loop = asyncio.get_running_loop()
+            fut = self._commit_waiter = loop.create_future()
+            loop.call_soon(self._commit_now)
+        # shield: one cancelled handler must not cancel the others' commit.
+        await asyncio.shield(fut)
+
+    def _commit_now(self) -> None:
+        fut, self._commit_waiter = self._commit_waiter, None
+        assert fut is not None
+        try:
+            self.store.commit()
+        except Exception as e:
+            fut.set_exception(e)
+            fut.exception()  # marks it retrieved when no handler is left waiting
+        else:
+            fut.set_result(None)
 
     def set_faults(self, faults: Faults, seed: int | None = None) -> None:
         """Replace the fault setting; the token bucket and random stream restart."""
@@ -363,6 +390,7 @@ class Sandbox:
             self.store.add_labelset(ds, name, description)
         except AlreadyExists:
             return bad_request({"name": [f"A labelset with name {name!r} already exists."]})
+        self.store.commit()
         return json_response(self._labelset_json(ds, name), 201)
 
     # -- routes: samples -------------------------------------------------------------
@@ -504,6 +532,7 @@ class Sandbox:
         if errors:
             return bad_request(errors)
         sample_uuid = self._insert_sample(ds, body)
+        self.store.commit()
         if sample_uuid is None:
             return bad_request(
                 {"name": [f"A sample with name {body['name']!r} already exists in this dataset."]}
@@ -529,6 +558,7 @@ class Sandbox:
             row = self.store.sample_by_name(ds, item["name"])
             assert row is not None
             out.append(sample_json(row, ds))
+        self.store.commit()
         return json_response(out, 201)
 
     # -- routes: labels ----------------------------------------------------------------
@@ -566,6 +596,7 @@ class Sandbox:
             orjson.dumps(clean["attributes"]).decode(),
             clean.get("score"),
         )
+        await self._committed()
         return json_response(label_json(row, ds.task_type), 201 if created else 200)
 
     async def patch_label(self, request: web.Request) -> web.Response:
@@ -587,6 +618,7 @@ class Sandbox:
             attrs_json,
             clean["score"] if "score" in clean else old[4],
         )
+        await self._committed()
         return json_response(label_json(row, ds.task_type))
 
     async def delete_label(self, request: web.Request) -> web.Response:
@@ -596,6 +628,7 @@ class Sandbox:
         sample_uuid, labelset, _ = target
         if not self.store.delete_label(sample_uuid, labelset):
             return not_found()
+        await self._committed()
         return web.Response(status=204)
 
     # -- routes: assets and their storage -------------------------------------------
@@ -611,6 +644,7 @@ class Sandbox:
             return bad_request({"filename": ["A file name without '/' is required."]})
         asset_uuid = str(uuid.uuid4())
         created = self.store.add_asset(asset_uuid, filename)
+        self.store.commit()
         origin = str(request.url.origin())
         key = f"assets/{asset_uuid}/{filename}"
         policy = base64.b64encode(
@@ -663,6 +697,7 @@ class Sandbox:
         self.store.store_asset_data(
             asset_uuid, ctype if isinstance(ctype, str) else None, upload.file.read()
         )
+        self.store.commit()
         return web.Response(status=204)
 
     async def storage_get(self, request: web.Request) -> web.Response:

@@ -204,3 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args or (args[0].startswith("-") and args[0] not in ("--help", "-h")):
         args.insert(0, "serve")
     app(args=args, prog_name=PROG)
+
+
+if __name__ == "__main__":
+    main()

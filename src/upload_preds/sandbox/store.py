@@ -1,14 +1,17 @@
 """The sandbox's data, persisted in SQLite.
 
 One :class:`Store` owns one ``sqlite3`` connection and is used from one
-thread only (the server's event-loop thread): no locks, no thread pool, and a
-label PUT is a couple of cached prepared statements executed inline. That is
-fast enough because SQLite in WAL mode with ``synchronous=NORMAL`` commits
-without an fsync (the WAL is synced at checkpoints), so a commit costs
-microseconds; a crash of the machine (not of the process) may lose the last
-commits, which is acceptable for a sandbox. The connection runs in autocommit
-mode: each label write is one statement and therefore its own transaction;
-seeding wraps its inserts in one explicit transaction.
+thread only (the server's event-loop thread): no locks, no thread pool; a
+label PUT is one cached prepared upsert executed inline. SQLite runs in WAL
+mode with ``synchronous=NORMAL``: a commit does not fsync (the WAL is synced at
+checkpoints), so a crash of the machine, not of the process, may lose the last
+commits, which is acceptable for a sandbox.
+
+Label writes open a transaction (:meth:`Store._begin`) and leave it open;
+the server commits once per event-loop iteration for all the writes made in
+it (group commit, see ``Sandbox._committed``) and answers each request only
+after its commit. :meth:`Store.commit` is also called right after the rare
+other writes (label sets, samples, assets) and on close.
 
 Datasets and their label sets are few and read on every request, so they are
 cached in :class:`DatasetInfo` objects (kept in step by the methods that
@@ -24,9 +27,9 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -110,9 +113,30 @@ SORTS = {
 LabelRow = tuple[str, str, str, str, float | None, str, str, str, str | None]
 
 
-def now_iso() -> str:
-    """UTC now as the platform writes timestamps: ISO 8601 with microseconds and ``Z``."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+class _Clock:
+    """UTC timestamps as the platform writes them (ISO 8601, microseconds, ``Z``).
+
+    Strictly increasing within the process, so a label's ``created_at`` equals
+    the ``now`` of exactly one write (the upsert relies on it), and cheap: the
+    date-time part is formatted once per second, not per call.
+    """
+
+    def __init__(self) -> None:
+        self._last_us = 0
+        self._sec = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        us = max(int(time.time() * 1_000_000), self._last_us + 1)
+        self._last_us = us
+        sec, frac = divmod(us, 1_000_000)
+        if sec != self._sec:
+            self._sec = sec
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        return f"{self._prefix}.{frac:06d}Z"
+
+
+now_iso = _Clock().now
 
 
 class AlreadyExists(Exception):
@@ -178,7 +202,22 @@ class Store:
         self._sample_ds: dict[str, DatasetInfo] = {}
         self._load_datasets()
 
+    def _begin(self) -> None:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")
+
+    @property
+    def pending(self) -> bool:
+        """Whether writes are waiting for :meth:`commit`."""
+        return self._conn.in_transaction
+
+    def commit(self) -> None:
+        """Make every write so far durable (no-op when nothing is pending)."""
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+
     def close(self) -> None:
+        self.commit()
         if self.path != ":memory:":
             # Fold the WAL back into the main file so the db is one file at rest.
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -434,36 +473,33 @@ class Store:
         attributes_json: str,
         score: float | None,
     ) -> tuple[LabelRow, bool]:
-        """Create or replace a label; returns the stored row and whether it was created."""
+        """Create or replace a label; returns the stored row and whether it was created.
+
+        One upsert statement; "created" is read off ``created_at``, which only a
+        fresh insert sets to this call's (unique) timestamp.
+        """
         now = now_iso()
-        old = self._conn.execute(
-            "SELECT created_at, created_by FROM labels WHERE sample_uuid = ? AND labelset = ?",
-            (sample_uuid, labelset),
+        self._begin()
+        created, created_by = self._conn.execute(
+            "INSERT INTO labels (sample_uuid, labelset, label_status, attributes, score, "
+            "created_at, created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (sample_uuid, labelset) DO UPDATE SET "
+            "label_status = excluded.label_status, attributes = excluded.attributes, "
+            "score = excluded.score, updated_at = excluded.updated_at, "
+            "updated_by = excluded.updated_by "
+            "RETURNING created_at, created_by",
+            (
+                sample_uuid,
+                labelset,
+                label_status,
+                attributes_json,
+                score,
+                now,
+                USERNAME,
+                now,
+                USERNAME,
+            ),
         ).fetchone()
-        if old is None:
-            self._conn.execute(
-                "INSERT INTO labels (sample_uuid, labelset, label_status, attributes, score, "
-                "created_at, created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    sample_uuid,
-                    labelset,
-                    label_status,
-                    attributes_json,
-                    score,
-                    now,
-                    USERNAME,
-                    now,
-                    USERNAME,
-                ),
-            )
-            created, created_by = now, USERNAME
-        else:
-            created, created_by = old
-            self._conn.execute(
-                "UPDATE labels SET label_status = ?, attributes = ?, score = ?, updated_at = ?, "
-                "updated_by = ? WHERE sample_uuid = ? AND labelset = ?",
-                (label_status, attributes_json, score, now, USERNAME, sample_uuid, labelset),
-            )
         row: LabelRow = (
             sample_uuid,
             labelset,
@@ -475,9 +511,10 @@ class Store:
             now,
             USERNAME,
         )
-        return row, old is None
+        return row, created == now
 
     def delete_label(self, sample_uuid: str, labelset: str) -> bool:
+        self._begin()
         cur = self._conn.execute(
             "DELETE FROM labels WHERE sample_uuid = ? AND labelset = ?", (sample_uuid, labelset)
         )

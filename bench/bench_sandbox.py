@@ -1,0 +1,176 @@
+"""Throughput of the sandbox: validated and committed label PUTs per second.
+
+Starts ``upload-preds-sandbox`` as a subprocess (its own process, a SQLite
+file in WAL mode in a temporary directory), adds samples, then drives it from
+this process with a 64-connection aiohttp client doing label PUTs (valid
+vector labels, a mix of creates and replaces). Two runs, each in a fresh
+sandbox:
+
+1. faults off: PUTs/s and its ratio to the 3,000/s target of issue 3;
+2. ``--latency-ms 50``: labels/s as a share of the ceiling 64 / 0.05 s.
+
+Usage: ``python bench/bench_sandbox.py [--puts N] [--latency-puts N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+CONCURRENCY = 64
+TARGET_PUTS_PER_S = 3000.0
+LATENCY_MS = 50.0
+KEY = "bench-key"
+DATASET = "demo/street-scenes"
+
+
+def start_sandbox(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    ready = tmp / f"ready-{time.monotonic_ns()}.json"
+    db = tmp / f"bench-{time.monotonic_ns()}.sqlite3"
+    cmd = [
+        sys.executable,
+        "-m",
+        "upload_preds.sandbox.cli",
+        "serve",
+        "--port",
+        "0",
+        "--db",
+        str(db),
+        "--api-key",
+        KEY,
+        "--ready-file",
+        str(ready),
+        *extra,
+    ]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"sandbox did not start: {err}")
+        time.sleep(0.05)
+    url: str = json.loads(ready.read_text())["url"]
+    return proc, url
+
+
+def stop_sandbox(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def label_body(i: int) -> dict[str, Any]:
+    x = float(i % 500)
+    return {
+        "attributes": {
+            "format_version": "0.1",
+            "annotations": [
+                {
+                    "id": k + 1,
+                    "category_id": (k % 8) + 1,
+                    "type": "bbox",
+                    "points": [[x + k, 10.0 + k], [x + k + 40.5, 80.25 + k]],
+                    "attributes": {"confidence": 0.5 + k / 10},
+                }
+                for k in range(3)
+            ],
+        },
+        "label_status": "PRELABELED",
+        "score": 0.87,
+    }
+
+
+async def prepare(url: str, n_samples: int) -> list[str]:
+    headers = {"Authorization": f"APIKey {KEY}"}
+    async with aiohttp.ClientSession(headers=headers) as s:
+        async with s.post(
+            f"{url}datasets/{DATASET}/labelsets/", json={"name": "bench", "description": ""}
+        ) as r:
+            assert r.status == 201, await r.text()
+        samples = [
+            {"name": f"bench_{i:06d}.jpg", "attributes": {"image": {"url": f"b/{i}.png"}}}
+            for i in range(n_samples)
+        ]
+        async with s.post(f"{url}datasets/{DATASET}/samples_bulk/", json=samples) as r:
+            assert r.status == 201, await r.text()
+            return [x["uuid"] for x in await r.json()]
+
+
+async def drive(url: str, uuids: list[str], n: int) -> tuple[float, int]:
+    """PUT n labels with CONCURRENCY workers; returns (seconds, failures)."""
+    bodies = [json.dumps(label_body(i)).encode() for i in range(256)]
+    headers = {"Authorization": f"APIKey {KEY}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    failures = 0
+    counter = iter(range(n))
+
+    async def worker(s: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        for i in counter:
+            u = uuids[i % len(uuids)]
+            async with s.put(
+                f"{url}labels/{u}/bench/", data=bodies[i % len(bodies)], headers=headers
+            ) as r:
+                await r.read()
+                if r.status not in (200, 201):
+                    failures += 1
+
+    async with aiohttp.ClientSession(connector=connector) as s:
+        # One warm-up round so connection set-up is not timed.
+        async with s.get(f"{url}api_status/", headers=headers) as r:
+            await r.read()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(s) for _ in range(CONCURRENCY)))
+        return time.perf_counter() - t0, failures
+
+
+def run(tmp: Path, n: int, extra: list[str], n_samples: int) -> tuple[float, int]:
+    proc, url = start_sandbox(tmp, *extra)
+    try:
+        uuids = asyncio.run(prepare(url, n_samples))
+        seconds, failures = asyncio.run(drive(url, uuids, n))
+        return n / seconds, failures
+    finally:
+        stop_sandbox(proc)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--puts", type=int, default=30_000, help="PUTs in the no-fault run")
+    ap.add_argument("--latency-puts", type=int, default=6_400, help="PUTs in the 50 ms run")
+    args = ap.parse_args()
+    print(f"sandbox benchmark: {CONCURRENCY} connections, {os.cpu_count()} cores, loopback")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        # More samples than PUTs/2 so the run mixes creates (INSERT) and replaces (UPDATE).
+        rate, failures = run(tmp, args.puts, [], n_samples=args.puts // 2)
+        print(
+            f"faults off      : {rate:8.0f} label PUTs/s  "
+            f"= {rate / TARGET_PUTS_PER_S:.2f} x the 3,000/s target  (failures: {failures})"
+        )
+        ceiling = CONCURRENCY / (LATENCY_MS / 1000)
+        rate, failures = run(
+            tmp, args.latency_puts, ["--latency-ms", str(LATENCY_MS)], n_samples=1000
+        )
+        print(
+            f"latency 50 ms   : {rate:8.0f} label PUTs/s  "
+            f"= {rate / ceiling:.1%} of the ceiling {ceiling:.0f}/s  (failures: {failures})"
+        )
+
+
+if __name__ == "__main__":
+    main()
