@@ -215,17 +215,19 @@ _FMT_HELP = {
 
 _MIN_POINTS = {"bbox": 2, "polygon": 3, "polyline": 2, "point": 1}
 _POINTS_RULE = {
-    "bbox": "two opposite corners [[x0, y0], [x1, y1]]",
-    "polygon": "at least 3 points [[x, y], ...]",
-    "polyline": "at least 2 points [[x, y], ...]",
-    "point": "exactly one point [[x, y]]",
+    "bbox": "two opposite corners",
+    "polygon": "at least 3 points",
+    "polyline": "at least 2 points",
+    "point": "exactly one point",
 }
 
 
 def _points(v: Any, t: str) -> list[list[float]] | Err:
     """A list of ``[x, y]`` pairs with the count the shape needs."""
     if type(v) is not list:
-        return R_POINTS, f"should be {_POINTS_RULE[t]}, got {_short(v)}"
+        return R_POINTS, (
+            f"should be a list of [x, y] points (a {t} needs {_POINTS_RULE[t]}), got {_short(v)}"
+        )
     n = len(v)
     need = _MIN_POINTS[t]
     if n < need or (n != need and t in ("bbox", "point")):
@@ -338,6 +340,20 @@ _SHAPES = ("bbox", "polygon", "polyline", "point", "cuboid")
 _XYZ = ("x", "y", "z")
 _QUAT = ("qx", "qy", "qz", "qw")
 
+# What the fast path of Converter.convert handles.
+_FAST_ROW_KEYS = frozenset(
+    {
+        "sample_uuid",
+        "sample_name",
+        "labelset",
+        "score",
+        "label_status",
+        "annotations",
+        "image_attributes",
+    }
+)
+_FAST_ANN_KEYS = frozenset({"category_id", "category", "type", "bbox", "score", "attributes"})
+
 # Label kinds the shorthand can produce.
 _SHORTHAND_KINDS = {"vector": "2d", "pointcloud-cuboid": "cuboid"}
 
@@ -395,6 +411,8 @@ class Converter:
         self._min = options.min_score
         self._osa = options.object_score_attribute
         self._csv_layouts: dict[tuple[str, ...], _CsvLayout] = {}
+        # The fast path makes image vector labels only.
+        self._fast_ok = self._kind in (None, "vector")
 
     # --- JSON / JSONL rows ------------------------------------------------------------
 
@@ -402,6 +420,178 @@ class Converter:
         """One JSON/JSONL row → one label, or every problem of the row."""
         loc = record.loc
         data = record.data
+        if self._fast_ok:
+            job = self._fast(data, loc)
+            if job is not None:
+                return job
+        return self._convert(data, loc)
+
+    def _fast(self, data: Any, loc: Location) -> LabelJob | None:
+        """The common case only, in as few operations as possible: a shorthand row
+        of bboxes with float coordinates, categories by name or id, float scores,
+        optional attribute maps, no explicit ids.
+
+        Returns ``None`` at the first thing it does not handle (anything else,
+        including every kind of error); :meth:`_convert` then does the full job
+        and reports every problem. So this path only needs to be right when it
+        succeeds, and it must accept nothing that :meth:`_convert` would reject.
+        Unknown keys are caught by counting: ``len(a)`` must equal the number of
+        known keys found (an explicit ``null`` also falls back, harmlessly).
+        """
+        try:
+            return self._fast_inner(data, loc)
+        except (TypeError, ValueError, KeyError):
+            # An unhashable category, a non-numeric coordinate in a comparison, a
+            # bbox that does not unpack: the full path explains it.
+            return None
+
+    def _fast_inner(self, data: Any, loc: Location) -> LabelJob | None:
+        if type(data) is not dict:
+            return None
+        anns = data.get("annotations")
+        uuid = data.get("sample_uuid")
+        name = data.get("sample_name")
+        labelset = data.get("labelset")
+        score = data.get("score")
+        image_attributes = data.get("image_attributes")
+        status = data.get("label_status")
+        if type(anns) is not list or len(data) != 2 + (labelset is not None) + (
+            score is not None
+        ) + (image_attributes is not None) + (status is not None):
+            return None
+        if uuid is not None:
+            if name is not None or type(uuid) is not str or "/" in uuid or not uuid.strip():
+                return None
+        elif type(name) is not str or "/" in name or not name.strip():
+            return None
+        if labelset is None:
+            labelset = self.options.default_labelset
+        elif type(labelset) is not str or "/" in labelset or not labelset.strip():
+            return None
+        inf = _INF
+        if score is not None and not (type(score) is float and -inf < score < inf):
+            return None
+        if image_attributes is not None and type(_flat_map(image_attributes)) is tuple:
+            return None
+        if status is None:
+            status = self.options.label_status
+        elif status not in LABEL_STATUSES:
+            return None
+        names = self._names
+        ids = self._ids
+        min_score = self._min
+        osa = self._osa
+        fmt = self._fmt
+        xyxy = fmt == "xyxy"
+        flt = float
+        out: list[dict[str, Any]] = []
+        append = out.append
+        filtered = 0
+        scores: list[float] = []
+        # Only what is needed is kept: the scores themselves for --score-from.
+        keep_scores = self.options.score_from is not None
+        n_scores = 0
+        for a in anns:
+            # Not a dict, or no bbox: TypeError / KeyError, handled by _fast.
+            bb = a["bbox"]
+            cname = a.get("category")
+            at = a.get("attributes")
+            s = a.get("score")
+            t = a.get("type")
+            if len(a) != 2 + (at is not None) + (s is not None) + (t is not None):
+                return None
+            if t is not None and t != "bbox":
+                return None
+            x0, y0, x1, y1 = bb
+            # Four floats (not ints, not booleans), all finite: a sum holding an
+            # infinity or a NaN is not finite, and x - x is 0.0 only for finite x
+            # (a finite sum that overflows falls back, harmlessly).
+            total = x0 + y0 + x1 + y1
+            if (
+                total - total != 0.0
+                or type(x0) is not flt
+                or type(y0) is not flt
+                or type(x1) is not flt
+                or type(y1) is not flt
+                or type(bb) is not list
+            ):
+                return None
+            if xyxy:
+                if x0 > x1:
+                    x0, x1 = x1, x0
+                if y0 > y1:
+                    y0, y1 = y1, y0
+                if x0 == x1 or y0 == y1:
+                    return None
+                pts: Any = [[x0, y0], [x1, y1]]
+            else:
+                pts = _bbox(bb, fmt)
+                if type(pts) is tuple:
+                    return None
+            if cname is not None:
+                cid = names.get(cname)
+                if cid is None or type(cname) is not str:
+                    return None
+            else:
+                cid = a["category_id"]
+                if type(cid) is not int or (ids is not None and cid not in ids):
+                    return None
+            if at is not None and type(_flat_map(at)) is tuple:
+                return None
+            if s is not None:
+                if not (type(s) is flt and -inf < s < inf):
+                    return None
+                if min_score is not None and s < min_score:
+                    filtered += 1
+                    continue
+                n_scores += 1
+                if keep_scores:
+                    scores.append(s)
+                if osa is not None:
+                    if at is None:
+                        at = {osa: s}
+                    elif osa in at and at[osa] != s:
+                        return None
+                    else:
+                        at = {**at, osa: s}
+            if at is None:
+                append({"id": len(out) + 1, "category_id": cid, "type": "bbox", "points": pts})
+            else:
+                append(
+                    {
+                        "id": len(out) + 1,
+                        "category_id": cid,
+                        "type": "bbox",
+                        "points": pts,
+                        "attributes": at,
+                    }
+                )
+        if score is None and scores and self.options.score_from is not None:
+            how = self.options.score_from
+            score = (
+                max(scores)
+                if how == "max"
+                else min(scores)
+                if how == "min"
+                else math.fsum(scores) / len(scores)
+            )
+        label: dict[str, Any] = {"format_version": "0.1", "annotations": out}
+        if image_attributes is not None:
+            label["image_attributes"] = image_attributes
+        return LabelJob(
+            uuid,
+            None if uuid is not None else name,
+            labelset,
+            status,
+            label,
+            score,
+            (loc,),
+            filtered,
+            osa is None and (n_scores + filtered) > 0,
+        )
+
+    def _convert(self, data: Any, loc: Location) -> LabelJob | list[RowError]:
+        """The complete conversion: every rule, every error of the row."""
         if type(data) is not dict:
             return [
                 RowError(
