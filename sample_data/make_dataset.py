@@ -21,9 +21,19 @@ CATEGORIES = [
     {"id": 1, "name": "car", "color": [0, 113, 188], "attributes": [OCCLUDED, CONFIDENCE]},
     {"id": 2, "name": "truck", "color": [216, 82, 24], "attributes": [OCCLUDED, CONFIDENCE]},
     {"id": 3, "name": "pedestrian", "color": [236, 176, 31], "attributes": [OCCLUDED, CONFIDENCE]},
-    {"id": 4, "name": "cyclist", "color": [125, 46, 141], "attributes": [CONFIDENCE]},
-    {"id": 5, "name": "traffic_light", "color": [118, 171, 47], "attributes": [CONFIDENCE]},
-    {"id": 6, "name": "traffic_sign", "color": [76, 189, 237], "attributes": [CONFIDENCE]},
+    {"id": 4, "name": "cyclist", "color": [125, 46, 141], "attributes": [OCCLUDED, CONFIDENCE]},
+    {
+        "id": 5,
+        "name": "traffic_light",
+        "color": [118, 171, 47],
+        "attributes": [OCCLUDED, CONFIDENCE],
+    },
+    {
+        "id": 6,
+        "name": "traffic_sign",
+        "color": [76, 189, 237],
+        "attributes": [OCCLUDED, CONFIDENCE],
+    },
     {"id": 7, "name": "lane_marking", "color": [161, 19, 46], "attributes": [CONFIDENCE]},
     {"id": 8, "name": "road", "color": [128, 64, 128], "attributes": [CONFIDENCE]},
 ]

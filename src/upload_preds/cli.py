@@ -13,17 +13,21 @@ errors go to stderr; stdout carries only what was asked for (``--json``,
 
 from __future__ import annotations
 
+import shlex
 import sys
+import time
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
+from pydantic import SecretStr
 from rich.console import Console
+from rich.markup import escape
 
-from upload_preds.errors import ExitCode, UploadPredsError, UsageError
-from upload_preds.records import LabelJob
+from upload_preds.errors import ExitCode, UploadPredsError
 
 app = typer.Typer(
     add_completion=False,
@@ -125,6 +129,116 @@ OutputLabelsOpt = Annotated[
         help="Write the converted labels as JSONL instead of uploading.",
     ),
 ]
+ApiUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url",
+        envvar="SEGMENTS_API_URL",
+        help="Segments API base URL.  [default: https://api.segments.ai/]",
+        show_default=False,
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="SEGMENTS_API_KEY",
+        help="Segments API key (prefer the environment variable).",
+        show_default=False,
+        show_envvar=True,
+    ),
+]
+SandboxOpt = Annotated[
+    bool,
+    typer.Option("--sandbox", help="Start the embedded local sandbox and upload there."),
+]
+SandboxDataOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--sandbox-data",
+        metavar="FILE",
+        help="Manifest the sandbox is seeded from.  [default: sample_data/dataset.json]",
+        show_default=False,
+    ),
+]
+DatasetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dataset",
+        metavar="OWNER/NAME",
+        help="Target dataset; default: discovered from the first sample_uuid.",
+        show_default=False,
+    ),
+]
+CreateLabelsetOpt = Annotated[
+    bool, typer.Option("--create-labelset", help="Create the label set when it does not exist.")
+]
+LabelsetDescriptionOpt = Annotated[
+    str, typer.Option("--labelset-description", metavar="TEXT", help="For --create-labelset.")
+]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace labels people worked on (any status but PRELABELED). Off by default.",
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int, typer.Option("--concurrency", "-j", help="Requests in flight at most.")
+]
+RetriesOpt = Annotated[
+    int, typer.Option("--retries", help="Retries per label on transient errors.")
+]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds a whole request may take.")]
+RateOpt = Annotated[
+    float | None,
+    typer.Option("--rate", help="Cap on requests per second.", show_default=False),
+]
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        metavar="PATH",
+        help="Journal file (what was uploaded; reruns resume).  [default: user state dir]",
+        show_default=False,
+    ),
+]
+NoResumeOpt = Annotated[
+    bool, typer.Option("--no-resume", help="Send everything, even what the journal has.")
+]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="K/N",
+        help="Process only the samples that hash to shard K of N (parallel jobs).",
+        show_default=False,
+    ),
+]
+FailuresOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--failures",
+        metavar="PATH",
+        help="Where failed rows go (a directory with several inputs).  "
+        "[default: <input>.failed.jsonl or .csv]",
+        show_default=False,
+    ),
+]
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option("--report", metavar="PATH", help="Write the JSON report to PATH."),
+]
+ProgressIntervalOpt = Annotated[
+    float,
+    typer.Option(
+        "--progress-interval", help="Seconds between status lines when stderr is not a terminal."
+    ),
+]
+InsecureOpt = Annotated[
+    bool,
+    typer.Option("--allow-insecure-http", help="Allow plain http:// to a non-loopback host."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary and errors.")]
 SchemaOpt = Annotated[
@@ -138,6 +252,44 @@ def _fail(console: Console, err: UploadPredsError) -> NoReturn:
 
     render_error(console, err)
     raise typer.Exit(int(err.exit_code))
+
+
+def _safe_argv(argv: Sequence[str]) -> list[str]:
+    """The command line without the API key's value (it must never be printed)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--api-key":
+            skip = True
+            continue
+        if arg.startswith("--api-key="):
+            continue
+        out.append(arg)
+    return out
+
+
+def _retry_command(argv: Sequence[str], inputs: Sequence[str], failures: Sequence[str]) -> str:
+    """The same command with the failures files in place of the inputs."""
+    rest = list(_safe_argv(argv))
+    for path in inputs:
+        if path in rest:
+            rest.remove(path)
+    cleaned: list[str] = []
+    skip = False
+    for arg in rest:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--failures", "--report", "--output-labels"):
+            skip = True
+            continue
+        if arg.startswith(("--failures=", "--report=", "--output-labels=")):
+            continue
+        cleaned.append(arg)
+    return shlex.join(["upload-preds", *failures, *cleaned])
 
 
 @app.command()
@@ -154,12 +306,36 @@ def upload_preds(
     on_duplicate: OnDuplicateOpt = OnDuplicateChoice.error,
     dry_run: DryRunOpt = False,
     output_labels: OutputLabelsOpt = None,
+    api_url: ApiUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    sandbox: SandboxOpt = False,
+    sandbox_data: SandboxDataOpt = None,
+    dataset: DatasetOpt = None,
+    create_labelset: CreateLabelsetOpt = False,
+    labelset_description: LabelsetDescriptionOpt = "",
+    overwrite: OverwriteOpt = False,
+    concurrency: ConcurrencyOpt = 16,
+    retries: RetriesOpt = 6,
+    timeout: TimeoutOpt = 60.0,
+    rate: RateOpt = None,
+    state: StateOpt = None,
+    no_resume: NoResumeOpt = False,
+    shard: ShardOpt = None,
+    failures: FailuresOpt = None,
+    report: ReportOpt = None,
     json_report: JsonOpt = False,
     quiet: QuietOpt = False,
+    progress_interval: ProgressIntervalOpt = 10.0,
+    allow_insecure_http: InsecureOpt = False,
     print_schema: SchemaOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Upload model predictions to Segments.ai as pre-labels or into a label set."""
+    """Upload model predictions to Segments.ai as pre-labels or into a label set.
+
+    Reads JSONL, JSON, CSV or TSV rows (see --print-schema), converts each to a
+    label of the dataset's task type, and uploads concurrently with retries,
+    a guard for labels people worked on, and a journal so that a rerun resumes.
+    """
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if print_schema:
         from upload_preds.models import row_json_schema
@@ -167,28 +343,68 @@ def upload_preds(
         sys.stdout.write(orjson.dumps(row_json_schema(), option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")
         return
+    sandbox_handle: Any = None
     try:
-        code = _run(
-            console,
-            files=files or [],
-            fmt=fmt.value if fmt else None,
-            labelset=labelset,
+        from upload_preds.convert import ConvertOptions
+        from upload_preds.settings import Settings, parse_shard
+        from upload_preds.uploader import RunInputs
+
+        convert = ConvertOptions(
+            default_labelset=labelset,
             label_status=label_status,
             bbox_format=bbox_format.value,
-            categories_file=categories,
             min_score=min_score,
             score_from=score_from.value if score_from else None,
             object_score_attribute=object_score_attribute,
-            on_duplicate=on_duplicate.value,
+        )
+        journal_host = None
+        sandbox_db = None
+        if sandbox:
+            sandbox_handle, journal_host, sandbox_db = _start_sandbox(console, sandbox_data, quiet)
+            api_url, api_key = sandbox_handle.url, sandbox_handle.api_key
+        settings = Settings(
+            api_url=api_url or Settings.env_api_url(),
+            api_key=SecretStr(api_key) if api_key else None,
+            allow_insecure_http=allow_insecure_http,
+            dataset=dataset,
+            labelset=labelset,
+            create_labelset=create_labelset,
+            labelset_description=labelset_description,
+            label_status=convert.label_status,
+            overwrite=overwrite,
             dry_run=dry_run,
-            output_labels=output_labels,
-            json_report=json_report,
+            resume=not no_resume,
+            state=state,
+            shard=parse_shard(shard),
+            on_duplicate=on_duplicate.value,
+            concurrency=concurrency,
+            retries=retries,
+            timeout=timeout,
+            rate=rate,
+            failures=failures,
+            report=report,
+            progress_interval=progress_interval,
             quiet=quiet,
+        )
+        inputs = RunInputs(
+            paths=files or [],
+            convert=convert,
+            fmt=fmt.value if fmt else None,
+            categories_file=categories,
+            output_labels=output_labels,
+        )
+        code = _run(
+            console,
+            settings,
+            inputs,
+            journal_host=journal_host,
+            sandbox_db=sandbox_db,
+            json_report=json_report,
         )
     except UploadPredsError as err:
         _fail(console, err)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/]")
+        console.print("[yellow]interrupted before anything was sent[/]")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except Exception as err:
         if debug:
@@ -196,113 +412,91 @@ def upload_preds(
         console.print(f"[bold red]internal error:[/] {type(err).__name__}: {err}")
         console.print("  [dim]hint:[/] rerun with --debug for the traceback, and report it")
         raise typer.Exit(70) from None
+    finally:
+        if sandbox_handle is not None:
+            sandbox_handle.stop()
     raise typer.Exit(int(code))
+
+
+def _start_sandbox(console: Console, data: Path | None, quiet: bool) -> tuple[Any, str, str]:
+    from upload_preds.sandbox import default_db_path, start_sandbox
+
+    db = default_db_path()
+    handle = start_sandbox(data=data, db=db)
+    if not quiet:
+        console.print(f"sandbox: serving at {handle.url} (database {handle.db_path})")
+    # The sandbox listens on a new port each time: the journal knows it by its database.
+    return handle, f"sandbox:{Path(handle.db_path).resolve()}", str(handle.db_path)
 
 
 def _run(
     console: Console,
+    settings: Any,
+    inputs: Any,
     *,
-    files: list[str],
-    fmt: str | None,
-    labelset: str,
-    label_status: str,
-    bbox_format: str,
-    categories_file: Path | None,
-    min_score: float | None,
-    score_from: str | None,
-    object_score_attribute: str | None,
-    on_duplicate: str,
-    dry_run: bool,
-    output_labels: Path | None,
+    journal_host: str | None,
+    sandbox_db: str | None,
     json_report: bool,
-    quiet: bool,
 ) -> ExitCode:
-    from upload_preds.categories import Categories
-    from upload_preds.convert import Converter, ConvertOptions
-    from upload_preds.pipeline import AtomicWriter, Preparer, Tally, category_names, label_record
-    from upload_preds.report import render_plan
+    import asyncio
 
-    if not files:
-        raise UsageError(
-            "no input files",
-            hint="name one or more prediction files, or '-' to read standard input",
-        )
-    if not dry_run and output_labels is None:
-        raise UsageError(
-            "nothing to do: uploading is not available in this version",
-            hint="pass --dry-run to check the files, or --output-labels PATH to convert them",
-        )
-    cats = Categories.from_file(categories_file) if categories_file is not None else None
-    try:
-        options = ConvertOptions(
-            default_labelset=labelset,
-            label_status=label_status,
-            bbox_format=bbox_format,  # type: ignore[arg-type]
-            min_score=min_score,
-            score_from=score_from,  # type: ignore[arg-type]
-            object_score_attribute=object_score_attribute,
-        )
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    converter = Converter(options, cats)
-    tally = Tally()
-    writer = AtomicWriter(output_labels) if output_labels is not None else None
-    try:
-        with Preparer(
-            files,
-            converter,
-            fmt=fmt,
-            default_labelset=labelset,
-            on_duplicate=on_duplicate,  # type: ignore[arg-type]
-        ) as prep:
-            for item in prep.items():
-                tally.add(item)
-                if writer is not None and isinstance(item, LabelJob):
-                    writer.write(orjson.dumps(label_record(item)) + b"\n")
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
-    if writer is not None:
-        writer.commit()
-    code = ExitCode.OK if tally.failed_rows == 0 else ExitCode.ROWS_FAILED
-    if not quiet or tally.failed_rows:
+    from upload_preds.categories import Categories
+    from upload_preds.pipeline import AtomicWriter, category_names
+    from upload_preds.report import PlainProgress, RichProgress, render_plan, render_summary
+    from upload_preds.uploader import ProgressSink, Run
+
+    progress: ProgressSink | None = None
+    if not settings.quiet and not settings.dry_run and inputs.output_labels is None:
+        if console.is_terminal:
+            progress = RichProgress(console)
+        else:
+            progress = PlainProgress(console, settings.progress_interval, time.monotonic)
+
+    def on_plan(line: str) -> None:
+        if not settings.quiet:
+            console.print(f"[dim]preflight:[/] {escape(line)}")
+
+    run = Run(
+        settings,
+        inputs,
+        progress=progress,
+        on_plan=on_plan,
+        handle_signals=True,
+        sandbox_db=sandbox_db,
+        journal_host=journal_host,
+    )
+    report = asyncio.run(run.execute())
+    failed = sum(report.counts.failed.values())
+    names: dict[int, str] = {}
+    if inputs.categories_file is not None and report.mode == "dry-run (offline)":
+        names = category_names(Categories.from_file(inputs.categories_file))
+    elif run.categories is not None:
+        names = category_names(run.categories)
+    if report.mode != "upload" and (not settings.quiet or failed):
         render_plan(
             console,
-            tally,
-            names=category_names(cats),
-            title="Plan (dry run: nothing is sent)" if dry_run else "Converted (nothing is sent)",
-            min_score=min_score,
-            object_score_attribute=object_score_attribute,
+            report.tally,
+            names=names,
+            title="Converted" if report.mode == "convert" else "Plan (dry run: nothing is sent)",
+            min_score=inputs.convert.min_score,
+            object_score_attribute=inputs.convert.object_score_attribute,
         )
-    if writer is not None and not quiet:
-        console.print(f"wrote {tally.label_count:,} labels to {output_labels}")
+    retry = None
+    if report.failures_files:
+        retry = _retry_command(sys.argv[1:], inputs.paths, report.failures_files)
+    counts_wanted = report.mode == "upload" or (report.mode == "dry-run" and not settings.quiet)
+    render_summary(console, report, retry_command=retry, counts=counts_wanted)
+    if report.interrupted:
+        resume = shlex.join(["upload-preds", *_safe_argv(sys.argv[1:])])
+        console.print(f"  resume with: [bold]{escape(resume)}[/]")
+    data = report.to_dict()
+    if settings.report is not None:
+        writer = AtomicWriter(settings.report)
+        writer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        writer.commit()
     if json_report:
-        sys.stdout.write(orjson.dumps(plan_report(tally, code)).decode() + "\n")
-    return code
-
-
-def plan_report(tally: Any, code: ExitCode) -> dict[str, Any]:
-    """The versioned JSON report of a dry run."""
-    return {
-        "version": 1,
-        "mode": "dry-run",
-        "counts": {
-            "rows": tally.rows,
-            "labels": tally.label_count,
-            "annotations": tally.annotation_count,
-            "failed": tally.failed_rows,
-            "skipped": sum(tally.skipped.values()),
-        },
-        "labels_by_labelset": dict(tally.labels),
-        "annotations_by_type": dict(tally.annotations_by_type),
-        "annotations_by_category_id": {str(k): v for k, v in tally.annotations_by_category.items()},
-        "filtered_annotations": tally.filtered_annotations,
-        "unresolved_sample_names": tally.unresolved_names,
-        "skipped_by_reason": dict(tally.skipped),
-        "failed_by_reason": {reason: b.count for reason, b in tally.errors.items()},
-        "exit_code": int(code),
-    }
+        sys.stdout.write(orjson.dumps(data).decode() + "\n")
+    return report.exit_code
 
 
 def main() -> None:

@@ -122,30 +122,54 @@ def _duplicate_message(loc: Location, others: Sequence[Location]) -> str:
     )
 
 
+_JSON_FORMATS = ("json", "jsonl")
+
+
+@dataclass(slots=True)
+class Scan:
+    """What the first pass learned about the input."""
+
+    rows: int = 0
+    duplicates: dict[str, list[Location]] = field(default_factory=dict)
+    labelsets: set[str] = field(default_factory=set)
+    first_uuid: str | None = None
+    uses_names: bool = False
+
+
 class Preparer:
     """Runs the read/convert/group/dedupe stages over a set of inputs."""
 
     def __init__(
         self,
         paths: Sequence[str],
-        converter: Converter,
+        converter: Converter | None,
         *,
         fmt: str | None = None,
         default_labelset: str = "ground-truth",
         on_duplicate: OnDuplicate = "error",
         stdin: BinaryIO | None = None,
     ) -> None:
-        self._converter = converter
+        self._converter: Converter | None = converter
         self._default_labelset = default_labelset
         self._on_duplicate = on_duplicate
         self._stack = contextlib.ExitStack()
         sources = open_sources(list(paths), fmt, stdin=stdin)  # type: ignore[arg-type]
-        # Spool stdin when it holds JSON rows, so the duplicate pass and the
-        # convert pass can both read it.
+        # Spool stdin so the scan pass and the convert pass can both read it.
         self.sources: list[Source] = [
-            _spool(s, self._stack) if s.path is None and s.fmt in ("json", "jsonl") else s
-            for s in sources
+            _spool(s, self._stack) if s.path is None else s for s in sources
         ]
+        self._scan: Scan | None = None
+
+    @property
+    def converter(self) -> Converter:
+        """The converter; may be set after :meth:`scan` (the preflight provides categories)."""
+        if self._converter is None:
+            raise RuntimeError("Preparer.converter is not set")
+        return self._converter
+
+    @converter.setter
+    def converter(self, value: Converter) -> None:
+        self._converter = value
 
     def close(self) -> None:
         self._stack.close()
@@ -156,22 +180,47 @@ class Preparer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _duplicates(self) -> dict[str, list[Location]]:
-        json_sources = [s for s in self.sources if s.fmt in ("json", "jsonl")]
-        if not json_sources:
-            return {}
+    def scan(self, *, full: bool = True) -> Scan:
+        """The first pass: duplicate keys of JSON rows; with ``full``, also what the
+        preflight needs to know (label sets, sample names, a sample uuid, row count)
+        from every source, CSV included."""
+        out = Scan()
+        sources = self.sources if full else [s for s in self.sources if s.fmt in _JSON_FORMATS]
+        if not sources:
+            self._scan = out
+            return out
+        default = self._default_labelset
         with DuplicateIndex() as index:
-            for item in read_records(json_sources):
-                if isinstance(item, Record):
-                    key = dedupe_key(item.data, self._default_labelset)
+            for item in read_records(sources):
+                if not isinstance(item, Record):
+                    if isinstance(item, RowError):
+                        out.rows += 1
+                    continue
+                out.rows += 1
+                data = item.data
+                if item.fmt in _JSON_FORMATS:
+                    key = dedupe_key(data, default)
                     if key is not None:
                         index.add(key, item.loc)
-            return index.duplicates()
+                if full:
+                    labelset = data.get("labelset", default)
+                    if isinstance(labelset, str) and labelset.strip():
+                        out.labelsets.add(labelset.strip())
+                    uuid = data.get("sample_uuid")
+                    if isinstance(uuid, str) and uuid.strip():
+                        if out.first_uuid is None:
+                            out.first_uuid = uuid.strip()
+                    elif isinstance(data.get("sample_name"), str):
+                        out.uses_names = True
+            out.duplicates = index.duplicates()
+        self._scan = out
+        return out
 
     def items(self) -> Iterator[Item]:
         """Every outcome-bearing item, lazily; JSON rows first-come, CSV labels last."""
-        duplicates = self._duplicates()
-        conv = self._converter
+        scan = self._scan if self._scan is not None else self.scan(full=False)
+        duplicates = scan.duplicates
+        conv = self.converter
         with Grouper() as grouper:
             for item in read_records(self.sources):
                 if isinstance(item, Notice):
@@ -212,7 +261,7 @@ class Preparer:
                 if record.loc != locs[-1]:
                     yield Skip("superseded", f"superseded by {locs[-1]}", rows)
                     return
-        result = self._converter.convert(record)
+        result = self.converter.convert(record)
         if isinstance(result, LabelJob):
             result.extra["rows"] = rows
             yield result
@@ -253,8 +302,8 @@ class Tally:
 
     rows: int = 0
     labels: Counter[str] = field(default_factory=Counter)
-    annotations_by_type: Counter[str] = field(default_factory=Counter)
-    annotations_by_category: Counter[int] = field(default_factory=Counter)
+    # (annotation type, category id) → count; the two views below are derived.
+    _pairs: Counter[tuple[Any, Any]] = field(default_factory=Counter)
     filtered_annotations: int = 0
     unresolved_names: int = 0
     object_scores_dropped: int = 0
@@ -270,17 +319,40 @@ class Tally:
 
     @property
     def annotation_count(self) -> int:
-        return sum(self.annotations_by_type.values())
+        return sum(self._pairs.values())
+
+    @property
+    def annotations_by_type(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for (kind, _), n in self._pairs.items():
+            out[str(kind)] += n
+        return out
+
+    @property
+    def annotations_by_category(self) -> Counter[int]:
+        out: Counter[int] = Counter()
+        for (_, cat), n in self._pairs.items():
+            if isinstance(cat, int):
+                out[cat] += n
+        return out
 
     def add(self, item: Item) -> None:
         if isinstance(item, LabelJob):
             self.rows += len(item.locs)
             self.labels[item.labelset] += 1
-            for ann in iter_annotations(item.attributes):
-                self.annotations_by_type[str(ann.get("type", "segment"))] += 1
-                cat = ann.get("category_id")
-                if isinstance(cat, int):
-                    self.annotations_by_category[cat] += 1
+            attrs = item.attributes
+            anns = attrs.get("annotations")
+            if isinstance(anns, list) and "frames" not in attrs and "sensors" not in attrs:
+                # The common case, flat image or cuboid annotations: one C-level
+                # Counter update per label instead of a Python loop per annotation.
+                self._pairs.update([(a.get("type", "segment"), a.get("category_id")) for a in anns])
+            else:
+                self._pairs.update(
+                    [
+                        (a.get("type", "segment"), a.get("category_id"))
+                        for a in iter_annotations(attrs)
+                    ]
+                )
             self.filtered_annotations += item.filtered_annotations
             if item.sample_uuid is None:
                 self.unresolved_names += 1

@@ -8,7 +8,8 @@ deterministic and stdout stays free for the JSON report. Rich already honours
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,6 +17,7 @@ from rich.markup import escape
 from upload_preds.errors import UploadPredsError
 from upload_preds.pipeline import Tally
 from upload_preds.records import RowError
+from upload_preds.uploader import Snapshot, UploadReport
 
 
 def _plural(n: int, word: str) -> str:
@@ -120,3 +122,165 @@ def render_row_errors(console: Console, tally: Tally) -> None:
             console.print(f"    {escape(format_row_error(err))}")
         if bucket.count > len(bucket.examples):
             console.print(f"    ... and {bucket.count - len(bucket.examples):,} more")
+
+
+# ---------------------------------------------------------------------------
+# Upload progress and summary
+
+
+class RichProgress:
+    """The live progress bar on a terminal: done/total, labels/s, ETA and outcome counts."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]uploading[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[counts]}"),
+            console=console,
+            transient=False,
+            refresh_per_second=8,
+        )
+        self._task: Any = None
+
+    def start(self, total: int | None) -> None:
+        self._task = self._progress.add_task("upload", total=total, rate="", counts="")
+        self._progress.start()
+
+    def update(self, snap: Snapshot) -> None:
+        self._progress.update(
+            self._task,
+            completed=snap.done,
+            total=snap.total,
+            rate=f"{snap.labels_per_s:,.0f} labels/s",
+            counts=(
+                f"[green]{snap.uploaded:,} up[/] [yellow]{snap.skipped:,} skip[/] "
+                f"[red]{snap.failed:,} fail[/] [cyan]{snap.retrying:,} retrying[/]"
+            ),
+        )
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+class PlainProgress:
+    """One status line every ``interval`` seconds, for logs and CI (no control codes)."""
+
+    def __init__(self, console: Console, interval: float, clock: Callable[[], float]) -> None:
+        self._console = console
+        self._interval = interval
+        self._clock = clock
+        self._next = 0.0
+
+    def start(self, total: int | None) -> None:
+        self._next = self._clock() + self._interval
+
+    def update(self, snap: Snapshot) -> None:
+        now = self._clock()
+        if now < self._next:
+            return
+        self._next = now + self._interval
+        self._console.print(status_line(snap), markup=False, highlight=False)
+
+    def stop(self) -> None:
+        """Nothing to tear down: the summary follows."""
+
+
+def status_line(snap: Snapshot) -> str:
+    total = f"/{snap.total:,}" if snap.total is not None else ""
+    eta = ""
+    if snap.total and snap.done and snap.elapsed > 0:
+        rate = snap.done / snap.elapsed
+        remaining = max(snap.total - snap.done, 0) / rate if rate > 0 else 0
+        eta = f", ETA {remaining:,.0f}s"
+    return (
+        f"[{snap.elapsed:,.0f}s] {snap.done:,}{total} rows: {snap.uploaded:,} uploaded, "
+        f"{snap.skipped:,} skipped, {snap.failed:,} failed, {snap.retrying:,} retrying; "
+        f"{snap.labels_per_s:,.1f} labels/s{eta}"
+    )
+
+
+def render_summary(
+    console: Console, report: UploadReport, *, retry_command: str | None, counts: bool = True
+) -> None:
+    """The end-of-run summary: counts, skips and failures by reason, speed, next steps.
+
+    ``counts=False`` prints only the closing lines (files written, abort, hints):
+    after an offline plan, which already showed the counts.
+    """
+    if counts:
+        _render_counts(console, report)
+    _render_tail(console, report, retry_command)
+
+
+def _render_counts(console: Console, report: UploadReport) -> None:
+    c = report.counts
+    failed = sum(c.failed.values())
+    skipped = sum(c.skipped.values())
+    title = {
+        "upload": "Summary",
+        "dry-run": "Plan (dry run: nothing was sent)",
+        "convert": "Converted (nothing was sent)",
+    }.get(report.mode, "Summary")
+    console.print(f"[bold]{escape(title)}[/]")
+    rows = [
+        ("rows read", f"{c.rows:,}"),
+        ("labels uploaded", f"{c.labels_uploaded:,} ({c.uploaded:,} rows)"),
+        ("skipped", f"{skipped:,} rows"),
+        ("failed", f"{failed:,} rows"),
+    ]
+    if report.mode != "upload":
+        rows[1] = ("labels converted", f"{report.tally.label_count:,}")
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        console.print(f"  {key:<{width}}  {value}")
+        if key == "skipped":
+            for reason, n in c.skipped.most_common():
+                console.print(f"    [yellow]{escape(reason)}[/]: {n:,}")
+    if report.mode == "upload":
+        console.print(
+            f"  {'retries':<{width}}  {report.retries:,} ({report.throttled:,} throttled)"
+        )
+        console.print(
+            f"  {'elapsed':<{width}}  {report.elapsed_s:,.1f} s, {report.labels_per_s:,.1f} labels/s"
+        )
+    if failed:
+        console.print("[bold red]Failed rows by reason[/]")
+        for reason, n in c.failed.most_common():
+            console.print(f"  [red]{escape(reason)}[/] ({n:,})")
+            for example in c.examples.get(reason, []):
+                console.print(f"    {escape(example)}")
+            shown = len(c.examples.get(reason, []))
+            if n > shown:
+                console.print(f"    ... and {n - shown:,} more")
+
+
+def _render_tail(console: Console, report: UploadReport, retry_command: str | None) -> None:
+    if report.failures_files:
+        console.print("failed rows written to " + ", ".join(report.failures_files))
+        if retry_command:
+            console.print(f"  fix them, then retry with: [bold]{escape(retry_command)}[/]")
+    if report.output_labels:
+        console.print(f"labels written to {report.output_labels}")
+    if report.aborted:
+        console.print(f"[bold red]aborted:[/] {escape(report.aborted)}")
+        if report.abort_hint:
+            console.print(f"  [dim]hint:[/] {escape(report.abort_hint)}")
+        console.print("  what was uploaded is recorded; rerun the same command to resume")
+    if report.interrupted:
+        console.print("[yellow]interrupted:[/] what was uploaded is recorded in the journal")
+    if report.sandbox_db:
+        console.print(f"sandbox database: {report.sandbox_db}")

@@ -14,7 +14,6 @@ prints the settings.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -55,15 +54,6 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
             hint="for 4 parallel jobs use --shard 1/4, --shard 2/4, --shard 3/4 and --shard 4/4",
         )
     return k, n
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class Settings(BaseModel):
@@ -121,21 +111,6 @@ class Settings(BaseModel):
             )
         if not self.labelset.strip():
             raise UsageError("--labelset must not be empty")
-
-    def check_api_url(self) -> None:
-        """Refuse plain http to anything but loopback unless explicitly allowed."""
-        parts = urlsplit(self.api_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(
-                f"--api-url {self.api_url!r} is not an http(s) URL",
-                hint=f"the default is {DEFAULT_API_URL}",
-            )
-        insecure = parts.scheme == "http" and not is_loopback(parts.hostname)
-        if insecure and not self.allow_insecure_http:
-            raise UsageError(
-                f"refusing to send the API key over plain http to {parts.hostname}",
-                hint="use https, or pass --allow-insecure-http if you really mean it",
-            )
 
     @property
     def api_host(self) -> str:

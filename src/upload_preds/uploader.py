@@ -1,0 +1,774 @@
+"""One run of upload-preds: preflight, the job stream through the engine, accounting.
+
+:func:`run` is the core both the CLI and the Python API call. It never prints:
+it reports progress through a :class:`ProgressSink` and plan lines through a
+callback, and returns an :class:`UploadReport`. The stages::
+
+    Preparer.scan()   first pass: duplicate keys, label sets, names, row count
+    preflight         key → dataset (given or discovered) → categories →
+                      label sets exist (or --create-labelset) → guard snapshot
+                      (protected uuids per label set, unless --overwrite) →
+                      sample-name index (only when rows name their samples)
+    Preparer.items()  second pass: LabelJob | Failure | Skip | Notice
+    _jobs()           shard filter, name → uuid; failures/skips accounted here
+    UploadEngine      journal skip, guard skip, PUT with retries; events back
+
+Accounting is in *rows* (input records) so that ``rows == uploaded + skipped
++ failed`` always holds; a CSV label made of five records that uploads counts
+five rows and one label. Rows the run never reached (it was stopped) are not
+counted: a rerun reads them.
+
+Offline mode (no API configured, ``--dry-run`` or ``--output-labels``) runs
+the same second pass without a preflight, with categories from
+``--categories``. A dry run with an API runs the whole preflight read-only and
+classifies each label as would-upload, protected or already uploaded.
+
+Failed rows are written back in their input's own format by
+:class:`FailuresWriter`, so the failures file can be fed straight back in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import hashlib
+import io
+import os
+import signal
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import orjson
+
+from upload_preds import preflight
+from upload_preds.categories import Categories
+from upload_preds.client import SegmentsClient
+from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.engine import (
+    SKIP_ALREADY_UPLOADED,
+    SKIP_PROTECTED,
+    EngineConfig,
+    EngineEvent,
+    EventKind,
+    UploadEngine,
+)
+from upload_preds.errors import AbortError, ExitCode, SetupError, UsageError
+from upload_preds.journal import Journal, encode_body, payload_hash
+from upload_preds.pipeline import (
+    AtomicWriter,
+    Failure,
+    Preparer,
+    Skip,
+    Tally,
+    label_record,
+    raw_rows,
+)
+from upload_preds.readers import Source
+from upload_preds.records import STDIN_NAME, LabelJob, Location, Notice
+from upload_preds.settings import Settings
+
+REPORT_VERSION = 1
+EXAMPLES_PER_REASON = 5
+SKIP_OTHER_SHARD = "other shard"
+SKIP_DRY_RUN = "dry run"
+SKIP_CONVERTED = "written to --output-labels"
+SKIP_WOULD_UPLOAD = "would upload"
+REASON_UNKNOWN_SAMPLE = "unknown sample"
+
+
+# ---------------------------------------------------------------------------
+# Progress and the report
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What a progress display shows; ``total`` is None when not known cheaply."""
+
+    done: int
+    total: int | None
+    uploaded: int
+    skipped: int
+    failed: int
+    retrying: int
+    elapsed: float
+    labels_per_s: float
+
+
+class ProgressSink(Protocol):
+    def start(self, total: int | None) -> None: ...
+    def update(self, snap: Snapshot) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Counts:
+    rows: int = 0
+    uploaded: int = 0
+    labels_uploaded: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def fail(self, reason: str, rows: int, example: str) -> None:
+        self.rows += rows
+        self.failed[reason] += rows
+        ex = self.examples.setdefault(reason, [])
+        if len(ex) < EXAMPLES_PER_REASON:
+            ex.append(example)
+
+    def skip(self, reason: str, rows: int) -> None:
+        self.rows += rows
+        self.skipped[reason] += rows
+
+
+@dataclass(slots=True)
+class UploadReport:
+    """What a run did; :meth:`to_dict` is the versioned JSON report."""
+
+    mode: str
+    counts: Counts
+    tally: Tally
+    plan: list[str]
+    exit_code: ExitCode = ExitCode.OK
+    elapsed_s: float = 0.0
+    retries: int = 0
+    requests: int = 0
+    throttled: int = 0
+    min_concurrency: int | None = None
+    failures_files: list[str] = field(default_factory=list)
+    output_labels: str | None = None
+    aborted: str | None = None
+    abort_hint: str | None = None
+    interrupted: bool = False
+    dataset: str | None = None
+    api_url: str | None = None
+    sandbox_db: str | None = None
+    journal: str | None = None
+
+    @property
+    def labels_per_s(self) -> float:
+        return self.counts.labels_uploaded / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "version": REPORT_VERSION,
+            "mode": self.mode,
+            "counts": {
+                "rows": c.rows,
+                "uploaded": c.uploaded,
+                "skipped": sum(c.skipped.values()),
+                "failed": sum(c.failed.values()),
+            },
+            "labels": {
+                "converted": self.tally.label_count,
+                "uploaded": c.labels_uploaded,
+                "by_labelset": dict(self.tally.labels),
+            },
+            "annotations": {
+                "total": self.tally.annotation_count,
+                "by_type": dict(self.tally.annotations_by_type),
+                "by_category_id": {
+                    str(k): v for k, v in self.tally.annotations_by_category.items()
+                },
+                "filtered_by_min_score": self.tally.filtered_annotations,
+            },
+            "skipped_by_reason": dict(c.skipped),
+            "failed_by_reason": dict(c.failed),
+            "failure_examples": c.examples,
+            "retries": self.retries,
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "labels_per_s": round(self.labels_per_s, 1),
+            "dataset": self.dataset,
+            "failures_files": self.failures_files,
+            "output_labels": self.output_labels,
+            "aborted": self.aborted,
+            "interrupted": self.interrupted,
+            "exit_code": int(self.exit_code),
+        }
+
+
+# ---------------------------------------------------------------------------
+# Failures file
+
+
+def default_failures_path(source: Source) -> Path:
+    """``preds.jsonl`` → ``preds.failed.jsonl``; CSV/TSV keep their format."""
+    ext = {"csv": ".csv", "tsv": ".tsv"}.get(source.fmt, ".jsonl")
+    if source.name == STDIN_NAME or source.path is None:
+        return Path(f"upload-preds.failed{ext}")
+    path = Path(source.name)
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv"):
+        name = name.removesuffix(suffix)
+    return path.with_name(f"{name}.failed{ext}")
+
+
+class FailuresWriter:
+    """Writes failed rows in their input's own format, with an ``_error`` field.
+
+    One file per input (``--failures PATH`` names it when there is one input, or
+    a directory for several). JSON rows are written as JSONL as they fail;
+    CSV/TSV rows are kept in a temporary JSONL spool until the end, because the
+    CSV header (the union of their columns plus ``_error``) is known only then.
+    Files appear only when something failed, and under their final name only
+    when complete (written to a temporary name, then renamed).
+    """
+
+    def __init__(self, sources: Sequence[Source], target: Path | None) -> None:
+        self._by_name = {s.name: s for s in sources}
+        self._target = target
+        self._several = len(sources) > 1
+        self._json: dict[str, AtomicWriter] = {}
+        self._csv: dict[str, tuple[BinaryIO, str, list[str]]] = {}
+        self.paths: list[str] = []
+
+    def _path_for(self, source: Source) -> Path:
+        default = default_failures_path(source)
+        if self._target is None:
+            return default
+        if self._several:
+            return self._target / default.name
+        return self._target
+
+    def write(self, rows: Sequence[tuple[Location, dict[str, Any]]], message: str) -> None:
+        for loc, data in rows:
+            source = self._by_name.get(loc.file)
+            if source is None or not data:
+                continue  # a row that could not be parsed has no data to write back
+            record = dict(data)
+            record["_error"] = message
+            line = orjson.dumps(record) + b"\n"
+            if source.fmt in ("csv", "tsv"):
+                spool = self._csv.get(source.name)
+                if spool is None:
+                    fd, name = tempfile.mkstemp(prefix="upload-preds-failed-")
+                    spool = (os.fdopen(fd, "w+b"), name, [])
+                    self._csv[source.name] = spool
+                columns = spool[2]
+                for key in data:
+                    if key not in columns:
+                        columns.append(key)
+                spool[0].write(line)
+            else:
+                writer = self._json.get(source.name)
+                if writer is None:
+                    writer = self._json[source.name] = AtomicWriter(self._path_for(source))
+                writer.write(line)
+
+    def close(self) -> None:
+        """Put every file in place; returns nothing, see :attr:`paths`."""
+        for writer in self._json.values():
+            writer.commit()
+            self.paths.append(str(writer.path))
+        self._json.clear()
+        for source_name, (spool, spool_name, columns) in self._csv.items():
+            source = self._by_name[source_name]
+            try:
+                path = self._path_for(source)
+                self._write_csv(path, source.fmt, spool, columns)
+                self.paths.append(str(path))
+            finally:
+                spool.close()
+                os.unlink(spool_name)
+        self._csv.clear()
+
+    @staticmethod
+    def _write_csv(path: Path, fmt: str, spool: BinaryIO, columns: list[str]) -> None:
+        out = AtomicWriter(path)
+        try:
+            text = io.StringIO()
+            writer = csv.DictWriter(
+                text, fieldnames=[*columns, "_error"], delimiter="\t" if fmt == "tsv" else ","
+            )
+            writer.writeheader()
+            spool.seek(0)
+            for line in spool:
+                writer.writerow(orjson.loads(line))
+                if text.tell() > 1 << 20:
+                    out.write(text.getvalue().encode("utf-8"))
+                    text.seek(0)
+                    text.truncate()
+            out.write(text.getvalue().encode("utf-8"))
+            out.commit()
+        except BaseException:
+            out.abort()
+            raise
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+PlanCallback = Callable[[str], None]
+
+
+def shard_of(ref: str, n: int) -> int:
+    """1-based shard of a sample reference: stable across runs and machines."""
+    digest = hashlib.blake2b(ref.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n + 1
+
+
+@dataclass
+class RunInputs:
+    """What to read and how to convert it."""
+
+    paths: Sequence[str]
+    convert: ConvertOptions
+    fmt: str | None = None
+    categories_file: Path | None = None
+    output_labels: Path | None = None
+    stdin: BinaryIO | None = None
+
+
+class Run:
+    """One run; create, then ``await execute()`` (or use :func:`run`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        inputs: RunInputs,
+        *,
+        progress: ProgressSink | None = None,
+        on_plan: PlanCallback | None = None,
+        handle_signals: bool = False,
+        sandbox_db: str | None = None,
+        journal_host: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.inputs = inputs
+        self.progress = progress
+        self.on_plan = on_plan
+        self.handle_signals = handle_signals
+        self.journal_host = journal_host
+        self.counts = Counts()
+        self.tally = Tally()
+        mode = "dry-run" if settings.dry_run else "upload"
+        if inputs.output_labels is not None and not settings.dry_run:
+            mode = "convert"
+        if settings.api_key is None and settings.dry_run:
+            mode = "dry-run (offline)"
+        self.report = UploadReport(mode=mode, counts=self.counts, tally=self.tally, plan=[])
+        self.report.sandbox_db = sandbox_db
+        self._engine: UploadEngine | None = None
+        self._stopping = False
+        self._interrupts = 0
+        self._failures: FailuresWriter | None = None
+        self._labels_out: AtomicWriter | None = None
+        self._index: preflight.SampleIndex | None = None
+        self._protected: dict[str, set[str]] = {}
+        self.categories: Categories | None = None
+        self._started = time.monotonic()
+        self._total: int | None = None
+        # --output-labels converts instead of uploading, like a dry run that writes.
+        self._no_send = settings.dry_run or inputs.output_labels is not None
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def plan(self, line: str) -> None:
+        self.report.plan.append(line)
+        if self.on_plan is not None:
+            self.on_plan(line)
+
+    def _fail_rows(
+        self,
+        reason: str,
+        rows: Sequence[tuple[Location, dict[str, Any]]],
+        ref: str | None,
+        message: str,
+        loc: Location,
+    ) -> None:
+        where = f"{loc}" + (f" {ref}" if ref else "")
+        self.counts.fail(reason, len(rows), f"{where}: {message}")
+        if self._failures is not None:
+            self._failures.write(rows, message)
+
+    def _on_failure(self, item: Failure) -> None:
+        self.tally.add(item)
+        first = item.errors[0]
+        message = "; ".join(
+            f"{e.field}: {e.message}" if e.field else e.message for e in item.errors[:5]
+        )
+        if len(item.errors) > 5:
+            message += f"; and {len(item.errors) - 5} more"
+        self.counts.rows += len(item.rows)
+        self.counts.failed[first.reason] += len(item.rows)
+        ex = self.counts.examples.setdefault(first.reason, [])
+        for err in item.errors:
+            if len(ex) >= EXAMPLES_PER_REASON:
+                break
+            ex.append(str(err))
+        if self._failures is not None:
+            self._failures.write(item.rows, message)
+
+    def snapshot(self) -> Snapshot:
+        c = self.counts
+        stats = self._engine.stats() if self._engine is not None else None
+        elapsed = time.monotonic() - self._started
+        return Snapshot(
+            done=c.rows,
+            total=self._total,
+            uploaded=c.uploaded,
+            skipped=sum(c.skipped.values()),
+            failed=sum(c.failed.values()),
+            retrying=stats.retrying if stats is not None else 0,
+            elapsed=elapsed,
+            labels_per_s=c.labels_uploaded / elapsed if elapsed > 0 else 0.0,
+        )
+
+    # -- the stream ----------------------------------------------------------------------
+
+    def _items(self, prep: Preparer) -> Iterator[LabelJob]:
+        """Jobs ready for the engine; everything else is accounted for here."""
+        shard = self.settings.shard
+        for item in prep.items():
+            if self._stopping:
+                return
+            if isinstance(item, Notice):
+                self.tally.add(item)
+                continue
+            if isinstance(item, Failure):
+                self._on_failure(item)
+                continue
+            if isinstance(item, Skip):
+                self.tally.add(item)
+                self.counts.skip(item.reason, len(item.rows))
+                continue
+            job = item
+            if shard is not None and shard_of(job.sample_ref, shard[1]) != shard[0]:
+                self.counts.skip(SKIP_OTHER_SHARD, len(job.locs))
+                continue
+            self.tally.add(job)
+            if job.sample_uuid is None and self._index is not None:
+                name = str(job.sample_name)
+                uuid = self._index.uuid_for(name.strip())
+                if uuid is None:
+                    self._unknown_sample(job, name)
+                    continue
+                job.sample_uuid = uuid
+            if self._labels_out is not None:
+                self._labels_out.write(orjson.dumps(label_record(job)) + b"\n")
+            yield job
+
+    def _unknown_sample(self, job: LabelJob, name: str) -> None:
+        assert self._index is not None
+        if name.strip() in self._index.duplicates:
+            message = f"sample name {name!r} is used by several samples; give sample_uuid instead"
+        else:
+            near = self._index.suggest(name.strip())
+            message = f"no sample named {name!r} in {self.report.dataset}"
+            if near:
+                message += "; did you mean " + ", ".join(repr(n) for n in near) + "?"
+        self._fail_rows(
+            REASON_UNKNOWN_SAMPLE,
+            raw_rows(job) or tuple((loc, {}) for loc in job.locs),
+            name,
+            message,
+            job.loc,
+        )
+
+    # -- engine events -------------------------------------------------------------------
+
+    def _on_event(self, ev: EngineEvent) -> None:
+        job = ev.job
+        rows = raw_rows(job) or tuple((loc, {}) for loc in job.locs)
+        if ev.kind is EventKind.UPLOADED:
+            self.counts.rows += len(rows)
+            self.counts.uploaded += len(rows)
+            self.counts.labels_uploaded += 1
+        elif ev.kind is EventKind.SKIPPED:
+            self.counts.skip(str(ev.reason), len(rows))
+        elif ev.kind is EventKind.FAILED:
+            message = ev.message or str(ev.reason)
+            self._fail_rows(str(ev.reason), rows, job.sample_ref, message, job.loc)
+
+    def _precheck(self, job: LabelJob) -> str | None:
+        protected = self._protected.get(job.labelset)
+        if protected and job.sample_uuid in protected:
+            return SKIP_PROTECTED
+        return None
+
+    # -- signals -------------------------------------------------------------------------
+
+    def _interrupt(self) -> None:
+        self._interrupts += 1
+        self._stopping = True
+        self.report.interrupted = True
+        if self._engine is not None:
+            if self._interrupts == 1:
+                self._engine.request_stop()
+            else:
+                self._engine.cancel()
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if not self.handle_signals:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._interrupt)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+    # -- main ----------------------------------------------------------------------------
+
+    async def execute(self) -> UploadReport:
+        s = self.settings
+        inputs = self.inputs
+        if not inputs.paths:
+            raise UsageError(
+                "no input files", hint="name one or more prediction files, or '-' for stdin"
+            )
+        offline = s.api_key is None
+        if offline and not s.dry_run and inputs.output_labels is None:
+            raise UsageError(
+                "no API key: set SEGMENTS_API_KEY (or pass --api-key)",
+                hint="or try it locally first with --sandbox, or check the files with --dry-run",
+            )
+        prep = Preparer(
+            inputs.paths,
+            None,
+            fmt=inputs.fmt,
+            default_labelset=inputs.convert.default_labelset,
+            on_duplicate=s.on_duplicate,
+            stdin=inputs.stdin,
+        )
+        with prep:
+            self._failures = FailuresWriter(prep.sources, s.failures)
+            if inputs.output_labels is not None:
+                self._labels_out = AtomicWriter(inputs.output_labels)
+            try:
+                if offline:
+                    self._offline(prep)
+                else:
+                    await self._online(prep)
+            except BaseException:
+                if self._labels_out is not None:
+                    self._labels_out.abort()
+                self._failures.close()
+                self.report.failures_files = self._failures.paths
+                raise
+            if self._labels_out is not None:
+                self._labels_out.commit()
+                self.report.output_labels = str(inputs.output_labels)
+            self._failures.close()
+            self.report.failures_files = self._failures.paths
+        self.report.elapsed_s = time.monotonic() - self._started
+        self.report.exit_code = self._exit_code()
+        return self.report
+
+    def _exit_code(self) -> ExitCode:
+        if self.report.interrupted:
+            return ExitCode.INTERRUPTED
+        if self.report.aborted is not None:
+            return ExitCode.ABORTED
+        if sum(self.counts.failed.values()):
+            return ExitCode.ROWS_FAILED
+        return ExitCode.OK
+
+    def _converter(self, categories: Categories | None) -> Converter:
+        self.categories = categories
+        return Converter(self.inputs.convert, categories)
+
+    def _offline(self, prep: Preparer) -> None:
+        cats = None
+        if self.inputs.categories_file is not None:
+            cats = Categories.from_file(self.inputs.categories_file)
+        prep.converter = self._converter(cats)
+        self._total = prep.scan(full=False).rows or None
+        reason = SKIP_DRY_RUN if self.settings.dry_run else SKIP_CONVERTED
+        for job in self._items(prep):
+            self.counts.skip(reason, len(job.locs))
+
+    async def _online(self, prep: Preparer) -> None:
+        s = self.settings
+        assert s.api_key is not None
+        client = SegmentsClient(
+            s.api_url,
+            s.api_key,
+            concurrency=s.concurrency,
+            timeout=s.timeout,
+            allow_insecure_http=s.allow_insecure_http,
+        )
+        self.report.api_url = client.api_url
+        async with client:
+            await preflight.check_key(client)
+            self.plan(f"API key accepted by {client.api_url}")
+            scan = prep.scan(full=True)
+            self._total = scan.rows
+            self.plan(f"input: {scan.rows:,} rows in {len(prep.sources)} file(s)")
+            full_name = s.dataset
+            if full_name is None:
+                if scan.first_uuid is None:
+                    raise SetupError(
+                        "cannot tell which dataset the predictions are for: no row has a "
+                        "sample_uuid to discover it from",
+                        hint="pass --dataset OWNER/NAME",
+                    )
+                full_name = await preflight.discover_dataset(client, scan.first_uuid)
+            info = await preflight.get_dataset(client, full_name)
+            self.report.dataset = info.full_name
+            cats = Categories.from_task_attributes(info.task_attributes, info.task_type)
+            prep.converter = self._converter(cats)
+            self.plan(
+                f"dataset {info.full_name}: task type {info.task_type}, "
+                f"{len(info.categories)} categories"
+            )
+            labelsets = sorted(scan.labelsets or {self.inputs.convert.default_labelset})
+            existing = set(info.labelsets)
+            for ls in labelsets:
+                if ls in existing:
+                    self.plan(f"label set {ls!r} exists")
+                elif self._no_send and s.create_labelset:
+                    self.plan(f"label set {ls!r} would be created (--create-labelset)")
+                else:
+                    await preflight.ensure_labelset(
+                        client,
+                        info,
+                        ls,
+                        create=s.create_labelset,
+                        description=s.labelset_description,
+                    )
+                    existing.add(ls)
+                    self.plan(f"label set {ls!r} created")
+            if s.overwrite:
+                self.plan("guard off (--overwrite): labels people worked on will be replaced")
+            else:
+                for ls in labelsets:
+                    if ls not in existing:
+                        continue
+                    protected = await preflight.fetch_protected(client, info.full_name, ls)
+                    self._protected[ls] = protected
+                    self.plan(
+                        f"guard: {len(protected):,} samples in {ls!r} have labels people "
+                        "worked on; they are skipped (--overwrite replaces them)"
+                    )
+            if scan.uses_names:
+                self._index = await preflight.fetch_sample_index(client, info.full_name)
+                self.plan(
+                    f"sample names: resolved against {len(self._index):,} samples "
+                    f"of {info.full_name}"
+                )
+            journal = Journal(s.state) if s.state is not None else Journal()
+            self.report.journal = str(journal.path)
+            host = self.journal_host or client.host_key
+            with journal:
+                self.plan(
+                    f"journal: {journal.path} ({journal.count(host):,} labels recorded for "
+                    "this server)" + ("" if s.resume else "; --no-resume: sending everything")
+                )
+                if self._no_send:
+                    self._dry_run(prep, journal, host)
+                else:
+                    await self._upload(prep, client, journal, host)
+
+    def _dry_run(self, prep: Preparer, journal: Journal, host: str) -> None:
+        for job in self._items(prep):
+            rows = len(job.locs)
+            if self._precheck(job) is not None:
+                self.counts.skip(SKIP_PROTECTED, rows)
+                continue
+            assert job.sample_uuid is not None
+            digest = payload_hash(encode_body(job.body()))
+            if self.settings.resume and journal.already_uploaded(
+                host, job.sample_uuid, job.labelset, digest
+            ):
+                self.counts.skip(SKIP_ALREADY_UPLOADED, rows)
+            else:
+                self.counts.skip(SKIP_WOULD_UPLOAD, rows)
+
+    async def _upload(
+        self, prep: Preparer, client: SegmentsClient, journal: Journal, host: str
+    ) -> None:
+        s = self.settings
+        engine = UploadEngine(
+            client,
+            EngineConfig(
+                concurrency=s.concurrency, retries=s.retries, rate=s.rate, resume=s.resume
+            ),
+            journal=journal,
+            journal_host=host,
+            precheck=self._precheck,
+            on_event=self._on_event,
+        )
+        self._engine = engine
+        ticker = asyncio.create_task(self._tick())
+        if self.progress is not None:
+            self.progress.start(self._total)
+        try:
+            with self._signals():
+                result = await engine.run(self._items(prep))
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            if self.progress is not None:
+                self.progress.update(self.snapshot())
+                self.progress.stop()
+        self.report.retries = result.retries
+        self.report.requests = result.requests
+        self.report.throttled = result.throttled
+        self.report.min_concurrency = result.min_concurrency
+        if result.abort is not None:
+            self._record_abort(result.abort)
+
+    def _record_abort(self, err: AbortError) -> None:
+        self.report.aborted = err.message
+        self.report.abort_hint = err.hint
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.1)
+            if self.progress is not None:
+                self.progress.update(self.snapshot())
+
+
+async def run(
+    settings: Settings,
+    inputs: RunInputs,
+    **kwargs: Any,
+) -> UploadReport:
+    """Run an upload (or a dry run, or a conversion) and return its report."""
+    return await Run(settings, inputs, **kwargs).execute()
+
+
+def spool_rows(rows: Any, stack: contextlib.ExitStack) -> str:
+    """Write an iterable of row dicts to a temporary JSONL file (for the Python API)."""
+    fd, name = tempfile.mkstemp(prefix="upload-preds-rows-", suffix=".jsonl")
+    stack.callback(os.unlink, name)
+    with os.fdopen(fd, "wb") as out:
+        for row in rows:
+            out.write(orjson.dumps(row) + b"\n")
+    return name
+
+
+__all__ = [
+    "Counts",
+    "FailuresWriter",
+    "ProgressSink",
+    "Run",
+    "RunInputs",
+    "Snapshot",
+    "UploadReport",
+    "default_failures_path",
+    "run",
+    "shard_of",
+    "spool_rows",
+]
