@@ -129,7 +129,7 @@ _LOOKS_LIKE_DATA = re.compile(
 
 
 class _Replay(io.RawIOBase):
-    """A raw stream that serves ``head`` first, then the rest of ``tail``.
+    """A raw stream that serves ``head`` first, then the rest of ``tail`` (via ``read1``).
 
     stdin cannot be rewound, so the bytes read for sniffing are kept and
     replayed in front of the unread remainder.
@@ -214,11 +214,22 @@ def _open_path(path: str, name: str, gz: bool) -> Iterator[BinaryIO]:
         if gz:
             # A BufferedReader around GzipFile gives C-speed readline; GzipFile's
             # own readline goes through a Python-level wrapper for every call.
-            yield io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), _BUFFER_BYTES)
+            yield _gunzip(raw)
         else:
             yield raw
     finally:
         raw.close()
+
+
+def _gunzip(raw: BinaryIO) -> BinaryIO:
+    """A buffered stream of the decompressed bytes of ``raw``.
+
+    The outer BufferedReader gives C-speed ``readline`` (GzipFile's own goes
+    through a Python-level wrapper on every call); the ``_Replay`` between
+    them reads with ``read1``, so when the compressed data breaks, every byte
+    decoded before the break still reaches the reader.
+    """
+    return io.BufferedReader(_Replay(b"", gzip.GzipFile(fileobj=raw, mode="rb")), _BUFFER_BYTES)
 
 
 def _os_error(name: str, exc: OSError) -> InputFileError:
@@ -296,7 +307,7 @@ def _stdin_source(stream: BinaryIO, fmt: Format | None) -> Source:
     gz = magic.startswith(_GZIP_MAGIC)
     data: BinaryIO = io.BufferedReader(_Replay(magic, stream), _BUFFER_BYTES)
     if gz:
-        data = io.BufferedReader(gzip.GzipFile(fileobj=data, mode="rb"), _BUFFER_BYTES)
+        data = _gunzip(data)
     head = _Head(data, name, gz)
     resolved = _resolve_format(name, None, fmt, head)
     return Source(
@@ -608,7 +619,11 @@ def _jsonl_problem(name: str, lineno: int, line: bytes, exc: orjson.JSONDecodeEr
     # orjson's column counts characters of the line, 1-based.
     col = exc.colno
     near = text[max(col - 1, 0) : col + 19].rstrip("\r\n")
-    where = f"column {col}" + (f" (near {near!r})" if near else " (end of line)")
+    if "end of data" in exc.msg or not near:
+        # orjson reports a premature end at column 1; the end of the line is where it is.
+        where = "the end of the line"
+    else:
+        where = f"column {col} (near {near!r})"
     return RowError(
         loc,
         None,
@@ -1005,13 +1020,11 @@ def _read_delimited(name: str, fmt: Format, stream: BinaryIO) -> Iterator[Item]:
         except (csv.Error, _RecordTooLong) as exc:
             start = pending[0][0] if pending else feed.lineno
             yield _csv_problem(Location(name, start), exc, feed.lineno)
-            if isinstance(exc, _RecordTooLong) or "end of data" in str(exc):
-                # The record never ended: go on from the line after its first one,
-                # replaying the lines it swallowed (most recent last to pop).
-                feed.replay.extend(reversed(pending[1:]))
-                _drop_bad(feed.bad, start, start)
-            else:
-                _drop_bad(feed.bad, start, feed.lineno)
+            # Go on from the line after the broken record's first one, replaying
+            # the lines it swallowed: a quote that never closes (or closes at a
+            # later record's quote) then costs one record, not the rest of the file.
+            feed.replay.extend(reversed(pending[1:]))
+            _drop_bad(feed.bad, start, start)
             pending.clear()
         except _STREAM_ERRORS as exc:
             yield _stream_error(name, feed.lineno + 1, exc)
@@ -1044,40 +1057,36 @@ def _ragged(loc: Location, got: int, want: int, delimiter: str) -> RowError:
 
 
 def _csv_problem(loc: Location, exc: Exception, last_line: int) -> RowError:
-    if isinstance(exc, _RecordTooLong):
-        return RowError(
-            loc,
-            None,
-            "unterminated quote",
-            f"a quoted cell that starts here runs on for more than "
-            f"{MAX_CSV_RECORD_BYTES // (1024 * 1024)} MiB: its closing quote is probably "
-            'missing; close it, and write a quote inside a quoted cell as ""',
-        )
     msg = str(exc)
-    if "end of data" in msg:
+    spans = last_line - loc.line + 1
+    if (
+        isinstance(exc, _RecordTooLong)
+        or "end of data" in msg
+        or (spans > 1 and ("field larger than field limit" in msg or "expected after" in msg))
+    ):
+        # A record running over several lines until it breaks: almost always a
+        # quote that was never closed (a later quote closed it by accident).
+        how = "is never closed" if "end of data" in msg else f"runs on over {spans} lines"
         return RowError(
             loc,
             None,
             "unterminated quote",
-            "a quoted cell that starts here is never closed; close it, and write a quote "
-            'inside a quoted cell as ""',
+            f"a quoted cell that starts here {how}: its closing quote is probably missing; "
+            'close it, and write a quote inside a quoted cell as ""',
         )
     if "field larger than field limit" in msg:
         return RowError(
             loc,
             None,
             "field too long",
-            f"a cell is longer than {MAX_CSV_FIELD_CHARS // 1024} KiB; check for a missing "
-            "closing quote, or shorten the cell",
+            f"a cell is longer than {MAX_CSV_FIELD_CHARS // 1024} KiB; shorten it",
         )
     if "expected after" in msg:
-        where = f" (line {last_line})" if last_line != loc.line else ""
         return RowError(
             loc,
             None,
             "invalid quoting",
-            f"text follows a closing quote{where}; quote the whole cell and write a "
-            'quote inside it as ""',
+            'text follows a closing quote; quote the whole cell and write a quote inside it as ""',
         )
     return RowError(loc, None, "invalid CSV", f"cannot parse the record: {msg}")
 

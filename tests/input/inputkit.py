@@ -1,0 +1,26 @@
+"""Helpers of the input-layer tests (imported by the test modules as ``inputkit``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from upload_preds.readers import open_sources, read_records
+from upload_preds.records import Notice, Record, RowError
+
+DATA = Path(__file__).parent / "data"
+
+Item = Record | RowError | Notice
+
+
+def summarize(item: Item) -> tuple[Any, ...]:
+    """A comparable tuple: ("R", line, data) / ("E", line, reason) / ("N", line)."""
+    if isinstance(item, Record):
+        return ("R", item.loc.line, item.data)
+    if isinstance(item, RowError):
+        return ("E", item.loc.line, item.reason)
+    return ("N", item.loc.line)
+
+
+def read_all(*paths: str | Path, fmt: Any = None) -> list[Item]:
+    return list(read_records(open_sources([str(p) for p in paths], fmt)))
