@@ -1,5 +1,5 @@
 # Two entry points for a fresh clone (python3 is all they need):
-#   make demo   a run of upload-preds over the sample data
+#   make demo   a real upload of the sample predictions to the embedded sandbox
 #   make test   lint, type-check and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/upload-preds sample_data/predictions.jsonl sample_data/predictions.csv \
-		--categories sample_data/categories.json --dry-run
+	$(BIN)/upload-preds sample_data/predictions.jsonl sample_data/predictions.csv --sandbox
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -6,6 +6,7 @@ implementation detail and may change between releases.
 
 from __future__ import annotations
 
+from upload_preds.api import upload
 from upload_preds.errors import (
     AbortError,
     AuthError,
@@ -17,6 +18,7 @@ from upload_preds.errors import (
     UsageError,
 )
 from upload_preds.records import LabelJob, Location, Notice, Record, RowError
+from upload_preds.uploader import UploadReport
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,8 @@ __all__ = [
     "ServerFailingError",
     "SetupError",
     "UploadPredsError",
+    "UploadReport",
     "UsageError",
     "__version__",
+    "upload",
 ]
