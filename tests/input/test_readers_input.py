@@ -609,7 +609,8 @@ def test_csv_multiline_record_over_the_record_cap(write: Any) -> None:
     assert summarize(items[0]) == ("E", 2, "unterminated quote")
     # The swallowed lines are read again (as broken rows of their own), in order.
     rest = items[1:]
-    assert rest and all(isinstance(i, RowError) for i in rest)
+    assert rest
+    assert all(isinstance(i, RowError) for i in rest)
     assert [i.loc.line for i in rest] == sorted(i.loc.line for i in rest)
     assert rest[0].loc.line == 3
 
@@ -648,7 +649,8 @@ def test_truncated_gzip_json_document(tmp_path: Path) -> None:
     assert isinstance(items[-1], RowError)
     assert items[-1].reason == "unreadable data"
     good = [i for i in items if isinstance(i, Record)]
-    assert good and [r.data["n"] for r in good] == list(range(len(good)))
+    assert good
+    assert [r.data["n"] for r in good] == list(range(len(good)))
     assert good[1].loc.line == 5  # "[", "{", '"n": 0', "}," then the second element
 
 
