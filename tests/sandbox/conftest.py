@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +46,3 @@ def sandbox_proc(tmp_path: Path) -> Iterator[ProcessFactory]:
     finally:
         for p in factory.started:
             p.stop()
-
-
-@pytest.fixture
-def write_json(tmp_path: Path) -> Callable[[str, Any], Path]:
-    def write(name: str, obj: Any) -> Path:
-        path = tmp_path / name
-        path.write_text(json.dumps(obj, indent=1), encoding="utf-8")
-        return path
-
-    return write

@@ -58,6 +58,17 @@ def both_manifests() -> dict[str, Any]:
     return {"datasets": demo["datasets"] + seg_manifest()["datasets"]}
 
 
+def merged_env(changes: dict[str, str | None] | None) -> dict[str, str]:
+    """os.environ with ``changes`` applied; a None value removes the variable."""
+    env = dict(os.environ)
+    for k, v in (changes or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
 @dataclass
 class SandboxProcess:
     proc: subprocess.Popen[str]
@@ -89,14 +100,18 @@ class ProcessFactory:
         return [sys.executable, "-m", "upload_preds.sandbox.cli", *args]
 
     def start(
-        self, *args: str, env: dict[str, str] | None = None, with_key: bool = True
+        self,
+        *args: str,
+        env: dict[str, str | None] | None = None,
+        with_key: bool = True,
+        command: tuple[str, ...] = ("serve",),
     ) -> SandboxProcess:
         ready = self.tmp / f"ready-{len(self.started)}.json"
         err = self.tmp / f"stderr-{len(self.started)}.txt"
-        argv = ["serve", "--port", "0", "--ready-file", str(ready), *args]
+        argv = [*command, "--port", "0", "--ready-file", str(ready), *args]
         if with_key:
             argv += ["--api-key", KEY]
-        full_env = {**os.environ, **(env or {})}
+        full_env = merged_env(env)
         with err.open("w", encoding="utf-8") as err_file:
             proc = subprocess.Popen(
                 self.command(*argv),
@@ -119,7 +134,7 @@ class ProcessFactory:
         return handle
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None
+        self, *args: str, env: dict[str, str | None] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run the command to completion (for invocations that must fail fast)."""
         return subprocess.run(
@@ -127,5 +142,5 @@ class ProcessFactory:
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, **(env or {})},
+            env=merged_env(env),
         )
