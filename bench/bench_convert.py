@@ -63,7 +63,7 @@ def make_rows(n: int, seed: int = 1) -> list[bytes]:
 def make_csv(n_rows: int, seed: int = 2) -> list[dict[str, str]]:
     rnd = random.Random(seed)
     out = []
-    for i in range(n_rows * 5):
+    for _ in range(n_rows * 5):
         x, y = rnd.uniform(0, 600), rnd.uniform(0, 400)
         out.append(
             {

@@ -541,6 +541,10 @@ class Converter:
             if s is not None:
                 if not (type(s) is flt and -inf < s < inf):
                     return None
+                # A clash with --object-score-attribute is an error even on an
+                # annotation that --min-score drops, as on the full path.
+                if osa is not None and at is not None and osa in at and at[osa] != s:
+                    return None
                 if min_score is not None and s < min_score:
                     filtered += 1
                     continue
@@ -548,12 +552,7 @@ class Converter:
                 if keep_scores:
                     scores.append(s)
                 if osa is not None:
-                    if at is None:
-                        at = {osa: s}
-                    elif osa in at and at[osa] != s:
-                        return None
-                    else:
-                        at = {**at, osa: s}
+                    at = {osa: s} if at is None else {**at, osa: s}
             if at is None:
                 append({"id": len(out) + 1, "category_id": cid, "type": "bbox", "points": pts})
             else:

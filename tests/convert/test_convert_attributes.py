@@ -209,7 +209,7 @@ def test_attribute_errors(task_type: str, attributes: Any, field: str, fragment:
     assert field in fields, [str(e) for e in errors]
     message = errors[fields.index(field)].message
     assert fragment in message
-    assert "pydantic" not in message and "errors.pydantic.dev" not in message
+    assert "pydantic" not in message
 
 
 def test_detection_failure_says_what_was_tried() -> None:

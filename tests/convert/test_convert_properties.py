@@ -1,0 +1,292 @@
+"""Property tests (hypothesis): whatever a row holds, the converter either emits a
+label that the official SDK accepts unchanged, or row errors with a location;
+never an exception. The fast path agrees with the full path wherever it answers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from convkit import DATA, SDK_MODELS, record, sdk_check_job
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from upload_preds.categories import Categories
+from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.records import LabelJob, Location, RowError
+
+FULL_LABELS: dict[str, Any] = json.loads((DATA / "full_labels.json").read_text())
+CATS = Categories([(1, "car"), (2, "truck"), (3, "Road")])
+SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["", "car", "Car", "road", "bbox", "polygon", "cuboid", "x/y", "1", "0.5"])
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+numbers = st.one_of(
+    st.floats(min_value=-1e4, max_value=1e4, allow_nan=False),
+    st.integers(min_value=-100, max_value=100),
+    st.sampled_from([float("nan"), float("inf"), True, "3"]),
+)
+point = st.lists(numbers, min_size=1, max_size=3)
+attr_maps = st.dictionaries(
+    st.sampled_from(["occluded", "confidence", "tags", "n"]),
+    st.one_of(scalars, st.lists(st.sampled_from(["a", "b"]), max_size=2), json_values),
+    max_size=3,
+)
+
+
+@st.composite
+def annotations(draw: st.DrawFn) -> Any:
+    """An annotation that is usually almost right and sometimes garbage."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(json_values)
+    t = draw(
+        st.sampled_from([None, "bbox", "bbox", "polygon", "polyline", "point", "cuboid", "box"])
+    )
+    a: dict[str, Any] = {} if t is None else {"type": t}
+    choice = draw(st.integers(0, 3))
+    if choice == 0:
+        a["category_id"] = draw(st.one_of(st.integers(0, 4), scalars))
+    elif choice == 1:
+        a["category"] = draw(st.sampled_from(["car", "CAR", "road", "bus", ""]))
+    elif choice == 2:
+        a["category"] = "truck"
+        a["category_id"] = 2
+    if t == "cuboid":
+        for key, n in (("position", 3), ("dimensions", 3), ("rotation", 4)):
+            if draw(st.booleans()):
+                a[key] = draw(st.lists(numbers, min_size=n - 1, max_size=n + 1))
+        if draw(st.booleans()):
+            a["yaw"] = draw(numbers)
+    elif draw(st.booleans()):
+        a["bbox"] = draw(st.lists(numbers, min_size=3, max_size=5))
+    else:
+        a["points"] = draw(st.lists(point, max_size=4))
+    if draw(st.booleans()):
+        a["score"] = draw(st.one_of(st.floats(0, 1), numbers))
+    if draw(st.integers(0, 3)) == 0:
+        a["attributes"] = draw(attr_maps)
+    if draw(st.integers(0, 4)) == 0:
+        a["id"] = draw(st.one_of(st.integers(-1, 4), scalars))
+    if draw(st.integers(0, 9)) == 0:
+        a[draw(st.sampled_from(["conf", "label", "points", "yaw"]))] = draw(scalars)
+    return a
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> Any:
+    if draw(st.integers(0, 14)) == 0:
+        return draw(json_values)
+    row: dict[str, Any] = {}
+    ref = draw(st.integers(0, 5))
+    if ref in (0, 1, 2):
+        row["sample_uuid"] = draw(st.sampled_from(["u-1", "u-2", "", "a/b"]))
+    if ref in (2, 3, 4):
+        row["sample_name"] = draw(st.sampled_from(["img.jpg", " ", 7]))
+    if draw(st.booleans()):
+        if draw(st.integers(0, 2)) == 0:
+            base = draw(st.sampled_from(sorted(FULL_LABELS)))
+            row["attributes"] = _mutate(draw, FULL_LABELS[base])
+        else:
+            row["attributes"] = draw(json_values)
+    if "attributes" not in row or draw(st.integers(0, 9)) == 0:
+        row["annotations"] = draw(st.lists(annotations(), max_size=5))
+        if draw(st.integers(0, 3)) == 0:
+            row["image_attributes"] = draw(attr_maps)
+    for key, values in (
+        ("labelset", st.sampled_from(["preds", "", "a/b", 3])),
+        ("score", st.one_of(st.floats(0, 1), numbers)),
+        ("label_status", st.sampled_from(["LABELED", "done", None])),
+        ("extra", scalars),
+    ):
+        if draw(st.integers(0, 5)) == 0:
+            row[key] = draw(values)
+    return row
+
+
+def _mutate(draw: st.DrawFn, label: Any) -> Any:
+    """A complete label, sometimes with one value replaced or one key added."""
+    out = json.loads(json.dumps(label))
+    if draw(st.booleans()):
+        return out
+    node: Any = out
+    for _ in range(draw(st.integers(0, 6))):
+        if isinstance(node, dict) and node:
+            node = node[draw(st.sampled_from(sorted(node)))]
+        elif isinstance(node, list) and node:
+            node = node[draw(st.integers(0, len(node) - 1))]
+        else:
+            break
+    if isinstance(node, dict):
+        key = draw(st.sampled_from([*sorted(node), "bogus"]))
+        node[key] = draw(json_values)
+    elif isinstance(node, list):
+        node.append(draw(json_values))
+    return out
+
+
+def _check_label(job: LabelJob, from_attributes: bool) -> None:
+    # JSON-encodable (what the uploader sends) and accepted by the SDK unchanged.
+    orjson.dumps(job.body())
+    assert job.label_status in {"PRELABELED", "LABELED"}
+    assert (job.sample_uuid is None) != (job.sample_name is None)
+    if not from_attributes:
+        sdk_check_job(job)
+        return
+    accepted = []
+    for kind, model in SDK_MODELS.items():
+        try:
+            dumped = model.model_validate(job.attributes).model_dump(
+                mode="json", exclude_unset=True
+            )
+        except Exception:  # the SDK's ValidationError: this kind does not fit
+            continue
+        if dumped == job.attributes:
+            accepted.append(kind)
+    assert accepted, job.attributes
+
+
+OPTIONS = [
+    ConvertOptions(),
+    ConvertOptions(
+        bbox_format="xywh", min_score=0.5, score_from="mean", object_score_attribute="confidence"
+    ),
+]
+
+
+@SETTINGS
+@given(row=rows(), which=st.integers(0, 1), with_categories=st.booleans())
+def test_any_row_converts_or_fails_with_a_location(
+    row: Any, which: int, with_categories: bool
+) -> None:
+    conv = Converter(OPTIONS[which], CATS if with_categories else None)
+    rec = record(row, line=42)
+    result = conv.convert(rec)
+    if isinstance(result, LabelJob):
+        assert result.locs == (rec.loc,)
+        _check_label(result, isinstance(row, dict) and "attributes" in row)
+    else:
+        assert result
+        for e in result:
+            assert isinstance(e, RowError)
+            assert e.loc == rec.loc
+            assert e.reason
+            assert e.message
+
+
+@SETTINGS
+@given(row=rows(), which=st.integers(0, 1))
+def test_fast_path_agrees_with_full_path(row: Any, which: int) -> None:
+    conv = Converter(OPTIONS[which], CATS)
+    loc = Location("f.jsonl", 1)
+    fast = conv._fast(row, loc)
+    if fast is None:
+        return
+    full = conv._convert(row, loc)
+    assert isinstance(full, LabelJob)
+    assert (fast.attributes, fast.score, fast.filtered_annotations) == (
+        full.attributes,
+        full.score,
+        full.filtered_annotations,
+    )
+    assert (fast.sample_uuid, fast.sample_name, fast.labelset, fast.label_status) == (
+        full.sample_uuid,
+        full.sample_name,
+        full.labelset,
+        full.label_status,
+    )
+    assert fast.object_scores_dropped == full.object_scores_dropped
+
+
+@st.composite
+def boxes_only(draw: st.DrawFn) -> Any:
+    """Rows the fast path is built for, so the agreement test also sees many successes."""
+    anns = []
+    for _ in range(draw(st.integers(0, 4))):
+        a: dict[str, Any] = {
+            "bbox": draw(
+                st.lists(st.floats(-50, 50).map(lambda f: round(f, 1)), min_size=4, max_size=4)
+            )
+        }
+        if draw(st.booleans()):
+            a["category"] = draw(st.sampled_from(["car", "truck", "Road", "road"]))
+        else:
+            a["category_id"] = draw(st.integers(1, 4))
+        if draw(st.booleans()):
+            a["score"] = draw(st.floats(0, 1))
+        if draw(st.integers(0, 3)) == 0:
+            a["attributes"] = {"confidence": draw(st.floats(0, 1)), "occluded": draw(st.booleans())}
+        anns.append(a)
+    row: dict[str, Any] = {"sample_name": "img.jpg", "annotations": anns}
+    if draw(st.booleans()):
+        row["score"] = draw(st.floats(0, 1))
+    return row
+
+
+@SETTINGS
+@given(row=boxes_only(), which=st.integers(0, 1))
+def test_fast_path_agrees_on_box_rows(row: Any, which: int) -> None:
+    test_fast_path_agrees_with_full_path.hypothesis.inner_test(row, which)  # type: ignore[attr-defined]
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+cell_text = st.one_of(
+    st.sampled_from(
+        ["", "1", "2", "car", "bus", "0.5", "nan", "-3", "true", "x", "[[0,0],[1,1]]", "[[0,0]]"]
+    ),
+    st.floats(-100, 100).map(lambda f: f"{f:.2f}"),
+)
+columns = st.sampled_from(
+    [
+        ["sample_uuid", "category", "x0", "y0", "x1", "y1", "score"],
+        ["sample_name", "category_id", "type", "points", "id", "attr.occluded"],
+        ["sample_uuid", "labelset", "category", "x", "y", "w", "h"],
+        ["sample_uuid", "category_id", "type", "position", "dimensions", "yaw", "rotation"],
+        ["sample_name", "category", "points", "colour"],
+    ]
+)
+
+
+@SETTINGS
+@given(
+    header=columns,
+    lines=st.lists(st.lists(cell_text, min_size=7, max_size=7), min_size=1, max_size=6),
+)
+def test_any_csv_group_converts_or_fails_every_line(
+    header: list[str], lines: list[list[str]]
+) -> None:
+    conv = Converter(ConvertOptions(score_from="max"), CATS)
+    groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
+    for n, values in enumerate(lines, 2):
+        data = dict(zip(header, values, strict=False))
+        data.setdefault("sample_uuid" if "sample_uuid" in header else "sample_name", "s1")
+        rec = record(data, line=n, fmt="csv", file="p.csv")
+        part = conv.csv_part(rec)
+        if isinstance(part, RowError):
+            assert part.loc == rec.loc
+            continue
+        key, payload = part
+        groups.setdefault(key, []).append((rec.loc, orjson.loads(orjson.dumps(payload))))
+    for key, items in groups.items():
+        result = conv.convert_group(key, items)
+        locs = [loc for loc, _ in items]
+        if isinstance(result, LabelJob):
+            assert list(result.locs) == locs
+            _check_label(result, False)
+        else:
+            # Every line of the label is covered exactly once.
+            assert sorted(e.loc.line for e in result) == sorted(loc.line for loc in locs)
