@@ -67,7 +67,7 @@ import sys
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, cast
 
 import orjson
 
@@ -229,7 +229,8 @@ def _gunzip(raw: BinaryIO) -> BinaryIO:
     them reads with ``read1``, so when the compressed data breaks, every byte
     decoded before the break still reaches the reader.
     """
-    return io.BufferedReader(_Replay(b"", gzip.GzipFile(fileobj=raw, mode="rb")), _BUFFER_BYTES)
+    unzipped = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+    return io.BufferedReader(_Replay(b"", unzipped), _BUFFER_BYTES)
 
 
 def _os_error(name: str, exc: OSError) -> InputFileError:
