@@ -17,7 +17,7 @@ Why not a dict of every key: at about 200 bytes per key, 1M keys is 200 MB.
 Why not a Bloom filter in front: it cannot name the first location of a
 duplicate without a second pass over the input, which this interface (``add``
 only) does not have. Why not SQLite (the first version): measured on 200k
-JSONL rows, reading plus SQLite inserts cost about 7.5 us per key on top of
+JSONL rows (a loaded machine), SQLite inserts cost about 7.5 us per key on top of
 reading; with partition files it is about 2.7 us.
 """
 
