@@ -6,7 +6,8 @@ implementation detail and may change between releases.
 
 from __future__ import annotations
 
-from upload_preds.api import upload
+from typing import TYPE_CHECKING, Any
+
 from upload_preds.errors import (
     AbortError,
     AuthError,
@@ -18,7 +19,10 @@ from upload_preds.errors import (
     UsageError,
 )
 from upload_preds.records import LabelJob, Location, Notice, Record, RowError
-from upload_preds.uploader import UploadReport
+
+if TYPE_CHECKING:
+    from upload_preds.api import upload
+    from upload_preds.uploader import UploadReport
 
 __version__ = "0.1.0"
 
@@ -40,3 +44,17 @@ __all__ = [
     "__version__",
     "upload",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The upload machinery (aiohttp, the engine) is imported on first use, so
+    # that ``import upload_preds`` and an offline dry run stay light.
+    if name == "upload":
+        from upload_preds.api import upload
+
+        return upload
+    if name == "UploadReport":
+        from upload_preds.uploader import UploadReport
+
+        return UploadReport
+    raise AttributeError(f"module 'upload_preds' has no attribute {name!r}")
