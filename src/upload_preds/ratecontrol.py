@@ -4,20 +4,31 @@ Two independent controls, both consulted before every request:
 
 * :class:`Pacer` decides *when* the next request may start. It is a GCRA-style
   scheduler (each request reserves the next slot on a shared timeline, so a
-  fixed rate needs no background task) combined with a global pause: a 429
-  answer moves the whole timeline past ``now + Retry-After``, so every worker
-  waits, not just the one that was throttled. Its rate is the minimum of the
-  user's ``--rate`` cap and an *adaptive* rate learned from throttling. On a
-  429 the rate drops to 90% of the success rate observed over the last
-  second or two: while requests are being throttled, that is the server's
-  real capacity. When there is no such measurement yet (throttled within
-  half a second of the start or of the last pause) it starts from a guess
-  and slow-starts (x1.25 every 0.25 s) until the next 429 measures the
-  capacity. Afterwards it climbs back 5%/s while well below the measured
-  capacity and 1%/s near it, so a token-bucket throttle is probed rarely,
-  and it is dropped altogether once far above it (the throttle went away).
-  Decreases happen at most once per cooldown, so a burst of 429s from
-  requests that were already in flight counts once.
+  fixed rate needs no background task) combined with a global pause. Its rate
+  is the minimum of the user's ``--rate`` cap and an *adaptive* rate learned
+  from 429 answers:
+
+  - throttled while unlimited (nothing learned yet): every worker pauses for
+    ``Retry-After``, the rate starts at 90% of the success rate just seen and
+    slow-starts (x1.5 every 0.25 s) until the next 429;
+  - that 429 ends slow-start: the rate falls back to the previous step and the
+    rate that was throttled becomes the *ceiling*;
+  - from then on a 429 that starts a new episode (more than ``cooldown`` after
+    the last decrease) is a probe that went slightly too far: the shared rate
+    drops to 95% of the current rate (or to the success rate measured over
+    the last second, whichever is higher, but not below 80%), which slows
+    every worker, without a global pause; the throttled request itself still
+    waits its ``Retry-After``. A second 429 within the cooldown means the
+    lower rate was not enough: then every worker pauses for ``Retry-After``.
+  - without 429s the rate climbs 10%/s while below 90% of the ceiling and
+    0.5%/s above it (10%/s again after 15 s without a 429), so a token-bucket
+    throttle is probed every 15-20 s; it is dropped when it is 4x the ceiling or no longer binding (the
+    success rate fell below half of it: latency or concurrency limits now).
+
+  Why not pause everybody on every 429: the platform states ``Retry-After``
+  in whole seconds (DRF), so a server refilling 200 tokens/s with a small
+  burst answers "1 s" when the next token is 5 ms away; a one-second global
+  stall per probe would cost ~10% of the throughput.
 * :class:`AdaptiveLimiter` decides *how many* requests may be in flight: a
   semaphore whose size follows AIMD (halved on throttling at most once per
   cooldown, +1/limit per success, so roughly +1 per round trip), between 1 and
@@ -65,9 +76,9 @@ class Pacer:
         self._first_send: float | None = None
         self._next_increase = 0.0
         self._estimated = False  # has a throttled period been long enough to measure?
-        self._capacity = 0.0  # the success rate measured while throttled
-        # Success counting in 0.25 s buckets over the last 2 s, for the observed rate.
-        self._bucket_len = 0.25
+        self._ceiling = 0.0  # the rate at which we were last throttled
+        # Success counting in 0.05 s buckets over the last 2 s, for the observed rate.
+        self._bucket_len = 0.05
         self._buckets: collections.deque[tuple[float, int]] = collections.deque()
         self.throttle_events = 0
 
@@ -103,14 +114,13 @@ class Pacer:
             # Requests after the pause are paced from its end, not released all at once.
             self._tat = max(self._tat, until)
 
-    def observed_rate(self) -> float:
-        """Successes per second over the last ~2 s."""
+    def observed_rate(self, window: float = 2.0) -> float:
+        """Successes per second over the last ``window`` seconds (at most 2)."""
         now = self._clock()
         self._expire(now)
-        if not self._buckets:
-            return 0.0
-        span = max(self._bucket_len, now - self._buckets[0][0])
-        return sum(n for _, n in self._buckets) / span
+        first = now - window
+        n = sum(c for t, c in self._buckets if t >= first - self._bucket_len / 2)
+        return n / max(window, self._bucket_len)
 
     def _expire(self, now: float) -> None:
         while self._buckets and self._buckets[0][0] < now - 2.0:
@@ -128,47 +138,66 @@ class Pacer:
         rate = self.adaptive_rate
         if rate is None or now < self._next_increase:
             return
-        if self.observed_rate() < 0.5 * rate:
+        window = min(1.0, now - max(self._first_send or now, self.paused_until))
+        if window >= 0.25 and self.observed_rate(window) < 0.5 * rate:
             # The rate no longer binds (latency or concurrency does): stop limiting.
             self.adaptive_rate = None
             return
         if self._estimated:
             # Near the capacity measured at the last throttling: creep; well below: climb.
             self._next_increase = now + 1.0
-            rate *= 1.05 if rate < 0.95 * self._capacity else 1.01
+            # Quiet for long (15 s): the ceiling may have moved, climb faster again.
+            quiet = now - self._last_decrease > 15.0
+            rate *= 1.10 if rate < 0.9 * self._ceiling or quiet else 1.005
             # Far above it: the throttle has gone away, stop limiting.
-            self.adaptive_rate = None if rate > 4 * self._capacity else rate
+            self.adaptive_rate = None if rate > 4 * self._ceiling else rate
         else:
-            # No measurement yet (throttled at once): slow-start, about x2.4 per second.
+            # No measurement yet (throttled at once): slow-start, about x5 per second.
             self._next_increase = now + 0.25
-            self.adaptive_rate = rate * 1.25
+            self.adaptive_rate = rate * 1.5
 
     def on_throttled(self, retry_after: float | None, fallback_pause: float) -> None:
         """A 429: pause everybody and, when adaptive, lower the rate (once per cooldown)."""
         self.throttle_events += 1
         pause = retry_after if retry_after is not None else fallback_pause
-        self.pause(pause)
         now = self._clock()
-        if not self.adaptive or now - self._last_decrease < self.cooldown:
+        new_episode = now - self._last_decrease >= self.cooldown
+        if self.adaptive and self._estimated and new_episode:
+            # A probe of a rate already learned went slightly too far: lowering the
+            # shared rate slows every worker enough; the throttled request itself still
+            # waits Retry-After (the engine does that). Pausing all for a whole
+            # Retry-After (whole seconds) would cost more than the probe gained.
+            pause = 0.0
+        else:
+            self.pause(pause)
+        if not self.adaptive or not new_episode:
             return
-        # How long we have been sending since the previous pause: a success rate measured
-        # over at least half a second while throttled is the server's real capacity.
         since = self._first_send if self._first_send is not None else now
-        measured_for = now - max(since, self._last_decrease + self._last_pause, now - 2.0)
-        observed = self.observed_rate()
+        sending_for = min(1.0, now - max(since, self._last_decrease + self._last_pause))
         self._last_decrease = now
         self._last_pause = pause
-        self._next_increase = now + pause + (1.0 if observed else 0.25)
         current = self.rate
-        if measured_for >= 0.5 and observed > 0:
-            self._estimated = True
-            self._capacity = observed
-            new = 0.9 * observed
-        elif current is not None:
+        self._next_increase = now + pause + 1.0
+        if current is None:
+            # Throttled while unlimited: start from the rate just seen and slow-start.
+            seen = self.observed_rate(max(0.25, sending_for))
+            new = 0.9 * seen if seen > 0 else 10.0
+            self._next_increase = now + pause + 0.25
+        elif self.observed_rate(max(0.25, sending_for)) < 1.0:
+            # Nothing gets through at all: back off further, learn nothing.
             new = 0.5 * current
+            self._next_increase = now + pause + 0.25
+        elif not self._estimated:
+            # Slow-start overshot: the previous step was fine, this one is too fast.
+            self._estimated = True
+            self._ceiling = current
+            new = current / 1.5
         else:
-            # Throttled at the very start: a first guess that slow-start corrects.
-            new = 0.9 * observed if observed > 0 else 10.0
+            # Sending at a steady rate above capacity: the success rate over the last
+            # second is the capacity (plus the throttle's small burst).
+            self._ceiling = current
+            seen = self.observed_rate(sending_for) if sending_for >= 0.5 else 0.0
+            new = min(0.95 * current, max(0.8 * current, 0.95 * seen))
         self.adaptive_rate = max(1.0, new)
 
 

@@ -211,7 +211,7 @@ def test_concurrency_adapts_down_under_throttling_and_back_up(server: ScriptServ
     puts = server.requests("PUT")
     t0 = start[0]
     late_throttle = [s.in_flight for s in puts if 1.5 < s.t - t0 < 2.0]
-    recovered = [s.in_flight for s in puts if s.t - t0 > 3.5]
+    recovered = [s.in_flight for s in puts[-len(puts) // 5 :]]
     assert late_throttle, "the throttled phase saw no requests"
     assert max(late_throttle) <= 6
     assert result.min_concurrency <= 4
