@@ -181,7 +181,8 @@ def _is_int(v: Any) -> TypeGuard[int]:
 
 def _is_number(v: Any) -> TypeGuard[int | float]:
     # bool is an int subclass; True is not a coordinate.
-    return (type(v) is int) or (type(v) is float and math.isfinite(v))
+    t = type(v)
+    return t is int or (t is float and math.isfinite(v))
 
 
 class _Messages(list[str]):
@@ -389,9 +390,17 @@ def _check_vector(
         msgs.add(f"{here}.points: required, a list of [x, y] pairs")
         return
     for j, p in enumerate(points):
-        if not (isinstance(p, list) and len(p) == 2 and _is_number(p[0]) and _is_number(p[1])):
-            msgs.add(f"{here}.points[{j}]: must be [x, y] with two finite numbers, got {p!r}")
-            return
+        # Inlined _is_number (this loop is the hot spot of a PUT): x - x == 0
+        # is False exactly for inf and nan.
+        if type(p) is list and len(p) == 2:
+            x, y = p
+            tx, ty = type(x), type(y)
+            if (tx is int or (tx is float and x - x == 0)) and (
+                ty is int or (ty is float and y - y == 0)
+            ):
+                continue
+        msgs.add(f"{here}.points[{j}]: must be [x, y] with two finite numbers, got {p!r}")
+        return
     n = len(points)
     lo, hi = MIN_POINTS[kind], MAX_POINTS.get(kind)
     if n < lo or (hi is not None and n > hi):
