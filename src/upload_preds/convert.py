@@ -294,6 +294,10 @@ def _flat_map(v: Any) -> dict[str, Any] | tuple[str | None, str]:
     if type(v) is not dict:
         return None, f"should be an object of name → value, got {_short(v)}"
     for k, x in v.items():
+        t = type(x)
+        # The common values first, inline: this runs for every row's image attributes.
+        if (t is str or t is bool or x is None) and type(k) is str:
+            continue
         if type(k) is not str:
             return None, f"keys should be strings, got {_short(k)}"
         if not _attr_value_ok(x):
@@ -1214,12 +1218,77 @@ class Converter:
                 f"should be a label set name without '/', got {labelset!r}",
             )
         key = orjson.dumps([labelset, ref_kind, ref]).decode()
+        if layout.fast:
+            fast = self._csv_fast(cells, layout)
+            if fast is not None:
+                return key, fast
         errs: list[list[str]] = [[c, R_COLUMNS, m] for c, m in layout.problems]
         payload = self._csv_annotation(cells, layout, errs)
         if errs:
             return key, {"e": errs}
         assert payload is not None
         return key, payload
+
+    def _csv_fast(self, cells: dict[str, Any], layout: _CsvLayout) -> dict[str, Any] | None:
+        """The common CSV record (a box, a category, maybe a score and attribute
+        columns), or ``None`` for anything else; like :meth:`_fast` for JSON rows,
+        the full path then does the job and reports the problems."""
+        assert layout.box is not None  # layout.fast implies box columns
+        c0, c1, c2, c3 = layout.box
+        try:
+            a = float(cells[c0])
+            b = float(cells[c1])
+            c = float(cells[c2])
+            d = float(cells[c3])
+            text = cells.get("score")
+            s = float(text) if text else None
+        except (ValueError, TypeError):
+            return None
+        total = a + b + c + d + (s or 0.0)
+        if total - total != 0.0:
+            return None
+        if layout.box_format == "xyxy":
+            if a > c:
+                a, c = c, a
+            if b > d:
+                b, d = d, b
+            if a == c or b == d:
+                return None
+            pts: Any = [[a, b], [c, d]]
+        else:
+            pts = _bbox([a, b, c, d], layout.box_format or self._fmt)
+            if type(pts) is tuple:
+                return None
+        cname = cells.get("category")
+        if cname:
+            cid = self._names.get(cname)
+            if cid is None or cells.get("category_id"):
+                return None
+        else:
+            text = cells.get("category_id")
+            if not text or not text.isdigit():
+                return None
+            cid = int(text)
+            if self._ids is not None and cid not in self._ids:
+                return None
+        o: dict[str, Any] = {"category_id": cid, "type": "bbox", "points": pts}
+        if layout.attrs:
+            attrs: dict[str, Any] = {}
+            for col, attr in layout.attrs:
+                text = cells[col]
+                if text:
+                    v = _attr_cell(text)
+                    if not _attr_value_ok(v):
+                        return None
+                    attrs[attr] = v
+            o["attributes"] = attrs
+        payload: dict[str, Any] = {"a": o}
+        if s is not None:
+            payload["s"] = s
+            osa = self._osa
+            if osa is not None and _store_score(o, osa, s) is not None:
+                return None
+        return payload
 
     def _csv_annotation(
         self, cells: dict[str, Any], layout: _CsvLayout, errs: list[list[str]]
@@ -1386,7 +1455,7 @@ class Converter:
             min_score = self._min
             anns.append(
                 _Ann(
-                    dict(a),
+                    a,
                     a.get("type") == "cuboid",
                     s,
                     p.get("i"),
@@ -1488,8 +1557,8 @@ def _parse_int(text: str) -> int | None:
     return None
 
 
-def _parse_num(text: str) -> float | int | Err:
-    """A number cell: decimal or scientific notation, finite."""
+def _parse_num(text: str) -> float | Err:
+    """A number cell (decimal or scientific notation, finite) → a float."""
     if not text:
         return R_MISSING, "empty: a number is needed"
     try:
@@ -1498,8 +1567,7 @@ def _parse_num(text: str) -> float | int | Err:
         return R_INVALID, f"should be a number, got {text!r}"
     if not math.isfinite(v):
         return R_NON_FINITE, f"should be a finite number, got {text!r}"
-    iv = _parse_int(text)
-    return iv if iv is not None else v
+    return v
 
 
 def _json_cell(text: str) -> Any:
@@ -1572,7 +1640,7 @@ CSV_COLUMNS: tuple[str, ...] = _CSV_PLAIN + tuple(
 class _CsvLayout:
     """What a CSV header means: box columns, attribute columns, problems. Cached per header."""
 
-    __slots__ = ("attrs", "box", "box_format", "problems")
+    __slots__ = ("attrs", "box", "box_format", "fast", "problems")
 
     def __init__(self, columns: list[str], fmt: str) -> None:
         self.problems: list[tuple[str, str]] = []
@@ -1636,6 +1704,12 @@ class _CsvLayout:
             self.problems.append(("sample_uuid", "missing column: sample_uuid or sample_name"))
         if "category" not in present and "category_id" not in present:
             self.problems.append(("category", "missing column: category or category_id"))
+        # Records of this header may take Converter._csv_fast: boxes only.
+        self.fast = (
+            not self.problems
+            and self.box is not None
+            and not present & {"type", "points", "id", "position", "dimensions", "yaw", "rotation"}
+        )
 
 
 def csv_header_problems(columns: Sequence[str], options: ConvertOptions) -> list[tuple[str, str]]:
