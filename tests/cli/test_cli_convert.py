@@ -30,11 +30,13 @@ def test_dry_run_over_every_sample_file(run: Run) -> None:
     csv_rows = len((SAMPLE / "predictions.csv").read_text().splitlines()) - 1
     jsonl_rows = len((SAMPLE / "predictions.jsonl").read_text().splitlines())
     json_rows = len(json.loads((SAMPLE / "predictions.json").read_text()))
-    assert report["counts"]["rows"] == csv_rows + jsonl_rows + json_rows
-    assert report["counts"]["failed"] == 0
+    rows = csv_rows + jsonl_rows + json_rows
+    assert report["counts"] == {"rows": rows, "uploaded": 0, "skipped": rows, "failed": 0}
+    assert report["skipped_by_reason"] == {"dry run": rows}
+    assert report["mode"] == "dry-run (offline)"
     # 12 JSONL images + 12 CSV images into ground-truth; 4 JSON rows into predictions.
-    assert report["labels_by_labelset"] == {"ground-truth": 24, "predictions": 4}
-    assert set(report["annotations_by_type"]) == {"bbox", "polygon", "polyline", "point"}
+    assert report["labels"]["by_labelset"] == {"ground-truth": 24, "predictions": 4}
+    assert set(report["annotations"]["by_type"]) == {"bbox", "polygon", "polyline", "point"}
     assert report["exit_code"] == 0
     assert "Plan (dry run" in res.stderr
     assert "rows read" in res.stderr
@@ -70,13 +72,9 @@ def test_bad_rows_are_reported_with_file_line_and_field(run: Run, tmp_path: Path
     assert "preds.jsonl:3:" in res.stderr
     assert "preds.jsonl:4: annotations[0]" in res.stderr
     report = json.loads(res.stdout)
-    assert report["counts"] == {
-        "rows": 4,
-        "labels": 1,
-        "annotations": 1,
-        "failed": 3,
-        "skipped": 0,
-    }
+    assert report["counts"] == {"rows": 4, "uploaded": 0, "skipped": 1, "failed": 3}
+    assert report["labels"]["converted"] == 1
+    assert report["annotations"]["total"] == 1
     # The good row is still converted.
     assert [lab["sample_name"] for lab in read_jsonl(out)] == ["a.jpg"]
 
@@ -98,19 +96,22 @@ def test_duplicates_fail_both_rows_unless_last_wins(run: Run, tmp_path: Path) ->
     assert res.code == 0, res.stderr
     labels = {lab["sample_name"]: lab for lab in read_jsonl(out)}
     assert labels["a.jpg"]["attributes"]["annotations"][0]["points"] == [[1, 2], [30, 50]]
-    assert json.loads(res.stdout)["skipped_by_reason"] == {"superseded": 1}
+    assert json.loads(res.stdout)["skipped_by_reason"] == {
+        "superseded": 1,
+        "written to --output-labels": 2,
+    }
 
 
 def test_stdin_and_gzip(run: Run, tmp_path: Path) -> None:
     data = (SAMPLE / "predictions.jsonl").read_bytes()
     res = run("-", "--categories", CATS, "--dry-run", "--json", stdin=data)
     assert res.code == 0, res.stderr
-    assert json.loads(res.stdout)["counts"]["labels"] == 12
+    assert json.loads(res.stdout)["labels"]["converted"] == 12
     gz = tmp_path / "p.jsonl.gz"
     gz.write_bytes(gzip.compress(data))
     res = run(gz, "--categories", CATS, "--dry-run", "--json")
     assert res.code == 0, res.stderr
-    assert json.loads(res.stdout)["counts"]["labels"] == 12
+    assert json.loads(res.stdout)["labels"]["converted"] == 12
 
 
 @pytest.mark.parametrize(
