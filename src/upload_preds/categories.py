@@ -48,13 +48,13 @@ class Categories:
     __slots__ = ("_by_folded", "_by_id", "_by_name", "_dup_names", "_folded_ambiguous", "task_type")
 
     def __init__(self, categories: Iterable[tuple[int, str]], task_type: str | None = None) -> None:
-        """Build from ``(id, name)`` pairs. Raises ``ValueError`` on a duplicate id
-        or an unknown task type (the ``from_*`` constructors say which file)."""
+        """Build from ``(id, name)`` pairs. Raises ``ValueError`` on a duplicate id.
+
+        Any task type is kept as given (the converter refuses the ones it cannot
+        write, with a usage error); ``""`` means none, as in the SDK's ``TaskType.EMPTY``.
+        """
         if task_type == "":
-            task_type = None  # the SDK's TaskType.EMPTY: a dataset without a task type yet
-        if task_type is not None and task_type not in TASK_TYPES:
-            known = ", ".join(sorted(TASK_TYPES))
-            raise ValueError(f"unknown task type {task_type!r}; known task types: {known}")
+            task_type = None
         self.task_type: str | None = task_type
         self._by_id: dict[int, str] = {}
         self._by_name: dict[str, int] = {}
@@ -136,6 +136,11 @@ class Categories:
         if isinstance(doc, dict) and "task_attributes" in doc:
             task_type = doc.get("task_type")
             doc = doc["task_attributes"]
+        if task_type not in (None, "") and task_type not in TASK_TYPES:
+            known = ", ".join(sorted(TASK_TYPES))
+            raise InputFileError(
+                name, f"unknown task type {task_type!r}; known task types: {known}", hint=hint
+            )
         try:
             return cls.from_task_attributes(doc, task_type)
         except ValueError as exc:

@@ -50,7 +50,13 @@ import orjson
 
 from upload_preds.categories import Categories
 from upload_preds.errors import UsageError
-from upload_preds.models import LABEL_KIND_NAMES, LABEL_STATUSES, label_kind, validate_attributes
+from upload_preds.models import (
+    LABEL_KIND_NAMES,
+    LABEL_STATUSES,
+    TASK_TYPES,
+    label_kind,
+    validate_attributes,
+)
 from upload_preds.records import LabelJob, Location, Record, RowError
 
 __all__ = [
@@ -400,7 +406,11 @@ class Converter:
         self.task_type: str | None = tt or None
         self._kind = label_kind(self.task_type) if self.task_type else None
         if self.task_type is not None and self._kind is None:
-            raise UsageError(f"unknown task type {self.task_type!r}")
+            raise UsageError(
+                f"the dataset's task type {self.task_type!r} is not one upload-preds can write "
+                "labels for",
+                hint="supported task types: " + ", ".join(sorted(TASK_TYPES)),
+            )
         # Lookup tables for the hot path.
         self._ids: frozenset[int] | None = (
             frozenset(categories.ids) if categories is not None else None

@@ -773,8 +773,12 @@ def test_bad_options(opts: dict[str, Any], fragment: str) -> None:
 
 
 def test_unknown_task_type_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="unknown task type 'text'"):
+    with pytest.raises(UsageError, match="task type 'text' is not one upload-preds can write"):
         Converter(ConvertOptions(), None, task_type="text")
+    with pytest.raises(UsageError) as info:
+        Converter(ConvertOptions(), Categories([(1, "a")], "text-named-entities"))
+    assert info.value.hint is not None
+    assert "pointcloud-cuboid" in info.value.hint
 
 
 def test_fast_and_full_paths_agree(street_categories: Categories) -> None:
