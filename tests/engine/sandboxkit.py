@@ -1,0 +1,88 @@
+"""Helpers for the engine tests against the real sandbox: a generated dataset and jobs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from upload_preds.records import LabelJob, Location
+
+DATASET = "test/boxes"
+NS = uuid.UUID("0d5c7a52-29f4-4c4e-a1b0-7d6a5f3e9b21")
+CATEGORIES = [{"id": 1, "name": "car"}, {"id": 2, "name": "truck"}, {"id": 3, "name": "bike"}]
+# Seeded ground-truth labels people worked on (protected) or that are only pre-labels.
+SEEDED = {0: "LABELED", 1: "REVIEWED", 2: "PRELABELED", 3: "LABELING_IN_PROGRESS"}
+
+
+def sample_uuid(i: int) -> str:
+    return str(uuid.uuid5(NS, f"sample-{i}"))
+
+
+def sample_name(i: int) -> str:
+    return f"street/img_{i:05d}.jpg"
+
+
+def attributes(i: int) -> dict[str, Any]:
+    return {
+        "format_version": "0.1",
+        "annotations": [
+            {
+                "id": k + 1,
+                "category_id": 1 + (i + k) % 3,
+                "type": "bbox",
+                "points": [[10.5 + k, 20.25], [110.5 + k, 220.75 + i % 7]],
+            }
+            for k in range(2)
+        ],
+    }
+
+
+def manifest(n: int) -> dict[str, Any]:
+    samples = []
+    for i in range(n):
+        sample: dict[str, Any] = {
+            "uuid": sample_uuid(i),
+            "name": sample_name(i),
+            "attributes": {"image": {"url": f"https://example.com/{i}.jpg"}},
+            "metadata": {},
+        }
+        if i in SEEDED:
+            sample["labels"] = {
+                "ground-truth": {
+                    "label_status": SEEDED[i],
+                    "score": None,
+                    "attributes": {"format_version": "0.1", "annotations": []},
+                }
+            }
+        samples.append(sample)
+    owner, name = DATASET.split("/")
+    return {
+        "datasets": [
+            {
+                "owner": owner,
+                "name": name,
+                "task_type": "vector",
+                "task_attributes": {"format_version": "0.1", "categories": CATEGORIES},
+                "labelsets": [
+                    {"name": "ground-truth", "description": ""},
+                    {"name": "predictions", "description": ""},
+                ],
+                "samples": samples,
+            }
+        ]
+    }
+
+
+def label_jobs(n: int, *, labelset: str = "predictions", start: int = 0) -> list[LabelJob]:
+    return [
+        LabelJob(
+            sample_uuid=sample_uuid(i),
+            sample_name=None,
+            labelset=labelset,
+            label_status="PRELABELED",
+            attributes=attributes(i),
+            score=round(0.5 + i / (4 * max(n, 1)), 6),
+            locs=(Location("preds.jsonl", i + 1),),
+        )
+        for i in range(start, start + n)
+    ]
