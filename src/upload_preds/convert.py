@@ -370,12 +370,17 @@ _SHORTHAND_KINDS = {"vector": "2d", "pointcloud-cuboid": "cuboid"}
 
 @dataclass(slots=True)
 class _Problem:
-    """A label-level problem found while assembling: which annotation, field, why."""
+    """A label-level problem found while assembling: which annotation, field, why.
+
+    ``message`` may hold ``{other}``: the caller puts in how its input names the
+    annotation ``other`` (``annotations[0]`` in a JSON row, ``line 12`` in CSV).
+    """
 
     index: int
     field: str
     reason: str
     message: str
+    other: int = 0
 
 
 @dataclass(slots=True)
@@ -978,9 +983,7 @@ class Converter:
         assembled = self._assemble(out)
         if isinstance(assembled, _Problem):
             p = assembled
-            msg = p.message.replace("annotation ", "annotations[").replace(
-                " of the same", "] of the same"
-            )
+            msg = p.message.replace("{other}", f"annotations[{p.other}]")
             errors.append(RowError(loc, f"annotations[{p.index}].{p.field}", p.reason, msg))
             return None
         label, score, filtered, dropped = assembled
@@ -1133,8 +1136,9 @@ class Converter:
                         i,
                         "id",
                         R_DUPLICATE_ID,
-                        f"id {a.given_id} is already used by annotation {seen[a.given_id]} of the "
-                        "same label; ids must be unique within a label",
+                        f"id {a.given_id} is already used by {{other}} of the same label; ids "
+                        "must be unique within a label",
+                        seen[a.given_id],
                     )
                 seen[a.given_id] = i
         kept = [a for a in anns if a.kept]
@@ -1179,8 +1183,8 @@ class Converter:
                 f"{self.task_type}): it takes {need}"
             )
         return R_MIXED, (
-            f"a label cannot mix cuboids with 2-D shapes: this is a {shape}, the first "
-            f"annotation is a {first.out.get('type')}"
+            f"a label cannot mix cuboids with 2-D shapes: this is a {shape}, {{other}} is a "
+            f"{first.out.get('type')}"
         )
 
     # --- CSV / TSV -----------------------------------------------------------------------
@@ -1482,12 +1486,11 @@ class Converter:
                 prob = assembled
                 n = good_index[prob.index]
                 # Name lines, not positions among the label's annotations.
-                msg = re.sub(
-                    r"annotation (\d+) of the same label",
-                    lambda m: f"line {locs[good_index[int(m.group(1))]].line} of the same label",
-                    prob.message,
+                other = locs[good_index[prob.other]]
+                where = f"line {other.line}" if other.file == locs[n].file else str(other)
+                bad[n] = RowError(
+                    locs[n], prob.field, prob.reason, prob.message.replace("{other}", where)
                 )
-                bad[n] = RowError(locs[n], prob.field, prob.reason, msg)
             else:
                 label, score, filtered, dropped = assembled
                 extra: dict[str, Any] = {"category_case_fixes": fixes} if fixes else {}

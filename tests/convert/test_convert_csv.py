@@ -561,6 +561,7 @@ def test_group_level_errors_name_lines(street_categories: Categories) -> None:
         (20, None, "another line of the label failed"),
         (21, "type", "mixed annotation kinds"),
     ]
+    assert "this is a cuboid, line 20 is a bbox" in result[1].message
 
 
 def test_header_problems() -> None:

@@ -648,7 +648,13 @@ ERRORS: list[tuple[str, Any, dict[str, Any], list[tuple[str | None, str, str]]]]
         "cuboid-mixed-with-bbox",
         row(box(), CUBOID),
         {"categories": None},
-        [("annotations[1].type", "mixed annotation kinds", "cannot mix cuboids with 2-D shapes")],
+        [
+            (
+                "annotations[1].type",
+                "mixed annotation kinds",
+                "cannot mix cuboids with 2-D shapes: this is a cuboid, annotations[0] is a bbox",
+            )
+        ],
     ),
     (
         "cuboid-in-vector-dataset",
