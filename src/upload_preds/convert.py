@@ -7,34 +7,46 @@ JSON/JSONL rows go through :meth:`Converter.convert`, one row → one label or
 all of that row's :class:`~upload_preds.records.RowError` values. A row either
 carries ``attributes`` (a complete label of any task type, validated strictly
 with the pydantic models of :mod:`upload_preds.models`) or the shorthand
-``annotations`` list. The shorthand is the hot path (a million rows of boxes),
-so it is checked by hand-written code with plain type tests, not by pydantic:
-per annotation a handful of dictionary lookups, ``type() is`` checks and
-comparisons. Every rule has one implementation used by both the JSON and the
-CSV paths (``_bbox``, ``_points``, ``_vec``, ``_flat_map``...); each returns
-either the value or a ``(reason, message)`` tuple, and the caller attaches the
-field name as the user wrote it.
+``annotations`` list, which is checked by hand-written code with plain type
+tests, never by pydantic (a million rows of boxes would cost more in pydantic
+than in parsing the JSON). Two layers:
+
+* ``Converter._fast`` handles the common row (boxes with float coordinates,
+  categories by name or id, float scores, flat attribute maps, no explicit
+  ids) in one tight loop and gives up (``None``) at the first thing it does not
+  handle, error or not. It only has to be right when it answers; a property
+  test checks that it then agrees with the full path.
+* ``Converter._convert`` applies every rule and collects every error of the
+  row. Each rule has one implementation (``_bbox``, ``_points``, ``_vec``,
+  ``_flat_map``...) shared with the CSV path; it returns the value or a
+  ``(reason, message)`` tuple, and the caller names the field as the user
+  wrote it (``annotations[2].bbox``, or the CSV column).
 
 CSV/TSV records hold one annotation each. :meth:`Converter.csv_part` turns a
 record into ``(group key, payload)``: the key names (label set, sample), the
 payload is the checked annotation (or the line's errors) as plain JSON so the
-grouping stage may spill it to disk. :meth:`Converter.convert_group` turns all
-payloads of one key into one label; if any line is bad the whole label fails,
-and every line gets exactly one error (its own, or "not uploaded because line N
-of the same label failed").
+grouping stage may spill it to disk; it also has a fast path for box records.
+:meth:`Converter.convert_group` turns all payloads of one key into one label;
+if any line is bad the whole label fails, and every line gets exactly one
+error (its own, or "not uploaded because line N of the same label failed").
 
 Rules worth knowing (also in the README):
 
 * Annotation ids: given ids must be unique positive integers within a label;
   missing ids are numbered 1, 2, 3... in input order, skipping ids given
   explicitly to other annotations of the label (``[id 2, -, -]`` → 2, 1, 3).
+  For CSV, input order is file order then line order, so a shuffled file gets
+  the same annotations with other ids.
 * A bbox becomes ``[[min x, min y], [max x, max y]]`` whatever corner order.
-* ``--min-score`` drops scored annotations below it (unscored ones are kept);
-  ``--score-from`` derives a missing label score from the kept annotations'
-  scores; annotation scores reach the label only through
-  ``--object-score-attribute``.
+* ``--min-score`` drops scored annotations below it (unscored ones are kept;
+  dropped ones are still validated); ``--score-from`` derives a missing label
+  score from the kept annotations' scores; annotation scores reach the label
+  only through ``--object-score-attribute``.
 * Scores, label and annotation, must be finite numbers; no range is enforced,
   as neither the SDK (``score: Optional[float]``) nor the platform docs set one.
+* CSV cells: empty means absent; numbers are read as floats; ``attr.<name>``
+  cells are typed by :func:`_attr_cell` (``true``/``false``, JSON numbers,
+  ``null``, JSON lists and quoted strings; anything else stays text).
 """
 
 from __future__ import annotations
@@ -892,7 +904,9 @@ class Converter:
                 elif type(cid) is not int or (ids is not None and cid not in ids):
                     bad = True
                     errors.append(
-                        self._category_id_error(cid, loc, f"annotations[{i}].category_id")
+                        RowError(
+                            loc, f"annotations[{i}].category_id", *self._category_id_problem(cid)
+                        )
                     )
             else:
                 cname = a.get("category")
@@ -1100,10 +1114,10 @@ class Converter:
         assert self.categories is not None  # only reached through a categories lookup
         return self.categories.name_of(cid) or str(cid)
 
-    def _category_id_error(self, cid: Any, loc: Location, field: str) -> RowError:
+    def _category_id_problem(self, cid: Any) -> Err:
         if type(cid) is not int:
-            return RowError(loc, field, R_INVALID, f"should be an integer, got {_short(cid)}")
-        return RowError(loc, field, R_CATEGORY_ID, self._unknown_id_message(cid))
+            return R_INVALID, f"should be an integer, got {_short(cid)}"
+        return R_CATEGORY_ID, self._unknown_id_message(cid)
 
     def _unknown_id_message(self, cid: Any) -> str:
         assert self.categories is not None
@@ -1324,8 +1338,7 @@ class Converter:
         elif cid_text:
             cid = _parse_int(cid_text)
             if cid is None or (self._ids is not None and cid not in self._ids):
-                e = self._category_id_error(cid if cid is not None else cid_text, _NOWHERE, "")
-                fail("category_id", (e.reason, e.message))
+                fail("category_id", self._category_id_problem(cid if cid is not None else cid_text))
         else:
             cid = self._names.get(cname) if cname else None
             if cid is None:
@@ -1524,9 +1537,6 @@ class Converter:
                 )
             )
         return out
-
-
-_NOWHERE = Location("", 0)
 
 
 def _store_score(o: dict[str, Any], name: str, score: Any) -> Err | None:
