@@ -24,7 +24,8 @@ How it works
 * Each worker takes a slot from :class:`~upload_preds.ratecontrol.AdaptiveLimiter`
   (AIMD in-flight limit) and a start time from the shared
   :class:`~upload_preds.ratecontrol.Pacer` (``--rate`` token bucket, the
-  global pause after a 429, the adaptive rate), then sends.
+  adaptive rate learned from 429s, the global ``Retry-After`` pause while
+  that rate is not known yet), then sends. So a 429 slows every worker.
 * Retried (up to ``retries`` times, capped exponential backoff with full
   jitter, or ``Retry-After`` when given): connection errors, timeouts, 408,
   425, 429, 500, 502, 503, 504. Failed at once with the server's message:
@@ -459,6 +460,9 @@ class UploadEngine:
         while True:
             await limiter.acquire()
             try:
+                if self._stopping:  # stopped while waiting for a slot
+                    self._skipped(job, SKIP_NOT_SENT if attempt == 0 else SKIP_INTERRUPTED)
+                    return
                 delay = pacer.reserve()
                 if delay > 0 and await self._sleep(delay):
                     self._skipped(job, SKIP_NOT_SENT if attempt == 0 else SKIP_INTERRUPTED)
