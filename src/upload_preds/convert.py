@@ -560,8 +560,9 @@ class Converter:
                 if type(pts) is tuple:
                     return None
             if cname is not None:
+                # Only strings are keys of names (anything unhashable raises TypeError).
                 cid = names.get(cname)
-                if cid is None or type(cname) is not str:
+                if cid is None:
                     return None
             else:
                 cid = a["category_id"]

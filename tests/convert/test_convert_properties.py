@@ -187,9 +187,8 @@ def test_any_row_converts_or_fails_with_a_location(
             assert e.message
 
 
-@SETTINGS
-@given(row=rows(), which=st.integers(0, 1))
-def test_fast_path_agrees_with_full_path(row: Any, which: int) -> None:
+def _agree(row: Any, which: int) -> None:
+    """Where the fast path answers, the full path gives the same label."""
     conv = Converter(OPTIONS[which], CATS)
     loc = Location("f.jsonl", 1)
     fast = conv._fast(row, loc)
@@ -209,6 +208,12 @@ def test_fast_path_agrees_with_full_path(row: Any, which: int) -> None:
         full.label_status,
     )
     assert fast.object_scores_dropped == full.object_scores_dropped
+
+
+@SETTINGS
+@given(row=rows(), which=st.integers(0, 1))
+def test_fast_path_agrees_with_full_path(row: Any, which: int) -> None:
+    _agree(row, which)
 
 
 @st.composite
@@ -239,7 +244,7 @@ def boxes_only(draw: st.DrawFn) -> Any:
 @SETTINGS
 @given(row=boxes_only(), which=st.integers(0, 1))
 def test_fast_path_agrees_on_box_rows(row: Any, which: int) -> None:
-    test_fast_path_agrees_with_full_path.hypothesis.inner_test(row, which)  # type: ignore[attr-defined]
+    _agree(row, which)
 
 
 # --- CSV ------------------------------------------------------------------------------------
@@ -290,3 +295,62 @@ def test_any_csv_group_converts_or_fails_every_line(
         else:
             # Every line of the label is covered exactly once.
             assert sorted(e.loc.line for e in result) == sorted(loc.line for loc in locs)
+
+
+box_cells = st.one_of(
+    st.floats(-100, 100).map(lambda f: f"{f:.1f}"),
+    st.sampled_from(["", "0", "1e2", " 5", "nan", "-inf", "x", "1_0"]),
+)
+# Good boxes (x, y, w, h, score), so that the fast path often answers.
+good_boxes = st.tuples(
+    st.floats(-100, 100),
+    st.floats(-100, 100),
+    st.floats(0.5, 50),
+    st.floats(0.5, 50),
+    st.floats(0, 1),
+).map(lambda v: [f"{f:.2f}" for f in v])
+
+
+@SETTINGS
+@given(
+    values=good_boxes | st.lists(box_cells, min_size=5, max_size=5),
+    category=st.sampled_from(
+        [("car", ""), ("", "1"), ("road", ""), ("", "2")] * 3
+        + [("Car", ""), (" car", ""), ("bus", ""), ("", "9"), ("car", "1"), ("", "+1"), ("", "")]
+    ),
+    occluded=st.sampled_from(["", "true", "FALSE", "3", '["a"]', '["a", 1]', "sunny"]),
+    which=st.integers(0, 1),
+)
+def test_csv_fast_path_agrees_with_full_path(
+    values: list[str], category: tuple[str, str], occluded: str, which: int
+) -> None:
+    conv = Converter(OPTIONS[which], CATS)
+    header = [
+        "sample_uuid",
+        "category",
+        "category_id",
+        "x",
+        "y",
+        "w",
+        "h",
+        "score",
+        "attr.occluded",
+    ]
+    x, y, w, h, score = values
+    name, cid = category
+    cells = dict(zip(header, ["u", name, cid, x, y, w, h, score, occluded], strict=True))
+    if which == 0:  # --bbox-format xyxy: the same numbers under corner columns
+        cells = {
+            {"x": "x0", "y": "y0", "w": "x1", "h": "y1"}.get(k, k): v for k, v in cells.items()
+        }
+    layout_key = tuple(cells)
+    conv.csv_part(record(cells, fmt="csv"))
+    layout = conv._csv_layouts[layout_key]
+    assert layout.fast
+    fast = conv._csv_fast(cells, layout)
+    if fast is None:
+        return
+    errors: list[list[str]] = []
+    full = conv._csv_annotation(cells, layout, errors)
+    assert errors == []
+    assert full == fast
