@@ -603,8 +603,8 @@ def validate_attributes(
 
     With a ``task_type`` the attributes must have that task type's format. With
     ``None`` the kind is detected from the shape: the plausible kinds are tried,
-    most likely first, and when none fits the first message says which kinds
-    were tried, followed by the errors against the closest one.
+    most likely first; when none fits, the errors are those against the closest
+    (fewest errors), and the first of them also says which kinds were tried.
     """
     if not isinstance(attributes, dict):
         return None, [("", f"should be a JSON object (label attributes), got {_short(attributes)}")]
@@ -628,13 +628,13 @@ def validate_attributes(
         return None, failures[0][1]
     best_kind, best = min(failures, key=lambda f: len(f[1]))
     tried = ", ".join(LABEL_KIND_NAMES[k] for k, _ in failures)
-    head = (
-        "",
-        f"matches none of the label formats tried ({tried}); the problems below are against "
-        f"the closest, {LABEL_KIND_NAMES[best_kind]} (pass --dataset or --categories with a "
-        "dataset file to fix the task type)",
+    # One message per problem; the first also says how the kind was chosen.
+    path, msg = best[0]
+    note = (
+        f" (checked as {LABEL_KIND_NAMES[best_kind]}, the closest of the label formats tried: "
+        f"{tried}; --dataset, or --categories with a dataset file, sets the task type)"
     )
-    return None, [head, *best]
+    return None, [(path, msg + note), *best[1:]]
 
 
 # --- input rows (documentation models for the JSON Schema) ------------------------------------
