@@ -442,8 +442,19 @@ class Converter:
         self._min = options.min_score
         self._osa = options.object_score_attribute
         self._csv_layouts: dict[tuple[str, ...], _CsvLayout] = {}
-        # The fast path makes image vector labels only.
+        # The fast path makes image vector labels only; it reads its settings in one go.
         self._fast_ok = self._kind in (None, "vector")
+        self._fast_consts = (
+            self._names,
+            self._ids,
+            self._min,
+            self._osa,
+            self._fmt,
+            self._fmt == "xyxy",
+            options.score_from is not None,
+            options.default_labelset,
+            options.label_status,
+        )
 
     # --- JSON / JSONL rows ------------------------------------------------------------
 
@@ -470,15 +481,14 @@ class Converter:
         known keys found (an explicit ``null`` also falls back, harmlessly).
         """
         try:
-            return self._fast_inner(data, loc)
+            return self._fast_try(data, loc)
         except (TypeError, ValueError, KeyError):
-            # An unhashable category, a non-numeric coordinate in a comparison, a
-            # bbox that does not unpack: the full path explains it.
+            # Not a dict, an unhashable category, a bbox that does not unpack, a
+            # missing key: the full path explains it.
             return None
 
-    def _fast_inner(self, data: Any, loc: Location) -> LabelJob | None:
-        if type(data) is not dict:
-            return None
+    def _fast_try(self, data: Any, loc: Location) -> LabelJob | None:
+        # Everything below may raise TypeError/ValueError/KeyError on odd input.
         anns = data.get("annotations")
         uuid = data.get("sample_uuid")
         name = data.get("sample_name")
@@ -490,14 +500,24 @@ class Converter:
             score is not None
         ) + (image_attributes is not None) + (status is not None):
             return None
+        # "not x or x.isspace()" is "not x.strip()" without making a string.
         if uuid is not None:
-            if name is not None or type(uuid) is not str or "/" in uuid or not uuid.strip():
+            if (
+                name is not None
+                or type(uuid) is not str
+                or "/" in uuid
+                or not uuid
+                or uuid.isspace()
+            ):
                 return None
-        elif type(name) is not str or "/" in name or not name.strip():
+        elif type(name) is not str or "/" in name or not name or name.isspace():
             return None
+        names, ids, min_score, osa, fmt, xyxy, keep_scores, default_labelset, default_status = (
+            self._fast_consts
+        )
         if labelset is None:
-            labelset = self.options.default_labelset
-        elif type(labelset) is not str or "/" in labelset or not labelset.strip():
+            labelset = default_labelset
+        elif type(labelset) is not str or "/" in labelset or not labelset or labelset.isspace():
             return None
         inf = _INF
         if score is not None and not (type(score) is float and -inf < score < inf):
@@ -505,22 +525,15 @@ class Converter:
         if image_attributes is not None and type(_flat_map(image_attributes)) is tuple:
             return None
         if status is None:
-            status = self.options.label_status
+            status = default_status
         elif status not in LABEL_STATUSES:
             return None
-        names = self._names
-        ids = self._ids
-        min_score = self._min
-        osa = self._osa
-        fmt = self._fmt
-        xyxy = fmt == "xyxy"
         flt = float
         out: list[dict[str, Any]] = []
         append = out.append
         filtered = 0
-        scores: list[float] = []
         # Only what is needed is kept: the scores themselves for --score-from.
-        keep_scores = self.options.score_from is not None
+        scores: list[float] = []
         n_scores = 0
         for a in anns:
             # Not a dict, or no bbox: TypeError / KeyError, handled by _fast.
