@@ -483,12 +483,14 @@ class Converter:
         try:
             return self._fast_try(data, loc)
         except (TypeError, ValueError, KeyError):
-            # Not a dict, an unhashable category, a bbox that does not unpack, a
-            # missing key: the full path explains it.
+            # An annotation that is not a dict, an unhashable category, a bbox that
+            # does not unpack, a missing key: the full path explains it.
             return None
 
     def _fast_try(self, data: Any, loc: Location) -> LabelJob | None:
         # Everything below may raise TypeError/ValueError/KeyError on odd input.
+        if type(data) is not dict:
+            return None
         anns = data.get("annotations")
         uuid = data.get("sample_uuid")
         name = data.get("sample_name")
