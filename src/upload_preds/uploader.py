@@ -443,7 +443,7 @@ class Run:
                 self.counts.skip(item.reason, len(item.rows))
                 continue
             job = item
-            if shard is not None and shard_of(job.sample_ref, shard[1]) != shard[0]:
+            if shard is not None and shard_of(job.sample_ref.strip(), shard[1]) != shard[0]:
                 self.counts.skip(SKIP_OTHER_SHARD, len(job.locs))
                 continue
             self.tally.add(job)
@@ -625,7 +625,13 @@ class Run:
                 full_name = await preflight.discover_dataset(client, scan.first_uuid)
             info = await preflight.get_dataset(client, full_name)
             self.report.dataset = info.full_name
-            cats = Categories.from_task_attributes(info.task_attributes, info.task_type)
+            try:
+                cats = Categories.from_task_attributes(info.task_attributes, info.task_type)
+            except ValueError as err:
+                raise SetupError(
+                    f"dataset {info.full_name} has categories upload-preds cannot read: {err}",
+                    hint="check the dataset's task_attributes on the platform",
+                ) from None
             prep.converter = self._converter(cats)
             self.plan(
                 f"dataset {info.full_name}: task type {info.task_type}, "
