@@ -70,21 +70,36 @@ Files = Annotated[
 ]
 FormatOpt = Annotated[
     InputFormat | None,
-    typer.Option("--format", help="Input format; default: from the extension, else the content."),
+    typer.Option(
+        "--format",
+        help="Input format; default: from the extension, else the content.",
+        rich_help_panel="Input",
+    ),
 ]
 LabelsetOpt = Annotated[
     str,
     typer.Option(
         "--labelset",
         help="Target label set; 'ground-truth' makes pre-labels. A row's 'labelset' overrides it.",
+        rich_help_panel="Conversion",
     ),
 ]
 LabelStatusOpt = Annotated[
-    str, typer.Option("--label-status", help="Status of the labels sent.", show_default=True)
+    str,
+    typer.Option(
+        "--label-status",
+        help="Status of the labels sent.",
+        show_default=True,
+        rich_help_panel="Conversion",
+    ),
 ]
 BBoxOpt = Annotated[
     BBoxFormat,
-    typer.Option("--bbox-format", help="How four-number boxes are given: corners, or size."),
+    typer.Option(
+        "--bbox-format",
+        help="How four-number boxes are given: corners, or size.",
+        rich_help_panel="Conversion",
+    ),
 ]
 CategoriesOpt = Annotated[
     Path | None,
@@ -92,15 +107,24 @@ CategoriesOpt = Annotated[
         "--categories",
         help="JSON file with the dataset's task_attributes (categories), for offline runs.",
         show_default=False,
+        rich_help_panel="Conversion",
     ),
 ]
 MinScoreOpt = Annotated[
     float | None,
-    typer.Option("--min-score", help="Drop annotations scored below this (counted in the plan)."),
+    typer.Option(
+        "--min-score",
+        help="Drop annotations scored below this (counted in the plan).",
+        rich_help_panel="Conversion",
+    ),
 ]
 ScoreFromOpt = Annotated[
     ScoreFrom | None,
-    typer.Option("--score-from", help="Derive a label's score from its annotation scores."),
+    typer.Option(
+        "--score-from",
+        help="Derive a label's score from its annotation scores.",
+        rich_help_panel="Conversion",
+    ),
 ]
 ObjectScoreOpt = Annotated[
     str | None,
@@ -108,6 +132,7 @@ ObjectScoreOpt = Annotated[
         "--object-score-attribute",
         metavar="NAME",
         help="Keep each annotation's score in its attributes under NAME.",
+        rich_help_panel="Conversion",
     ),
 ]
 OnDuplicateOpt = Annotated[
@@ -115,11 +140,16 @@ OnDuplicateOpt = Annotated[
     typer.Option(
         "--on-duplicate",
         help="Two JSON rows for one sample and label set: fail both, or keep the last.",
+        rich_help_panel="Input",
     ),
 ]
 DryRunOpt = Annotated[
     bool,
-    typer.Option("--dry-run", help="Read, validate and convert; print the plan; send nothing."),
+    typer.Option(
+        "--dry-run",
+        help="Read, validate and convert; print the plan; send nothing.",
+        rich_help_panel="Upload",
+    ),
 ]
 OutputLabelsOpt = Annotated[
     Path | None,
@@ -127,6 +157,7 @@ OutputLabelsOpt = Annotated[
         "--output-labels",
         metavar="PATH",
         help="Write the converted labels as JSONL instead of uploading.",
+        rich_help_panel="Output",
     ),
 ]
 ApiUrlOpt = Annotated[
@@ -134,8 +165,9 @@ ApiUrlOpt = Annotated[
     typer.Option(
         "--api-url",
         envvar="SEGMENTS_API_URL",
-        help="Segments API base URL.  [default: https://api.segments.ai/]",
+        help="Segments API base URL.  \\[default: https://api.segments.ai/]",
         show_default=False,
+        rich_help_panel="Target",
     ),
 ]
 ApiKeyOpt = Annotated[
@@ -146,19 +178,25 @@ ApiKeyOpt = Annotated[
         help="Segments API key (prefer the environment variable).",
         show_default=False,
         show_envvar=True,
+        rich_help_panel="Target",
     ),
 ]
 SandboxOpt = Annotated[
     bool,
-    typer.Option("--sandbox", help="Start the embedded local sandbox and upload there."),
+    typer.Option(
+        "--sandbox",
+        help="Start the embedded local sandbox and upload there.",
+        rich_help_panel="Target",
+    ),
 ]
 SandboxDataOpt = Annotated[
     Path | None,
     typer.Option(
         "--sandbox-data",
         metavar="FILE",
-        help="Manifest the sandbox is seeded from.  [default: sample_data/dataset.json]",
+        help="Manifest the sandbox is seeded from.  \\[default: sample_data/dataset.json]",
         show_default=False,
+        rich_help_panel="Target",
     ),
 ]
 DatasetOpt = Annotated[
@@ -168,43 +206,71 @@ DatasetOpt = Annotated[
         metavar="OWNER/NAME",
         help="Target dataset; default: discovered from the first sample_uuid.",
         show_default=False,
+        rich_help_panel="Target",
     ),
 ]
 CreateLabelsetOpt = Annotated[
-    bool, typer.Option("--create-labelset", help="Create the label set when it does not exist.")
+    bool,
+    typer.Option(
+        "--create-labelset",
+        help="Create the label set when it does not exist.",
+        rich_help_panel="Target",
+    ),
 ]
 LabelsetDescriptionOpt = Annotated[
-    str, typer.Option("--labelset-description", metavar="TEXT", help="For --create-labelset.")
+    str,
+    typer.Option(
+        "--labelset-description",
+        metavar="TEXT",
+        help="For --create-labelset.",
+        rich_help_panel="Target",
+    ),
 ]
 OverwriteOpt = Annotated[
     bool,
     typer.Option(
         "--overwrite",
         help="Replace labels people worked on (any status but PRELABELED). Off by default.",
+        rich_help_panel="Upload",
     ),
 ]
 ConcurrencyOpt = Annotated[
-    int, typer.Option("--concurrency", "-j", help="Requests in flight at most.")
+    int,
+    typer.Option(
+        "--concurrency", "-j", help="Requests in flight at most.", rich_help_panel="Upload"
+    ),
 ]
 RetriesOpt = Annotated[
-    int, typer.Option("--retries", help="Retries per label on transient errors.")
+    int,
+    typer.Option(
+        "--retries", help="Retries per label on transient errors.", rich_help_panel="Upload"
+    ),
 ]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds a whole request may take.")]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", help="Seconds a whole request may take.", rich_help_panel="Upload"),
+]
 RateOpt = Annotated[
     float | None,
-    typer.Option("--rate", help="Cap on requests per second.", show_default=False),
+    typer.Option(
+        "--rate", help="Cap on requests per second.", show_default=False, rich_help_panel="Upload"
+    ),
 ]
 StateOpt = Annotated[
     Path | None,
     typer.Option(
         "--state",
         metavar="PATH",
-        help="Journal file (what was uploaded; reruns resume).  [default: user state dir]",
+        help="Journal file (what was uploaded; reruns resume).  \\[default: user state dir]",
         show_default=False,
+        rich_help_panel="Upload",
     ),
 ]
 NoResumeOpt = Annotated[
-    bool, typer.Option("--no-resume", help="Send everything, even what the journal has.")
+    bool,
+    typer.Option(
+        "--no-resume", help="Send everything, even what the journal has.", rich_help_panel="Upload"
+    ),
 ]
 ShardOpt = Annotated[
     str | None,
@@ -213,6 +279,7 @@ ShardOpt = Annotated[
         metavar="K/N",
         help="Process only the samples that hash to shard K of N (parallel jobs).",
         show_default=False,
+        rich_help_panel="Upload",
     ),
 ]
 FailuresOpt = Annotated[
@@ -223,28 +290,52 @@ FailuresOpt = Annotated[
         help="Where failed rows go (a directory with several inputs).  "
         "[default: <input>.failed.jsonl or .csv]",
         show_default=False,
+        rich_help_panel="Output",
     ),
 ]
 ReportOpt = Annotated[
     Path | None,
-    typer.Option("--report", metavar="PATH", help="Write the JSON report to PATH."),
+    typer.Option(
+        "--report", metavar="PATH", help="Write the JSON report to PATH.", rich_help_panel="Output"
+    ),
 ]
 ProgressIntervalOpt = Annotated[
     float,
     typer.Option(
-        "--progress-interval", help="Seconds between status lines when stderr is not a terminal."
+        "--progress-interval",
+        help="Seconds between status lines when stderr is not a terminal.",
+        rich_help_panel="Output",
     ),
 ]
 InsecureOpt = Annotated[
     bool,
-    typer.Option("--allow-insecure-http", help="Allow plain http:// to a non-loopback host."),
+    typer.Option(
+        "--allow-insecure-http",
+        help="Allow plain http:// to a non-loopback host.",
+        rich_help_panel="Target",
+    ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary and errors.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print a JSON report on stdout.", rich_help_panel="Output")
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Print only the summary and errors.", rich_help_panel="Output"
+    ),
+]
 SchemaOpt = Annotated[
-    bool, typer.Option("--print-schema", help="Print the JSON Schema of an input row and exit.")
+    bool,
+    typer.Option(
+        "--print-schema",
+        help="Print the JSON Schema of an input row and exit.",
+        rich_help_panel="Input",
+    ),
 ]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+DebugOpt = Annotated[
+    bool,
+    typer.Option("--debug", help="Show tracebacks of internal errors.", rich_help_panel="Output"),
+]
 
 
 def _fail(console: Console, err: UploadPredsError) -> NoReturn:
