@@ -288,7 +288,7 @@ FailuresOpt = Annotated[
         "--failures",
         metavar="PATH",
         help="Where failed rows go (a directory with several inputs).  "
-        "[default: <input>.failed.jsonl or .csv]",
+        "\\[default: <input>.failed.jsonl or .csv]",
         show_default=False,
         rich_help_panel="Output",
     ),
