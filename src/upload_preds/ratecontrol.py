@@ -11,19 +11,22 @@ Two independent controls, both consulted before every request:
   - throttled while unlimited (nothing learned yet): every worker pauses for
     ``Retry-After``, the rate starts at 90% of the success rate just seen and
     slow-starts (x1.5 every 0.25 s) until the next 429;
-  - that 429 ends slow-start: the rate falls back to the previous step and the
-    rate that was throttled becomes the *ceiling*;
+  - that 429 ends slow-start: the rate falls back to the previous step (or to
+    90% of the success rate of the last half second, if lower) and creeps up
+    from there;
   - from then on a 429 that starts a new episode (more than ``cooldown`` after
     the last decrease) is a probe that went slightly too far: the shared rate
-    drops to 95% of the current rate (or to the success rate measured over
-    the last second, whichever is higher, but not below 80%), which slows
-    every worker, without a global pause; the throttled request itself still
-    waits its ``Retry-After``. A second 429 within the cooldown means the
-    lower rate was not enough: then every worker pauses for ``Retry-After``.
+    drops to 93% of the current rate (or to the success rate measured over
+    the last second, whichever is higher, but not below 80%), the rate that
+    was throttled becomes the *ceiling*, and the decrease slows every worker,
+    without a global pause; the throttled request itself still waits its
+    ``Retry-After``. A third 429 within the cooldown means the lower rate was
+    not enough: then every worker pauses for ``Retry-After``.
   - without 429s the rate climbs 10%/s while below 90% of the ceiling and
-    0.5%/s above it (10%/s again after 15 s without a 429), so a token-bucket
-    throttle is probed every 15-20 s; it is dropped when it is 4x the ceiling or no longer binding (the
-    success rate fell below half of it: latency or concurrency limits now).
+    0.5%/s above it (2%/s after 30 s without a 429), so a token-bucket
+    throttle is probed every 15-20 s; the limit is dropped when it reaches 4x
+    the ceiling or no longer binds (the success rate fell below half of it:
+    latency or concurrency limit the requests now).
 
   Why not pause everybody on every 429: the platform states ``Retry-After``
   in whole seconds (DRF), so a server refilling 200 tokens/s with a small
@@ -77,6 +80,7 @@ class Pacer:
         self._next_increase = 0.0
         self._estimated = False  # has a throttled period been long enough to measure?
         self._ceiling = 0.0  # the rate at which we were last throttled
+        self._episode_429s = 0  # 429s since the last decrease
         # Success counting in 0.05 s buckets over the last 2 s, for the observed rate.
         self._bucket_len = 0.05
         self._buckets: collections.deque[tuple[float, int]] = collections.deque()
@@ -147,8 +151,11 @@ class Pacer:
             # Near the capacity measured at the last throttling: creep; well below: climb.
             self._next_increase = now + 1.0
             # Quiet for long (15 s): the ceiling may have moved, climb faster again.
-            quiet = now - self._last_decrease > 15.0
-            rate *= 1.10 if rate < 0.9 * self._ceiling or quiet else 1.005
+            if rate < 0.9 * self._ceiling:
+                rate *= 1.10
+            else:
+                # Quiet for long: the throttle may have gone or moved; probe faster.
+                rate *= 1.02 if now - self._last_decrease > 30.0 else 1.005
             # Far above it: the throttle has gone away, stop limiting.
             self.adaptive_rate = None if rate > 4 * self._ceiling else rate
         else:
@@ -162,11 +169,13 @@ class Pacer:
         pause = retry_after if retry_after is not None else fallback_pause
         now = self._clock()
         new_episode = now - self._last_decrease >= self.cooldown
-        if self.adaptive and self._estimated and new_episode:
-            # A probe of a rate already learned went slightly too far: lowering the
-            # shared rate slows every worker enough; the throttled request itself still
-            # waits Retry-After (the engine does that). Pausing all for a whole
-            # Retry-After (whole seconds) would cost more than the probe gained.
+        self._episode_429s = 1 if new_episode else self._episode_429s + 1
+        if self.adaptive and self._estimated and self._episode_429s <= 2:
+            # A probe of a rate already learned went slightly too far (requests in
+            # flight may bring a second 429): lowering the shared rate slows every
+            # worker enough; the throttled request itself still waits Retry-After
+            # (the engine does that). Pausing all for a whole Retry-After (whole
+            # seconds) would cost more than the probe gained.
             pause = 0.0
         else:
             self.pause(pause)
@@ -188,16 +197,21 @@ class Pacer:
             new = 0.5 * current
             self._next_increase = now + pause + 0.25
         elif not self._estimated:
-            # Slow-start overshot: the previous step was fine, this one is too fast.
+            # Slow-start overshot: the previous step was fine, this one is too fast; the
+            # success rate over the last half second (when measured) bounds it too.
             self._estimated = True
-            self._ceiling = current
             new = current / 1.5
+            seen = self.observed_rate(0.5) if sending_for >= 0.5 else 0.0
+            if seen > 0:
+                new = min(new, 0.9 * seen)
+            # The overshoot says little about the capacity: creep from here.
+            self._ceiling = new / 0.9
         else:
             # Sending at a steady rate above capacity: the success rate over the last
             # second is the capacity (plus the throttle's small burst).
             self._ceiling = current
             seen = self.observed_rate(sending_for) if sending_for >= 0.5 else 0.0
-            new = min(0.95 * current, max(0.8 * current, 0.95 * seen))
+            new = min(0.93 * current, max(0.8 * current, 0.95 * seen))
         self.adaptive_rate = max(1.0, new)
 
 
