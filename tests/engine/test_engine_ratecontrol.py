@@ -78,8 +78,11 @@ def test_probe_429_with_a_learned_rate_lowers_the_rate_without_a_global_pause() 
     assert pacer.rate is not None
     assert pacer.rate < learned
     assert pacer.paused_until <= clock.now
-    clock.now += 0.1
-    pacer.on_throttled(1.0, 0.5)  # again within the cooldown: the lower rate did not help
+    clock.now += 0.05
+    pacer.on_throttled(1.0, 0.5)  # one more from a request that was in flight
+    assert pacer.paused_until <= clock.now
+    clock.now += 0.05
+    pacer.on_throttled(1.0, 0.5)  # a third within the cooldown: the lower rate did not help
     assert pacer.paused_until == pytest.approx(clock.now + 1.0)
 
 
