@@ -5,7 +5,8 @@ thread only (the server's event-loop thread): no locks, no thread pool; a
 label PUT is one cached prepared upsert executed inline. SQLite runs in WAL
 mode with ``synchronous=NORMAL``: a commit does not fsync (the WAL is synced at
 checkpoints), so a crash of the machine, not of the process, may lose the last
-commits, which is acceptable for a sandbox.
+commits, which is acceptable for a sandbox. Checkpoints (which do fsync)
+run in a background thread on a second connection, not on the loop thread.
 
 Label writes open a transaction (:meth:`Store._begin`) and leave it open;
 the server commits once per event-loop iteration for all the writes made in
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -139,6 +141,37 @@ class _Clock:
 now_iso = _Clock().now
 
 
+class _Checkpointer:
+    """Copies the WAL back into the database file every half second, off the loop thread.
+
+    A PASSIVE checkpoint from a second connection never blocks the writer; it
+    only takes the fsyncs (WAL, then database file) that ``synchronous=NORMAL``
+    does at checkpoints away from the thread that answers requests.
+    """
+
+    INTERVAL_S = 0.5
+
+    def __init__(self, path: str) -> None:
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbox-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.INTERVAL_S):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                # Busy or locked: the next round catches up; close() checkpoints fully.
+                continue
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self._conn.close()
+
+
 class AlreadyExists(Exception):
     """The object to create is already there."""
 
@@ -181,8 +214,12 @@ class Store:
         # it is never used by two threads at once.
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn = self._conn
+        self._checkpointer: _Checkpointer | None = None
         if path != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
+            # Checkpoints fsync; run on the loop thread they would stall every
+            # request for milliseconds, so a background thread does them.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.executescript(_SCHEMA)
@@ -201,6 +238,8 @@ class Store:
         self._by_id: dict[int, DatasetInfo] = {}
         self._sample_ds: dict[str, DatasetInfo] = {}
         self._load_datasets()
+        if path != ":memory:":
+            self._checkpointer = _Checkpointer(path)
 
     def _begin(self) -> None:
         if not self._conn.in_transaction:
@@ -218,6 +257,8 @@ class Store:
 
     def close(self) -> None:
         self.commit()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         if self.path != ":memory:":
             # Fold the WAL back into the main file so the db is one file at rest.
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
