@@ -545,6 +545,7 @@ def _stream_error(name: str, line: int, exc: BaseException, gz: bool = True) -> 
 def _read_jsonl(name: str, stream: BinaryIO) -> Iterator[Item]:
     readline = stream.readline
     loads = orjson.loads
+    new = tuple.__new__
     limit = MAX_LINE_BYTES + 1
     lineno = 0
     bom = True
@@ -577,7 +578,9 @@ def _read_jsonl(name: str, stream: BinaryIO) -> Iterator[Item]:
         if type(obj) is dict:
             if ERROR_KEY in obj:
                 del obj[ERROR_KEY]
-            yield Record(Location(name, lineno), "jsonl", obj)
+            # Record(Location(name, lineno), "jsonl", obj) without the two
+            # Python-level NamedTuple constructors: this runs once per row.
+            yield new(Record, (new(Location, (name, lineno)), "jsonl", obj))
         else:
             yield _not_object(Location(name, lineno), obj)
 
@@ -981,6 +984,7 @@ def _read_delimited(name: str, fmt: Format, stream: BinaryIO) -> Iterator[Item]:
         csv.field_size_limit(MAX_CSV_FIELD_CHARS)
     feed = _LineFeed(stream)
     pending = feed.pending
+    new = tuple.__new__
     header: list[str] | None = None
     ncols = 0
     drop_error = False
@@ -1010,7 +1014,8 @@ def _read_delimited(name: str, fmt: Format, stream: BinaryIO) -> Iterator[Item]:
                 data = {k: v for k, v in zip(header, row, strict=True) if v}
                 if drop_error:
                     data.pop(ERROR_KEY, None)
-                yield Record(Location(name, start), fmt, data)
+                # Record(Location(name, start), fmt, data), minus two Python-level calls.
+                yield new(Record, (new(Location, (name, start)), fmt, data))
             if header is None:
                 raise InputFileError(
                     name,

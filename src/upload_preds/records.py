@@ -4,14 +4,19 @@
 location), :class:`RowError` (a record that could not even be parsed) and
 :class:`Notice` (a remark that fails nothing, such as a skipped blank line);
 ``convert`` turns records into :class:`LabelJob` (one Segments label, ready to
-send) or :class:`RowError`. Plain slotted dataclasses, not pydantic models:
-millions of them are created, and they carry already-validated data.
+send) or :class:`RowError`. Plain slotted dataclasses and named tuples, not
+pydantic models: millions of them are created, and they carry already-validated
+data. :class:`Location` and :class:`Record`, made once per input record, are
+named tuples because a frozen dataclass's ``__init__`` (``object.__setattr__``
+per field) costs several times as much; hot readers may even build them with
+``tuple.__new__(Location, (file, line))``, which skips the Python-level
+``__new__``. They stay immutable and hashable, and compare field by field.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Format = Literal["jsonl", "json", "csv", "tsv"]
 FORMATS: tuple[Format, ...] = ("jsonl", "json", "csv", "tsv")
@@ -19,8 +24,7 @@ FORMATS: tuple[Format, ...] = ("jsonl", "json", "csv", "tsv")
 STDIN_NAME = "<stdin>"
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
     """Where a record came from: a display file name and a 1-based physical line."""
 
     file: str
@@ -30,8 +34,7 @@ class Location:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(slots=True)
-class Record:
+class Record(NamedTuple):
     """One input record.
 
     ``data`` is the parsed JSON object for JSON/JSONL rows, or the cells of one
