@@ -9,8 +9,9 @@ stats.
 
 One middleware wraps every route. For API routes, in this order: the fault
 decision (throttle → 429, error → 5xx, drop → close the connection, before
-or after the handler ran), the added latency, the API key check (401), the
-handler, and the request counter. Control routes under ``/_sandbox/`` need the
+or after the handler ran), the API key check (401), the handler, the wait
+until the added latency has passed since the request arrived, and the
+request counter. Control routes under ``/_sandbox/`` need the
 key but see no faults and are not counted; the asset storage under
 ``/_storage/`` needs no key, like the platform's S3 URLs.
 
@@ -234,27 +235,38 @@ class Sandbox:
         route = resource.canonical if resource is not None else "(no route)"
         injector = self._injector
         action = Action.PASS
+        due = 0.0
         if injector is not None:
+            loop = asyncio.get_running_loop()
             d = injector.decide()
-            if d.delay_s:
-                await asyncio.sleep(d.delay_s)
+            # The answer leaves no sooner than the delay after the request
+            # arrived; the handler runs at once, so its own time is part of
+            # the delay instead of queueing behind it (64 clients that sleep
+            # together would otherwise be handled as one serial burst).
+            due = loop.time() + d.delay_s
             action = d.action
-            if action is Action.THROTTLE:
-                resp: web.StreamResponse = detail(429, throttled_detail(d.retry_after_s))
-                resp.headers["Retry-After"] = str(d.retry_after_s)
-                self.counts[(request.method, route, "429")] += 1
-                return resp
-            if action is Action.ERROR:
-                self.counts[(request.method, route, str(d.status))] += 1
-                return web.Response(
-                    text=gateway_body(d.status), status=d.status, content_type="text/html"
-                )
-            if action is Action.DROP_BEFORE:
+            if action is not Action.PASS and action is not Action.DROP_AFTER:
+                if d.delay_s:
+                    await asyncio.sleep(d.delay_s)
+                if action is Action.THROTTLE:
+                    resp: web.StreamResponse = detail(429, throttled_detail(d.retry_after_s))
+                    resp.headers["Retry-After"] = str(d.retry_after_s)
+                    self.counts[(request.method, route, "429")] += 1
+                    return resp
+                if action is Action.ERROR:
+                    self.counts[(request.method, route, str(d.status))] += 1
+                    return web.Response(
+                        text=gateway_body(d.status), status=d.status, content_type="text/html"
+                    )
                 return self._drop(request, route, "dropped")
         if not self._authorized(request):
             resp = detail(401, "Invalid token.")
         else:
             resp = await self._call(request, handler)
+        if due:
+            remaining = due - asyncio.get_running_loop().time()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
         if action is Action.DROP_AFTER:
             return self._drop(request, route, "dropped-after-write")
         self.counts[(request.method, route, str(resp.status))] += 1

@@ -14,8 +14,11 @@ Per request, :meth:`FaultInjector.decide` returns one :class:`Decision`:
    drops happen after the request was applied, the other half before), or a
    normal answer. One draw for both makes the two rates exact shares of all
    requests, so tests can compare measured shares with the flags;
-3. every answer, including the faulty ones, is delayed by ``latency_ms`` plus
-   a uniform extra in ``[0, jitter_ms]``.
+3. every answer, including the faulty ones, leaves ``latency_ms`` plus a
+   uniform extra in ``[0, jitter_ms]`` after its request arrived. The
+   request is handled at once and its answer held back until then, so the
+   server's own work overlaps with the delay (as a platform's processing
+   overlaps with the network's), and N concurrent clients see N / latency.
 """
 
 from __future__ import annotations
