@@ -47,13 +47,16 @@ def default_data_path() -> Path:
     """The demo manifest ``sample_data/dataset.json``.
 
     Looked for in the current directory, then in the source checkout this
-    package lives in (``src/upload_preds/sandbox`` → repository root). An
-    installed wheel has no sample data: then :class:`ManifestError` says to
-    pass ``--data``.
+    package lives in (``src/upload_preds/sandbox`` → repository root), then
+    as the copy an installed wheel carries (``demo_dataset.json`` beside this
+    module, see pyproject.toml). Not found: :class:`ManifestError` says to pass
+    ``--data``.
     """
+    here = Path(__file__).resolve()
     candidates = [
         Path.cwd() / "sample_data" / MANIFEST_NAME,
-        Path(__file__).resolve().parents[3] / "sample_data" / MANIFEST_NAME,
+        here.parents[3] / "sample_data" / MANIFEST_NAME,
+        here.parent / "demo_dataset.json",
     ]
     for c in candidates:
         if c.is_file():
