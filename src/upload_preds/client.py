@@ -17,8 +17,13 @@ the official SDK does. Each call returns parsed JSON (or, for the hot
 Errors are classified by status code only; ``detail`` is the human message
 parsed from a Django-REST-Framework style body (``{"detail": ".."}`` or
 ``{"field": [".."]}``) and ``retry_after`` comes from the ``Retry-After``
-header (delta-seconds or an HTTP date). Retrying is not done here: the engine
-decides, because retries need the shared pacer and the abort rules.
+header (delta-seconds or an HTTP date). Label PUTs are not retried here: the
+engine decides, because those retries need the shared pacer and the abort
+rules. The few read calls of the preflight (:meth:`SegmentsClient.request_json`
+and :meth:`SegmentsClient.check_key`) retry transient failures themselves
+(connection errors, timeouts, 408/425/429/5xx gateway statuses) with capped
+exponential backoff and full jitter, honouring ``Retry-After``: a single 503
+while paging 100 pages of samples must not stop a run before it starts.
 
 Why aiohttp directly, not httpx
 -------------------------------
@@ -59,6 +64,7 @@ import email.utils
 import importlib.metadata
 import ipaddress
 import math
+import random
 import time
 import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -93,6 +99,11 @@ try:  # not `from upload_preds import __version__`: the package __init__ may imp
 except importlib.metadata.PackageNotFoundError:  # running from a source tree
     _VERSION = "0"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+# Retries of the preflight's read calls (the engine has its own, for label PUTs).
+_TRANSIENT = frozenset({408, 425, 429, 500, 502, 503, 504})
+_BACKOFF_BASE = 0.5
+_BACKOFF_CAP = 10.0
+_MAX_RETRY_AFTER = 60.0
 
 
 class ClientError(Exception):
@@ -233,6 +244,7 @@ class SegmentsClient:
         connect_timeout: float = 10.0,
         allow_insecure_http: bool = False,
         gzip_threshold: int = GZIP_THRESHOLD,
+        retries: int = 6,
     ) -> None:
         parts = urlsplit(api_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -254,6 +266,7 @@ class SegmentsClient:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.gzip_threshold = gzip_threshold
+        self.retries = retries
         self._session: aiohttp.ClientSession | None = None
         self._json_headers = {"Content-Type": "application/json"}
         self._gzip_headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
@@ -366,10 +379,31 @@ class SegmentsClient:
             retry_after=parse_retry_after(hdrs.get("Retry-After")),
         )
 
+    async def _send_retrying(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, bytes, CIMultiDictProxy[str]]:
+        """:meth:`_send`, retrying transient failures (see the module docstring)."""
+        attempt = 0
+        while True:
+            try:
+                status, data, headers = await self._send(method, path, body)
+            except TransportError:
+                if attempt >= self.retries:
+                    raise
+                delay = None
+            else:
+                if status not in _TRANSIENT or attempt >= self.retries:
+                    return status, data, headers
+                delay = parse_retry_after(headers.get("Retry-After"))
+            if delay is None:
+                delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+            await asyncio.sleep(min(delay, _MAX_RETRY_AFTER))
+            attempt += 1
+
     async def request_json(self, method: str, path: str, body: Any = None) -> Any:
         """Send ``body`` (JSON-encoded when not ``None``) and return the parsed JSON answer."""
         payload = None if body is None else orjson.dumps(body)
-        status, data, headers = await self._send(method, path, payload)
+        status, data, headers = await self._send_retrying(method, path, payload)
         if not 200 <= status < 300:
             raise self._error(method, path, status, data, headers)
         if not data:
@@ -389,7 +423,7 @@ class SegmentsClient:
         A 426 ("upgrade your SDK") is not an error for this client.
         """
         path = "api_status/?" + urlencode({"lib_version": SDK_COMPAT_VERSION})
-        status, data, headers = await self._send("GET", path)
+        status, data, headers = await self._send_retrying("GET", path)
         if not (200 <= status < 300 or status == 426):
             raise self._error("GET", path, status, data, headers)
 

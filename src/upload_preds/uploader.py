@@ -592,10 +592,48 @@ class Run:
         if self.inputs.categories_file is not None:
             cats = Categories.from_file(self.inputs.categories_file)
         prep.converter = self._converter(cats)
-        self._total = prep.scan(full=False).rows or None
         reason = SKIP_DRY_RUN if self.settings.dry_run else SKIP_CONVERTED
-        for job in self._items(prep):
-            self.counts.skip(reason, len(job.locs))
+        counts = self.counts
+        if self._labels_out is not None:
+            # Labels are written: no duplicate's label may reach the file, so the
+            # duplicates are found first (Preparer's look-ahead pass).
+            self._total = prep.scan(full=False).rows or None
+            for job in self._items(prep):
+                counts.skip(reason, len(job.locs))
+            return
+        # A dry run sends and writes nothing: the input is read once, and labels
+        # that turn out to be duplicates are taken back at the end (retract).
+        # Offline there is no progress display, so no pass to count rows.
+        shard = self.settings.shard
+        held = 0  # rows of the labels passed so far, added to counts in one go
+
+        def retract(job: LabelJob) -> None:
+            # Undo what _items did with this label (shard skip, or tally) and
+            # what the loop below did (its rows).
+            nonlocal held
+            rows = len(job.locs)
+            if shard is not None and shard_of(job.sample_ref.strip(), shard[1]) != shard[0]:
+                counts.rows -= rows
+                counts.skipped[SKIP_OTHER_SHARD] -= rows
+                if counts.skipped[SKIP_OTHER_SHARD] <= 0:
+                    del counts.skipped[SKIP_OTHER_SHARD]
+            else:
+                self.tally.remove(job)
+                held -= rows
+
+        prep.single_pass(retract)
+        try:
+            for job in self._items(prep):
+                if not held:
+                    # The first label enters its reason at once, so skip reasons keep
+                    # the order they were met in (ties in the summary keep theirs).
+                    counts.skipped[reason] += 0
+                held += len(job.locs)
+        finally:
+            if held:
+                counts.skip(reason, held)
+            elif counts.skipped.get(reason) == 0:
+                del counts.skipped[reason]
 
     async def _online(self, prep: Preparer) -> None:
         s = self.settings
@@ -606,6 +644,7 @@ class Run:
             concurrency=s.concurrency,
             timeout=s.timeout,
             allow_insecure_http=s.allow_insecure_http,
+            retries=s.retries,
         )
         self.report.api_url = client.api_url
         async with client:

@@ -174,3 +174,35 @@ def test_the_sandbox_demo_uploads_the_sample_data(tmp_path: Path) -> None:
     again = json.loads(second.stdout)
     assert again["counts"]["uploaded"] == 0
     assert again["skipped_by_reason"]["already uploaded"] == report["counts"]["uploaded"]
+
+
+def test_a_persistently_failing_server_aborts_with_exit_3(
+    make_env: MakeEnv, tmp_path: Path
+) -> None:
+    env = make_env(300)
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction_row(i) for i in range(300)])
+    env.sandbox.set_faults(Faults(latency_ms=20))
+    proc = env.popen(preds, "--retries", "0", "--concurrency", "4", "--json")
+    deadline = time.monotonic() + 30
+    while env.label_puts() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # The preflight is done and labels are flowing: now the server breaks down.
+    env.sandbox.set_faults(Faults(error_rate=1.0))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err.decode()
+    report = json.loads(out)
+    assert report["aborted"]
+    assert 50 <= report["counts"]["failed"] < 300
+    assert "rerun the same command to resume" in err.decode()
+
+
+def test_the_preflight_rides_out_transient_errors(make_env: MakeEnv, tmp_path: Path) -> None:
+    env = make_env(30)
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction_row(i, by_name=True) for i in range(30)])
+    env.sandbox.set_faults(Faults(error_rate=0.4, throttle_rps=50), seed=3)
+    res = env.run(preds, "--dataset", "test/big", "--json")
+    env.sandbox.set_faults(Faults())
+    assert res.code == 0, res.stderr
+    assert res.report()["counts"]["uploaded"] == 30
+    statuses = env.sandbox.stats()["by_status"]
+    assert sum(n for code, n in statuses.items() if code.startswith("5")) > 0
