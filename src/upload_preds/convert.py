@@ -491,17 +491,43 @@ class Converter:
         # Everything below may raise TypeError/ValueError/KeyError on odd input.
         if type(data) is not dict:
             return None
+        names, ids, min_score, osa, fmt, xyxy, keep_scores, default_labelset, default_status = (
+            self._fast_consts
+        )
         anns = data.get("annotations")
         uuid = data.get("sample_uuid")
-        name = data.get("sample_name")
-        labelset = data.get("labelset")
-        score = data.get("score")
-        image_attributes = data.get("image_attributes")
-        status = data.get("label_status")
-        if type(anns) is not list or len(data) != 2 + (labelset is not None) + (
-            score is not None
-        ) + (image_attributes is not None) + (status is not None):
-            return None
+        name: Any = None
+        if len(data) == 2 and uuid is not None:
+            # The commonest row, {"sample_uuid": ..., "annotations": [...]}, in
+            # two lookups instead of seven.
+            labelset: Any = default_labelset
+            score: Any = None
+            image_attributes: Any = None
+            status: Any = default_status
+            if type(anns) is not list:
+                return None
+        else:
+            name = data.get("sample_name")
+            labelset = data.get("labelset")
+            score = data.get("score")
+            image_attributes = data.get("image_attributes")
+            status = data.get("label_status")
+            if type(anns) is not list or len(data) != 2 + (labelset is not None) + (
+                score is not None
+            ) + (image_attributes is not None) + (status is not None):
+                return None
+            if labelset is None:
+                labelset = default_labelset
+            elif type(labelset) is not str or "/" in labelset or not labelset or labelset.isspace():
+                return None
+            if score is not None and not (type(score) is float and -_INF < score < _INF):
+                return None
+            if image_attributes is not None and type(_flat_map(image_attributes)) is tuple:
+                return None
+            if status is None:
+                status = default_status
+            elif status not in LABEL_STATUSES:
+                return None
         # "not x or x.isspace()" is "not x.strip()" without making a string.
         if uuid is not None:
             if (
@@ -514,79 +540,80 @@ class Converter:
                 return None
         elif type(name) is not str or "/" in name or not name or name.isspace():
             return None
-        names, ids, min_score, osa, fmt, xyxy, keep_scores, default_labelset, default_status = (
-            self._fast_consts
-        )
-        if labelset is None:
-            labelset = default_labelset
-        elif type(labelset) is not str or "/" in labelset or not labelset or labelset.isspace():
-            return None
-        inf = _INF
-        if score is not None and not (type(score) is float and -inf < score < inf):
-            return None
-        if image_attributes is not None and type(_flat_map(image_attributes)) is tuple:
-            return None
-        if status is None:
-            status = default_status
-        elif status not in LABEL_STATUSES:
-            return None
         flt = float
+        inf = _INF
         out: list[dict[str, Any]] = []
         append = out.append
+        n = 0
         filtered = 0
+        scored = False
         # Only what is needed is kept: the scores themselves for --score-from.
         scores: list[float] = []
-        n_scores = 0
         for a in anns:
-            # Not a dict, or no bbox: TypeError / KeyError, handled by _fast.
+            # Not a dict, no bbox, an unknown or unhashable category name:
+            # TypeError / KeyError, handled by _fast.
             bb = a["bbox"]
-            cname = a.get("category")
-            at = a.get("attributes")
             s = a.get("score")
-            t = a.get("type")
-            if len(a) != 2 + (at is not None) + (s is not None) + (t is not None):
-                return None
-            if t is not None and t != "bbox":
-                return None
+            cname = a.get("category")
+            at: Any = None
+            if cname is not None and s is not None and len(a) == 3:
+                # The commonest annotation: exactly bbox, category and score.
+                cid = names[cname]
+            else:
+                at = a.get("attributes")
+                t = a.get("type")
+                # Unknown keys are caught by counting the known ones.
+                if len(a) != 2 + (at is not None) + (s is not None) + (t is not None):
+                    return None
+                if t is not None and t != "bbox":
+                    return None
+                if cname is not None:
+                    cid = names[cname]
+                else:
+                    cid = a["category_id"]
+                    if type(cid) is not int or (ids is not None and cid not in ids):
+                        return None
+                if at is not None and type(_flat_map(at)) is tuple:
+                    return None
             x0, y0, x1, y1 = bb
-            # Four floats (not ints, not booleans), all finite: a sum holding an
-            # infinity or a NaN is not finite, and x - x is 0.0 only for finite x
-            # (a finite sum that overflows falls back, harmlessly).
-            total = x0 + y0 + x1 + y1
             if (
-                total - total != 0.0
-                or type(x0) is not flt
+                type(x0) is not flt
                 or type(y0) is not flt
                 or type(x1) is not flt
                 or type(y1) is not flt
                 or type(bb) is not list
             ):
                 return None
+            # Four floats: a sum holding an infinity or a NaN is not finite, and
+            # x - x is 0.0 only for finite x (a finite sum that overflows falls
+            # back, harmlessly).
+            total = x0 + y0 + x1 + y1
+            if total - total != 0.0:
+                return None
             if xyxy:
-                if x0 > x1:
-                    x0, x1 = x1, x0
-                if y0 > y1:
-                    y0, y1 = y1, y0
-                if x0 == x1 or y0 == y1:
+                # Corners in either order; equal coordinates (zero area) fall back.
+                if x0 < x1:
+                    if y0 < y1:
+                        pts: Any = [[x0, y0], [x1, y1]]
+                    elif y1 < y0:
+                        pts = [[x0, y1], [x1, y0]]
+                    else:
+                        return None
+                elif x1 < x0:
+                    if y0 < y1:
+                        pts = [[x1, y0], [x0, y1]]
+                    elif y1 < y0:
+                        pts = [[x1, y1], [x0, y0]]
+                    else:
+                        return None
+                else:
                     return None
-                pts: Any = [[x0, y0], [x1, y1]]
             else:
                 pts = _bbox(bb, fmt)
                 if type(pts) is tuple:
                     return None
-            if cname is not None:
-                # Only strings are keys of names (anything unhashable raises TypeError).
-                cid = names.get(cname)
-                if cid is None:
-                    return None
-            else:
-                cid = a["category_id"]
-                if type(cid) is not int or (ids is not None and cid not in ids):
-                    return None
-            if at is not None and type(_flat_map(at)) is tuple:
-                return None
             if s is not None:
-                if not (type(s) is flt and -inf < s < inf):
+                if type(s) is not flt or not -inf < s < inf:
                     return None
                 # A clash with --object-score-attribute is an error even on an
                 # annotation that --min-score drops, as on the full path.
@@ -595,24 +622,25 @@ class Converter:
                 if min_score is not None and s < min_score:
                     filtered += 1
                     continue
-                n_scores += 1
+                scored = True
                 if keep_scores:
                     scores.append(s)
                 if osa is not None:
                     at = {osa: s} if at is None else {**at, osa: s}
+            n += 1
             if at is None:
-                append({"id": len(out) + 1, "category_id": cid, "type": "bbox", "points": pts})
+                append({"id": n, "category_id": cid, "type": "bbox", "points": pts})
             else:
                 append(
                     {
-                        "id": len(out) + 1,
+                        "id": n,
                         "category_id": cid,
                         "type": "bbox",
                         "points": pts,
                         "attributes": at,
                     }
                 )
-        if score is None and scores and self.options.score_from is not None:
+        if score is None and scores:
             how = self.options.score_from
             score = (
                 max(scores)
@@ -633,7 +661,7 @@ class Converter:
             score,
             (loc,),
             filtered,
-            osa is None and (n_scores + filtered) > 0,
+            osa is None and (scored or filtered > 0),
         )
 
     def _convert(self, data: Any, loc: Location) -> LabelJob | list[RowError]:

@@ -19,22 +19,46 @@ duplicate without a second pass over the input, which this interface (``add``
 only) does not have. Why not SQLite (the first version): measured on 200k
 JSONL rows (a loaded machine), SQLite inserts cost about 7.5 us per key on top of
 reading; with partition files it is about 2.7 us.
+
+:class:`HashSieve` is the cheap first stage for a caller that can look at its
+input again (the one-pass dry run): it keeps only a 64-bit hash per key and
+answers which hash values were added more than once. The caller appends each
+hash to one of :data:`SIEVE_PARTS` ``array('q')`` buffers chosen by its low
+bits (an append costs a fraction of a dict insert, and no string is kept);
+every :data:`SIEVE_CHUNK` hashes the buffers are written to one temporary file
+as segments. The answer loads one partition at a time (its segments, about
+1/64 of the hashes, 8 bytes each) and finds repeats with a C-level ``set``.
+Repeated hashes are only candidates: the caller re-reads the rows that have
+them and compares the real keys (with :class:`DuplicateIndex` semantics), so a
+hash collision costs a re-read, never a wrong answer. Memory: the buffers
+(at most ``SIEVE_CHUNK`` hashes, 0.5 MB) plus one partition while answering.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+from array import array
+from collections import Counter
 from collections.abc import Iterator
 from itertools import groupby
 from operator import itemgetter
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
 from upload_preds.grouping import PartitionedSpill, key_order
 from upload_preds.records import Location
 
-__all__ = ["DEFAULT_DEDUPE_MEMORY_ITEMS", "DuplicateIndex"]
+__all__ = [
+    "DEFAULT_DEDUPE_MEMORY_ITEMS",
+    "SIEVE_CHUNK",
+    "SIEVE_PARTS",
+    "DuplicateIndex",
+    "HashSieve",
+]
 
 #: Default number of keys held in memory before spilling (~180 B each: ~9 MB).
 DEFAULT_DEDUPE_MEMORY_ITEMS: Final = 50_000
@@ -148,6 +172,95 @@ class DuplicateIndex:
             self._spill = None
 
     def __enter__(self) -> DuplicateIndex:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+#: Partitions of a :class:`HashSieve` (a power of two: the low bits pick one).
+SIEVE_PARTS: Final = 64
+#: Hashes a :class:`HashSieve` holds in memory before writing them out.
+SIEVE_CHUNK: Final = 1 << 16
+
+
+class HashSieve:
+    """Find the 64-bit integers added more than once, in bounded memory.
+
+    The hot loop appends directly, ``sieve.parts[h & (SIEVE_PARTS - 1)].append(h)``,
+    counts its appends and calls :meth:`spill` every :data:`SIEVE_CHUNK` of them
+    (:meth:`spill` is also safe to call at any other time). :meth:`repeated`
+    answers once, after the last append. Use as a context manager, or call
+    :meth:`close`, to remove the temporary file.
+    """
+
+    def __init__(self, *, tmp_dir: str | None = None) -> None:
+        self.parts: list[array[int]] = [array("q") for _ in range(SIEVE_PARTS)]
+        self._tmp_dir = tmp_dir
+        self._file: Any = None
+        self._path: str | None = None
+        # (partition, file offset, count) of every segment written.
+        self._segments: list[tuple[int, int, int]] = []
+        self._done = False
+
+    @property
+    def spilled(self) -> bool:
+        """Whether hashes were written to disk."""
+        return self._file is not None
+
+    def spill(self) -> None:
+        """Write the buffered hashes out and empty the buffers."""
+        if self._file is None:
+            fd, self._path = tempfile.mkstemp(prefix="upload-preds-sieve-", dir=self._tmp_dir)
+            self._file = os.fdopen(fd, "w+b")
+        f = self._file
+        for part, buf in enumerate(self.parts):
+            if buf:
+                self._segments.append((part, f.tell(), len(buf)))
+                buf.tofile(f)
+                del buf[:]
+
+    def repeated(self) -> set[int]:
+        """Every value added more than once. Call it once."""
+        if self._done:
+            raise RuntimeError("HashSieve can be queried once")
+        self._done = True
+        out: set[int] = set()
+        by_part: dict[int, list[tuple[int, int]]] = {}
+        for part, offset, count in self._segments:
+            by_part.setdefault(part, []).append((offset, count))
+        f = self._file
+        if f is not None:
+            f.flush()
+        for part, buf in enumerate(self.parts):
+            values = array("q")
+            for offset, count in by_part.get(part, ()):
+                f.seek(offset)
+                values.fromfile(f, count)
+            values.extend(buf)
+            del buf[:]
+            if len(set(values)) != len(values):
+                out.update(v for v, n in Counter(values).items() if n > 1)
+        return out
+
+    def close(self) -> None:
+        """Drop the hashes and remove the temporary file (safe to call twice)."""
+        for buf in self.parts:
+            del buf[:]
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path)
+            self._path = None
+
+    def __enter__(self) -> HashSieve:
         return self
 
     def __exit__(

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -39,7 +41,7 @@ import orjson
 
 from upload_preds.categories import Categories
 from upload_preds.convert import Converter
-from upload_preds.dedupe import DuplicateIndex
+from upload_preds.dedupe import SIEVE_CHUNK, SIEVE_PARTS, DuplicateIndex, HashSieve
 from upload_preds.grouping import Grouper
 from upload_preds.readers import Source, open_sources, read_records
 from upload_preds.records import LabelJob, Location, Notice, Record, RowError
@@ -104,6 +106,71 @@ def dedupe_key(data: dict[str, Any], default_labelset: str) -> str | None:
     return None
 
 
+# Mixed into the hash of a sample *name* key, so that a name and a uuid with
+# the same text hash apart (a collision would only cost a re-read anyway).
+_NAME_SALT = 0x2545F4914F6CDD1D
+
+
+def key_hash(data: dict[str, Any], default_labelset: str) -> int | None:
+    """A 64-bit hash of :func:`dedupe_key`'s key (None when it has none), computed
+    without building the key string: rows with equal keys hash equal.
+
+    The one-pass dry run computes the same value from a converted
+    :class:`LabelJob` (``hash(labelset) ^ hash(sample_uuid)``, or the stripped
+    name with :data:`_NAME_SALT`); keep the two in step.
+    """
+    labelset = data.get("labelset", default_labelset)
+    if not isinstance(labelset, str):
+        return None
+    uuid = data.get("sample_uuid")
+    if isinstance(uuid, str):
+        return hash(labelset) ^ hash(uuid)
+    name = data.get("sample_name")
+    if isinstance(name, str):
+        return hash(labelset) ^ hash(name.strip()) ^ _NAME_SALT
+    return None
+
+
+class _Spool:
+    """Python objects pickled to an anonymous temporary file, read back in order.
+
+    The one-pass dry run holds back failed rows (and re-read duplicate
+    candidates) here until it knows which rows are duplicates: bounded memory
+    however many rows fail, and no cost when none do.
+    """
+
+    def __init__(self) -> None:
+        self._file: Any = None
+        self.count = 0
+
+    def add(self, obj: object) -> None:
+        if self._file is None:
+            # Closed by close(); an anonymous file, gone even after a crash.
+            self._file = tempfile.TemporaryFile(prefix="upload-preds-held-")  # noqa: SIM115
+        pickle.dump(obj, self._file, pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def __iter__(self) -> Iterator[Any]:
+        f = self._file
+        if f is None:
+            return
+        f.flush()
+        f.seek(0)
+        for _ in range(self.count):
+            yield pickle.load(f)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _spool(source: Source, stack: contextlib.ExitStack) -> Source:
     """Copy a once-only source (stdin) to a temporary file so it can be read twice."""
     fd, name = tempfile.mkstemp(prefix="upload-preds-stdin-")
@@ -159,6 +226,7 @@ class Preparer:
             _spool(s, self._stack) if s.path is None else s for s in sources
         ]
         self._scan: Scan | None = None
+        self._on_retract: Callable[[LabelJob], None] | None = None
 
     @property
     def converter(self) -> Converter:
@@ -216,8 +284,32 @@ class Preparer:
         self._scan = out
         return out
 
+    def single_pass(self, on_retract: Callable[[LabelJob], None]) -> None:
+        """Make :meth:`items` read the input once, for a run that sends nothing.
+
+        Without a look-ahead, :meth:`items` yields each JSON row's label as soon
+        as it is converted, while it notes a hash of the row's duplicate key
+        (:class:`~upload_preds.dedupe.HashSieve`); failed rows are held back in a
+        temporary file. At the end, only if some hash repeats, it re-reads the
+        JSON inputs to find the real duplicates, and for each duplicate row that
+        had already been yielded as a label it calls ``on_retract(label)`` (the
+        label is converted again from the re-read row: nothing per row is kept
+        in memory) before yielding the row's duplicate failure or superseded
+        skip. Held-back failures and duplicate outcomes come out in input
+        order, so failures files and examples are those of the two-pass way.
+
+        Only for runs that send nothing and write no labels (a dry run): the
+        caller must undo in ``on_retract`` whatever it did with that label, and
+        labels from this mode carry no raw rows (``raw_rows()`` is empty):
+        nothing can fail after conversion when nothing is sent.
+        """
+        self._on_retract = on_retract
+
     def items(self) -> Iterator[Item]:
         """Every outcome-bearing item, lazily; JSON rows first-come, CSV labels last."""
+        if self._on_retract is not None:
+            yield from self._single_pass_items(self._on_retract)
+            return
         scan = self._scan if self._scan is not None else self.scan(full=False)
         duplicates = scan.duplicates
         conv = self.converter
@@ -236,14 +328,33 @@ class Preparer:
                         grouper.add(key, item.loc, {"p": payload, "raw": item.data})
                 else:
                     yield from self._json_row(item, duplicates)
-            for key, members in grouper.groups():
-                rows = tuple((loc, m["raw"]) for loc, m in members)
-                result = conv.convert_group(key, [(loc, m["p"]) for loc, m in members])
-                if isinstance(result, LabelJob):
-                    result.extra["rows"] = rows
-                    yield result
-                else:
-                    yield Failure(tuple(result), rows)
+            yield from self._groups(grouper)
+
+    def _groups(self, grouper: Grouper) -> Iterator[Item]:
+        """The labels (or failures) of the grouped CSV records."""
+        conv = self.converter
+        for key, members in grouper.groups():
+            rows = tuple((loc, m["raw"]) for loc, m in members)
+            result = conv.convert_group(key, [(loc, m["p"]) for loc, m in members])
+            if isinstance(result, LabelJob):
+                result.extra["rows"] = rows
+                yield result
+            else:
+                yield Failure(tuple(result), rows)
+
+    def _duplicate_outcome(self, record: Record, locs: list[Location]) -> Failure | Skip | None:
+        """What becomes of a row whose key occurs at ``locs``: a failure naming the
+        others, a superseded skip, or None when it is the one that stands."""
+        rows = ((record.loc, record.data),)
+        if self._on_duplicate == "error":
+            others = [loc for loc in locs if loc != record.loc]
+            err = RowError(
+                record.loc, None, "duplicate row", _duplicate_message(record.loc, others)
+            )
+            return Failure((err,), rows)
+        if record.loc != locs[-1]:
+            return Skip("superseded", f"superseded by {locs[-1]}", rows)
+        return None
 
     def _json_row(self, record: Record, duplicates: dict[str, list[Location]]) -> Iterator[Item]:
         rows = ((record.loc, record.data),)
@@ -251,15 +362,9 @@ class Preparer:
             key = dedupe_key(record.data, self._default_labelset)
             locs = duplicates.get(key) if key is not None else None
             if locs is not None:
-                others = [loc for loc in locs if loc != record.loc]
-                if self._on_duplicate == "error":
-                    err = RowError(
-                        record.loc, None, "duplicate row", _duplicate_message(record.loc, others)
-                    )
-                    yield Failure((err,), rows)
-                    return
-                if record.loc != locs[-1]:
-                    yield Skip("superseded", f"superseded by {locs[-1]}", rows)
+                outcome = self._duplicate_outcome(record, locs)
+                if outcome is not None:
+                    yield outcome
                     return
         result = self.converter.convert(record)
         if isinstance(result, LabelJob):
@@ -267,6 +372,128 @@ class Preparer:
             yield result
         else:
             yield Failure(tuple(result), rows)
+
+    # -- the single pass ---------------------------------------------------------------
+
+    def _single_pass_items(self, on_retract: Callable[[LabelJob], None]) -> Iterator[Item]:
+        conv = self.converter
+        convert = conv.convert
+        default = self._default_labelset
+        mask = SIEVE_PARTS - 1
+        chunk = SIEVE_CHUNK
+        salt = _NAME_SALT
+        with HashSieve() as sieve, _Spool() as held, Grouper() as grouper:
+            parts = sieve.parts
+            # JSON records read so far: a record's ordinal, and the position in
+            # input order of the failures held back between records.
+            n = 0
+            for item in read_records(self.sources):
+                if isinstance(item, Record):
+                    fmt = item.fmt
+                    if fmt == "jsonl" or fmt == "json":
+                        result = convert(item)
+                        h: int | None
+                        if isinstance(result, LabelJob):
+                            # key_hash(item.data), from what the converter checked.
+                            ref = result.sample_uuid
+                            if ref is not None:
+                                h = hash(result.labelset) ^ hash(ref)
+                            else:
+                                h = hash(result.labelset) ^ hash(str(result.sample_name).strip())
+                                h ^= salt
+                            yield result
+                        else:
+                            h = key_hash(item.data, default)
+                            held.add(((n, 1), Failure(tuple(result), ((item.loc, item.data),))))
+                        if h is not None:
+                            parts[h & mask].append(h)
+                        n += 1
+                        if not n % chunk:
+                            sieve.spill()
+                    else:
+                        part = conv.csv_part(item)
+                        if isinstance(part, RowError):
+                            held.add(((n, 0), Failure((part,), ((item.loc, item.data),))))
+                        else:
+                            key, payload = part
+                            grouper.add(key, item.loc, {"p": payload, "raw": item.data})
+                elif isinstance(item, Notice):
+                    yield item
+                else:
+                    held.add(((n, 0), Failure((item,), ((item.loc, {}),))))
+            repeated = sieve.repeated()
+            sieve.close()
+            with _Spool() as candidates:
+                dups = self._confirm(repeated, candidates) if repeated else {}
+                yield from self._replay(held, candidates, dups, on_retract)
+            held.close()
+            yield from self._groups(grouper)
+
+    def _confirm(self, repeated: set[int], candidates: _Spool) -> dict[str, list[Location]]:
+        """Re-read the JSON inputs: the keys that really repeat, with their locations.
+
+        Every row whose key hash is in ``repeated`` is spooled to ``candidates``
+        as ``(ordinal, key, record)``, in input order, for :meth:`_replay`.
+        """
+        default = self._default_labelset
+        found: dict[str, list[Location]] = {}
+        n = 0
+        for item in read_records(s for s in self.sources if s.fmt in _JSON_FORMATS):
+            if type(item) is not Record:
+                continue
+            h = key_hash(item.data, default)
+            if h is not None and h in repeated:
+                key = dedupe_key(item.data, default)
+                if key is not None:
+                    found.setdefault(key, []).append(item.loc)
+                    candidates.add((n, key, item))
+            n += 1
+        return {key: locs for key, locs in found.items() if len(locs) > 1}
+
+    def _replay(
+        self,
+        held: _Spool,
+        candidates: _Spool,
+        dups: dict[str, list[Location]],
+        on_retract: Callable[[LabelJob], None],
+    ) -> Iterator[Item]:
+        """The held-back failures merged, in input order, with the duplicates' outcomes."""
+        pending: Iterator[tuple[int, str, Record]] = (
+            (c for c in candidates if c[1] in dups) if dups else iter(())
+        )
+        nxt = next(pending, None)
+        for pos, failure in held:
+            while nxt is not None and (nxt[0], 1) < pos:
+                yield from self._dup_row(nxt[2], dups[nxt[1]], None, on_retract)
+                nxt = next(pending, None)
+            if nxt is not None and (nxt[0], 1) == pos:
+                yield from self._dup_row(nxt[2], dups[nxt[1]], failure, on_retract)
+                nxt = next(pending, None)
+            else:
+                yield failure
+        while nxt is not None:
+            yield from self._dup_row(nxt[2], dups[nxt[1]], None, on_retract)
+            nxt = next(pending, None)
+
+    def _dup_row(
+        self,
+        record: Record,
+        locs: list[Location],
+        failure: Failure | None,
+        on_retract: Callable[[LabelJob], None],
+    ) -> Iterator[Item]:
+        """A duplicate row's outcome; ``failure`` is what its conversion gave, or None
+        when it converted (then its label was yielded already and is retracted)."""
+        outcome = self._duplicate_outcome(record, locs)
+        if outcome is None:
+            if failure is not None:
+                yield failure
+            return
+        if failure is None:
+            job = self.converter.convert(record)
+            if isinstance(job, LabelJob):
+                on_retract(job)
+        yield outcome
 
 
 # ---------------------------------------------------------------------------
@@ -296,14 +523,32 @@ def iter_annotations(attributes: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield from iter_annotations(sensor["attributes"])
 
 
+#: An annotation's entry in the plan: its (type, category id).
+_TYPE_AND_CATEGORY = itemgetter("type", "category_id")
+#: How many (type, category id) pairs :class:`Tally` collects before counting them.
+_PENDING_PAIRS = 4096
+
+
+def _pairs_of(attributes: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """The (type, category id) of every annotation of a label, any nesting."""
+    return [(a.get("type", "segment"), a.get("category_id")) for a in iter_annotations(attributes)]
+
+
 @dataclass(slots=True)
 class Tally:
-    """The plan's counts, accumulated item by item; bounded memory."""
+    """The plan's counts, accumulated item by item; bounded memory.
+
+    :meth:`add` runs once per label of a million-row file, so the annotation
+    counts are gathered in bulk: each flat label's ``(type, category id)``
+    pairs are appended to a pending list by C code (``map`` of an
+    ``itemgetter``), and counted with one ``Counter.update`` per few thousand.
+    """
 
     rows: int = 0
     labels: Counter[str] = field(default_factory=Counter)
     # (annotation type, category id) → count; the two views below are derived.
     _pairs: Counter[tuple[Any, Any]] = field(default_factory=Counter)
+    _pending: list[tuple[Any, Any]] = field(default_factory=list, repr=False, compare=False)
     filtered_annotations: int = 0
     unresolved_names: int = 0
     object_scores_dropped: int = 0
@@ -319,22 +564,29 @@ class Tally:
 
     @property
     def annotation_count(self) -> int:
-        return sum(self._pairs.values())
+        return sum(self._counted().values())
 
     @property
     def annotations_by_type(self) -> Counter[str]:
         out: Counter[str] = Counter()
-        for (kind, _), n in self._pairs.items():
+        for (kind, _), n in self._counted().items():
             out[str(kind)] += n
         return out
 
     @property
     def annotations_by_category(self) -> Counter[int]:
         out: Counter[int] = Counter()
-        for (_, cat), n in self._pairs.items():
+        for (_, cat), n in self._counted().items():
             if isinstance(cat, int):
                 out[cat] += n
         return out
+
+    def _counted(self) -> Counter[tuple[Any, Any]]:
+        """The pair counts, pending pairs included."""
+        if self._pending:
+            self._pairs.update(self._pending)
+            self._pending.clear()
+        return self._pairs
 
     def add(self, item: Item) -> None:
         if isinstance(item, LabelJob):
@@ -342,18 +594,25 @@ class Tally:
             self.labels[item.labelset] += 1
             attrs = item.attributes
             anns = attrs.get("annotations")
-            if isinstance(anns, list) and "frames" not in attrs and "sensors" not in attrs:
-                # The common case, flat image or cuboid annotations: one C-level
-                # Counter update per label instead of a Python loop per annotation.
-                self._pairs.update([(a.get("type", "segment"), a.get("category_id")) for a in anns])
+            pending = self._pending
+            if type(anns) is list and "frames" not in attrs and "sensors" not in attrs:
+                # The common case, flat image or cuboid annotations that all have a
+                # type: no Python-level loop per annotation.
+                mark = len(pending)
+                try:
+                    pending.extend(map(_TYPE_AND_CATEGORY, anns))
+                except (KeyError, TypeError):
+                    # An annotation without a type (a segmentation bitmap's): undo
+                    # the partial extend and take the general way.
+                    del pending[mark:]
+                    pending.extend(_pairs_of(attrs))
             else:
-                self._pairs.update(
-                    [
-                        (a.get("type", "segment"), a.get("category_id"))
-                        for a in iter_annotations(attrs)
-                    ]
-                )
-            self.filtered_annotations += item.filtered_annotations
+                pending.extend(_pairs_of(attrs))
+            if len(pending) >= _PENDING_PAIRS:
+                self._pairs.update(pending)
+                pending.clear()
+            if item.filtered_annotations:
+                self.filtered_annotations += item.filtered_annotations
             if item.sample_uuid is None:
                 self.unresolved_names += 1
             if item.object_scores_dropped:
@@ -371,11 +630,34 @@ class Tally:
             if len(self.notices) < MAX_NOTICES:
                 self.notices.append(item)
 
+    def remove(self, job: LabelJob) -> None:
+        """Take back what :meth:`add` counted for ``job`` (a label that turned out
+        not to be one: a duplicate row found after the one-pass dry run passed it)."""
+        self.rows -= len(job.locs)
+        _subtract(self.labels, [job.labelset])
+        _subtract(self._counted(), _pairs_of(job.attributes))
+        self.filtered_annotations -= job.filtered_annotations
+        if job.sample_uuid is None:
+            self.unresolved_names -= 1
+        if job.object_scores_dropped:
+            self.object_scores_dropped -= 1
+
     def add_error(self, err: RowError) -> None:
         bucket = self.errors.setdefault(err.reason, ReasonBucket())
         bucket.count += 1
         if len(bucket.examples) < EXAMPLES_PER_REASON:
             bucket.examples.append(err)
+
+
+def _subtract(counter: Counter[Any], keys: Iterable[Any]) -> None:
+    """Count ``keys`` out of ``counter``, dropping keys that reach zero (so the
+    plan does not list a label set or category with nothing in it)."""
+    for key in keys:
+        left = counter[key] - 1
+        if left > 0:
+            counter[key] = left
+        else:
+            del counter[key]
 
 
 def label_record(job: LabelJob) -> dict[str, Any]:
