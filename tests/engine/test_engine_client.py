@@ -236,10 +236,40 @@ def test_connection_refused_is_a_transport_error() -> None:
 def test_timeout_is_a_transport_error(server: ScriptServer) -> None:
     server.script = lambda seen: Reply(200, {}, delay=2.0)
     started = time.monotonic()
-    err = catch(server.url, lambda c: c.check_key(), timeout=0.3)
+    err = catch(server.url, lambda c: c.check_key(), timeout=0.3, retries=0)
     assert isinstance(err, TransportError)
     assert err.kind == "timeout"
     assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    ("failures", "retries", "succeeds"),
+    [
+        pytest.param([503, 429], 6, True, id="two-transient-then-ok"),
+        pytest.param([502, 504, 500], 2, False, id="more-failures-than-retries"),
+        pytest.param([400], 6, False, id="400-is-not-retried"),
+    ],
+)
+def test_read_calls_retry_transient_failures(
+    server: ScriptServer, failures: list[int], retries: int, succeeds: bool
+) -> None:
+    answers = list(failures)
+
+    def script(seen: Seen) -> Reply:
+        if answers:
+            return Reply(answers.pop(0), {"detail": "busy"}, headers={"Retry-After": "0"})
+        return Reply(200, {"name": "big", "task_type": "vector"})
+
+    server.script = script
+    if succeeds:
+        data = call(server.url, lambda c: c.get_dataset("test/big"), retries=retries)
+        assert data["name"] == "big"
+        assert len(server.requests()) == len(failures) + 1
+    else:
+        err = catch(server.url, lambda c: c.get_dataset("test/big"), retries=retries)
+        assert isinstance(err, ApiError)
+        expected = 1 if failures == [400] else retries + 1
+        assert len(server.requests()) == expected
 
 
 def test_dropped_connection_is_a_transport_error(server: ScriptServer) -> None:
