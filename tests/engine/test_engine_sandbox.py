@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from engine_sandboxkit import DATASET, SEEDED, label_jobs, manifest, sample_name, sample_uuid
 from enginekit import API_KEY
-from sandboxkit import DATASET, SEEDED, label_jobs, manifest, sample_name, sample_uuid
 from segments import SegmentsClient as SdkClient
 
 from upload_preds import preflight

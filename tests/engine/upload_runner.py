@@ -1,6 +1,6 @@
 """A stand-alone upload for the kill -9 test: ``python upload_runner.py URL KEY JOURNAL N CONC``.
 
-Uploads labels for the samples ``sandboxkit.sample_uuid(0..N-1)`` with the
+Uploads labels for the samples ``engine_sandboxkit.sample_uuid(0..N-1)`` with the
 engine and the journal at JOURNAL, and prints one JSON line with the counts.
 A separate process, so that the test can SIGKILL it mid-run.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sandboxkit import label_jobs
+from engine_sandboxkit import label_jobs
 
 from upload_preds.client import SegmentsClient
 from upload_preds.engine import EngineConfig, UploadEngine
