@@ -235,7 +235,10 @@ def boxes_only(draw: st.DrawFn) -> Any:
         if draw(st.integers(0, 3)) == 0:
             a["attributes"] = {"confidence": draw(st.floats(0, 1)), "occluded": draw(st.booleans())}
         anns.append(a)
-    row: dict[str, Any] = {"sample_name": "img.jpg", "annotations": anns}
+    # Both sample keys: a {"sample_uuid", "annotations"} row takes a shortcut.
+    ref = draw(st.sampled_from(["sample_name", "sample_uuid"]))
+    name = draw(st.sampled_from(["img.jpg", "img.jpg", "img.jpg", " ", "a/b"]))
+    row: dict[str, Any] = {ref: name, "annotations": anns}
     if draw(st.booleans()):
         row["score"] = draw(st.floats(0, 1))
     return row
