@@ -13,7 +13,10 @@ or after the handler ran), the API key check (401), the handler, the wait
 until the added latency has passed since the request arrived, and the
 request counter. Control routes under ``/_sandbox/`` need the
 key but see no faults and are not counted; the asset storage under
-``/_storage/`` needs no key, like the platform's S3 URLs.
+``/_storage/`` needs no key, like the platform's S3 URLs. The review page
+(:mod:`.review`) is treated the same way: ``/`` and its files and images need
+no key, its JSON API under ``/_review/api/`` needs the key; neither sees
+faults or is counted (the page is for people, the counters for benchmarks).
 
 Bodies and status codes follow the platform (Django REST framework):
 ``{"detail": "..."}`` for 401/404/429, field-keyed lists for 400. Response
@@ -33,6 +36,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +51,7 @@ from upload_preds.sandbox.faults import (
     throttled_detail,
 )
 from upload_preds.sandbox.manifest import NAME_RE
+from upload_preds.sandbox.review import API_PREFIX, Review
 from upload_preds.sandbox.store import USERNAME, AlreadyExists, DatasetInfo, LabelRow, Store
 from upload_preds.sandbox.validate import (
     ALL_STATUSES,
@@ -147,9 +152,16 @@ class Sandbox:
     """The running sandbox: store, key, faults and counters, plus the aiohttp app."""
 
     def __init__(
-        self, store: Store, api_key: str, faults: Faults | None = None, seed: int | None = None
+        self,
+        store: Store,
+        api_key: str,
+        faults: Faults | None = None,
+        seed: int | None = None,
+        media_root: Path | None = None,
     ) -> None:
         self.store = store
+        # Relative sample image URLs are served from here (the manifest's folder).
+        self.review = Review(store, media_root)
         self._auth = f"APIKey {api_key}".encode()
         self.faults = Faults()
         self.seed = seed
@@ -220,14 +232,15 @@ class Sandbox:
         r.add_delete(CONTROL_PREFIX + "stats", self.reset_stats)
         r.add_get(CONTROL_PREFIX + "faults", self.get_faults)
         r.add_put(CONTROL_PREFIX + "faults", self.put_faults)
+        self.review.add_routes(app)
         return app
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if path.startswith(STORAGE_PREFIX):
+        if path.startswith(STORAGE_PREFIX) or Review.public(path):
             return await self._call(request, handler)
-        if path.startswith(CONTROL_PREFIX):
+        if path.startswith((CONTROL_PREFIX, API_PREFIX)):
             if not self._authorized(request):
                 return detail(401, "Invalid token.")
             return await self._call(request, handler)

@@ -1,7 +1,10 @@
-"""The ``upload-preds-sandbox`` command: ``serve`` (the default) runs the sandbox in the foreground.
+"""The ``upload-preds-sandbox`` command: ``serve`` (the default), ``search`` and ``copy``.
 
-A typer app with one command today; more (``search``, ...) will join it. A
-bare ``upload-preds-sandbox`` or one that starts with an option
+``serve`` runs the sandbox in the foreground. ``search`` and ``copy`` open
+the sandbox's database directly (``--db``, default the one ``serve`` uses),
+so they work whether or not a sandbox is running on it (SQLite in WAL mode
+lets them read and write beside a running server), and run the very code the
+review page's API runs (:mod:`.review`). A bare ``upload-preds-sandbox`` or one that starts with an option
 (``upload-preds-sandbox --port 9000``) is routed to ``serve`` by :func:`main`
 before typer parses it, so ``serve`` behaves as the default command.
 
@@ -31,6 +34,8 @@ from upload_preds.errors import ExitCode
 from upload_preds.sandbox.app import Sandbox
 from upload_preds.sandbox.faults import Faults
 from upload_preds.sandbox.manifest import ManifestError, load_manifest
+from upload_preds.sandbox.review import ReviewError, SearchResult, copy_label, search
+from upload_preds.sandbox.search import QueryError
 from upload_preds.sandbox.server import (
     KEY_ENV,
     Started,
@@ -39,6 +44,7 @@ from upload_preds.sandbox.server import (
     resolve_api_key,
     serve_until,
 )
+from upload_preds.sandbox.store import DatasetInfo, Store
 
 PROG = "upload-preds-sandbox"
 DEFAULT_PORT = 8787
@@ -180,6 +186,122 @@ def serve(
     typer.echo(f"{PROG}: stopped", err=True)
 
 
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="The sandbox's SQLite file. Default: sandbox.sqlite3 in the user state directory "
+        "(the one `serve` uses).",
+        show_default=False,
+    ),
+]
+DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="The dataset, as OWNER/NAME.")]
+
+
+def _open_store(db: str | None) -> Store:
+    path = db if db is not None else str(default_db_path())
+    if path == ":memory:" or not Path(path).is_file():
+        raise _fail(
+            f"no sandbox database at {path}; run `{PROG}` once to create it, "
+            "or pass --db with the file `serve` printed"
+        )
+    try:
+        return Store(path)
+    except Exception as e:  # sqlite3.DatabaseError: not a sandbox database
+        raise _fail(f"cannot use {path}: {e}") from None
+
+
+def _dataset(store: Store, full_name: str) -> DatasetInfo:
+    owner, _, name = full_name.partition("/")
+    ds = store.dataset(owner, name)
+    if ds is None:
+        known = ", ".join(d.full_name for d in store.datasets()) or "none"
+        raise _fail(f"no dataset {full_name!r} in {store.path} (datasets: {known})")
+    return ds
+
+
+def _print_table(result: SearchResult) -> None:
+    header = ["name", "uuid", *result.columns]
+    rows = [[n, u, *(str(c[k]) for k in result.columns)] for n, u, c in result.samples]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="Terms LABELSET.CATEGORY:OP N (OP: > >= < <= =), all must hold, e.g. "
+            '"ground-truth.car:>0 predictions.car:=0". Quote names with spaces or dots '
+            "in double quotes: '\"model.v3\".car:>0'.",
+            show_default=False,
+        ),
+    ],
+    dataset: DatasetOpt,
+    db: DbOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: {dataset, query, total, columns, samples}.")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option(min=0, help="Print at most this many samples (0: all).")
+    ] = 0,
+) -> None:
+    """List the samples that match a search (name, uuid and the counts the terms compare)."""
+    store = _open_store(db)
+    try:
+        ds = _dataset(store, dataset)
+        in_dataset = store.count_samples(ds)
+        try:
+            result = search(store, ds, query, limit=limit or None)
+        except QueryError as e:
+            raise _fail(f"invalid query, column {e.start + 1}:\n{e.pointer()}") from None
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
+        return
+    _print_table(result)
+    shown = len(result.samples)
+    more = f" (showing {shown})" if shown < result.total else ""
+    typer.echo(f"{result.total} of {in_dataset} samples in {ds.full_name} match{more}", err=True)
+
+
+@app.command("copy")
+def copy_command(
+    sample: Annotated[str, typer.Argument(help="The sample's uuid or name.", show_default=False)],
+    dataset: DatasetOpt,
+    source: Annotated[str, typer.Option("--from", help="The label set to copy from.")],
+    target: Annotated[str, typer.Option("--to", help="The label set to copy into.")],
+    db: DbOpt = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="Replace the target label even when a person worked on it "
+            "(any status but PRELABELED). Off by default."
+        ),
+    ] = False,
+) -> None:
+    """Copy one sample's label into another label set as PRELABELED (the upload guard applies)."""
+    store = _open_store(db)
+    try:
+        ds = _dataset(store, dataset)
+        try:
+            row, old, name = copy_label(store, ds, sample, source, target, overwrite=overwrite)
+            store.commit()
+        except ReviewError as e:
+            typer.echo(f"{PROG}: error: {e.message}", err=True)
+            # Refused by the guard: exit 1, like rows an upload skipped; else a usage error.
+            raise typer.Exit(1 if e.status == 409 else int(ExitCode.USAGE)) from None
+    finally:
+        store.close()
+    replaced = f", replacing a {old} label" if old else ""
+    typer.echo(
+        f"{PROG}: copied {name} ({row[0]}) from {source!r} to {target!r} as {row[2]}{replaced}",
+        err=True,
+    )
+
+
 def _start_line(started: Started, key: str, source: str, faults: Faults, seed: int | None) -> str:
     d, ls, s, lab = started.seeded
     seeded = f"seeded {d} datasets, {ls} label sets, {s} samples, {lab} labels"
@@ -189,7 +311,12 @@ def _start_line(started: Started, key: str, source: str, faults: Faults, seed: i
         key_text = f"key from ${KEY_ENV}"
     else:
         key_text = "key from --api-key"
-    parts = [f"{PROG}: serving {started.url}", f"db {started.db_path} ({seeded})", key_text]
+    parts = [
+        f"{PROG}: serving {started.url}",
+        f"db {started.db_path} ({seeded})",
+        key_text,
+        f"review page {started.url} (asks for the key once)",
+    ]
     if faults.active:
         active = {k: v for k, v in faults.as_dict().items() if v}
         parts.append(

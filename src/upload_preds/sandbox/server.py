@@ -115,7 +115,10 @@ async def serve_until(
     store = Store(db)
     try:
         result = store.seed(manifest)
-        sandbox = Sandbox(store, api_key, faults, seed)
+        source = Path(manifest.path)
+        # Relative image URLs of the manifest's samples are relative to its folder.
+        media_root = source.parent if source.is_file() else None
+        sandbox = Sandbox(store, api_key, faults, seed, media_root)
         runner = web.AppRunner(sandbox.make_app(), access_log=None, handle_signals=False)
         await runner.setup()
         try:

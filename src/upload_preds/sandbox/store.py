@@ -20,6 +20,13 @@ change them); sample uuid → dataset is cached as samples are seen. JSON
 values (attributes, metadata) are stored as the text they arrived as and sent
 back as :class:`orjson.Fragment`, never parsed twice.
 
+Every label row also keeps ``counts``, its objects per category id as a small
+JSON object (``{"1": 2, "3": 1}``, from :func:`.search.category_counts`),
+written by the same statement that writes the label. The review search
+(:meth:`Store.find_samples`) reads one ``json_extract`` of it per term
+instead of walking every annotation; databases from before the column get it
+added and filled when opened.
+
 Seeding uses ``INSERT OR IGNORE`` everywhere: reseeding an existing database
 neither duplicates nor overwrites anything that is already there.
 """
@@ -37,6 +44,7 @@ from typing import Any
 import orjson
 
 from upload_preds.sandbox.manifest import Manifest
+from upload_preds.sandbox.search import category_counts
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, TaskSpec
 
 SCHEMA_VERSION = "1"
@@ -85,6 +93,7 @@ CREATE TABLE IF NOT EXISTS labels (
     created_by TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     updated_by TEXT,
+    counts TEXT,
     PRIMARY KEY (sample_uuid, labelset)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS assets (
@@ -113,6 +122,38 @@ SORTS = {
 }
 
 LabelRow = tuple[str, str, str, str, float | None, str, str, str, str | None]
+
+# The order "sort by label status" uses: no label first, then as work progresses.
+STATUS_ORDER: tuple[str, ...] = (
+    PSEUDO_STATUS_UNLABELED,
+    "PRELABELED",
+    "LABELING_IN_PROGRESS",
+    "LABELED",
+    "REVIEWING_IN_PROGRESS",
+    "REVIEWED",
+    "VERIFIED",
+    "REJECTED",
+    "SKIPPED",
+)
+
+
+def counts_json(attributes_json: str) -> str:
+    """The ``counts`` column for a label's attributes text."""
+    counts = category_counts(orjson.loads(attributes_json))
+    return orjson.dumps({str(k): v for k, v in sorted(counts.items())}).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class CountTerm:
+    """One search condition as the store runs it: count of ``category_id`` in ``labelset``."""
+
+    labelset: str
+    category_id: int
+    op: str
+    value: int
+
+
+_SQL_OPS = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "=": "="}
 
 
 class _Clock:
@@ -223,6 +264,14 @@ class Store:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.executescript(_SCHEMA)
+        conn.create_function("upload_preds_counts", 1, counts_json, deterministic=True)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(labels)")}
+        if "counts" not in columns:
+            conn.execute("ALTER TABLE labels ADD COLUMN counts TEXT")
+        # Labels written before the column existed (or by another writer) get theirs now.
+        conn.execute(
+            "UPDATE labels SET counts = upload_preds_counts(attributes) WHERE counts IS NULL"
+        )
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
             (SCHEMA_VERSION,),
@@ -354,20 +403,22 @@ class Store:
                         continue
                     counts[2] += 1
                     for lab in s.labels:
+                        attrs = orjson.dumps(lab.attributes).decode()
                         cur = conn.execute(
                             "INSERT OR IGNORE INTO labels (sample_uuid, labelset, label_status, "
-                            "attributes, score, created_at, created_by, updated_at, updated_by) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "attributes, score, created_at, created_by, updated_at, updated_by, "
+                            "counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (
                                 s.uuid,
                                 lab.labelset,
                                 lab.label_status,
-                                orjson.dumps(lab.attributes).decode(),
+                                attrs,
                                 lab.score,
                                 now,
                                 lab.created_by,
                                 now,
                                 lab.created_by,
+                                counts_json(attrs),
                             ),
                         )
                         counts[3] += cur.rowcount
@@ -523,11 +574,12 @@ class Store:
         self._begin()
         created, created_by = self._conn.execute(
             "INSERT INTO labels (sample_uuid, labelset, label_status, attributes, score, "
-            "created_at, created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "created_at, created_by, updated_at, updated_by, counts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (sample_uuid, labelset) DO UPDATE SET "
             "label_status = excluded.label_status, attributes = excluded.attributes, "
             "score = excluded.score, updated_at = excluded.updated_at, "
-            "updated_by = excluded.updated_by "
+            "updated_by = excluded.updated_by, counts = excluded.counts "
             "RETURNING created_at, created_by",
             (
                 sample_uuid,
@@ -539,6 +591,7 @@ class Store:
                 USERNAME,
                 now,
                 USERNAME,
+                counts_json(attributes_json),
             ),
         ).fetchone()
         row: LabelRow = (
@@ -581,6 +634,68 @@ class Store:
             full = self._by_id[did].full_name
             out[full].setdefault(labelset, {})[status] = n
         return out
+
+    # -- review: search and paging -------------------------------------------------
+
+    def find_samples(
+        self,
+        ds: DatasetInfo,
+        *,
+        labelsets: list[str],
+        terms: list[CountTerm],
+        sort: str = "name",
+        sort_labelset: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        """Samples of ``ds`` where every term holds, sorted and paged; and how many match.
+
+        Each row is ``uuid, name, attributes`` followed, for each label set of
+        ``labelsets`` (which must include those the terms and the sort name),
+        by ``label_status, score, attributes, counts, updated_at`` (NULLs
+        without a label). ``sort``: ``name``, ``score`` or ``status`` (the
+        last two of ``sort_labelset``); a missing score or label sorts last
+        in both directions, ties by name.
+        """
+        alias = {ls: f"l{i}" for i, ls in enumerate(labelsets)}
+        joins = "".join(
+            f"LEFT JOIN labels {a} ON {a}.sample_uuid = s.uuid AND {a}.labelset = ? "
+            for a in alias.values()
+        )
+        params: list[Any] = list(alias)
+        where = ["s.dataset_id = ?"]
+        params.append(ds.id)
+        for t in terms:
+            # Absent label or category: the count is 0.
+            where.append(
+                f"coalesce(json_extract({alias[t.labelset]}.counts, ?), 0) {_SQL_OPS[t.op]} ?"
+            )
+            params += [f'$."{t.category_id}"', t.value]
+        base = f"FROM samples s {joins}WHERE {' AND '.join(where)} "
+        total: int = self._conn.execute(f"SELECT count(*) {base}", params).fetchone()[0]
+        direction = "DESC" if descending else "ASC"
+        if sort == "name":
+            order = f"s.name {direction}"
+        elif sort == "score":
+            order = f"{alias[sort_labelset or '']}.score {direction} NULLS LAST, s.name"
+        elif sort == "status":
+            a = alias[sort_labelset or ""]
+            ranks = " ".join(f"WHEN '{st}' THEN {i}" for i, st in enumerate(STATUS_ORDER))
+            order = f"CASE coalesce({a}.label_status, 'UNLABELED') {ranks} ELSE 99 END {direction}, s.name"
+        else:
+            raise ValueError(f"unknown sort {sort!r}")
+        cols = "".join(
+            f", {a}.label_status, {a}.score, {a}.attributes, {a}.counts, {a}.updated_at"
+            for a in alias.values()
+        )
+        sql = f"SELECT s.uuid, s.name, s.attributes{cols} {base}ORDER BY {order}, s.uuid "
+        page_params = list(params)
+        if limit is not None:
+            sql += "LIMIT ? OFFSET ?"
+            page_params += [limit, offset]
+        rows = self._conn.execute(sql, page_params).fetchall()
+        return total, rows
 
     # -- assets --------------------------------------------------------------------
 

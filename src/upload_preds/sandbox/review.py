@@ -1,0 +1,440 @@
+"""The review page of the sandbox: its JSON API, its static files, and the search and copy behind them.
+
+Two layers:
+
+- Functions over a :class:`~.store.Store` (:func:`search`, :func:`copy_label`,
+  :func:`find_sample`), used by the HTTP routes below and by the
+  ``upload-preds-sandbox search|copy`` commands, which open the database
+  directly; both front ends therefore parse, resolve and guard identically.
+- :class:`Review`, the routes, mounted by :class:`~.app.Sandbox`:
+
+  ========================================================  ==========================
+  ``GET /``                                                  the page (no key)
+  ``GET /_review/static/{file}``                             its JS and CSS (no key)
+  ``GET /_review/media/{path}``                              sample images (no key)
+  ``GET /_review/api/datasets``                              datasets, label sets,
+                                                             categories and colours
+  ``GET /_review/api/datasets/{owner}/{name}/samples``       one page of samples with
+                                                             two label sets' labels
+  ``GET /_review/api/datasets/{owner}/{name}/search``        what the CLI prints
+  ``POST /_review/api/datasets/{owner}/{name}/copy``         copy one label
+  ========================================================  ==========================
+
+Security: the page and its static files hold no data and no key, so they need
+none. Everything under ``/_review/api/`` needs ``Authorization: APIKey KEY``
+like the API itself; the page asks for the key once and keeps it in the tab's
+``sessionStorage`` (or takes it from the URL fragment ``#key=...`` that the
+start-up line prints for a generated key; a fragment never reaches a server
+or a ``Referer``). Sending the key in a header, never a cookie, also means
+another web site cannot make the browser copy labels behind the user's back
+(no ambient credentials, and a cross-origin request with that header needs a
+CORS preflight the sandbox does not grant). Sample images are served like
+the platform's storage URLs, without a key (an ``<img>`` cannot send one),
+only from inside the manifest's folder and only with an image extension.
+
+Sample images: a relative ``attributes.image.url`` (the demo manifest's
+``images/img_0001.png``) is resolved against the folder of the manifest the
+sandbox was started with and served under ``/_review/media/``; absolute URLs
+are passed to the page unchanged.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from aiohttp import web
+
+from upload_preds.sandbox.search import QueryError, ResolvedTerm, parse_and_resolve
+from upload_preds.sandbox.store import STATUS_ORDER, CountTerm, DatasetInfo, LabelRow, Store
+from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, check_label_body
+
+REVIEW_PREFIX = "/_review/"
+API_PREFIX = "/_review/api/"
+STATIC_DIR = Path(__file__).with_name("static")
+MEDIA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
+MAX_PER_PAGE = 200
+SORTS = ("name", "score", "status")
+# The only status a copy (like an upload) may replace without --overwrite; a
+# missing label (UNLABELED) may always be written.
+REPLACEABLE = frozenset({"PRELABELED"})
+COPY_STATUS = "PRELABELED"
+
+
+class ReviewError(Exception):
+    """A request the review functions refuse; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def categories_by_name(ds: DatasetInfo) -> dict[str, int]:
+    cats = orjson.loads(ds.task_attributes_json).get("categories") or []
+    return {c["name"]: c["id"] for c in cats if isinstance(c, dict) and "name" in c and "id" in c}
+
+
+def resolve_query(ds: DatasetInfo, text: str) -> list[ResolvedTerm]:
+    """Parse and check a query against ``ds``; :class:`~.search.QueryError` when it is wrong."""
+    return parse_and_resolve(
+        text, dataset=ds.full_name, labelsets=ds.labelsets, categories=categories_by_name(ds)
+    )
+
+
+def _count_terms(resolved: list[ResolvedTerm]) -> list[CountTerm]:
+    return [CountTerm(r.term.labelset, r.category_id, r.term.op, r.term.value) for r in resolved]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    dataset: str
+    query: str
+    total: int
+    # (name, uuid, {"labelset.category": count}) in name order
+    samples: list[tuple[str, str, dict[str, int]]]
+    columns: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "query": self.query,
+            "total": self.total,
+            "columns": self.columns,
+            "samples": [{"name": n, "uuid": u, "counts": c} for n, u, c in self.samples],
+        }
+
+
+def search(store: Store, ds: DatasetInfo, text: str, *, limit: int | None = None) -> SearchResult:
+    """The samples of ``ds`` that match ``text``, with the counts the terms looked at."""
+    resolved = resolve_query(ds, text)
+    labelsets = list(dict.fromkeys(r.term.labelset for r in resolved))
+    total, rows = store.find_samples(
+        ds, labelsets=labelsets, terms=_count_terms(resolved), limit=limit
+    )
+    # One column per distinct labelset.category, in the order the query names them.
+    columns: dict[str, tuple[int, str]] = {}
+    for r in resolved:
+        columns.setdefault(r.term.key, (labelsets.index(r.term.labelset), str(r.category_id)))
+    samples = []
+    for row in rows:
+        per_ls = [orjson.loads(row[3 + 5 * i + 3] or "{}") for i in range(len(labelsets))]
+        counts = {key: int(per_ls[i].get(cid, 0)) for key, (i, cid) in columns.items()}
+        samples.append((row[1], row[0], counts))
+    return SearchResult(ds.full_name, text, total, samples, list(columns))
+
+
+def find_sample(store: Store, ds: DatasetInfo, ref: str) -> tuple[str, str]:
+    """``(uuid, name)`` of the sample of ``ds`` named or identified by ``ref``."""
+    row = store.sample(ref)
+    if row is not None and row[-1] == ds.id:
+        return row[0], row[1]
+    row = store.sample_by_name(ds, ref)
+    if row is not None:
+        return row[0], row[1]
+    raise ReviewError(404, f"{ds.full_name} has no sample with uuid or name {ref!r}")
+
+
+def copy_label(
+    store: Store,
+    ds: DatasetInfo,
+    sample_ref: str,
+    source: str,
+    target: str,
+    *,
+    overwrite: bool = False,
+) -> tuple[LabelRow, str | None, str]:
+    """Copy one sample's label from ``source`` to ``target`` as PRELABELED (not committed).
+
+    The guard of uploads: a target label with any status but PRELABELED was
+    worked on by a person and is replaced only with ``overwrite``. Returns the
+    stored row, the status the target had before (None: no label) and the
+    sample's name. :class:`ReviewError` when anything is wrong; nothing is
+    written then.
+    """
+    for what, ls in (("source", source), ("target", target)):
+        if ls not in ds.labelsets:
+            raise ReviewError(
+                404,
+                f"{ds.full_name} has no label set {ls!r} ({what}); "
+                f"label sets: {', '.join(ds.labelsets)}",
+            )
+    if source == target:
+        raise ReviewError(400, f"source and target are the same label set ({source!r})")
+    sample_uuid, name = find_sample(store, ds, sample_ref)
+    src = store.label(sample_uuid, source)
+    if src is None:
+        raise ReviewError(404, f"{name} has no label in {source!r}: nothing to copy")
+    old = store.label(sample_uuid, target)
+    old_status = old[2] if old is not None else None
+    if old_status is not None and old_status not in REPLACEABLE and not overwrite:
+        raise ReviewError(
+            409,
+            f"{name} already has a {old_status} label in {target!r}, which a person worked on; "
+            "it was not replaced (pass overwrite to replace it)",
+            target_status=old_status,
+        )
+    body = {"attributes": orjson.loads(src[3]), "label_status": COPY_STATUS, "score": src[4]}
+    clean, errors = check_label_body(ds.spec, body, partial=False)
+    if errors:
+        raise ReviewError(400, f"the {source!r} label of {name} does not fit the dataset: {errors}")
+    row, _ = store.put_label(
+        sample_uuid, target, COPY_STATUS, orjson.dumps(clean["attributes"]).decode(), src[4]
+    )
+    return row, old_status, name
+
+
+def _json(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return _json({"detail": message, **extra}, status)
+
+
+def image_url(attributes_json: str) -> str | None:
+    """Where the page loads a sample's image from (see the module docstring)."""
+    attrs = orjson.loads(attributes_json)
+    image = attrs.get("image") if isinstance(attrs, dict) else None
+    if image is None and isinstance(attrs, dict) and isinstance(attrs.get("frames"), list):
+        first = attrs["frames"][0] if attrs["frames"] else None
+        image = first.get("image") if isinstance(first, dict) else None
+    url = image.get("url") if isinstance(image, dict) else None
+    if not isinstance(url, str) or not url:
+        return None
+    if "://" in url or url.startswith(("/", "data:")):
+        return url
+    return REVIEW_PREFIX + "media/" + quote(url)
+
+
+class Review:
+    """The review routes of one sandbox (see the module docstring)."""
+
+    def __init__(self, store: Store, media_root: Path | None) -> None:
+        self.store = store
+        self.media_root = media_root.resolve() if media_root is not None else None
+        self.static = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file()}
+
+    def add_routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/", self.index)
+        r.add_get(REVIEW_PREFIX + "static/{file}", self.static_file)
+        r.add_get(REVIEW_PREFIX + "media/{path:.+}", self.media)
+        r.add_get(API_PREFIX + "datasets", self.datasets)
+        ds = API_PREFIX + "datasets/{owner}/{name}/"
+        r.add_get(ds + "samples", self.samples)
+        r.add_get(ds + "search", self.search)
+        r.add_post(ds + "copy", self.copy)
+
+    @staticmethod
+    def public(path: str) -> bool:
+        """Paths served without the key: the page, its files, sample images."""
+        return path == "/" or path.startswith((REVIEW_PREFIX + "static/", REVIEW_PREFIX + "media/"))
+
+    # -- page and files --------------------------------------------------------------
+
+    @staticmethod
+    def _harden(resp: web.StreamResponse) -> web.StreamResponse:
+        # No inline script, no foreign origins, no framing; the images may be
+        # elsewhere when a manifest names absolute URLs.
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data: blob: http: https:; "
+            "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
+        )
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        return resp
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        resp = web.FileResponse(self.static["index.html"])
+        resp.headers["Cache-Control"] = "no-cache"
+        return self._harden(resp)
+
+    async def static_file(self, request: web.Request) -> web.StreamResponse:
+        path = self.static.get(request.match_info["file"])
+        if path is None:
+            return _error(404, "Not found.")
+        resp = web.FileResponse(path)
+        resp.headers["Cache-Control"] = "no-cache"
+        return self._harden(resp)
+
+    async def media(self, request: web.Request) -> web.StreamResponse:
+        if self.media_root is None:
+            return _error(404, "This sandbox was not started from a manifest file: no images.")
+        rel = request.match_info["path"]
+        try:
+            path = (self.media_root / rel).resolve()
+        except (OSError, ValueError):
+            return _error(404, "Not found.")
+        if (
+            not path.is_relative_to(self.media_root)
+            or path.suffix.lower() not in MEDIA_SUFFIXES
+            or not path.is_file()
+        ):
+            return _error(404, "Not found.")
+        resp = web.FileResponse(path)
+        resp.content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return resp
+
+    # -- API ---------------------------------------------------------------------------
+
+    def _dataset(self, request: web.Request) -> DatasetInfo:
+        ds = self.store.dataset(request.match_info["owner"], request.match_info["name"])
+        if ds is None:
+            raise ReviewError(404, "Not found: no such dataset.")
+        return ds
+
+    async def datasets(self, request: web.Request) -> web.Response:
+        out = []
+        for ds in self.store.datasets():
+            ta = orjson.loads(ds.task_attributes_json)
+            out.append(
+                {
+                    "full_name": ds.full_name,
+                    "task_type": ds.task_type,
+                    "labelsets": list(ds.labelsets),
+                    "categories": [
+                        {"id": c.get("id"), "name": c.get("name"), "color": c.get("color")}
+                        for c in ta.get("categories") or []
+                        if isinstance(c, dict)
+                    ],
+                    "samples_count": self.store.count_samples(ds),
+                    "statuses": list(STATUS_ORDER),
+                }
+            )
+        return _json(out)
+
+    async def samples(self, request: web.Request) -> web.Response:
+        """``?a=LS&b=LS&sort=-score:LS&q=QUERY&page=N&per_page=M``."""
+        try:
+            return self._samples(request)
+        except ReviewError as e:
+            return _error(e.status, e.message, **e.extra)
+        except QueryError as e:
+            return _error(400, str(e), query_error=e.as_dict())
+
+    def _samples(self, request: web.Request) -> web.Response:
+        ds = self._dataset(request)
+        q = request.rel_url.query
+        shown = [ls for ls in (q.get("a"), q.get("b")) if ls]
+        if not shown:
+            shown = list(ds.labelsets)[:2]
+        for ls in shown:
+            if ls not in ds.labelsets:
+                raise ReviewError(404, f"{ds.full_name} has no label set {ls!r}")
+        page, per_page = _int(q, "page", 1, 1, 10**9), _int(q, "per_page", 24, 1, MAX_PER_PAGE)
+        sort_text = q.get("sort", "name")
+        descending = sort_text.startswith("-")
+        sort, _, sort_ls = sort_text.lstrip("-").partition(":")
+        if sort not in SORTS or (sort != "name" and sort_ls not in shown):
+            raise ReviewError(
+                400,
+                f"sort {sort_text!r}: use name, score:LABELSET or status:LABELSET "
+                "(a shown label set), with a leading - for descending",
+            )
+        resolved = resolve_query(ds, q.get("q", ""))
+        labelsets = list(dict.fromkeys([*shown, *(r.term.labelset for r in resolved)]))
+        total, rows = self.store.find_samples(
+            ds,
+            labelsets=labelsets,
+            terms=_count_terms(resolved),
+            sort=sort,
+            sort_labelset=sort_ls or None,
+            descending=descending,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+        samples = []
+        for row in rows:
+            labels: dict[str, Any] = {}
+            for i, ls in enumerate(shown):
+                status, score, attrs, counts, updated = row[3 + 5 * i : 8 + 5 * i]
+                labels[ls] = (
+                    None
+                    if status is None
+                    else {
+                        "label_status": status,
+                        "score": score,
+                        "updated_at": updated,
+                        "attributes": orjson.Fragment(attrs),
+                        "counts": orjson.Fragment(counts or "{}"),
+                    }
+                )
+            samples.append(
+                {"uuid": row[0], "name": row[1], "image_url": image_url(row[2]), "labels": labels}
+            )
+        return _json(
+            {
+                "dataset": ds.full_name,
+                "labelsets": shown,
+                "total": total,
+                "page": page,
+                "per_page": per_page,
+                "pages": max(1, -(-total // per_page)),
+                "samples": samples,
+            }
+        )
+
+    async def search(self, request: web.Request) -> web.Response:
+        """``?q=QUERY[&limit=N]``: the same JSON as ``upload-preds-sandbox search --json``."""
+        try:
+            ds = self._dataset(request)
+            q = request.rel_url.query
+            limit = _int(q, "limit", 0, 0, 10**9) or None
+            return _json(search(self.store, ds, q.get("q", ""), limit=limit).as_json())
+        except ReviewError as e:
+            return _error(e.status, e.message, **e.extra)
+        except QueryError as e:
+            return _error(400, str(e), query_error=e.as_dict())
+
+    async def copy(self, request: web.Request) -> web.Response:
+        """``{"sample": uuid or name, "from": LS, "to": LS, "overwrite": false}``."""
+        try:
+            ds = self._dataset(request)
+            try:
+                body = orjson.loads(await request.read())
+            except orjson.JSONDecodeError as e:
+                raise ReviewError(400, f"the body is not JSON: {e}") from None
+            if not isinstance(body, dict):
+                raise ReviewError(400, 'expected {"sample", "from", "to", "overwrite"}')
+            for key in ("sample", "from", "to"):
+                if not isinstance(body.get(key), str) or not body[key]:
+                    raise ReviewError(400, f"{key!r} is required (a string)")
+            overwrite = body.get("overwrite", False)
+            if not isinstance(overwrite, bool):
+                raise ReviewError(400, "'overwrite' must be true or false")
+            row, old_status, name = copy_label(
+                self.store, ds, body["sample"], body["from"], body["to"], overwrite=overwrite
+            )
+            self.store.commit()
+        except ReviewError as e:
+            return _error(e.status, e.message, **e.extra)
+        return _json(
+            {
+                "sample_uuid": row[0],
+                "sample_name": name,
+                "labelset": row[1],
+                "label_status": row[2],
+                "score": row[4],
+                "replaced_status": old_status or PSEUDO_STATUS_UNLABELED,
+                "updated_at": row[7],
+            }
+        )
+
+
+def _int(q: Any, key: str, default: int, lo: int, hi: int) -> int:
+    raw = q.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ReviewError(400, f"{key} must be a whole number") from None
+    if not lo <= value <= hi:
+        raise ReviewError(400, f"{key} must be between {lo} and {hi}")
+    return value

@@ -1,0 +1,430 @@
+// The review page: plain JS, no build step, no dependencies.
+//
+// State (dataset, the two label sets, sort, query, page, page size) lives in
+// the URL's query string, so a view can be reloaded or shared; the API key
+// lives in sessionStorage only (taken once from a "#key=..." fragment, which
+// is then removed from the address bar, or typed into the key form).
+// Every list request asks the server for one page: the server filters
+// (search), sorts and pages, so thousands of samples never reach the browser
+// at once. Everything from the data is put in the page with textContent and
+// SVG attributes, never as HTML.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const KEY_STORE = "upload-preds-sandbox-key";
+const FALLBACK = [
+  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+];
+
+const $ = (id) => document.getElementById(id);
+const state = { datasets: [], ds: null, colors: new Map(), names: new Map(), page: 1, pages: 1 };
+
+function el(tag, attrs = {}, ...children) {
+  const node = tag.startsWith("svg:")
+    ? document.createElementNS(SVG, tag.slice(4))
+    : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "text") node.textContent = v;
+    // Styles through the CSSOM: the page's CSP forbids inline style attributes.
+    else if (k === "style") Object.assign(node.style, v);
+    else if (k === "class") node.setAttribute("class", v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+// -- the key ------------------------------------------------------------------
+
+function takeKeyFromFragment() {
+  const m = /(?:^#|&)key=([^&]*)/.exec(location.hash);
+  if (!m) return;
+  sessionStorage.setItem(KEY_STORE, decodeURIComponent(m[1]));
+  history.replaceState(null, "", location.pathname + location.search);
+}
+
+function askForKey(message) {
+  $("key-panel").hidden = false;
+  document.querySelector("main").hidden = true;
+  const err = $("key-error");
+  err.hidden = !message;
+  err.textContent = message || "";
+  $("key-input").focus();
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.detail) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+async function api(path, options = {}) {
+  const key = sessionStorage.getItem(KEY_STORE);
+  if (!key) {
+    askForKey("");
+    throw new ApiError(401, { detail: "no key" });
+  }
+  const headers = { Authorization: `APIKey ${key}`, ...(options.headers || {}) };
+  const resp = await fetch(path, { ...options, headers, cache: "no-store" });
+  let body = null;
+  try { body = await resp.json(); } catch (e) { body = null; }
+  if (resp.status === 401) {
+    sessionStorage.removeItem(KEY_STORE);
+    askForKey("That key was not accepted by this sandbox.");
+  }
+  if (!resp.ok) throw new ApiError(resp.status, body);
+  return body;
+}
+
+// -- controls and URL state ------------------------------------------------------
+
+function params() { return new URLSearchParams(location.search); }
+
+function setParams(changes, { push = true } = {}) {
+  const p = params();
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null || v === undefined || v === "") p.delete(k); else p.set(k, String(v));
+  }
+  const url = `${location.pathname}?${p.toString()}`;
+  if (push) history.pushState(null, "", url); else history.replaceState(null, "", url);
+}
+
+function fillSelect(select, options, value) {
+  select.replaceChildren(...options.map(([v, label]) => el("option", { value: v, text: label })));
+  if (options.some(([v]) => v === value)) select.value = value;
+}
+
+function colorOf(cid) {
+  const c = state.colors.get(cid);
+  return c || FALLBACK[Math.abs(cid) % FALLBACK.length];
+}
+const rgb = (c, a = 1) => `rgba(${c[0]}, ${c[1]}, ${c[2]}, ${a})`;
+
+function chooseDataset(fullName) {
+  const ds = state.datasets.find((d) => d.full_name === fullName) || state.datasets[0];
+  state.ds = ds;
+  state.colors = new Map();
+  state.names = new Map();
+  for (const c of ds.categories) {
+    state.names.set(c.id, c.name);
+    if (Array.isArray(c.color) && c.color.length >= 3) state.colors.set(c.id, c.color);
+  }
+  $("legend").replaceChildren(...ds.categories.map((c) => el("span", { class: "chip" },
+    el("span", { class: "swatch", style: { background: rgb(colorOf(c.id)) } }), c.name)));
+  return ds;
+}
+
+function syncControls() {
+  const p = params();
+  fillSelect($("dataset"), state.datasets.map((d) => [d.full_name, d.full_name]), p.get("dataset"));
+  const ds = chooseDataset($("dataset").value);
+  const sets = ds.labelsets.map((n) => [n, n]);
+  const a = p.get("a") || ds.labelsets[0];
+  const b = p.get("b") || ds.labelsets.find((n) => n !== a) || a;
+  fillSelect($("ls-a"), sets, a);
+  fillSelect($("ls-b"), sets, b);
+  const A = $("ls-a").value, B = $("ls-b").value;
+  const sorts = [
+    [`-score:${B}`, `Score of ${B}, high → low`], [`score:${B}`, `Score of ${B}, low → high`],
+    [`-score:${A}`, `Score of ${A}, high → low`], [`score:${A}`, `Score of ${A}, low → high`],
+    ["name", "Name, A → Z"], ["-name", "Name, Z → A"],
+    [`status:${A}`, `Status of ${A}`], [`-status:${A}`, `Status of ${A}, reversed`],
+    [`status:${B}`, `Status of ${B}`], [`-status:${B}`, `Status of ${B}, reversed`],
+  ];
+  const uniq = sorts.filter(([v], i) => sorts.findIndex(([w]) => w === v) === i);
+  fillSelect($("sort"), uniq, p.get("sort") || `-score:${B}`);
+  fillSelect($("per-page"), ["12", "24", "48", "96"].map((n) => [n, n]), p.get("per_page") || "24");
+  $("query").value = p.get("q") || "";
+  state.page = Math.max(1, parseInt(p.get("page") || "1", 10) || 1);
+}
+
+// -- drawing ------------------------------------------------------------------
+
+function pointsAttr(points) { return points.map((p) => `${p[0]},${p[1]}`).join(" "); }
+
+function describe(a) {
+  const parts = [state.names.get(a.category_id) || `category ${a.category_id}`];
+  const attrs = a.attributes || {};
+  for (const [k, v] of Object.entries(attrs)) parts.push(`${k}: ${v}`);
+  return parts.join(" · ");
+}
+
+function shape(a, labelset) {
+  const color = colorOf(a.category_id);
+  const common = {
+    class: `ann ${a.type}`, stroke: rgb(color), "data-type": a.type,
+    "data-category": state.names.get(a.category_id) || String(a.category_id),
+    "data-labelset": labelset, "data-id": a.id,
+  };
+  const pts = a.points || [];
+  let node = null;
+  if (a.type === "bbox" && pts.length === 2) {
+    const [[x0, y0], [x1, y1]] = pts;
+    node = el("svg:rect", { ...common, x: Math.min(x0, x1), y: Math.min(y0, y1),
+      width: Math.abs(x1 - x0), height: Math.abs(y1 - y0), fill: rgb(color, 0.12) });
+  } else if (a.type === "polygon") {
+    node = el("svg:polygon", { ...common, points: pointsAttr(pts), fill: rgb(color, 0.22) });
+  } else if (a.type === "polyline") {
+    node = el("svg:polyline", { ...common, points: pointsAttr(pts) });
+  } else if (a.type === "point" && pts.length) {
+    node = el("svg:circle", { ...common, cx: pts[0][0], cy: pts[0][1], r: 6,
+      fill: rgb(color, 0.85), stroke: "#fff" });
+  }
+  if (node) node.append(el("svg:title", { text: describe(a) }));
+  return node;
+}
+
+function extent(annotations) {
+  let w = 0, h = 0;
+  for (const a of annotations) for (const p of a.points || []) {
+    w = Math.max(w, p[0]); h = Math.max(h, p[1]);
+  }
+  return [Math.max(640, Math.ceil(w)), Math.max(480, Math.ceil(h))];
+}
+
+// Segmentation bitmaps: each pixel's RGB is an instance id (R + 256 G + 65536 B);
+// repaint it in its category's colour on a canvas over the image.
+function drawMask(canvas, url, annotations) {
+  const byId = new Map(annotations.map((a) => [a.id, colorOf(a.category_id)]));
+  const img = new Image();
+  img.onload = () => {
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(img, 0, 0);
+    try {
+      const data = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      const px = data.data;
+      for (let i = 0; i < px.length; i += 4) {
+        const id = px[i] + 256 * px[i + 1] + 65536 * px[i + 2];
+        const c = id ? byId.get(id) : null;
+        if (c) { px[i] = c[0]; px[i + 1] = c[1]; px[i + 2] = c[2]; px[i + 3] = 255; }
+        else px[i + 3] = 0;
+      }
+      ctx.putImageData(data, 0, 0);
+    } catch (e) {
+      // An image from another origin cannot be read back; show it as it is.
+    }
+    canvas.dataset.mask = "drawn";
+  };
+  img.src = url;
+}
+
+function panel(sample, labelset) {
+  const label = sample.labels[labelset];
+  const anns = (label && label.attributes && label.attributes.annotations) || [];
+  const status = label ? label.label_status : "UNLABELED";
+  const [w, h] = extent(anns);
+  const svg = el("svg:svg", { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none",
+    "aria-label": `${labelset} annotations` });
+  for (const a of anns) { const s = shape(a, labelset); if (s) svg.append(s); }
+  const fig = el("figure", { style: { aspectRatio: `${w} / ${h}` } });
+  if (sample.image_url) {
+    const img = el("img", { src: sample.image_url, alt: sample.name, loading: "lazy" });
+    img.addEventListener("load", () => {
+      const W = img.naturalWidth, H = img.naturalHeight;
+      if (W && H) { svg.setAttribute("viewBox", `0 0 ${W} ${H}`); fig.style.aspectRatio = `${W} / ${H}`; }
+    });
+    img.addEventListener("error", () => {
+      img.remove();
+      fig.prepend(el("div", { class: "noimage", text: "image not available" }));
+    });
+    fig.append(img);
+  } else {
+    fig.append(el("div", { class: "noimage", text: "no image" }));
+  }
+  const bitmap = label && label.attributes && label.attributes.segmentation_bitmap;
+  if (bitmap && bitmap.url) {
+    const canvas = el("canvas", { "data-labelset": labelset });
+    fig.append(canvas);
+    drawMask(canvas, bitmap.url, anns);
+  }
+  fig.append(svg);
+  const counts = label ? Object.entries(label.counts || {}) : [];
+  const countText = counts.length
+    ? counts.map(([cid, n]) => `${state.names.get(Number(cid)) || cid} ${n}`).join(" · ")
+    : (label ? "no objects" : "no label");
+  const score = label && label.score !== null && label.score !== undefined
+    ? `score ${Number(label.score).toFixed(3)}` : "";
+  return el("div", { class: "panel", "data-labelset-panel": labelset, "data-status": status },
+    el("div", { class: "panel-head" },
+      el("span", { class: "ls", text: labelset, title: labelset }),
+      el("span", { class: `badge ${status}`, text: status }),
+      el("span", { class: "score", text: score })),
+    fig,
+    el("div", { class: "counts", text: countText }));
+}
+
+function card(sample, A, B) {
+  const msg = el("span", { class: "msg", role: "status" });
+  const foot = el("div", { class: "card-foot" });
+  const node = el("article", { class: "card", "data-sample-name": sample.name,
+    "data-sample-uuid": sample.uuid },
+    el("div", { class: "card-head" }, el("h3", { text: sample.name }),
+      el("span", { class: "uuid", text: sample.uuid })),
+    el("div", { class: "panels" }, panel(sample, A), panel(sample, B)),
+    foot);
+  if (A !== B) {
+    for (const [from, to] of [[B, A], [A, B]]) {
+      if (!sample.labels[from]) continue;
+      foot.append(el("button", { type: "button", class: "copy", "data-from": from, "data-to": to,
+        text: `Copy ${from} → ${to}`, title: `Copy this label into ${to} as PRELABELED`,
+        onclick: (ev) => copyLabel(sample, from, to, false, msg, ev.currentTarget) }));
+    }
+  }
+  foot.append(msg);
+  return node;
+}
+
+async function copyLabel(sample, from, to, overwrite, msg, button) {
+  const ds = state.ds.full_name;
+  msg.className = "msg";
+  msg.textContent = "copying…";
+  for (const b of msg.parentElement.querySelectorAll("button")) b.disabled = true;
+  try {
+    const out = await api(`/_review/api/datasets/${ds}/copy`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sample: sample.uuid, from, to, overwrite }),
+    });
+    await load({ keepScroll: true });
+    const again = document.querySelector(`article[data-sample-uuid="${sample.uuid}"] .msg`);
+    if (again) {
+      again.className = "msg ok";
+      again.textContent = `Copied ${from} → ${to} as ${out.label_status}` +
+        (out.replaced_status !== "UNLABELED" ? ` (replaced a ${out.replaced_status} label)` : "");
+    }
+  } catch (e) {
+    for (const b of msg.parentElement.querySelectorAll("button")) b.disabled = false;
+    msg.className = "msg bad";
+    msg.textContent = e.message;
+    if (e.status === 409) {
+      msg.append(" ", el("button", { type: "button", class: "overwrite", "data-from": from,
+        "data-to": to, text: `Overwrite the ${e.body.target_status} label`,
+        onclick: () => copyLabel(sample, from, to, true, msg, button) }));
+    }
+  }
+}
+
+// -- loading a page ------------------------------------------------------------
+
+function showQueryError(err) {
+  const box = $("query-error");
+  const input = $("query");
+  if (!err) {
+    box.hidden = true;
+    box.textContent = "";
+    input.removeAttribute("aria-invalid");
+    return;
+  }
+  box.hidden = false;
+  box.textContent = err.pointer || err.message;
+  input.setAttribute("aria-invalid", "true");
+  input.focus();
+  input.setSelectionRange(err.start, Math.min(err.end, input.value.length));
+}
+
+function renderPager(total) {
+  const p = state.page, n = state.pages;
+  for (const info of document.querySelectorAll(".page-info")) {
+    info.textContent = `Page ${p} of ${n} · ${total} sample${total === 1 ? "" : "s"}`;
+  }
+  for (const b of document.querySelectorAll(".pager .prev")) b.disabled = p <= 1;
+  for (const b of document.querySelectorAll(".pager .next")) b.disabled = p >= n;
+}
+
+let generation = 0;
+
+async function load({ keepScroll = false } = {}) {
+  const mine = ++generation;
+  const ds = state.ds;
+  const A = $("ls-a").value, B = $("ls-b").value;
+  const q = new URLSearchParams({ a: A, b: B, sort: $("sort").value, q: $("query").value,
+    page: String(state.page), per_page: $("per-page").value });
+  const list = $("samples");
+  list.setAttribute("aria-busy", "true");
+  $("status").textContent = "loading…";
+  try {
+    const data = await api(`/_review/api/datasets/${ds.full_name}/samples?${q}`);
+    if (mine !== generation) return;
+    showQueryError(null);
+    state.pages = data.pages;
+    if (state.page > data.pages) { state.page = data.pages; setParams({ page: state.page }, { push: false }); return load(); }
+    const y = window.scrollY;
+    list.replaceChildren(...(data.samples.length
+      ? data.samples.map((s) => card(s, A, B))
+      : [el("p", { class: "empty", text: "No sample matches." })]));
+    renderPager(data.total);
+    list.dataset.total = String(data.total);
+    list.dataset.page = String(data.page);
+    $("status").textContent = "";
+    if (keepScroll) window.scrollTo(0, y); else window.scrollTo(0, 0);
+  } catch (e) {
+    if (mine !== generation) return;
+    $("status").textContent = "";
+    if (e.body && e.body.query_error) showQueryError(e.body.query_error);
+    else if (e.status !== 401) $("status").textContent = e.message;
+  } finally {
+    if (mine === generation) list.setAttribute("aria-busy", "false");
+  }
+}
+
+function readControls() {
+  setParams({ dataset: $("dataset").value, a: $("ls-a").value, b: $("ls-b").value,
+    sort: $("sort").value, per_page: $("per-page").value, q: $("query").value, page: state.page });
+}
+
+async function start() {
+  $("key-panel").hidden = true;
+  document.querySelector("main").hidden = false;
+  try {
+    state.datasets = await api("/_review/api/datasets");
+  } catch (e) {
+    if (e.status !== 401) $("status").textContent = e.message;
+    return;
+  }
+  if (!state.datasets.length) { $("status").textContent = "This sandbox has no datasets."; return; }
+  syncControls();
+  await load();
+}
+
+function wire() {
+  $("key-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const key = $("key-input").value.trim();
+    if (!key) return;
+    sessionStorage.setItem(KEY_STORE, key);
+    $("key-input").value = "";
+    start();
+  });
+  $("dataset").addEventListener("change", () => {
+    setParams({ dataset: $("dataset").value, a: null, b: null, sort: null, q: null, page: 1 });
+    syncControls(); load();
+  });
+  for (const id of ["ls-a", "ls-b", "sort", "per-page"]) {
+    $(id).addEventListener("change", () => {
+      state.page = 1; readControls(); syncControls(); load();
+    });
+  }
+  $("search-form").addEventListener("submit", (ev) => {
+    ev.preventDefault(); state.page = 1; readControls(); load();
+  });
+  $("clear-search").addEventListener("click", () => {
+    $("query").value = ""; state.page = 1; readControls(); load();
+  });
+  for (const b of document.querySelectorAll(".pager .prev")) {
+    b.addEventListener("click", () => { state.page -= 1; readControls(); load(); });
+  }
+  for (const b of document.querySelectorAll(".pager .next")) {
+    b.addEventListener("click", () => { state.page += 1; readControls(); load(); });
+  }
+  window.addEventListener("popstate", () => { syncControls(); load(); });
+}
+
+takeKeyFromFragment();
+wire();
+start();
