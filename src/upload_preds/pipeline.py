@@ -25,6 +25,7 @@ never the rows themselves.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import pickle
@@ -523,32 +524,55 @@ def iter_annotations(attributes: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield from iter_annotations(sensor["attributes"])
 
 
-#: An annotation's entry in the plan: its (type, category id).
-_TYPE_AND_CATEGORY = itemgetter("type", "category_id")
-#: How many (type, category id) pairs :class:`Tally` collects before counting them.
-_PENDING_PAIRS = 4096
+def _count_py(counter: dict[Any, int], values: Iterable[Any]) -> None:
+    for v in values:
+        counter[v] = counter.get(v, 0) + 1
 
 
-def _pairs_of(attributes: dict[str, Any]) -> list[tuple[Any, Any]]:
-    """The (type, category id) of every annotation of a label, any nesting."""
-    return [(a.get("type", "segment"), a.get("category_id")) for a in iter_annotations(attributes)]
+# collections.Counter.update's C helper, without update()'s per-call Mapping
+# check; the pure-Python equivalent where the C helper is missing.
+_count_elements: Callable[[dict[Any, int], Iterable[Any]], None] = getattr(
+    collections, "_count_elements", _count_py
+)
+_GET_TYPE = itemgetter("type")
+_GET_CATEGORY = itemgetter("category_id")
+
+
+def _count_field(
+    counter: dict[Any, int], anns: list[Any], get: itemgetter[Any], key: str, default: Any
+) -> None:
+    """``counter[a.get(key, default)] += 1`` for every object ``a`` in ``anns``, in C
+    when every one has ``key``."""
+    try:
+        _count_elements(counter, map(get, anns))
+    except (KeyError, TypeError):
+        # The count stopped at the first annotation without the key (or not an
+        # object); the ones before it are counted, the rest are counted here.
+        done = 0
+        for a in anns:
+            if type(a) is not dict or key not in a:
+                break
+            done += 1
+        _count_py(counter, (a.get(key, default) for a in anns[done:] if type(a) is dict))
 
 
 @dataclass(slots=True)
 class Tally:
     """The plan's counts, accumulated item by item; bounded memory.
 
-    :meth:`add` runs once per label of a million-row file, so the annotation
-    counts are gathered in bulk: each flat label's ``(type, category id)``
-    pairs are appended to a pending list by C code (``map`` of an
-    ``itemgetter``), and counted with one ``Counter.update`` per few thousand.
+    :meth:`add` runs once per label of a million-row file, so annotations are
+    counted by C code: two ``Counter`` helper calls over ``map(itemgetter)``,
+    one by type and one by category id (the plan shows them separately). No
+    per-annotation tuple is made, and nothing is kept from one label to the
+    next (holding objects back measured slower than counting them at once).
     """
 
     rows: int = 0
     labels: Counter[str] = field(default_factory=Counter)
-    # (annotation type, category id) → count; the two views below are derived.
-    _pairs: Counter[tuple[Any, Any]] = field(default_factory=Counter)
-    _pending: list[tuple[Any, Any]] = field(default_factory=list, repr=False, compare=False)
+    # Annotations by type ("segment" when a label's annotations have none) and
+    # by category id, the two views below.
+    _types: Counter[Any] = field(default_factory=Counter)
+    _categories: Counter[Any] = field(default_factory=Counter)
     filtered_annotations: int = 0
     unresolved_names: int = 0
     object_scores_dropped: int = 0
@@ -564,29 +588,22 @@ class Tally:
 
     @property
     def annotation_count(self) -> int:
-        return sum(self._counted().values())
+        return sum(self._types.values())
 
     @property
     def annotations_by_type(self) -> Counter[str]:
         out: Counter[str] = Counter()
-        for (kind, _), n in self._counted().items():
+        for kind, n in self._types.items():
             out[str(kind)] += n
         return out
 
     @property
     def annotations_by_category(self) -> Counter[int]:
         out: Counter[int] = Counter()
-        for (_, cat), n in self._counted().items():
+        for cat, n in self._categories.items():
             if isinstance(cat, int):
                 out[cat] += n
         return out
-
-    def _counted(self) -> Counter[tuple[Any, Any]]:
-        """The pair counts, pending pairs included."""
-        if self._pending:
-            self._pairs.update(self._pending)
-            self._pending.clear()
-        return self._pairs
 
     def add(self, item: Item) -> None:
         if isinstance(item, LabelJob):
@@ -594,23 +611,14 @@ class Tally:
             self.labels[item.labelset] += 1
             attrs = item.attributes
             anns = attrs.get("annotations")
-            pending = self._pending
             if type(anns) is list and "frames" not in attrs and "sensors" not in attrs:
-                # The common case, flat image or cuboid annotations that all have a
-                # type: no Python-level loop per annotation.
-                mark = len(pending)
-                try:
-                    pending.extend(map(_TYPE_AND_CATEGORY, anns))
-                except (KeyError, TypeError):
-                    # An annotation without a type (a segmentation bitmap's): undo
-                    # the partial extend and take the general way.
-                    del pending[mark:]
-                    pending.extend(_pairs_of(attrs))
+                # The common case, flat image or cuboid annotations.
+                _count_field(self._types, anns, _GET_TYPE, "type", "segment")
+                _count_field(self._categories, anns, _GET_CATEGORY, "category_id", None)
             else:
-                pending.extend(_pairs_of(attrs))
-            if len(pending) >= _PENDING_PAIRS:
-                self._pairs.update(pending)
-                pending.clear()
+                flat = list(iter_annotations(attrs))
+                _count_field(self._types, flat, _GET_TYPE, "type", "segment")
+                _count_field(self._categories, flat, _GET_CATEGORY, "category_id", None)
             if item.filtered_annotations:
                 self.filtered_annotations += item.filtered_annotations
             if item.sample_uuid is None:
@@ -635,7 +643,9 @@ class Tally:
         not to be one: a duplicate row found after the one-pass dry run passed it)."""
         self.rows -= len(job.locs)
         _subtract(self.labels, [job.labelset])
-        _subtract(self._counted(), _pairs_of(job.attributes))
+        anns = list(iter_annotations(job.attributes))
+        _subtract(self._types, [a.get("type", "segment") for a in anns])
+        _subtract(self._categories, [a.get("category_id") for a in anns])
         self.filtered_annotations -= job.filtered_annotations
         if job.sample_uuid is None:
             self.unresolved_names -= 1
