@@ -114,18 +114,21 @@ def search(store: Store, ds: DatasetInfo, text: str, *, limit: int | None = None
     """The samples of ``ds`` that match ``text``, with the counts the terms looked at."""
     resolved = resolve_query(ds, text)
     labelsets = list(dict.fromkeys(r.term.labelset for r in resolved))
-    total, rows = store.find_samples(
+    total, uuids = store.find_samples(
         ds, labelsets=labelsets, terms=_count_terms(resolved), limit=limit
     )
+    idx = store.review_index(ds, labelsets)
     # One column per distinct labelset.category, in the order the query names them.
-    columns: dict[str, tuple[int, str]] = {}
+    columns: dict[str, tuple[str, int]] = {}
     for r in resolved:
-        columns.setdefault(r.term.key, (labelsets.index(r.term.labelset), str(r.category_id)))
+        columns.setdefault(r.term.key, (r.term.labelset, r.category_id))
     samples = []
-    for row in rows:
-        per_ls = [orjson.loads(row[3 + 5 * i + 3] or "{}") for i in range(len(labelsets))]
-        counts = {key: int(per_ls[i].get(cid, 0)) for key, (i, cid) in columns.items()}
-        samples.append((row[1], row[0], counts))
+    for u in uuids:
+        counts = {}
+        for key, (ls, cid) in columns.items():
+            entry = idx.labels[ls].get(u)
+            counts[key] = entry[2].get(str(cid), 0) if entry else 0
+        samples.append((idx.names[u], u, counts))
     return SearchResult(ds.full_name, text, total, samples, list(columns))
 
 
@@ -339,7 +342,7 @@ class Review:
             )
         resolved = resolve_query(ds, q.get("q", ""))
         labelsets = list(dict.fromkeys([*shown, *(r.term.labelset for r in resolved)]))
-        total, rows = self.store.find_samples(
+        total, uuids = self.store.find_samples(
             ds,
             labelsets=labelsets,
             terms=_count_terms(resolved),
@@ -350,7 +353,7 @@ class Review:
             offset=(page - 1) * per_page,
         )
         samples = []
-        for row in rows:
+        for row in self.store.review_rows(uuids, shown):
             labels: dict[str, Any] = {}
             for i, ls in enumerate(shown):
                 status, score, attrs, counts, updated = row[3 + 5 * i : 8 + 5 * i]
