@@ -67,7 +67,9 @@ def predictions(seed: int = 7) -> list[Prediction]:
             anns.append(
                 {
                     "id": k + 1,
-                    "category_id": rng.choice([ids["car"], ids["car"], ids["pedestrian"], ids["truck"]]),
+                    "category_id": rng.choice(
+                        [ids["car"], ids["car"], ids["pedestrian"], ids["truck"]]
+                    ),
                     "type": "bbox",
                     "points": [[round(x, 1), round(y, 1)], [round(x + 80, 1), round(y + 60, 1)]],
                     "attributes": {"confidence": round(rng.uniform(0.2, 0.99), 3)},

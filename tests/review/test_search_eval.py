@@ -125,7 +125,6 @@ def test_old_database_gets_counts_when_opened(tmp_path: Path) -> None:
     store.close()
     # Make it look like a database written before the counts column existed.
     conn = sqlite3.connect(db)
-    conn.execute("DROP INDEX labels_review")
     conn.execute("ALTER TABLE labels DROP COLUMN counts")
     conn.commit()
     conn.close()
