@@ -69,7 +69,7 @@ from upload_preds.models import (
     label_kind,
     validate_attributes,
 )
-from upload_preds.records import LabelJob, Location, Record, RowError
+from upload_preds.records import LabelJob, Location, PlannedLabelJob, Record, RowError
 
 __all__ = [
     "BBOX_FORMATS",
@@ -442,6 +442,8 @@ class Converter:
         self._min = options.min_score
         self._osa = options.object_score_attribute
         self._csv_layouts: dict[tuple[str, ...], _CsvLayout] = {}
+        # What a PlannedLabelJob builds its attributes with (one bound method).
+        self._build_attributes = self._attributes_of
         # The fast path makes image vector labels only; it reads its settings in one go.
         self._fast_ok = self._kind in (None, "vector")
         self._fast_consts = (
@@ -460,10 +462,33 @@ class Converter:
 
     def convert(self, record: Record) -> LabelJob | list[RowError]:
         """One JSON/JSONL row → one label, or every problem of the row."""
-        loc = record.loc
-        data = record.data
+        loc, _, data = record
         if self._fast_ok:
-            job = self._fast(data, loc)
+            # self._fast(data, loc) without its extra call: this runs per row.
+            try:
+                job = self._fast_try(data, loc)
+            except (TypeError, ValueError, KeyError):
+                job = None
+            if job is not None:
+                return job
+        return self._convert(data, loc)
+
+    def plan(self, record: Record) -> LabelJob | list[RowError]:
+        """:meth:`convert` for a run that only counts its labels (a dry run).
+
+        Every row gets the same checks and the same verdict as from
+        :meth:`convert`. A row the fast path takes comes back as a
+        :class:`~upload_preds.records.PlannedLabelJob`: its annotation objects
+        are not built (that costs more than checking them) until someone reads
+        its ``attributes``; ``plan_type`` and ``plan_categories`` hold what the
+        plan counts. Other rows come back as from :meth:`convert`.
+        """
+        loc, _, data = record
+        if self._fast_ok:
+            try:
+                job = self._fast_try(data, loc, False)
+            except (TypeError, ValueError, KeyError):
+                job = None
             if job is not None:
                 return job
         return self._convert(data, loc)
@@ -487,8 +512,10 @@ class Converter:
             # does not unpack, a missing key: the full path explains it.
             return None
 
-    def _fast_try(self, data: Any, loc: Location) -> LabelJob | None:
+    def _fast_try(self, data: Any, loc: Location, build: bool = True) -> LabelJob | None:
         # Everything below may raise TypeError/ValueError/KeyError on odd input.
+        # With build False (plan mode) the checks are the same; only the
+        # annotation objects are not made (see PlannedLabelJob).
         if type(data) is not dict:
             return None
         names, ids, min_score, osa, fmt, xyxy, keep_scores, default_labelset, default_status = (
@@ -542,7 +569,8 @@ class Converter:
             return None
         flt = float
         inf = _INF
-        out: list[dict[str, Any]] = []
+        # The annotation objects, or in plan mode their category ids.
+        out: list[Any] = []
         append = out.append
         n = 0
         filtered = 0
@@ -590,24 +618,20 @@ class Converter:
             total = x0 + y0 + x1 + y1
             if total - total != 0.0:
                 return None
+            pts: Any = None
             if xyxy:
-                # Corners in either order; equal coordinates (zero area) fall back.
-                if x0 < x1:
-                    if y0 < y1:
-                        pts: Any = [[x0, y0], [x1, y1]]
-                    elif y1 < y0:
-                        pts = [[x0, y1], [x1, y0]]
-                    else:
-                        return None
-                elif x1 < x0:
-                    if y0 < y1:
-                        pts = [[x1, y0], [x0, y1]]
-                    elif y1 < y0:
-                        pts = [[x1, y1], [x0, y0]]
-                    else:
-                        return None
-                else:
+                # Corners in either order (all four are finite, so not < and not >
+                # is ==); equal coordinates (zero area) fall back.
+                if x1 < x0:
+                    x0, x1 = x1, x0
+                elif x0 == x1:
                     return None
+                if y1 < y0:
+                    y0, y1 = y1, y0
+                elif y0 == y1:
+                    return None
+                if build:
+                    pts = [[x0, y0], [x1, y1]]
             else:
                 pts = _bbox(bb, fmt)
                 if type(pts) is tuple:
@@ -628,7 +652,10 @@ class Converter:
                 if osa is not None:
                     at = {osa: s} if at is None else {**at, osa: s}
             n += 1
-            if at is None:
+            if not build:
+                # Plan mode: the category ids are all the plan needs.
+                append(cid)
+            elif at is None:
                 append({"id": n, "category_id": cid, "type": "bbox", "points": pts})
             else:
                 append(
@@ -649,6 +676,22 @@ class Converter:
                 if how == "min"
                 else math.fsum(scores) / len(scores)
             )
+        if not build:
+            planned = PlannedLabelJob(
+                uuid,
+                None if uuid is not None else name,
+                labelset,
+                status,
+                None,  # type: ignore[arg-type]  # not built yet: see PlannedLabelJob
+                score,
+                (loc,),
+                filtered,
+                osa is None and (scored or filtered > 0),
+            )
+            planned.plan_type = "bbox"
+            planned.plan_categories = out
+            planned._source = (self._build_attributes, data, loc)
+            return planned
         label: dict[str, Any] = {"format_version": "0.1", "annotations": out}
         if image_attributes is not None:
             label["image_attributes"] = image_attributes
@@ -663,6 +706,15 @@ class Converter:
             filtered,
             osa is None and (scored or filtered > 0),
         )
+
+    def _attributes_of(self, data: Any, loc: Location) -> dict[str, Any]:
+        """The label attributes of a row that plan mode accepted, built now."""
+        job = self._fast_try(data, loc, True)
+        if job is None:  # not expected: the same row passed the same checks
+            full = self._convert(data, loc)
+            assert isinstance(full, LabelJob), full
+            return full.attributes
+        return job.attributes
 
     def _convert(self, data: Any, loc: Location) -> LabelJob | list[RowError]:
         """The complete conversion: every rule, every error of the row."""

@@ -45,7 +45,7 @@ from upload_preds.convert import Converter
 from upload_preds.dedupe import SIEVE_CHUNK, SIEVE_PARTS, DuplicateIndex, HashSieve
 from upload_preds.grouping import Grouper
 from upload_preds.readers import Source, open_sources, read_records
-from upload_preds.records import LabelJob, Location, Notice, Record, RowError
+from upload_preds.records import LabelJob, Location, Notice, PlannedLabelJob, Record, RowError
 
 OnDuplicate = Literal["error", "last"]
 
@@ -378,7 +378,8 @@ class Preparer:
 
     def _single_pass_items(self, on_retract: Callable[[LabelJob], None]) -> Iterator[Item]:
         conv = self.converter
-        convert = conv.convert
+        # Plan mode: same checks, annotation objects not built (PlannedLabelJob).
+        convert = conv.plan
         default = self._default_labelset
         mask = SIEVE_PARTS - 1
         chunk = SIEVE_CHUNK
@@ -491,7 +492,7 @@ class Preparer:
                 yield failure
             return
         if failure is None:
-            job = self.converter.convert(record)
+            job = self.converter.plan(record)
             if isinstance(job, LabelJob):
                 on_retract(job)
         yield outcome
@@ -609,16 +610,14 @@ class Tally:
         if isinstance(item, LabelJob):
             self.rows += len(item.locs)
             self.labels[item.labelset] += 1
-            attrs = item.attributes
-            anns = attrs.get("annotations")
-            if type(anns) is list and "frames" not in attrs and "sensors" not in attrs:
-                # The common case, flat image or cuboid annotations.
-                _count_field(self._types, anns, _GET_TYPE, "type", "segment")
-                _count_field(self._categories, anns, _GET_CATEGORY, "category_id", None)
+            if type(item) is PlannedLabelJob:
+                # What the plan counts, without building the label.
+                cats = item.plan_categories
+                if cats:
+                    self._types[item.plan_type] += len(cats)
+                    _count_elements(self._categories, cats)
             else:
-                flat = list(iter_annotations(attrs))
-                _count_field(self._types, flat, _GET_TYPE, "type", "segment")
-                _count_field(self._categories, flat, _GET_CATEGORY, "category_id", None)
+                self._count_annotations(item.attributes)
             if item.filtered_annotations:
                 self.filtered_annotations += item.filtered_annotations
             if item.sample_uuid is None:
@@ -638,12 +637,28 @@ class Tally:
             if len(self.notices) < MAX_NOTICES:
                 self.notices.append(item)
 
+    def _count_annotations(self, attrs: dict[str, Any]) -> None:
+        anns = attrs.get("annotations")
+        if type(anns) is list and "frames" not in attrs and "sensors" not in attrs:
+            # The common case, flat image or cuboid annotations.
+            _count_field(self._types, anns, _GET_TYPE, "type", "segment")
+            _count_field(self._categories, anns, _GET_CATEGORY, "category_id", None)
+        else:
+            flat = list(iter_annotations(attrs))
+            _count_field(self._types, flat, _GET_TYPE, "type", "segment")
+            _count_field(self._categories, flat, _GET_CATEGORY, "category_id", None)
+
     def remove(self, job: LabelJob) -> None:
         """Take back what :meth:`add` counted for ``job`` (a label that turned out
         not to be one: a duplicate row found after the one-pass dry run passed it)."""
         self.rows -= len(job.locs)
         _subtract(self.labels, [job.labelset])
-        anns = list(iter_annotations(job.attributes))
+        if type(job) is PlannedLabelJob:
+            _subtract(self._types, [job.plan_type] * len(job.plan_categories))
+            _subtract(self._categories, job.plan_categories)
+            anns = []
+        else:
+            anns = list(iter_annotations(job.attributes))
         _subtract(self._types, [a.get("type", "segment") for a in anns])
         _subtract(self._categories, [a.get("category_id") for a in anns])
         self.filtered_annotations -= job.filtered_annotations

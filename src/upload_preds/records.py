@@ -15,6 +15,7 @@ per field) costs several times as much; hot readers may even build them with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -118,3 +119,47 @@ class LabelJob:
         if self.score is not None:
             out["score"] = self.score
         return out
+
+
+#: Where a :class:`PlannedLabelJob` gets its attributes when they are asked for:
+#: ``build(data, loc)`` returns the label attributes of ``data``.
+AttributesBuilder = Callable[[Any, Location], dict[str, Any]]
+
+# The slot descriptor behind LabelJob.attributes, which the property below shadows.
+_LABEL_ATTRIBUTES: Any = LabelJob.__dict__["attributes"]
+
+
+class PlannedLabelJob(LabelJob):
+    """A :class:`LabelJob` checked in full whose attributes are built on first use.
+
+    A dry run only counts labels: building each annotation object (a dict and
+    three lists per box) costs more than checking it. The converter's plan
+    mode checks a row exactly as it does for an upload and keeps, instead of
+    the annotation objects, what the plan counts: ``plan_type`` (the type of
+    every annotation) and ``plan_categories`` (their category ids in order).
+    Reading :attr:`attributes` builds the real label from the row the first
+    time (``build(data, loc)``), so a planned job is a complete job to anyone
+    who asks: equality, ``body()`` and ``repr`` all see the built label.
+    """
+
+    __slots__ = ("_source", "plan_categories", "plan_type")
+
+    plan_type: str
+    plan_categories: list[Any]
+    _source: tuple[AttributesBuilder, Any, Location] | None
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        attrs: dict[str, Any] | None = _LABEL_ATTRIBUTES.__get__(self)
+        if attrs is None:
+            source = self._source
+            assert source is not None, "a planned job without attributes has a source"
+            build, data, loc = source
+            attrs = build(data, loc)
+            _LABEL_ATTRIBUTES.__set__(self, attrs)
+            self._source = None
+        return attrs
+
+    @attributes.setter
+    def attributes(self, value: dict[str, Any] | None) -> None:
+        _LABEL_ATTRIBUTES.__set__(self, value)

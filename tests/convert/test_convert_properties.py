@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions
-from upload_preds.records import LabelJob, Location, RowError
+from upload_preds.records import LabelJob, Location, PlannedLabelJob, RowError
 
 FULL_LABELS: dict[str, Any] = json.loads((DATA / "full_labels.json").read_text())
 CATS = Categories([(1, "car"), (2, "truck"), (3, "Road")])
@@ -248,6 +248,42 @@ def boxes_only(draw: st.DrawFn) -> Any:
 @given(row=boxes_only(), which=st.integers(0, 1))
 def test_fast_path_agrees_on_box_rows(row: Any, which: int) -> None:
     _agree(row, which)
+
+
+def _plan_agrees(row: Any, which: int) -> None:
+    """Plan mode (the dry run's) gives every row the verdict convert() gives, and a
+    planned label counts and builds exactly as the converted one."""
+    conv = Converter(OPTIONS[which], CATS)
+    rec = record(row, line=7)
+    converted = conv.convert(rec)
+    planned = conv.plan(rec)
+    if not isinstance(converted, LabelJob):
+        assert planned == converted
+        return
+    assert isinstance(planned, LabelJob)
+    fields = ("sample_uuid", "sample_name", "labelset", "label_status", "score", "locs")
+    more = ("filtered_annotations", "object_scores_dropped")
+    for name in fields + more:
+        assert getattr(planned, name) == getattr(converted, name), name
+    if isinstance(planned, PlannedLabelJob):
+        anns = converted.attributes["annotations"]
+        assert planned.plan_categories == [a["category_id"] for a in anns]
+        assert {planned.plan_type} >= {a["type"] for a in anns}
+    # Built on first use, and then the same label.
+    assert planned.attributes == converted.attributes
+    assert planned.body() == converted.body()
+
+
+@SETTINGS
+@given(row=rows(), which=st.integers(0, 1))
+def test_plan_mode_agrees_with_convert(row: Any, which: int) -> None:
+    _plan_agrees(row, which)
+
+
+@SETTINGS
+@given(row=boxes_only(), which=st.integers(0, 1))
+def test_plan_mode_agrees_on_box_rows(row: Any, which: int) -> None:
+    _plan_agrees(row, which)
 
 
 # --- CSV ------------------------------------------------------------------------------------
