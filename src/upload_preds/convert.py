@@ -677,21 +677,19 @@ class Converter:
                 else math.fsum(scores) / len(scores)
             )
         if not build:
-            planned = PlannedLabelJob(
+            return PlannedLabelJob(
                 uuid,
                 None if uuid is not None else name,
                 labelset,
                 status,
-                None,  # type: ignore[arg-type]  # not built yet: see PlannedLabelJob
                 score,
                 (loc,),
                 filtered,
                 osa is None and (scored or filtered > 0),
+                "bbox",
+                out,
+                (self._build_attributes, data, loc),
             )
-            planned.plan_type = "bbox"
-            planned.plan_categories = out
-            planned._source = (self._build_attributes, data, loc)
-            return planned
         label: dict[str, Any] = {"format_version": "0.1", "annotations": out}
         if image_attributes is not None:
             label["image_attributes"] = image_attributes

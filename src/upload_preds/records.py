@@ -16,7 +16,7 @@ per field) costs several times as much; hot readers may even build them with
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple
 
 Format = Literal["jsonl", "json", "csv", "tsv"]
@@ -148,10 +148,40 @@ class PlannedLabelJob(LabelJob):
     plan_categories: list[Any]
     _source: tuple[AttributesBuilder, Any, Location] | None
 
+    def __init__(
+        self,
+        sample_uuid: str | None,
+        sample_name: str | None,
+        labelset: str,
+        label_status: str,
+        score: float | None,
+        locs: tuple[Location, ...],
+        filtered_annotations: int,
+        object_scores_dropped: bool,
+        plan_type: str,
+        plan_categories: list[Any],
+        source: tuple[AttributesBuilder, Any, Location],
+    ) -> None:
+        # Made once per row of a dry run: plain slot stores, the attributes slot
+        # left empty (LabelJob.__init__ would go through the property below).
+        self.sample_uuid = sample_uuid
+        self.sample_name = sample_name
+        self.labelset = labelset
+        self.label_status = label_status
+        self.score = score
+        self.locs = locs
+        self.filtered_annotations = filtered_annotations
+        self.object_scores_dropped = object_scores_dropped
+        self.extra = {}
+        self.plan_type = plan_type
+        self.plan_categories = plan_categories
+        self._source = source
+
     @property
     def attributes(self) -> dict[str, Any]:
-        attrs: dict[str, Any] | None = _LABEL_ATTRIBUTES.__get__(self)
-        if attrs is None:
+        try:
+            attrs: dict[str, Any] = _LABEL_ATTRIBUTES.__get__(self)
+        except AttributeError:  # not built yet
             source = self._source
             assert source is not None, "a planned job without attributes has a source"
             build, data, loc = source
@@ -163,3 +193,14 @@ class PlannedLabelJob(LabelJob):
     @attributes.setter
     def attributes(self, value: dict[str, Any] | None) -> None:
         _LABEL_ATTRIBUTES.__set__(self, value)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal to the LabelJob that convert() makes of the same row.
+        if not isinstance(other, LabelJob):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _LABEL_FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like LabelJob
+
+
+_LABEL_FIELDS = tuple(f.name for f in fields(LabelJob))

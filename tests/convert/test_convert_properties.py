@@ -269,9 +269,10 @@ def _plan_agrees(row: Any, which: int) -> None:
         anns = converted.attributes["annotations"]
         assert planned.plan_categories == [a["category_id"] for a in anns]
         assert {planned.plan_type} >= {a["type"] for a in anns}
-    # Built on first use, and then the same label.
+    # Built on first use, and then the same label: equal jobs.
     assert planned.attributes == converted.attributes
     assert planned.body() == converted.body()
+    assert planned == converted
 
 
 @SETTINGS
