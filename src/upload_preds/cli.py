@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 
-from upload_preds.errors import ExitCode, UploadPredsError
+from upload_preds.errors import ExitCode, UploadPredsError, UsageError
 
 app = typer.Typer(
     add_completion=False,
@@ -59,6 +59,15 @@ class InputFormat(str, Enum):
     json = "json"
     csv = "csv"
     tsv = "tsv"
+    coco = "coco"
+    yolo = "yolo"
+
+
+class MatchChoice(str, Enum):
+    uuid = "uuid"
+    name = "name"
+    stem = "stem"
+    path = "path"
 
 
 Files = Annotated[
@@ -74,6 +83,63 @@ FormatOpt = Annotated[
         "--format",
         help="Input format; default: from the extension, else the content.",
         rich_help_panel="Input",
+    ),
+]
+CocoGtOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--coco-gt",
+        metavar="FILE",
+        help="COCO dataset file (images, categories) for a --format coco results list.",
+        show_default=False,
+        rich_help_panel="Input",
+    ),
+]
+YoloNamesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--yolo-names",
+        metavar="FILE",
+        help="Class names for --format yolo: a data.yaml or a names file (one per line).",
+        show_default=False,
+        rich_help_panel="Input",
+    ),
+]
+ImagesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--images",
+        metavar="DIR",
+        help="Images of --format yolo, for their pixel sizes (headers only are read).",
+        show_default=False,
+        rich_help_panel="Input",
+    ),
+]
+MatchOpt = Annotated[
+    MatchChoice,
+    typer.Option(
+        "--match",
+        help="How sample names or image files are matched to samples: by uuid, exact name, "
+        "file stem (extension ignored) or relative path.",
+        rich_help_panel="Input",
+    ),
+]
+CategoryMapOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--category-map",
+        metavar="FILE",
+        help="Model class → dataset category (JSON object or two-column CSV; null drops).",
+        show_default=False,
+        rich_help_panel="Conversion",
+    ),
+]
+SkipUnknownOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-unknown-categories",
+        help="Drop (and count) objects whose class is not a dataset category.",
+        rich_help_panel="Conversion",
     ),
 ]
 LabelsetOpt = Annotated[
@@ -387,6 +453,12 @@ def _retry_command(argv: Sequence[str], inputs: Sequence[str], failures: Sequenc
 def upload_preds(
     files: Files = None,
     fmt: FormatOpt = None,
+    coco_gt: CocoGtOpt = None,
+    yolo_names: YoloNamesOpt = None,
+    images: ImagesOpt = None,
+    match: MatchOpt = MatchChoice.name,
+    category_map: CategoryMapOpt = None,
+    skip_unknown_categories: SkipUnknownOpt = False,
     labelset: LabelsetOpt = "ground-truth",
     label_status: LabelStatusOpt = "PRELABELED",
     bbox_format: BBoxOpt = BBoxFormat.xyxy,
@@ -437,6 +509,7 @@ def upload_preds(
     sandbox_handle: Any = None
     try:
         from upload_preds.convert import ConvertOptions
+        from upload_preds.formats import FormatOptions
         from upload_preds.settings import Settings, parse_shard
         from upload_preds.uploader import RunInputs
 
@@ -477,12 +550,26 @@ def upload_preds(
             progress_interval=progress_interval,
             quiet=quiet,
         )
+        formats = None
+        if fmt in (InputFormat.coco, InputFormat.yolo):
+            formats = FormatOptions(
+                fmt.value, coco_gt=coco_gt, yolo_names=yolo_names, images=images
+            )
+        elif coco_gt is not None or yolo_names is not None or images is not None:
+            raise UsageError(
+                "--coco-gt, --yolo-names and --images are for --format coco or yolo",
+                hint="add --format coco or --format yolo",
+            )
         inputs = RunInputs(
             paths=files or [],
             convert=convert,
-            fmt=fmt.value if fmt else None,
+            fmt=fmt.value if fmt and formats is None else None,
             categories_file=categories,
             output_labels=output_labels,
+            formats=formats,
+            match=match.value,
+            category_map=category_map,
+            skip_unknown_categories=skip_unknown_categories,
         )
         code = _run(
             console,

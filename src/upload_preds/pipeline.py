@@ -41,8 +41,10 @@ from typing import Any, BinaryIO, Literal
 import orjson
 
 from upload_preds.categories import Categories
+from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
 from upload_preds.dedupe import SIEVE_CHUNK, SIEVE_PARTS, DuplicateIndex, HashSieve
+from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
 from upload_preds.grouping import Grouper
 from upload_preds.readers import Source, open_sources, read_records
 from upload_preds.records import LabelJob, Location, Notice, PlannedLabelJob, Record, RowError
@@ -202,6 +204,8 @@ class Scan:
     labelsets: set[str] = field(default_factory=set)
     first_uuid: str | None = None
     uses_names: bool = False
+    #: The image keys of detector-format inputs (COCO/YOLO), for the plan's match counts.
+    keys: list[str] = field(default_factory=list)
 
 
 class Preparer:
@@ -216,12 +220,23 @@ class Preparer:
         default_labelset: str = "ground-truth",
         on_duplicate: OnDuplicate = "error",
         stdin: BinaryIO | None = None,
+        formats: FormatOptions | None = None,
+        resolver: CategoryResolver | None = None,
     ) -> None:
         self._converter: Converter | None = converter
         self._default_labelset = default_labelset
         self._on_duplicate = on_duplicate
         self._stack = contextlib.ExitStack()
-        sources = open_sources(list(paths), fmt, stdin=stdin)  # type: ignore[arg-type]
+        # Detector formats (COCO, YOLO) are read by their own readers, after the rows.
+        self.format_sources: list[FormatSource] = (
+            open_format_sources(list(paths), formats) if formats is not None else []
+        )
+        self.resolver = resolver if resolver is not None else CategoryResolver()
+        sources = (
+            open_sources(list(paths), fmt, stdin=stdin)  # type: ignore[arg-type]
+            if formats is None
+            else []
+        )
         # Spool stdin so the scan pass and the convert pass can both read it.
         self.sources: list[Source] = [
             _spool(s, self._stack) if s.path is None else s for s in sources
@@ -254,11 +269,19 @@ class Preparer:
         preflight needs to know (label sets, sample names, a sample uuid, row count)
         from every source, CSV included."""
         out = Scan()
+        default = self._default_labelset
         sources = self.sources if full else [s for s in self.sources if s.fmt in _JSON_FORMATS]
+        if full:
+            for fsrc in self.format_sources:
+                for image_key, n in fsrc.image_keys():
+                    out.rows += n
+                    out.keys.append(image_key)
+            if out.keys:
+                out.uses_names = True
+                out.labelsets.add(default)
         if not sources:
             self._scan = out
             return out
-        default = self._default_labelset
         with DuplicateIndex() as index:
             for item in read_records(sources):
                 if not isinstance(item, Record):
@@ -330,6 +353,7 @@ class Preparer:
                 else:
                     yield from self._json_row(item, duplicates)
             yield from self._groups(grouper)
+        yield from self._format_items(conv.convert)
 
     def _groups(self, grouper: Grouper) -> Iterator[Item]:
         """The labels (or failures) of the grouped CSV records."""
@@ -430,6 +454,67 @@ class Preparer:
                 yield from self._replay(held, candidates, dups, on_retract)
             held.close()
             yield from self._groups(grouper)
+        yield from self._format_items(convert)
+
+    # -- detector formats (COCO, YOLO) -----------------------------------------------------
+
+    def _format_items(
+        self, convert: Callable[[Record], LabelJob | list[RowError]]
+    ) -> Iterator[Item]:
+        """One label per image of the detector-format inputs (see :mod:`upload_preds.formats`).
+
+        Each image's detections become one shorthand row for ``convert``; the
+        label's ``locs`` and raw rows are the detections', so that counts are in
+        detections and errors name the detection (``annotations[3].bbox`` of the
+        row becomes the location of the detection that made annotation 3).
+        """
+        if not self.format_sources:
+            return
+        conv = self.converter
+        cats = conv.categories
+        task_type = cats.task_type if cats is not None else None
+        self.resolver.bind(cats)
+        for fsrc in self.format_sources:
+            for row in fsrc.rows(self.resolver, task_type):
+                if isinstance(row, Notice):
+                    yield row
+                elif isinstance(row, RowError):
+                    yield Failure((row,), ((row.loc, {}),))
+                else:
+                    yield from self._format_row(row, convert)
+
+    def _format_row(
+        self, row: FormatRow, convert: Callable[[Record], LabelJob | list[RowError]]
+    ) -> Iterator[Item]:
+        by_reason: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
+        for reason, loc, raw in row.skipped:
+            by_reason.setdefault(reason, []).append((loc, raw))
+        for reason, skipped in by_reason.items():
+            yield Skip(reason, f"{len(skipped)} object(s) of {row.key!r}: {reason}", tuple(skipped))
+        if row.errors:
+            yield Failure(tuple(row.errors), tuple(row.rows))
+            return
+        if not row.rows and row.skipped:
+            return  # every detection of the image was dropped on purpose
+        rows = tuple(row.rows) or ((row.loc, {}),)
+        if row.masks is not None:
+            err = RowError(
+                row.loc,
+                "segmentation",
+                "segmentation bitmaps not supported",
+                "COCO/YOLO masks cannot be uploaded to segmentation-bitmap datasets by this "
+                "version; upload complete labels with 'attributes' instead",
+            )
+            yield Failure((err,), rows)
+            return
+        data = {"sample_name": row.key, "annotations": row.annotations}
+        result = convert(Record(row.loc, "json", data))
+        if isinstance(result, LabelJob):
+            result.locs = tuple(loc for loc, _ in rows)
+            result.extra["rows"] = rows
+            yield result
+            return
+        yield Failure(tuple(_detection_error(e, row) for e in result), rows)
 
     def _confirm(self, repeated: set[int], candidates: _Spool) -> dict[str, list[Location]]:
         """Re-read the JSON inputs: the keys that really repeat, with their locations.
@@ -496,6 +581,18 @@ class Preparer:
             if isinstance(job, LabelJob):
                 on_retract(job)
         yield outcome
+
+
+def _detection_error(err: RowError, row: FormatRow) -> RowError:
+    """A converter error of an image's row, moved to the detection it is about."""
+    f = err.field
+    if f is not None and f.startswith("annotations["):
+        idx, _, rest = f[len("annotations[") :].partition("]")
+        if idx.isdigit() and int(idx) < len(row.ann_locs):
+            return RowError(
+                row.ann_locs[int(idx)], rest.lstrip(".") or None, err.reason, err.message
+            )
+    return RowError(err.loc, f, err.reason, f"{row.key}: {err.message}")
 
 
 # ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 import os
@@ -48,6 +49,7 @@ import orjson
 
 from upload_preds import preflight
 from upload_preds.categories import Categories
+from upload_preds.catmap import CategoryResolver, load_category_map
 from upload_preds.client import SegmentsClient
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.engine import (
@@ -59,7 +61,9 @@ from upload_preds.engine import (
     UploadEngine,
 )
 from upload_preds.errors import AbortError, ExitCode, SetupError, UsageError
+from upload_preds.formats import FormatOptions
 from upload_preds.journal import Journal, encode_body, payload_hash
+from upload_preds.matching import Matcher, MatchMode, key_stem
 from upload_preds.pipeline import (
     AtomicWriter,
     Failure,
@@ -327,6 +331,12 @@ class RunInputs:
     categories_file: Path | None = None
     output_labels: Path | None = None
     stdin: BinaryIO | None = None
+    #: Detector formats (COCO, YOLO): their flags; None for the native row formats.
+    formats: FormatOptions | None = None
+    #: How sample names of rows (and image keys) are matched to samples.
+    match: MatchMode = "name"
+    category_map: Path | None = None
+    skip_unknown_categories: bool = False
 
 
 class Run:
@@ -364,6 +374,7 @@ class Run:
         self._failures: FailuresWriter | None = None
         self._labels_out: AtomicWriter | None = None
         self._index: preflight.SampleIndex | None = None
+        self._matcher: Matcher | None = None
         self._protected: dict[str, set[str]] = {}
         self.categories: Categories | None = None
         self._started = time.monotonic()
@@ -447,9 +458,9 @@ class Run:
                 self.counts.skip(SKIP_OTHER_SHARD, len(job.locs))
                 continue
             self.tally.add(job)
-            if job.sample_uuid is None and self._index is not None:
+            if job.sample_uuid is None and self._matcher is not None:
                 name = str(job.sample_name)
-                uuid = self._index.uuid_for(name.strip())
+                uuid = self._matcher.uuid_for(name)
                 if uuid is None:
                     self._unknown_sample(job, name)
                     continue
@@ -460,7 +471,10 @@ class Run:
 
     def _unknown_sample(self, job: LabelJob, name: str) -> None:
         assert self._index is not None
-        if name.strip() in self._index.duplicates:
+        assert self._matcher is not None
+        if self._matcher.mode != "name":
+            message = self._matcher.why_not(name, self.report.dataset)
+        elif name.strip() in self._index.duplicates:
             message = f"sample name {name!r} is used by several samples; give sample_uuid instead"
         else:
             near = self._index.suggest(name.strip())
@@ -542,13 +556,26 @@ class Run:
                 "no API key: set SEGMENTS_API_KEY (or pass --api-key)",
                 hint="or try it locally first with --sandbox, or check the files with --dry-run",
             )
+        if inputs.formats is None and (
+            inputs.category_map is not None or inputs.skip_unknown_categories
+        ):
+            raise UsageError(
+                "--category-map and --skip-unknown-categories apply to --format coco or yolo",
+                hint="rows in the native formats name dataset categories directly",
+            )
+        resolver = CategoryResolver(
+            load_category_map(inputs.category_map) if inputs.category_map is not None else None,
+            skip_unknown=inputs.skip_unknown_categories,
+        )
         prep = Preparer(
             inputs.paths,
             None,
-            fmt=inputs.fmt,
+            fmt=inputs.fmt if inputs.formats is None else None,
             default_labelset=inputs.convert.default_labelset,
             on_duplicate=s.on_duplicate,
             stdin=inputs.stdin,
+            formats=inputs.formats,
+            resolver=resolver,
         )
         with prep:
             self._failures = FailuresWriter(prep.sources, s.failures)
@@ -585,7 +612,11 @@ class Run:
 
     def _converter(self, categories: Categories | None) -> Converter:
         self.categories = categories
-        return Converter(self.inputs.convert, categories)
+        options = self.inputs.convert
+        if self.inputs.formats is not None:
+            # The detector readers give boxes as corners, whatever --bbox-format says.
+            options = dataclasses.replace(options, bbox_format="xyxy")
+        return Converter(options, categories)
 
     def _offline(self, prep: Preparer) -> None:
         cats = None
@@ -654,6 +685,9 @@ class Run:
             self._total = scan.rows
             self.plan(f"input: {scan.rows:,} rows in {len(prep.sources)} file(s)")
             full_name = s.dataset
+            if full_name is None and scan.first_uuid is None and self.inputs.match == "uuid":
+                # --match uuid: image keys are sample uuids (file stems).
+                scan.first_uuid = next((key_stem(k) for k in scan.keys if k), None)
             if full_name is None:
                 if scan.first_uuid is None:
                     raise SetupError(
@@ -707,10 +741,17 @@ class Run:
                     )
             if scan.uses_names:
                 self._index = await preflight.fetch_sample_index(client, info.full_name)
+                self._matcher = Matcher(self._index, self.inputs.match)
                 self.plan(
                     f"sample names: resolved against {len(self._index):,} samples "
-                    f"of {info.full_name}"
+                    f"of {info.full_name} (--match {self.inputs.match})"
                 )
+                if scan.keys:
+                    matched, unmatched, examples = self._matcher.count(scan.keys)
+                    line = f"images: {matched:,} match a sample, {unmatched:,} do not"
+                    if examples:
+                        line += " (e.g. " + ", ".join(repr(e) for e in examples) + ")"
+                    self.plan(line)
             journal = Journal(s.state) if s.state is not None else Journal()
             self.report.journal = str(journal.path)
             host = self.journal_host or client.host_key

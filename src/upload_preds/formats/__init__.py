@@ -1,0 +1,98 @@
+"""Readers for the files detectors emit: COCO (:mod:`.coco`) and YOLO (:mod:`.yolo`).
+
+Each reader turns its files into :class:`FormatRow` values, one per image:
+the image's key (its file name or path, matched to a sample by ``--match``),
+shorthand annotations the converter already understands (``category_id``
+resolved through :class:`~upload_preds.catmap.CategoryResolver`, boxes in
+``xyxy`` pixels, polygons as ``points``, the detection's ``score``) and,
+aligned with them, the :class:`~upload_preds.records.Location` of each
+detection (``results.json:17`` is the 17th detection of a COCO list,
+``labels/0001.txt:3`` the third line of a YOLO file), so that every error
+points at something the user can find. Detections dropped on purpose (a class
+mapped to null, an unknown class with ``--skip-unknown-categories``) are kept
+in ``skipped`` to be counted; detection-level problems in ``errors`` fail the
+image's label, as a bad line fails its label in CSV.
+
+:class:`FormatSource` is what :class:`~upload_preds.pipeline.Preparer` reads:
+``keys()`` for the preflight's first pass (cheap: no category look-ups) and
+``rows()`` for the conversion pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from upload_preds.catmap import CategoryResolver
+from upload_preds.errors import UsageError
+from upload_preds.records import Location, Notice, RowError
+
+__all__ = [
+    "FORMAT_NAMES",
+    "FormatOptions",
+    "FormatRow",
+    "FormatSource",
+    "open_format_sources",
+]
+
+FormatName = Literal["coco", "yolo"]
+FORMAT_NAMES: tuple[FormatName, ...] = ("coco", "yolo")
+
+
+@dataclass(frozen=True, slots=True)
+class FormatOptions:
+    """The flags of the detector formats."""
+
+    fmt: FormatName
+    coco_gt: Path | None = None
+    yolo_names: Path | None = None
+    images: Path | None = None
+
+
+@dataclass(slots=True)
+class FormatRow:
+    """One image's predictions, ready for the converter."""
+
+    key: str
+    loc: Location
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    ann_locs: list[Location] = field(default_factory=list)
+    rows: list[tuple[Location, dict[str, Any]]] = field(default_factory=list)
+    skipped: list[tuple[str, Location, dict[str, Any]]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    #: For segmentation-bitmap datasets: per annotation, its mask source
+    #: (see :mod:`upload_preds.masks`), aligned with ``annotations``.
+    masks: list[Any] | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class FormatSource(Protocol):
+    name: str
+
+    def image_keys(self) -> Iterator[tuple[str, int]]:
+        """Each image's key with its number of input records (detections)."""
+        ...
+
+    def rows(
+        self, resolver: CategoryResolver, task_type: str | None
+    ) -> Iterator[FormatRow | Notice | RowError]: ...
+
+
+def open_format_sources(paths: list[str], options: FormatOptions) -> list[FormatSource]:
+    """Check the inputs and flags of a detector format; raise a usage error on a bad one."""
+    if options.fmt == "coco":
+        from upload_preds.formats.coco import CocoSource
+
+        if options.yolo_names is not None:
+            raise UsageError("--yolo-names is for --format yolo", hint="drop it, or use --coco-gt")
+        return [CocoSource(p, options.coco_gt) for p in paths]
+    if options.fmt == "yolo":
+        from upload_preds.formats.yolo import open_yolo
+
+        if options.coco_gt is not None:
+            raise UsageError("--coco-gt is for --format coco", hint="drop it")
+        return [open_yolo(paths, options)]
+    raise UsageError(f"--format {options.fmt!r} is not a detector format")
