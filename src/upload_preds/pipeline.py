@@ -331,9 +331,12 @@ class Preparer:
 
     def items(self) -> Iterator[Item]:
         """Every outcome-bearing item, lazily; JSON rows first-come, CSV labels last."""
+        # The generator itself, not a delegating one: a frame less per item.
         if self._on_retract is not None:
-            yield from self._single_pass_items(self._on_retract)
-            return
+            return self._single_pass_items(self._on_retract)
+        return self._two_pass_items()
+
+    def _two_pass_items(self) -> Iterator[Item]:
         scan = self._scan if self._scan is not None else self.scan(full=False)
         duplicates = scan.duplicates
         conv = self.converter
@@ -507,9 +510,12 @@ class Preparer:
             )
             yield Failure((err,), rows)
             return
-        data = {"sample_name": row.key, "annotations": row.annotations}
+        # The key is a file name or path ('val/0001.jpg'), which --match resolves;
+        # the converter, which checks sample names of rows, gets a stand-in.
+        data = {"sample_name": "image", "annotations": row.annotations}
         result = convert(Record(row.loc, "json", data))
         if isinstance(result, LabelJob):
+            result.sample_name = row.key
             result.locs = tuple(loc for loc, _ in rows)
             result.extra["rows"] = rows
             yield result

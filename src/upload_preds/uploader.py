@@ -683,7 +683,8 @@ class Run:
             self.plan(f"API key accepted by {client.api_url}")
             scan = prep.scan(full=True)
             self._total = scan.rows
-            self.plan(f"input: {scan.rows:,} rows in {len(prep.sources)} file(s)")
+            files = len(prep.sources) + len(prep.format_sources)
+            self.plan(f"input: {scan.rows:,} rows in {files} file(s)")
             full_name = s.dataset
             if full_name is None and scan.first_uuid is None and self.inputs.match == "uuid":
                 # --match uuid: image keys are sample uuids (file stems).
