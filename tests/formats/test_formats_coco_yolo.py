@@ -172,7 +172,8 @@ def test_coco_mismatches_are_counted_or_fail_clearly(fenv: FormatsEnv) -> None:
     assert failed == {"unknown COCO category id": 1, "unknown category": 1, "unknown sample": 1}
     examples = json.dumps(report["failure_examples"])
     assert "r.json:2: category_id: category id 0" in examples
-    assert "r.json:3" in examples and "'dog'" in examples
+    assert "r.json:3" in examples
+    assert "'dog'" in examples
     assert "missing.jpg" in examples
     dry = fenv.run("r.json", "--format", "coco", "--coco-gt", "gt.json", "--dry-run")
     assert "class 'Truck' was taken for category 'truck' (the case differs)" in dry.stderr
@@ -268,7 +269,8 @@ def test_yolo_names_file_and_missing_image(fenv: FormatsEnv) -> None:
     report = res.report()
     assert report["failed_by_reason"] == {"image not found": 1, "unknown YOLO class": 1}
     examples = json.dumps(report["failure_examples"])
-    assert "img_0003.txt:1" in examples and "no image named img_0003" in examples
+    assert "img_0003.txt:1" in examples
+    assert "no image named img_0003" in examples
     assert "other.txt:1: class: class 7 has no name" in examples
 
 
