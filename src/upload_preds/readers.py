@@ -67,6 +67,7 @@ import sys
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, BinaryIO, Final, cast
 
 import orjson
@@ -521,14 +522,18 @@ def read_records(sources: Iterable[Source]) -> Iterator[Item]:
     Bad records become :class:`RowError` and reading goes on; blank lines
     become :class:`Notice`. CSV/TSV header problems raise :class:`InputFileError`.
     """
-    for src in sources:
-        with src.open() as stream:
-            if src.fmt == "jsonl":
-                yield from _read_jsonl(src.name, stream)
-            elif src.fmt == "json":
-                yield from _read_json(src.name, stream)
-            else:
-                yield from _read_delimited(src.name, src.fmt, stream)
+    # One generator per source (each opens its stream when first advanced),
+    # chained in C: a record passes through its reader's frame only, where a
+    # delegating ``yield from`` here would resume a second frame per record.
+    return chain.from_iterable(map(_reader, sources))
+
+
+def _reader(src: Source) -> Iterator[Item]:
+    if src.fmt == "jsonl":
+        return _read_jsonl(src)
+    if src.fmt == "json":
+        return _read_json(src)
+    return _read_delimited(src)
 
 
 def _stream_error(name: str, line: int, exc: BaseException, gz: bool = True) -> RowError:
@@ -542,47 +547,49 @@ def _stream_error(name: str, line: int, exc: BaseException, gz: bool = True) -> 
     )
 
 
-def _read_jsonl(name: str, stream: BinaryIO) -> Iterator[Item]:
-    readline = stream.readline
-    loads = orjson.loads
-    new = tuple.__new__
-    limit = MAX_LINE_BYTES + 1
-    lineno = 0
-    bom = True
-    while True:
-        try:
-            line = readline(limit)
-        except _STREAM_ERRORS as exc:
-            yield _stream_error(name, lineno + 1, exc)
-            return
-        if not line:
-            return
-        lineno += 1
-        if bom:
-            bom = False
-            if line.startswith(_BOM):
-                line = line[3:]
-        try:
-            obj = loads(line)
-        except orjson.JSONDecodeError as exc:
-            if len(line) == limit and not line.endswith(b"\n"):
-                try:
-                    _skip_line(stream, limit)
-                except _STREAM_ERRORS as exc2:
-                    yield _stream_error(name, lineno, exc2)
-                    return
-                yield _too_long(name, lineno)
+def _read_jsonl(src: Source) -> Iterator[Item]:
+    name = src.name
+    with src.open() as stream:
+        readline = stream.readline
+        loads = orjson.loads
+        new = tuple.__new__
+        limit = MAX_LINE_BYTES + 1
+        lineno = 0
+        bom = True
+        while True:
+            try:
+                line = readline(limit)
+            except _STREAM_ERRORS as exc:
+                yield _stream_error(name, lineno + 1, exc)
+                return
+            if not line:
+                return
+            lineno += 1
+            if bom:
+                bom = False
+                if line.startswith(_BOM):
+                    line = line[3:]
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError as exc:
+                if len(line) == limit and not line.endswith(b"\n"):
+                    try:
+                        _skip_line(stream, limit)
+                    except _STREAM_ERRORS as exc2:
+                        yield _stream_error(name, lineno, exc2)
+                        return
+                    yield _too_long(name, lineno)
+                else:
+                    yield _jsonl_problem(name, lineno, line, exc)
+                continue
+            if type(obj) is dict:
+                if ERROR_KEY in obj:
+                    del obj[ERROR_KEY]
+                # Record(Location(name, lineno), "jsonl", obj) without the two
+                # Python-level NamedTuple constructors: this runs once per row.
+                yield new(Record, (new(Location, (name, lineno)), "jsonl", obj))
             else:
-                yield _jsonl_problem(name, lineno, line, exc)
-            continue
-        if type(obj) is dict:
-            if ERROR_KEY in obj:
-                del obj[ERROR_KEY]
-            # Record(Location(name, lineno), "jsonl", obj) without the two
-            # Python-level NamedTuple constructors: this runs once per row.
-            yield new(Record, (new(Location, (name, lineno)), "jsonl", obj))
-        else:
-            yield _not_object(Location(name, lineno), obj)
+                yield _not_object(Location(name, lineno), obj)
 
 
 def _skip_line(stream: BinaryIO, limit: int) -> None:
@@ -735,35 +742,37 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (write a number or null)")
 
 
-def _read_json(name: str, stream: BinaryIO) -> Iterator[Item]:
-    chunks: list[bytes] = []
-    tail_error: str | None = None
-    while True:
+def _read_json(src: Source) -> Iterator[Item]:
+    name = src.name
+    with src.open() as stream:
+        chunks: list[bytes] = []
+        tail_error: str | None = None
+        while True:
+            try:
+                data = _read_some(stream, 1 << 20)
+            except _STREAM_ERRORS as exc:
+                tail_error = str(exc)
+                break
+            if not data:
+                break
+            chunks.append(data)
+        raw = b"".join(chunks)
+        del chunks
+        if raw.startswith(_BOM):
+            raw = raw[3:]
+        bad_lines: dict[int, str] = {}
         try:
-            data = _read_some(stream, 1 << 20)
-        except _STREAM_ERRORS as exc:
-            tail_error = str(exc)
-            break
-        if not data:
-            break
-        chunks.append(data)
-    raw = b"".join(chunks)
-    del chunks
-    if raw.startswith(_BOM):
-        raw = raw[3:]
-    bad_lines: dict[int, str] = {}
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = _decode_marking(raw, bad_lines)
-    del raw
-    doc = _JsonDoc(name, text, bad_lines, tail_error)
-    rows: list[tuple[int, Any, str | None]] = []
-    try:
-        yield from _walk_document(doc, rows)
-    except _StopAt as stop:
-        yield from _emit_rows(doc, rows)
-        yield doc.syntax(stop.pos, stop.msg)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = _decode_marking(raw, bad_lines)
+        del raw
+        doc = _JsonDoc(name, text, bad_lines, tail_error)
+        rows: list[tuple[int, Any, str | None]] = []
+        try:
+            yield from _walk_document(doc, rows)
+        except _StopAt as stop:
+            yield from _emit_rows(doc, rows)
+            yield doc.syntax(stop.pos, stop.msg)
 
 
 def _decode_marking(raw: bytes, bad_lines: dict[int, str]) -> str:
@@ -978,63 +987,66 @@ class _LineFeed:
             yield text
 
 
-def _read_delimited(name: str, fmt: Format, stream: BinaryIO) -> Iterator[Item]:
-    delimiter = "\t" if fmt == "tsv" else ","
-    if csv.field_size_limit() != MAX_CSV_FIELD_CHARS:
-        csv.field_size_limit(MAX_CSV_FIELD_CHARS)
-    feed = _LineFeed(stream)
-    pending = feed.pending
-    new = tuple.__new__
-    header: list[str] | None = None
-    ncols = 0
-    drop_error = False
-    while True:
-        reader = csv.reader(feed.lines(), delimiter=delimiter, strict=True)
-        try:
-            for row in reader:
-                start = pending[0][0]
-                end = feed.lineno
-                pending.clear()
-                if feed.bad:
-                    problem = _bad_in(feed.bad, start, end)
-                    if problem is not None:
-                        yield RowError(Location(name, start), None, problem[0], problem[1])
+def _read_delimited(src: Source) -> Iterator[Item]:
+    name = src.name
+    fmt = src.fmt
+    with src.open() as stream:
+        delimiter = "\t" if fmt == "tsv" else ","
+        if csv.field_size_limit() != MAX_CSV_FIELD_CHARS:
+            csv.field_size_limit(MAX_CSV_FIELD_CHARS)
+        feed = _LineFeed(stream)
+        pending = feed.pending
+        new = tuple.__new__
+        header: list[str] | None = None
+        ncols = 0
+        drop_error = False
+        while True:
+            reader = csv.reader(feed.lines(), delimiter=delimiter, strict=True)
+            try:
+                for row in reader:
+                    start = pending[0][0]
+                    end = feed.lineno
+                    pending.clear()
+                    if feed.bad:
+                        problem = _bad_in(feed.bad, start, end)
+                        if problem is not None:
+                            yield RowError(Location(name, start), None, problem[0], problem[1])
+                            continue
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        yield Notice(Location(name, start), "blank line skipped")
                         continue
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    yield Notice(Location(name, start), "blank line skipped")
-                    continue
+                    if header is None:
+                        header = _check_header(name, start, row, delimiter)
+                        ncols = len(header)
+                        drop_error = ERROR_KEY in header
+                        continue
+                    if len(row) != ncols:
+                        yield _ragged(Location(name, start), len(row), ncols, delimiter)
+                        continue
+                    data = {k: v for k, v in zip(header, row, strict=True) if v}
+                    if drop_error:
+                        data.pop(ERROR_KEY, None)
+                    # Record(Location(name, start), fmt, data), minus two Python-level calls.
+                    yield new(Record, (new(Location, (name, start)), fmt, data))
                 if header is None:
-                    header = _check_header(name, start, row, delimiter)
-                    ncols = len(header)
-                    drop_error = ERROR_KEY in header
-                    continue
-                if len(row) != ncols:
-                    yield _ragged(Location(name, start), len(row), ncols, delimiter)
-                    continue
-                data = {k: v for k, v in zip(header, row, strict=True) if v}
-                if drop_error:
-                    data.pop(ERROR_KEY, None)
-                # Record(Location(name, start), fmt, data), minus two Python-level calls.
-                yield new(Record, (new(Location, (name, start)), fmt, data))
-            if header is None:
-                raise InputFileError(
-                    name,
-                    "has no header line (only blank lines)",
-                    hint="the first line must name the columns, e.g. sample_uuid,category,...",
-                )
-            return
-        except (csv.Error, _RecordTooLong) as exc:
-            start = pending[0][0] if pending else feed.lineno
-            yield _csv_problem(Location(name, start), exc, feed.lineno)
-            # Go on from the line after the broken record's first one, replaying
-            # the lines it swallowed: a quote that never closes (or closes at a
-            # later record's quote) then costs one record, not the rest of the file.
-            feed.replay.extend(reversed(pending[1:]))
-            _drop_bad(feed.bad, start, start)
-            pending.clear()
-        except _STREAM_ERRORS as exc:
-            yield _stream_error(name, feed.lineno + 1, exc)
-            return
+                    raise InputFileError(
+                        name,
+                        "has no header line (only blank lines)",
+                        hint="the first line must name the columns, e.g. sample_uuid,category,...",
+                    )
+                return
+            except (csv.Error, _RecordTooLong) as exc:
+                start = pending[0][0] if pending else feed.lineno
+                yield _csv_problem(Location(name, start), exc, feed.lineno)
+                # Go on from the line after the broken record's first one, replaying
+                # the lines it swallowed: a quote that never closes (or closes at a
+                # later record's quote) then costs one record, not the rest of the file.
+                feed.replay.extend(reversed(pending[1:]))
+                _drop_bad(feed.bad, start, start)
+                pending.clear()
+            except _STREAM_ERRORS as exc:
+                yield _stream_error(name, feed.lineno + 1, exc)
+                return
 
 
 def _bad_in(bad: dict[int, tuple[str, str]], start: int, end: int) -> tuple[str, str] | None:
