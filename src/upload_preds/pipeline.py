@@ -18,6 +18,19 @@ memory), the second pass converts. Standard input is spooled to a temporary
 file first so that it can be read twice. CSV records of one sample are merged
 into one label by design, so they take no part in duplicate detection.
 
+A run that sends nothing (a dry run) needs no look-ahead: after
+:meth:`Preparer.single_pass` the input is read once. Each JSON row is checked
+with :meth:`Converter.plan <upload_preds.convert.Converter.plan>` (the same
+checks as ``convert``; annotation objects are built only if asked for) and its
+label yielded at once, while a 64-bit hash of its key goes into a
+:class:`~upload_preds.dedupe.HashSieve`; failures are held back in a temporary
+file. At the end, only if some hash repeats, the JSON inputs are read again to
+confirm the real duplicates; labels already yielded for duplicate rows are
+taken back through the caller's ``on_retract``, and the held-back failures come
+out merged in input order with the duplicates' failures (or superseded skips).
+Measured on 1M JSONL rows of 5 boxes: the two-pass way cost about 9x
+``orjson.loads`` of the same lines, the single pass under 4x.
+
 :class:`Tally` accumulates the plan (what a dry run prints) from the same
 stream the upload consumes; it keeps counts and a bounded number of examples,
 never the rows themselves.

@@ -11,6 +11,8 @@ named tuples because a frozen dataclass's ``__init__`` (``object.__setattr__``
 per field) costs several times as much; hot readers may even build them with
 ``tuple.__new__(Location, (file, line))``, which skips the Python-level
 ``__new__``. They stay immutable and hashable, and compare field by field.
+:class:`PlannedLabelJob` is the dry run's :class:`LabelJob`: checked in full,
+its annotation objects built only when its ``attributes`` are read.
 """
 
 from __future__ import annotations
