@@ -206,6 +206,13 @@ def _detail_from_body(body: bytes, reason: str) -> str:
     return str(data)
 
 
+def _xml_text(text: str, tag: str) -> str:
+    """The text of the first ``<tag>`` element of an S3 error body, or ``""``."""
+    start = text.find(f"<{tag}>")
+    end = text.find(f"</{tag}>", start + 1)
+    return text[start + len(tag) + 2 : end].strip() if start >= 0 and end > start else ""
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
@@ -268,6 +275,8 @@ class SegmentsClient:
         self.gzip_threshold = gzip_threshold
         self.retries = retries
         self._session: aiohttp.ClientSession | None = None
+        # Asset files go to a presigned storage URL with no API key: a session of their own.
+        self._storage_session: aiohttp.ClientSession | None = None
         self._json_headers = {"Content-Type": "application/json"}
         self._gzip_headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         self.requests_sent = 0
@@ -311,6 +320,9 @@ class SegmentsClient:
             setattr(self._session, "_retry_connection", False)  # noqa: B010
 
     async def aclose(self) -> None:
+        if self._storage_session is not None:
+            await self._storage_session.close()
+            self._storage_session = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -508,6 +520,83 @@ class SegmentsClient:
         if not 200 <= status < 300:
             raise self._error("PUT", path, status, data, headers)
         return status
+
+    async def create_asset(self, filename: str) -> dict[str, Any]:
+        """``POST /assets/ {"filename"}`` (not retried here: the engine retries it).
+
+        Returns ``{"uuid", "url", "presignedPostFields": {"url", "fields"}}``.
+        """
+        path = "assets/"
+        status, data, headers = await self._send("POST", path, orjson.dumps({"filename": filename}))
+        if not 200 <= status < 300:
+            raise self._error("POST", path, status, data, headers)
+        try:
+            answer = orjson.loads(data)
+            post = answer["presignedPostFields"]
+            if not (
+                isinstance(answer["url"], str)
+                and isinstance(post["url"], str)
+                and isinstance(post["fields"], dict)
+            ):
+                raise TypeError
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise ApiError(
+                status,
+                "the asset answer has no url and presignedPostFields {url, fields}",
+                method="POST",
+                path=path,
+            ) from None
+        result: dict[str, Any] = answer
+        return result
+
+    async def upload_to_storage(self, asset: Mapping[str, Any], filename: str, data: bytes) -> None:
+        """The presigned multipart POST of an asset's file to its storage (S3 on the
+        platform): the signed ``fields`` then the file, WITHOUT the API key (the
+        storage session has no ``Authorization`` header; the key must never reach
+        the storage host). Not retried here: the engine retries it.
+        """
+        post = asset["presignedPostFields"]
+        url = str(post["url"])
+        session = self._storage_session
+        if session is None:
+            if self._session is None:
+                raise RuntimeError("SegmentsClient used outside 'async with'")
+            session = self._storage_session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(
+                    total=self.timeout,
+                    connect=self.connect_timeout,
+                    sock_connect=self.connect_timeout,
+                ),
+                headers={"User-Agent": f"upload-preds/{_VERSION}"},
+                trust_env=False,
+            )
+        form = aiohttp.FormData()
+        for name, value in post["fields"].items():
+            form.add_field(str(name), str(value))
+        form.add_field("file", data, filename=filename, content_type="image/png")
+        where = urlsplit(url).path or "/"
+        self.requests_sent += 1
+        try:
+            async with session.post(url, data=form, allow_redirects=False) as resp:
+                body = await resp.read()
+                status = resp.status
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        except asyncio.TimeoutError:
+            raise TransportError(
+                "timeout", f"no answer within {self.timeout:g} s", method="POST", path=where
+            ) from None
+        except aiohttp.ClientError as exc:
+            detail = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
+            raise TransportError("connection", detail, method="POST", path=where) from None
+        if not 200 <= status < 300:
+            text = body.decode("utf-8", "replace")
+            # S3 answers XML: <Error><Code>..</Code><Message>..</Message></Error>.
+            code = _xml_text(text, "Code")
+            message = _xml_text(text, "Message") or text.strip()[:200] or f"HTTP {status}"
+            detail = f"storage: {code + ': ' if code else ''}{message}"
+            raise ApiError(
+                status, self._scrub(detail), method="POST", path=where, retry_after=retry_after
+            )
 
     async def get_label(self, sample_uuid: str, labelset: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request_json(

@@ -56,10 +56,12 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
+from upload_preds import masks
 from upload_preds.categories import Categories
 from upload_preds.errors import UsageError
 from upload_preds.models import (
@@ -345,6 +347,14 @@ _ROW_KEYS = frozenset(
         "image_attributes",
     }
 )
+# Row fields of masks (see _mask_label) and the image size (masks, --normalized). Kept
+# apart from _ROW_KEYS, which mirrors the row models of --print-schema (models.py).
+_MASK_ROW_KEYS = frozenset({"mask_path", "mask_kind", "width", "height"})
+_ALL_ROW_KEYS = _ROW_KEYS | _MASK_ROW_KEYS
+_MASK_ANN_KEYS = frozenset({"id", "category_id", "category", "attributes", "score", "segmentation"})
+_MASK_FILE_ANN_KEYS = frozenset({"id", "category_id", "category", "attributes"})
+MASK_KINDS = ("instance", "class")
+R_MASK = "invalid mask"
 _ANN_COMMON = {"category_id", "category", "type", "score", "attributes", "id"}
 _ANN_BBOX = frozenset(_ANN_COMMON | {"points", "bbox"})
 _ANN_SHAPE = frozenset(_ANN_COMMON | {"points"})
@@ -726,18 +736,18 @@ class Converter:
                 )
             ]
         errors: list[RowError] = []
-        if not data.keys() <= _ROW_KEYS:
+        if not data.keys() <= _ALL_ROW_KEYS:
             for k in data:
-                if k not in _ROW_KEYS:
+                if k not in _ALL_ROW_KEYS:
                     errors.append(
                         RowError(
                             loc,
                             str(k),
                             R_UNKNOWN_FIELD,
                             "unknown field (known: "
-                            + ", ".join(sorted(_ROW_KEYS))
+                            + ", ".join(sorted(_ALL_ROW_KEYS))
                             + ")"
-                            + _suggest_key(k, _ROW_KEYS),
+                            + _suggest_key(k, _ALL_ROW_KEYS),
                         )
                     )
         uuid, name = self._sample(data, loc, errors)
@@ -797,6 +807,13 @@ class Converter:
                 )
             else:
                 label = self._full_attributes(attributes, loc, errors)
+        elif self._wants_mask(data, anns, loc, errors):
+            built_mask = self._mask_label(data, anns, loc, errors)
+            if built_mask is not None:
+                label, bitmap, derived, filtered, dropped = built_mask
+                job_extra["asset"] = bitmap
+                if score is None:
+                    score = derived
         elif anns is None:
             errors.append(
                 RowError(
@@ -911,6 +928,436 @@ class Converter:
                     )
         return normalized
 
+    # --- segmentation masks -----------------------------------------------------------
+
+    def _wants_mask(
+        self, data: dict[str, Any], anns: Any, loc: Location, errors: list[RowError]
+    ) -> bool:
+        """Whether the row is a mask row: a segmentation dataset, or masks on an unknown one."""
+        has_mask = "mask_path" in data or (
+            type(anns) is list and any(type(a) is dict and "segmentation" in a for a in anns)
+        )
+        if self._kind is None or self._kind == "segmentation-bitmap":
+            # Without masks, _shorthand explains what a segmentation row needs.
+            return has_mask
+        if has_mask:
+            field = "mask_path" if "mask_path" in data else "annotations"
+            errors.append(
+                RowError(
+                    loc,
+                    field,
+                    R_TASK_TYPE,
+                    f"masks are for segmentation-bitmap datasets; this one is {self.task_type}",
+                )
+            )
+        return False
+
+    def _image_size(
+        self, data: dict[str, Any], loc: Location, errors: list[RowError]
+    ) -> tuple[int, int] | None:
+        """The row's ``width`` and ``height`` (positive integers), when both are given."""
+        out: list[int] = []
+        for key in ("width", "height"):
+            v = data.get(key)
+            if v is None:
+                continue
+            if type(v) is float and v.is_integer():
+                v = int(v)
+            if type(v) is not int or v <= 0:
+                errors.append(
+                    RowError(loc, key, R_INVALID, f"should be a positive integer, got {_short(v)}")
+                )
+            else:
+                out.append(v)
+        return (out[0], out[1]) if len(out) == 2 else None
+
+    def _mask_category(
+        self, a: dict[str, Any], where: str, loc: Location, errors: list[RowError]
+    ) -> int | None:
+        cid = a.get("category_id")
+        cname = a.get("category")
+        if cid is not None and cname is not None:
+            errors.append(
+                RowError(loc, f"{where}.category", R_INVALID, "give either category_id or category")
+            )
+            return None
+        if cid is not None:
+            if type(cid) is not int or (self._ids is not None and cid not in self._ids):
+                reason, msg = (
+                    self._category_id_problem(cid)
+                    if self.categories is not None or type(cid) is not int
+                    else (R_CATEGORY_ID, "")
+                )
+                errors.append(RowError(loc, f"{where}.category_id", reason, msg))
+                return None
+            return cid
+        hit = self._names.get(cname) if type(cname) is str else None
+        if hit is not None:
+            return hit
+        found = self._category_name(cname)
+        if type(found) is tuple:
+            errors.append(RowError(loc, f"{where}.category", found[0], found[1]))
+            return None
+        assert type(found) is int
+        return found
+
+    def _mask_label(
+        self, data: dict[str, Any], anns: Any, loc: Location, errors: list[RowError]
+    ) -> tuple[dict[str, Any], masks.Bitmap, float | None, int, bool] | None:
+        """A segmentation-bitmap label from ``mask_path`` or per-annotation ``segmentation``.
+
+        Returns (attributes, bitmap, derived label score, filtered, scores
+        dropped), or ``None`` when the row has errors (appended).
+        """
+        n_err = len(errors)
+        size = self._image_size(data, loc, errors)
+        image_attributes = data.get("image_attributes")
+        if image_attributes is not None:
+            checked = _flat_map(image_attributes)
+            if type(checked) is tuple:
+                key, msg = checked
+                field = "image_attributes" if key is None else f"image_attributes.{key}"
+                errors.append(RowError(loc, field, R_ATTRIBUTES, msg))
+        kind = data.get("mask_kind", "instance")
+        if kind not in MASK_KINDS:
+            errors.append(
+                RowError(
+                    loc,
+                    "mask_kind",
+                    R_INVALID,
+                    f"should be 'instance' (pixels are annotation ids) or 'class' (pixels are "
+                    f"category ids), got {_short(kind)}",
+                )
+            )
+            return None
+        mask_path = data.get("mask_path")
+        result: tuple[list[dict[str, Any]], masks.Canvas | Any, float | None, int, bool] | None
+        if mask_path is not None:
+            result = self._mask_file(mask_path, kind, anns, loc, errors)
+        elif kind == "class":
+            errors.append(
+                RowError(loc, "mask_path", R_MISSING, "mask_kind 'class' needs mask_path")
+            )
+            return None
+        else:
+            result = self._mask_segments(anns, size, loc, errors)
+        if result is None or len(errors) > n_err:
+            return None
+        out, image, derived, filtered, dropped = result
+        try:
+            bitmap = masks.Bitmap.of(image)
+        except OSError as exc:  # Pillow could not encode it: not expected for RGBA
+            errors.append(RowError(loc, "mask_path", R_MASK, f"cannot encode the bitmap: {exc}"))
+            return None
+        label: dict[str, Any] = {
+            "format_version": "0.1",
+            "annotations": out,
+            "segmentation_bitmap": bitmap.target,
+        }
+        if image_attributes is not None:
+            label["image_attributes"] = image_attributes
+        return label, bitmap, derived, filtered, dropped
+
+    def _mask_file(
+        self, mask_path: Any, kind: str, anns: Any, loc: Location, errors: list[RowError]
+    ) -> tuple[list[dict[str, Any]], Any, float | None, int, bool] | None:
+        if type(mask_path) is not str or not mask_path.strip():
+            errors.append(
+                RowError(
+                    loc, "mask_path", R_INVALID, f"should be a file path, got {_short(mask_path)}"
+                )
+            )
+            return None
+        path = resolve_mask_path(loc.file, mask_path)
+        try:
+            image = masks.id_planes_of_png(path)
+        except masks.MaskError as exc:
+            errors.append(RowError(loc, "mask_path", R_MASK, str(exc)))
+            return None
+        present = [i for i in masks.ids_in(image) if i]
+        out: list[dict[str, Any]] = []
+        if kind == "class":
+            if anns is not None:
+                errors.append(
+                    RowError(
+                        loc,
+                        "annotations",
+                        R_INVALID,
+                        "with mask_kind 'class' the annotations come from the pixel values "
+                        "(category ids); leave 'annotations' out",
+                    )
+                )
+                return None
+            for v in present:
+                if self._ids is not None and v not in self._ids:
+                    errors.append(
+                        RowError(
+                            loc,
+                            "mask_path",
+                            R_CATEGORY_ID,
+                            f"{mask_path}: pixel value {v} is not a category id of the dataset "
+                            f"(it has: {self.categories.describe_ids() if self.categories else ''})",
+                        )
+                    )
+                else:
+                    out.append({"id": v, "category_id": v})
+            return out, image, None, 0, False
+        if type(anns) is not list:
+            errors.append(
+                RowError(
+                    loc,
+                    "annotations",
+                    R_MISSING if anns is None else R_INVALID,
+                    'an instance mask needs \'annotations\': [{"id": pixel value, "category": '
+                    "name}, ...] (or set mask_kind 'class')",
+                )
+            )
+            return None
+        seen: dict[int, int] = {}
+        for i, a in enumerate(anns):
+            where = f"annotations[{i}]"
+            if type(a) is not dict:
+                errors.append(
+                    RowError(loc, where, R_INVALID, f"should be an object, got {_short(a)}")
+                )
+                continue
+            extra = [k for k in a if k not in _MASK_FILE_ANN_KEYS]
+            for k in extra:
+                why = (
+                    "the pixels of a mask file cannot be filtered by score; leave low-score "
+                    "instances out of the PNG"
+                    if k == "score"
+                    else "unknown field with mask_path (known: "
+                    + ", ".join(sorted(_MASK_FILE_ANN_KEYS))
+                    + ")"
+                )
+                errors.append(RowError(loc, f"{where}.{k}", R_UNKNOWN_FIELD, why))
+            aid = a.get("id")
+            if type(aid) is not int or not 0 < aid < masks.MAX_ID:
+                errors.append(
+                    RowError(
+                        loc,
+                        f"{where}.id",
+                        R_INVALID,
+                        f"should be the instance's pixel value, an integer from 1 to 2^24 - 1, "
+                        f"got {_short(aid)}",
+                    )
+                )
+                continue
+            if aid in seen:
+                errors.append(
+                    RowError(
+                        loc,
+                        f"{where}.id",
+                        R_DUPLICATE_ID,
+                        f"id {aid} is already used by annotations[{seen[aid]}]",
+                    )
+                )
+                continue
+            seen[aid] = i
+            cid = self._mask_category(a, where, loc, errors)
+            at = a.get("attributes")
+            if at is not None and type(_flat_map(at)) is tuple:
+                errors.append(
+                    RowError(loc, f"{where}.attributes", R_ATTRIBUTES, "should be a flat map")
+                )
+            if extra or cid is None:
+                continue
+            o: dict[str, Any] = {"id": aid, "category_id": cid}
+            if at is not None:
+                o["attributes"] = at
+            out.append(o)
+        unlisted = [v for v in present if v not in seen]
+        if unlisted:
+            shown = ", ".join(str(v) for v in unlisted[:10])
+            errors.append(
+                RowError(
+                    loc,
+                    "mask_path",
+                    R_MASK,
+                    f"{mask_path}: pixel values {shown} are not among the annotations' ids; "
+                    "list each instance id with its category",
+                )
+            )
+        return out, image, None, 0, False
+
+    def _mask_segments(
+        self, anns: Any, size: tuple[int, int] | None, loc: Location, errors: list[RowError]
+    ) -> tuple[list[dict[str, Any]], Any, float | None, int, bool] | None:
+        if type(anns) is not list:
+            errors.append(
+                RowError(
+                    loc,
+                    "annotations",
+                    R_MISSING if anns is None else R_INVALID,
+                    "a segmentation row needs 'mask_path' or 'annotations' whose items carry a "
+                    "'segmentation' (COCO RLE or polygons)",
+                )
+            )
+            return None
+        n0 = len(errors)
+        osa = self._osa
+        min_score = self._min
+        given: set[int] = set()
+        checked: list[tuple[int, dict[str, Any], Any, float | None]] = []
+        filtered = 0
+        scored = False
+        for i, a in enumerate(anns):
+            where = f"annotations[{i}]"
+            if type(a) is not dict:
+                errors.append(
+                    RowError(loc, where, R_INVALID, f"should be an object, got {_short(a)}")
+                )
+                continue
+            bad = False
+            for k in a:
+                if k not in _MASK_ANN_KEYS:
+                    bad = True
+                    errors.append(
+                        RowError(
+                            loc,
+                            f"{where}.{k}",
+                            R_UNKNOWN_FIELD,
+                            "unknown field of a mask annotation (known: "
+                            + ", ".join(sorted(_MASK_ANN_KEYS))
+                            + ")"
+                            + _suggest_key(k, _MASK_ANN_KEYS),
+                        )
+                    )
+            aid = a.get("id")
+            if aid is not None:
+                if type(aid) is not int or not 0 < aid < masks.MAX_ID:
+                    bad = True
+                    errors.append(
+                        RowError(
+                            loc,
+                            f"{where}.id",
+                            R_INVALID,
+                            f"should be an integer from 1 to 2^24 - 1 (it is the pixel value in "
+                            f"the bitmap), got {_short(aid)}",
+                        )
+                    )
+                elif aid in given:
+                    bad = True
+                    errors.append(
+                        RowError(loc, f"{where}.id", R_DUPLICATE_ID, f"id {aid} is used twice")
+                    )
+                else:
+                    given.add(aid)
+            cid = self._mask_category(a, where, loc, errors)
+            seg = a.get("segmentation")
+            if seg is None:
+                bad = True
+                errors.append(
+                    RowError(
+                        loc,
+                        f"{where}.segmentation",
+                        R_MISSING,
+                        'give the instance\'s mask: a COCO RLE {"size": [h, w], "counts": ...} '
+                        "or polygons [[x1, y1, x2, y2, ...]]",
+                    )
+                )
+            s = a.get("score")
+            if s is not None and not _is_num(s):
+                bad = True
+                reason, msg = _num_err(s)
+                errors.append(RowError(loc, f"{where}.score", reason, msg))
+                s = None
+            at = a.get("attributes")
+            if at is not None and type(_flat_map(at)) is tuple:
+                bad = True
+                errors.append(
+                    RowError(loc, f"{where}.attributes", R_ATTRIBUTES, "should be a flat map")
+                )
+            if bad or cid is None:
+                continue
+            o: dict[str, Any] = {"category_id": cid}
+            if at is not None:
+                o["attributes"] = at
+            if s is not None:
+                if osa is not None:
+                    problem = _store_score(o, osa, s)
+                    if problem is not None:
+                        errors.append(RowError(loc, f"{where}.attributes", *problem))
+                        continue
+                if min_score is not None and s < min_score:
+                    filtered += 1
+                    continue
+                scored = True
+            checked.append((i, o, seg, s))
+        if len(errors) > n0:
+            return None
+        # Sizes: every RLE has one; polygons use the row's width/height.
+        for i, _o, seg, _s in checked:
+            if isinstance(seg, dict):
+                try:
+                    h, w = masks.rle_size(seg)
+                except masks.MaskError as exc:
+                    errors.append(RowError(loc, f"annotations[{i}].segmentation", R_MASK, str(exc)))
+                    return None
+                if size is None:
+                    size = (w, h)
+                elif size != (w, h):
+                    errors.append(
+                        RowError(
+                            loc,
+                            f"annotations[{i}].segmentation",
+                            R_MASK,
+                            f"the RLE is {w}x{h} pixels but the image is {size[0]}x{size[1]}",
+                        )
+                    )
+                    return None
+        if size is None:
+            errors.append(
+                RowError(
+                    loc,
+                    "width",
+                    R_MISSING,
+                    "polygon masks (and labels with no instance) need the image size: give the "
+                    "row's width and height",
+                )
+            )
+            return None
+        canvas = masks.Canvas(size[0], size[1])
+        # Ids: given ones kept; the others get the smallest numbers not given.
+        next_id = 1
+        out: list[dict[str, Any]] = []
+        for i, o, _seg, _s in checked:
+            aid = anns[i].get("id")
+            if aid is None:
+                while next_id in given:
+                    next_id += 1
+                aid = next_id
+                next_id += 1
+            out.append({"id": aid, **o})
+        # Paint the least confident first, so the most confident instance wins overlaps.
+        order = sorted(range(len(checked)), key=lambda k: _score_key(checked[k][3]))
+        for k in order:
+            i, _o, seg, _s = checked[k]
+            try:
+                mask = (
+                    masks.rle_mask(seg)
+                    if isinstance(seg, dict)
+                    else masks.polygon_mask(seg, size[0], size[1])
+                )
+                canvas.paint(out[k]["id"], mask)
+            except masks.MaskError as exc:
+                errors.append(RowError(loc, f"annotations[{i}].segmentation", R_MASK, str(exc)))
+        if len(errors) > n0:
+            return None
+        scores = [s for *_, s in checked if s is not None]
+        derived = None
+        how = self.options.score_from
+        if how is not None and scores:
+            derived = (
+                max(scores)
+                if how == "max"
+                else min(scores)
+                if how == "min"
+                else math.fsum(scores) / len(scores)
+            )
+        return out, canvas.image, derived, filtered, osa is None and (scored or filtered > 0)
+
     # --- shorthand --------------------------------------------------------------------
 
     def _shorthand(
@@ -928,7 +1375,13 @@ class Converter:
                     "annotations",
                     R_TASK_TYPE,
                     f"the shorthand cannot express a {self.task_type} label; give the complete "
-                    "label as 'attributes' instead",
+                    "label as 'attributes' instead"
+                    + (
+                        ", or masks: 'mask_path', or a 'segmentation' (COCO RLE or polygons) "
+                        "in each annotation"
+                        if self._kind == "segmentation-bitmap"
+                        else ""
+                    ),
                 )
             )
             return None
@@ -1643,6 +2096,19 @@ def _store_score(o: dict[str, Any], name: str, score: Any) -> Err | None:
         )
     o["attributes"] = {**(attrs or {}), name: score}
     return None
+
+
+def _score_key(score: float | None) -> float:
+    return -_INF if score is None else score
+
+
+def resolve_mask_path(input_file: str, mask_path: str) -> Path:
+    """``mask_path`` as written, relative to the folder of the input file that names it
+    (the current folder for stdin)."""
+    p = Path(mask_path.strip())
+    if p.is_absolute() or input_file.startswith("<"):
+        return p
+    return Path(input_file).parent / p
 
 
 def _annotation_lists(

@@ -52,8 +52,9 @@ import asyncio
 import enum
 import random
 import time
-from collections.abc import AsyncIterable, Callable, Container, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Container, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from upload_preds.client import ApiError, SegmentsClient, TransportError
 from upload_preds.errors import AbortError, AuthError, ServerFailingError
@@ -67,6 +68,7 @@ __all__ = [
     "SKIP_INTERRUPTED",
     "SKIP_NOT_SENT",
     "SKIP_PROTECTED",
+    "Asset",
     "EngineConfig",
     "EngineEvent",
     "EngineResult",
@@ -180,11 +182,38 @@ class EngineResult:
         return self.uploaded / self.elapsed if self.elapsed > 0 else 0.0
 
 
+class Asset(Protocol):
+    """A file a label refers to (a segmentation bitmap), uploaded before the label.
+
+    A job carries one as ``job.extra["asset"]``: the worker uploads ``png``
+    as ``filename`` (POST /assets/, then the presigned storage POST), calls
+    ``attach(url)`` to put the asset's url into the label, and only then
+    encodes and PUTs the label. The journal hash is taken before, from the
+    label as converted (which names the content, not a url).
+    """
+
+    @property
+    def filename(self) -> str: ...
+
+    @property
+    def png(self) -> bytes: ...
+
+    def attach(self, url: str) -> None: ...
+
+
 @dataclass(slots=True)
 class _Item:
     job: LabelJob
     payload: bytes
     digest: bytes | None
+    asset: Asset | None = None
+
+
+class _Done:
+    """What :meth:`UploadEngine._call` returns when it has recorded the job's outcome."""
+
+
+_DONE = _Done()
 
 
 _END = object()  # queue sentinel: no more jobs
@@ -416,7 +445,8 @@ class UploadEngine:
             ):
                 self._skipped(job, SKIP_ALREADY_UPLOADED)
                 return None
-        return _Item(job, payload, digest)
+        extra = job.extra
+        return _Item(job, payload, digest, extra.get("asset") if extra else None)
 
     async def _worker(self, queue: asyncio.Queue[_Item | object]) -> None:
         while True:
@@ -453,6 +483,38 @@ class UploadEngine:
         job = item.job
         uuid = job.sample_uuid
         assert uuid is not None
+        asset = item.asset
+        if asset is not None:
+            # The file first (each step retried on its own), then the label naming it.
+            client = self.client
+            created = await self._call(job, lambda: client.create_asset(asset.filename))
+            if created is _DONE:
+                return
+            assert isinstance(created, dict)
+            stored = await self._call(
+                job, lambda: client.upload_to_storage(created, asset.filename, asset.png), False
+            )
+            if stored is _DONE:
+                return
+            asset.attach(str(created["url"]))
+            item.payload = encode_body(job.body())
+        payload = item.payload
+        labelset = job.labelset
+        put = self.client.put_label
+        if await self._call(job, lambda: put(uuid, labelset, payload)) is _DONE:
+            return
+        # No await between the answer and the outcome (see _worker).
+        self._uploaded(item)
+
+    async def _call(
+        self, job: LabelJob, send: Callable[[], Awaitable[Any]], auth_aborts: bool = True
+    ) -> Any:
+        """``send()`` under the limiter and pacer, retried; its result, or ``_DONE`` when
+        the job's outcome (failed, skipped) has been recorded instead.
+
+        ``auth_aborts`` False: a 401/403 is not about the API key (a storage
+        upload, which carries no key) and fails the job alone.
+        """
         cfg = self.config
         limiter = self.limiter
         pacer = self.pacer
@@ -462,15 +524,15 @@ class UploadEngine:
             try:
                 if self._stopping:  # stopped while waiting for a slot
                     self._skipped(job, SKIP_NOT_SENT if attempt == 0 else SKIP_INTERRUPTED)
-                    return
+                    return _DONE
                 delay = pacer.reserve()
                 if delay > 0 and await self._sleep(delay):
                     self._skipped(job, SKIP_NOT_SENT if attempt == 0 else SKIP_INTERRUPTED)
-                    return
+                    return _DONE
                 self.result.requests += 1
                 error: ApiError | TransportError
                 try:
-                    await self.client.put_label(uuid, job.labelset, item.payload)
+                    answer = await send()
                 except ApiError as exc:
                     error = exc
                 except TransportError as exc:
@@ -478,8 +540,7 @@ class UploadEngine:
                 else:
                     limiter.on_success()
                     pacer.on_success()
-                    self._uploaded(item)
-                    return
+                    return answer
             finally:
                 limiter.release()
 
@@ -492,7 +553,7 @@ class UploadEngine:
                 backoff = self._backoff(attempt)
                 pacer.on_throttled(retry_after, backoff)
                 limiter.on_throttled()
-            if status in AUTH_STATUSES:
+            if status in AUTH_STATUSES and auth_aborts:
                 reason = _FAIL_REASONS[status]
                 self._failed(job, reason, error.detail, status)
                 self._abort(
@@ -502,7 +563,7 @@ class UploadEngine:
                         "to this dataset; what was uploaded is recorded, a rerun resumes",
                     )
                 )
-                return
+                return _DONE
             if status is None or status in RETRYABLE_STATUSES:
                 if attempt < cfg.retries and not self._stopping:
                     delay = retry_after if retry_after is not None else self._backoff(attempt)
@@ -527,18 +588,21 @@ class UploadEngine:
                         self._retrying -= 1
                     if stopped:
                         self._skipped(job, SKIP_INTERRUPTED)
-                        return
+                        return _DONE
                     continue
                 if self._stopping:
                     self._skipped(job, SKIP_INTERRUPTED)
-                    return
+                    return _DONE
                 self._server_failure(job, error, status)
-                return
+                return _DONE
             if 300 <= status < 400 or status >= 500:
                 self._server_failure(job, error, status)
-                return
-            self._failed(job, _FAIL_REASONS.get(status, f"HTTP {status}"), error.detail, status)
-            return
+                return _DONE
+            reason = _FAIL_REASONS.get(status, f"HTTP {status}")
+            if not auth_aborts:
+                reason = f"asset upload rejected ({status})"
+            self._failed(job, reason, error.detail, status)
+            return _DONE
 
     def _server_failure(
         self, job: LabelJob, error: ApiError | TransportError, status: int | None

@@ -513,19 +513,18 @@ class Preparer:
         if not row.rows and row.skipped:
             return  # every detection of the image was dropped on purpose
         rows = tuple(row.rows) or ((row.loc, {}),)
+        anns = row.annotations
+        data: dict[str, Any] = {"sample_name": "image", "annotations": anns}
         if row.masks is not None:
-            err = RowError(
-                row.loc,
-                "segmentation",
-                "segmentation bitmaps not supported",
-                "COCO/YOLO masks cannot be uploaded to segmentation-bitmap datasets by this "
-                "version; upload complete labels with 'attributes' instead",
-            )
-            yield Failure((err,), rows)
-            return
+            # Segmentation datasets: each detection's mask (RLE or polygons) becomes
+            # an instance of the label's bitmap (see upload_preds.masks).
+            anns = [{**a, "segmentation": m} for a, m in zip(anns, row.masks, strict=True)]
+            data = {"sample_name": "image", "annotations": anns}
+            if row.width is not None and row.height is not None:
+                data["width"] = row.width
+                data["height"] = row.height
         # The key is a file name or path ('val/0001.jpg'), which --match resolves;
         # the converter, which checks sample names of rows, gets a stand-in.
-        data = {"sample_name": "image", "annotations": row.annotations}
         result = convert(Record(row.loc, "json", data))
         if isinstance(result, LabelJob):
             result.sample_name = row.key
