@@ -9,7 +9,7 @@ How it works
       ▼
     bounded asyncio.Queue (2 x concurrency)
       │
-      ▼  N workers, each: limiter slot → pacer slot → PUT → outcome
+      ▼  N workers, each: [asset upload →] limiter slot → pacer slot → PUT → outcome
     SegmentsClient (one aiohttp session, pool limited to N connections)
 
 * The feeder pulls one job at a time, so memory stays flat however long the
@@ -35,6 +35,14 @@ How it works
   (retries exhausted, 3xx, other 5xx) abort with
   :class:`~upload_preds.errors.ServerFailingError`. An abort is *returned* in
   :attr:`EngineResult.abort`, with the partial counts; it is not raised.
+* Assets: a job whose ``extra["asset"]`` holds an :class:`Asset` (a
+  segmentation bitmap) first has its file uploaded, by the same worker and
+  under the same limiter, pacer and retry rules: ``POST /assets/``, then the
+  presigned storage POST (no API key; a 401/403 there fails the job, it does
+  not abort the run). Only then is the label, now naming the asset's url,
+  encoded and PUT. The journal hash is the one taken in the feeder, from the
+  label as converted, whose bitmap url is the PNG's SHA-256: a rerun skips an
+  unchanged mask without uploading it again, and a changed one is sent.
 * Stopping: :meth:`UploadEngine.request_stop` stops feeding, marks queued jobs
   "not sent", lets requests in flight finish for ``grace_period`` seconds and
   cancels the rest (marked "interrupted"); :meth:`UploadEngine.cancel` does

@@ -63,6 +63,7 @@ from upload_preds.engine import (
 from upload_preds.errors import AbortError, ExitCode, SetupError, UsageError
 from upload_preds.formats import FormatOptions
 from upload_preds.journal import Journal, encode_body, payload_hash
+from upload_preds.masks import Bitmap
 from upload_preds.matching import Matcher, MatchMode, key_stem
 from upload_preds.pipeline import (
     AtomicWriter,
@@ -466,8 +467,27 @@ class Run:
                     continue
                 job.sample_uuid = uuid
             if self._labels_out is not None:
-                self._labels_out.write(orjson.dumps(label_record(job)) + b"\n")
+                record = label_record(job)
+                asset = job.extra.get("asset") if job.extra else None
+                if asset is not None:
+                    record["attributes"] = {
+                        **job.attributes,
+                        "segmentation_bitmap": {"url": self._save_mask(asset)},
+                    }
+                self._labels_out.write(orjson.dumps(record) + b"\n")
             yield job
+
+    def _save_mask(self, asset: Bitmap) -> str:
+        """--output-labels: a label's bitmap PNG goes to ``<output>.masks/``, named by
+        its content; the label names that file (there is no asset url offline)."""
+        out = self.inputs.output_labels
+        assert out is not None
+        folder = out.with_name(out.name + ".masks")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / asset.filename
+        if not path.exists():
+            path.write_bytes(asset.png)
+        return str(path)
 
     def _unknown_sample(self, job: LabelJob, name: str) -> None:
         assert self._index is not None

@@ -12,6 +12,9 @@ sends a changed one again.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from pycocotools import mask as coco_mask
 
 from upload_preds.sandbox import Faults
 
-from .conftest import MasksEnv
+from .conftest import MasksEnv, ids_of_bitmap, manifest
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
@@ -303,3 +306,27 @@ def test_mask_row_errors(
     assert f"rows.jsonl:1: {field}: " in examples, examples
     assert message in examples, examples
     assert menv.label("a.png") is None
+
+
+def test_output_labels_write_the_bitmaps_next_to_them(menv: MasksEnv) -> None:
+    pixels = _ids([2, 9])
+    _save(pixels, menv.tmp / "m.png", "L")
+    (menv.tmp / "manifest.json").write_text(json.dumps(manifest()))
+    row = {
+        "sample_name": "a.png",
+        "mask_path": "m.png",
+        "annotations": [{"id": 2, "category": "car"}, {"id": 9, "category": "road"}],
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
+    cmd = [sys.executable, "-m", "upload_preds", str(menv.write_rows([row]))]
+    cmd += ["--categories", "manifest.json", "--output-labels", "out.jsonl"]
+    proc = subprocess.run(cmd, capture_output=True, cwd=menv.tmp, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    (label,) = [json.loads(line) for line in (menv.tmp / "out.jsonl").read_text().splitlines()]
+    url = label["attributes"]["segmentation_bitmap"]["url"]
+    assert Path(url).parent.name == "out.jsonl.masks"
+    assert (ids_of_bitmap((menv.tmp / url).read_bytes()) == pixels).all()
+    assert label["attributes"]["annotations"] == [
+        {"id": 2, "category_id": 2},
+        {"id": 9, "category_id": 1},
+    ]
