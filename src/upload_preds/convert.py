@@ -1871,7 +1871,7 @@ class Converter:
         def fail(col: str, e: Err | tuple[str, str]) -> None:
             errs.append([col, e[0], e[1]])
 
-        t = (cells.get("type") or "").strip() or "bbox"
+        t = (cells.get("type") or "").strip() or ("cuboid" if layout.cuboid else "bbox")
         if t not in _SHAPES:
             fail("type", (R_INVALID, f"should be one of {', '.join(_SHAPES)}, got {t!r}"))
             return None
@@ -1897,7 +1897,34 @@ class Converter:
                     fix = [cname, self._canonical(found)]
         # Geometry.
         o: dict[str, Any] = {"category_id": cid, "type": t}
-        if t == "cuboid":
+        if t == "cuboid" and layout.cuboid:
+            cub: dict[str, float] = {}
+            for col in _CUBOID_COLUMNS:
+                num = _parse_num((cells.get(col) or "").strip())
+                if isinstance(num, tuple):
+                    fail(col, num)
+                elif col in ("length", "width", "height") and num <= 0:
+                    fail(col, (R_CUBOID, f"should be greater than 0, got {num!r}"))
+                else:
+                    cub[col] = num
+            if len(cub) == len(_CUBOID_COLUMNS):
+                o["position"] = {"x": cub["x"], "y": cub["y"], "z": cub["z"]}
+                o["dimensions"] = {"x": cub["length"], "y": cub["width"], "z": cub["height"]}
+            yaw = _parse_num((cells.get("yaw") or "").strip())
+            if isinstance(yaw, tuple):
+                fail("yaw", yaw)
+            elif "position" in o:
+                o["yaw"] = yaw
+            text = (cells.get("rotation") or "").strip()
+            if text:
+                rot = _vec(_json_cell(text), _QUAT, "rotation")
+                if isinstance(rot, tuple):
+                    fail("rotation", rot)
+                else:
+                    o["rotation"] = rot
+        elif layout.cuboid:
+            fail("type", (R_INVALID, "rows with cuboid columns (x,y,z,length,...) are cuboids"))
+        elif t == "cuboid":
             for col, keys in (("position", _XYZ), ("dimensions", _XYZ), ("rotation", _QUAT)):
                 text = (cells.get(col) or "").strip()
                 if not text:
@@ -2213,17 +2240,23 @@ _CSV_PLAIN = (
     "dimensions",
     "yaw",
     "rotation",
+    # The image size (--normalized); in a cuboid layout, the cuboid's width and height.
+    "width",
+    "height",
 )
+#: Point-cloud cuboids as plain columns: position x,y,z, dimensions length (x),
+#: width (y), height (z); with the ``yaw`` column.
+_CUBOID_COLUMNS = ("x", "y", "z", "length", "width", "height")
 #: Every column name the CSV/TSV input understands (besides ``attr.<name>``).
 CSV_COLUMNS: tuple[str, ...] = _CSV_PLAIN + tuple(
-    sorted({c for cols, _ in _BOX_COLUMNS for c in cols})
+    sorted({c for cols, _ in _BOX_COLUMNS for c in cols} | {"z", "length"})
 )
 
 
 class _CsvLayout:
     """What a CSV header means: box columns, attribute columns, problems. Cached per header."""
 
-    __slots__ = ("attrs", "box", "box_format", "fast", "problems")
+    __slots__ = ("attrs", "box", "box_format", "cuboid", "fast", "problems")
 
     def __init__(self, columns: list[str], fmt: str) -> None:
         self.problems: list[tuple[str, str]] = []
@@ -2231,6 +2264,26 @@ class _CsvLayout:
         self.box: tuple[str, ...] | None = None
         self.box_format: str | None = None
         present = set(columns)
+        # Cuboid columns (x,y,z,length,width,height): z or length says so; their x and y
+        # are then a position, not box columns.
+        self.cuboid = bool(present & {"z", "length"})
+        if self.cuboid:
+            missing = [c for c in _CUBOID_COLUMNS if c not in present]
+            if missing:
+                self.problems.append(
+                    (
+                        missing[0],
+                        f"incomplete cuboid columns: missing {', '.join(missing)} (a cuboid "
+                        "needs x,y,z,length,width,height and yaw)",
+                    )
+                )
+            for col in ("position", "dimensions"):
+                if col in present:
+                    self.problems.append(
+                        (col, f"give the cuboid as x,y,z,length,width,height or {col} (JSON), "
+                         "not both")
+                    )  # fmt: skip
+            present = present - {"x", "y"}
         for cols, box_fmt in _BOX_COLUMNS:
             if present.issuperset(cols):
                 if self.box is not None:

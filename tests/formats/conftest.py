@@ -99,3 +99,53 @@ def fenv(tmp_path: Path) -> Iterator[FormatsEnv]:
         yield FormatsEnv(handle, key, tmp_path)
     finally:
         handle.stop()
+
+
+CUBOID_SAMPLES = ["scan_000.pcd", "scan_001.pcd"]
+
+
+def cuboid_manifest() -> dict[str, Any]:
+    return {
+        "datasets": [
+            {
+                "owner": "test",
+                "name": "lidar",
+                "task_type": "pointcloud-cuboid",
+                "task_attributes": {"format_version": "0.2", "categories": CATEGORIES},
+                "labelsets": [{"name": "ground-truth", "description": ""}],
+                "samples": [
+                    {
+                        "uuid": sample_uuid(n),
+                        "name": n,
+                        "attributes": {"pcd": {"url": f"https://example.invalid/{n}"}},
+                        "metadata": {},
+                        "labels": {},
+                    }
+                    for n in CUBOID_SAMPLES
+                ],
+            }
+        ]
+    }
+
+
+@dataclass
+class CuboidEnv(FormatsEnv):
+    def run(self, *args: str | Path) -> Result:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
+        env.update(SEGMENTS_API_KEY=self.key, SEGMENTS_API_URL=self.sandbox.url, NO_COLOR="1")
+        cmd = [sys.executable, "-m", "upload_preds", *map(str, args)]
+        cmd += ["--dataset", "test/lidar", "--state", str(self.tmp / "journal.sqlite3"), "--json"]
+        proc = subprocess.run(cmd, capture_output=True, cwd=self.tmp, env=env, timeout=120)
+        res = Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+        assert "Traceback" not in res.stderr, res.stderr
+        return res
+
+
+@pytest.fixture
+def cenv(tmp_path: Path) -> Iterator[CuboidEnv]:
+    key = "sk-test-" + secrets.token_hex(8)
+    handle = start_sandbox(data=cuboid_manifest(), db=tmp_path / "sandbox.db", api_key=key)
+    try:
+        yield CuboidEnv(handle, key, tmp_path)
+    finally:
+        handle.stop()
