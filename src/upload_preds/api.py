@@ -76,6 +76,7 @@ def upload(
     rate: float | None = None,
     fmt: str | None = None,
     bbox_format: Literal["xyxy", "xywh", "cxcywh"] = "xyxy",
+    normalized: bool = False,
     categories_file: PathLike | None = None,
     min_score: float | None = None,
     score_from: Literal["max", "mean", "min"] | None = None,
@@ -93,6 +94,7 @@ def upload(
         min_score=min_score,
         score_from=score_from,
         object_score_attribute=object_score_attribute,
+        normalized=normalized,
     )
     with contextlib.ExitStack() as stack:
         journal_host = None

@@ -167,6 +167,15 @@ BBoxOpt = Annotated[
         rich_help_panel="Conversion",
     ),
 ]
+NormalizedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--normalized",
+        help="2-D coordinates are fractions (0..1) of the image, scaled by each row's "
+        "width and height (JSON fields or CSV columns).",
+        rich_help_panel="Conversion",
+    ),
+]
 CategoriesOpt = Annotated[
     Path | None,
     typer.Option(
@@ -462,6 +471,7 @@ def upload_preds(
     labelset: LabelsetOpt = "ground-truth",
     label_status: LabelStatusOpt = "PRELABELED",
     bbox_format: BBoxOpt = BBoxFormat.xyxy,
+    normalized: NormalizedOpt = False,
     categories: CategoriesOpt = None,
     min_score: MinScoreOpt = None,
     score_from: ScoreFromOpt = None,
@@ -520,6 +530,7 @@ def upload_preds(
             min_score=min_score,
             score_from=score_from.value if score_from else None,
             object_score_attribute=object_score_attribute,
+            normalized=normalized,
         )
         journal_host = None
         sandbox_db = None

@@ -54,8 +54,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import eq, itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -123,6 +125,9 @@ class ConvertOptions:
     min_score: float | None = None
     score_from: ScoreFrom | None = None
     object_score_attribute: str | None = None
+    #: 2-D coordinates are fractions of the image size (0..1), scaled by the row's
+    #: ``width``/``height`` (JSON fields or CSV columns).
+    normalized: bool = False
 
     def __post_init__(self) -> None:
         if not _valid_labelset(self.default_labelset):
@@ -455,7 +460,8 @@ class Converter:
         # What a PlannedLabelJob builds its attributes with (one bound method).
         self._build_attributes = self._attributes_of
         # The fast path makes image vector labels only; it reads its settings in one go.
-        self._fast_ok = self._kind in (None, "vector")
+        self._norm = options.normalized
+        self._fast_ok = self._kind in (None, "vector") and not self._norm
         self._fast_consts = (
             self._names,
             self._ids,
@@ -579,6 +585,8 @@ class Converter:
             return None
         flt = float
         inf = _INF
+        # No setting that changes or drops an annotation or needs its score.
+        plain = xyxy and min_score is None and osa is None and not keep_scores
         # The annotation objects, or in plan mode their category ids.
         out: list[Any] = []
         append = out.append
@@ -587,6 +595,14 @@ class Converter:
         scored = False
         # Only what is needed is kept: the scores themselves for --score-from.
         scores: list[float] = []
+        if not build and plain and anns:
+            # Plan mode, default settings: the commonest rows are checked a whole
+            # list at a time (see _plan_boxes); None leaves it to the loop below.
+            cids = _plan_boxes(anns, names)
+            if cids is not None:
+                anns = ()
+                out = cids
+                scored = True
         for a in anns:
             # Not a dict, no bbox, an unknown or unhashable category name:
             # TypeError / KeyError, handled by _fast.
@@ -1403,6 +1419,12 @@ class Converter:
                 key, msg = checked
                 field = "image_attributes" if key is None else f"image_attributes.{key}"
                 errors.append(RowError(loc, field, R_ATTRIBUTES, msg))
+        size: tuple[int, int] | None = None
+        if "width" in data or "height" in data or self._norm:
+            size = self._image_size(data, loc, errors)
+            if size is None and self._norm and len(errors) == n_err:
+                errors.append(RowError(loc, "width", R_MISSING, _NORMALIZED_NEEDS_SIZE + " fields"))
+        norm = size if self._norm else None
         fixes: dict[str, str] = {}
         out: list[_Ann] = []
         # Bound once: attribute lookups on self cost in a loop of millions.
@@ -1493,6 +1515,8 @@ class Converter:
                         pts = (R_MISSING, f"a {t} needs {need}")
                     else:
                         pts = _points(p, t)
+                if type(pts) is not tuple and norm is not None:
+                    pts = _scale(pts, norm)
                 if type(pts) is tuple:
                     bad = True
                     errors.append(RowError(loc, f"annotations[{i}].{field}", pts[0], pts[1]))
@@ -1793,7 +1817,7 @@ class Converter:
                 f"should be a label set name without '/', got {labelset!r}",
             )
         key = orjson.dumps([labelset, ref_kind, ref]).decode()
-        if layout.fast:
+        if layout.fast and not self._norm:
             fast = self._csv_fast(cells, layout)
             if fast is not None:
                 return key, fast
@@ -1864,6 +1888,31 @@ class Converter:
             if osa is not None and _store_score(o, osa, s) is not None:
                 return None
         return payload
+
+    def _csv_scale(
+        self,
+        cells: dict[str, Any],
+        pts: list[list[float]],
+        where: str,
+        fail: Callable[[str, Err], None],
+    ) -> list[list[float]] | None:
+        """--normalized: the points scaled by the record's width and height columns."""
+        size: list[int] = []
+        for col in ("width", "height"):
+            text = (cells.get(col) or "").strip()
+            if not text:
+                fail(col, (R_MISSING, _NORMALIZED_NEEDS_SIZE + " columns"))
+                return None
+            v = _parse_num(text)
+            if isinstance(v, tuple) or not (v.is_integer() and v > 0):
+                fail(col, (R_INVALID, f"should be the image {col} in pixels, got {text!r}"))
+                return None
+            size.append(int(v))
+        scaled = _scale(pts, (size[0], size[1]))
+        if isinstance(scaled, tuple):
+            fail(where, scaled)
+            return None
+        return scaled
 
     def _csv_annotation(
         self, cells: dict[str, Any], layout: _CsvLayout, errs: list[list[str]]
@@ -1981,6 +2030,11 @@ class Converter:
             elif not layout.problems:
                 need = "box columns or points" if t == "bbox" else "points"
                 fail("points", (R_MISSING, f"a {t} needs {need}"))
+            if self._norm and "points" in o:
+                where = ",".join(layout.box) if box_given and layout.box else "points"
+                scaled = self._csv_scale(cells, o["points"], where, fail)
+                if scaled is not None:
+                    o["points"] = scaled
         # Score, id, attributes.
         score: Any = None
         s_text = (cells.get("score") or "").strip()
@@ -2113,6 +2167,45 @@ class Converter:
         return out
 
 
+_GET_BBOX = itemgetter("bbox")
+_GET_CATEGORY = itemgetter("category")
+_GET_SCORE = itemgetter("score")
+
+
+def _plan_boxes(anns: list[Any], names: dict[str, int]) -> list[int] | None:
+    """The category ids of a list of annotations that are each exactly
+    ``{"category": known name, "bbox": [4 finite floats, non-zero area], "score":
+    finite float}``, or None when any is not (then the per-annotation loop of
+    ``Converter._fast_try`` decides).
+
+    The same checks as that loop, done with one C-level ``map`` per check over
+    the whole list instead of a Python iteration per annotation: for the plan
+    of a dry run (default settings, so no annotation is changed or dropped).
+    """
+    try:
+        if set(map(len, anns)) != {3}:
+            return None
+        bboxes = list(map(_GET_BBOX, anns))
+        scores = list(map(_GET_SCORE, anns))
+        # An unknown name, or no category key: KeyError; not hashable: TypeError.
+        cids = list(map(names.__getitem__, map(_GET_CATEGORY, anns)))
+    except (KeyError, TypeError):  # also: an annotation that is not an object
+        return None
+    if set(map(type, bboxes)) != {list} or set(map(len, bboxes)) != {4}:
+        return None
+    flat = list(chain.from_iterable(bboxes))
+    if set(map(type, flat)) != {float} or set(map(type, scores)) != {float}:
+        return None
+    # Finite, as in the loop: a sum holding an infinity or a NaN is not.
+    total = sum(flat) + sum(scores)
+    if total - total != 0.0:
+        return None
+    # Zero area (equal x or equal y coordinates) is the full path's error.
+    if any(map(eq, flat[0::4], flat[2::4])) or any(map(eq, flat[1::4], flat[3::4])):
+        return None
+    return cids
+
+
 def _store_score(o: dict[str, Any], name: str, score: Any) -> Err | None:
     """Put an annotation's score into its attributes under ``name`` (copying the map)."""
     attrs = o.get("attributes")
@@ -2123,6 +2216,23 @@ def _store_score(o: dict[str, Any], name: str, score: Any) -> Err | None:
         )
     o["attributes"] = {**(attrs or {}), name: score}
     return None
+
+
+_NORMALIZED_NEEDS_SIZE = "--normalized needs the image size in pixels: give the width and height"
+
+
+def _scale(pts: list[list[float]], size: tuple[int, int]) -> list[list[float]] | Err:
+    """Normalized points (0..1) → pixels; values outside 0..1 are an error, not clamped."""
+    w, h = size
+    out: list[list[float]] = []
+    for x, y in pts:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            return R_INVALID, (
+                f"--normalized: coordinates should be between 0 and 1, got [{x!r}, {y!r}]; "
+                "drop --normalized for pixel coordinates"
+            )
+        out.append([x * w, y * h])
+    return out
 
 
 def _score_key(score: float | None) -> float:

@@ -583,6 +583,11 @@ class Run:
                 "--category-map and --skip-unknown-categories apply to --format coco or yolo",
                 hint="rows in the native formats name dataset categories directly",
             )
+        if inputs.formats is not None and inputs.convert.normalized:
+            raise UsageError(
+                "--normalized is for the native row formats (JSON, JSONL, CSV, TSV)",
+                hint="COCO is in pixels, and YOLO's normalized boxes are scaled already",
+            )
         resolver = CategoryResolver(
             load_category_map(inputs.category_map) if inputs.category_map is not None else None,
             skip_unknown=inputs.skip_unknown_categories,
