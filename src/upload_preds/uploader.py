@@ -228,10 +228,16 @@ class FailuresWriter:
     when complete (written to a temporary name, then renamed).
     """
 
-    def __init__(self, sources: Sequence[Source], target: Path | None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        target: Path | None,
+        detector: DetectorFailures | None = None,
+    ) -> None:
         self._by_name = {s.name: s for s in sources}
         self._target = target
         self._several = len(sources) > 1
+        self._detector = detector
         self._json: dict[str, AtomicWriter] = {}
         self._csv: dict[str, tuple[BinaryIO, str, list[str]]] = {}
         self.paths: list[str] = []
@@ -247,6 +253,9 @@ class FailuresWriter:
     def write(self, rows: Sequence[tuple[Location, dict[str, Any]]], message: str) -> None:
         for loc, data in rows:
             source = self._by_name.get(loc.file)
+            if source is None and self._detector is not None and data:
+                self._detector.add(loc, data, message)
+                continue
             if source is None or not data:
                 continue  # a row that could not be parsed has no data to write back
             record = dict(data)
@@ -271,6 +280,9 @@ class FailuresWriter:
 
     def close(self) -> None:
         """Put every file in place; returns nothing, see :attr:`paths`."""
+        if self._detector is not None:
+            self.paths.extend(self._detector.close())
+            self._detector = None
         for writer in self._json.values():
             writer.commit()
             self.paths.append(str(writer.path))
@@ -307,6 +319,88 @@ class FailuresWriter:
         except BaseException:
             out.abort()
             raise
+
+
+class DetectorFailures:
+    """Failed detections of ``--format coco|yolo`` inputs, written back in their format.
+
+    * COCO: ``<input>.failed.json``, a results list of the failed detections,
+      each with an ``_error`` field (COCO readers, ours and pycocotools',
+      ignore unknown keys), so the same command with that file retries them.
+      For a whole instances file the failures file is an instances file too
+      (its ``images`` and ``categories``, the failed ``annotations``), because
+      such an input carries its own ids.
+    * YOLO: a folder ``<first input>.failed/`` holding, under each txt file's
+      path relative to its input folder, the failed lines as they were (a
+      YOLO line has no room for a message: the errors are in the summary and
+      the report), so ``--format yolo`` on that folder retries them.
+
+    Failures are held in memory until :meth:`close` (only what failed).
+    """
+
+    def __init__(self, paths: Sequence[str], fmt: str, target: Path | None) -> None:
+        self._paths = list(paths)
+        self._fmt = fmt
+        self._target = target
+        self._coco: dict[str, list[dict[str, Any]]] = {}
+        self._yolo: dict[str, dict[int, str]] = {}
+
+    def add(self, loc: Location, data: dict[str, Any], message: str) -> None:
+        if self._fmt == "coco":
+            self._coco.setdefault(loc.file, []).append({**data, "_error": message})
+        elif isinstance(data.get("line"), str):
+            self._yolo.setdefault(loc.file, {})[loc.line] = data["line"]
+
+    def close(self) -> list[str]:
+        written: list[str] = []
+        for name, dets in self._coco.items():
+            path = self._coco_path(name)
+            doc: Any = dets
+            with contextlib.suppress(OSError, orjson.JSONDecodeError):
+                original = orjson.loads(Path(name).read_bytes())
+                if isinstance(original, dict):
+                    doc = {
+                        "images": original.get("images", []),
+                        "categories": original.get("categories", []),
+                        "annotations": dets,
+                    }
+            out = AtomicWriter(path)
+            out.write(orjson.dumps(doc) + b"\n")
+            out.commit()
+            written.append(str(path))
+        self._coco.clear()
+        if self._yolo:
+            root = self._yolo_root()
+            for txt, lines in self._yolo.items():
+                path = root / self._relative(txt)
+                out = AtomicWriter(path)
+                out.write("".join(lines[n] + "\n" for n in sorted(lines)).encode("utf-8"))
+                out.commit()
+            written.append(str(root))
+            self._yolo.clear()
+        return written
+
+    def _coco_path(self, name: str) -> Path:
+        p = Path(name)
+        default = p.with_name(p.name.removesuffix(".json") + ".failed.json")
+        if self._target is None:
+            return default
+        return self._target / default.name if len(self._paths) > 1 else self._target
+
+    def _yolo_root(self) -> Path:
+        if self._target is not None:
+            return self._target
+        first = Path(self._paths[0].rstrip("/\\") or ".")
+        base = first if first.is_dir() else first.parent
+        return base.with_name(base.name + ".failed")
+
+    def _relative(self, txt: str) -> str:
+        for p in self._paths:
+            if os.path.isdir(p):
+                rel = os.path.relpath(txt, p)
+                if not rel.startswith(".."):
+                    return rel
+        return os.path.basename(txt)
 
 
 # ---------------------------------------------------------------------------
@@ -603,7 +697,12 @@ class Run:
             resolver=resolver,
         )
         with prep:
-            self._failures = FailuresWriter(prep.sources, s.failures)
+            detector = (
+                DetectorFailures(inputs.paths, inputs.formats.fmt, s.failures)
+                if inputs.formats is not None
+                else None
+            )
+            self._failures = FailuresWriter(prep.sources, s.failures, detector)
             if inputs.output_labels is not None:
                 self._labels_out = AtomicWriter(inputs.output_labels)
             try:
@@ -873,6 +972,7 @@ def spool_rows(rows: Any, stack: contextlib.ExitStack) -> str:
 
 __all__ = [
     "Counts",
+    "DetectorFailures",
     "FailuresWriter",
     "ProgressSink",
     "Run",
