@@ -56,8 +56,6 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
-from operator import eq, itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -585,8 +583,6 @@ class Converter:
             return None
         flt = float
         inf = _INF
-        # No setting that changes or drops an annotation or needs its score.
-        plain = xyxy and min_score is None and osa is None and not keep_scores
         # The annotation objects, or in plan mode their category ids.
         out: list[Any] = []
         append = out.append
@@ -595,14 +591,6 @@ class Converter:
         scored = False
         # Only what is needed is kept: the scores themselves for --score-from.
         scores: list[float] = []
-        if not build and plain and anns:
-            # Plan mode, default settings: the commonest rows are checked a whole
-            # list at a time (see _plan_boxes); None leaves it to the loop below.
-            cids = _plan_boxes(anns, names)
-            if cids is not None:
-                anns = ()
-                out = cids
-                scored = True
         for a in anns:
             # Not a dict, no bbox, an unknown or unhashable category name:
             # TypeError / KeyError, handled by _fast.
@@ -2165,45 +2153,6 @@ class Converter:
                 )
             )
         return out
-
-
-_GET_BBOX = itemgetter("bbox")
-_GET_CATEGORY = itemgetter("category")
-_GET_SCORE = itemgetter("score")
-
-
-def _plan_boxes(anns: list[Any], names: dict[str, int]) -> list[int] | None:
-    """The category ids of a list of annotations that are each exactly
-    ``{"category": known name, "bbox": [4 finite floats, non-zero area], "score":
-    finite float}``, or None when any is not (then the per-annotation loop of
-    ``Converter._fast_try`` decides).
-
-    The same checks as that loop, done with one C-level ``map`` per check over
-    the whole list instead of a Python iteration per annotation: for the plan
-    of a dry run (default settings, so no annotation is changed or dropped).
-    """
-    try:
-        if set(map(len, anns)) != {3}:
-            return None
-        bboxes = list(map(_GET_BBOX, anns))
-        scores = list(map(_GET_SCORE, anns))
-        # An unknown name, or no category key: KeyError; not hashable: TypeError.
-        cids = list(map(names.__getitem__, map(_GET_CATEGORY, anns)))
-    except (KeyError, TypeError):  # also: an annotation that is not an object
-        return None
-    if set(map(type, bboxes)) != {list} or set(map(len, bboxes)) != {4}:
-        return None
-    flat = list(chain.from_iterable(bboxes))
-    if set(map(type, flat)) != {float} or set(map(type, scores)) != {float}:
-        return None
-    # Finite, as in the loop: a sum holding an infinity or a NaN is not.
-    total = sum(flat) + sum(scores)
-    if total - total != 0.0:
-        return None
-    # Zero area (equal x or equal y coordinates) is the full path's error.
-    if any(map(eq, flat[0::4], flat[2::4])) or any(map(eq, flat[1::4], flat[3::4])):
-        return None
-    return cids
 
 
 def _store_score(o: dict[str, Any], name: str, score: Any) -> Err | None:
