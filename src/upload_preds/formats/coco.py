@@ -177,6 +177,11 @@ class CocoSource:
         masks_wanted = task_type in SEGMENTATION_TASKS
         polygons_wanted = task_type not in ("bboxes",) and not masks_wanted
         by_cid: dict[Any, Resolved] = {}
+        # Category ids resolved to a dataset id (the fast path's table) and whether a
+        # detection's segmentation would make it something other than its box.
+        fast_ids: dict[int, int] = {}
+        boxes_from_seg = masks_wanted or polygons_wanted
+        new = tuple.__new__
         rle_ignored = False
         known = ", ".join(f"{k} {v}" for k, v in list(cats.items())[:12])
         for image_id, idxs in self._groups(dets).items():
@@ -203,9 +208,35 @@ class CocoSource:
                 row.masks = []
             anns = row.annotations
             ann_locs = row.ann_locs
+            rows_append = row.rows.append
+            anns_append = anns.append
+            locs_append = ann_locs.append
             for i in idxs:
                 d = dets[i]
-                loc = Location(name, i + 1)
+                loc = new(Location, (name, i + 1))
+                # The common detection first: a known category's box, no mask to use.
+                if type(d) is dict:
+                    cid = d.get("category_id")
+                    dataset_id = fast_ids.get(cid) if type(cid) is int else None
+                    if dataset_id is not None and not (boxes_from_seg and d.get("segmentation")):
+                        bbox = d.get("bbox")
+                        if type(bbox) is list and len(bbox) == 4:
+                            x, y, w, h = bbox
+                            try:
+                                corners = [x, y, x + w, y + h]
+                            except TypeError:  # not numbers: the full path explains
+                                pass
+                            else:
+                                score = d.get("score")
+                                rows_append((loc, d))
+                                locs_append(loc)
+                                if score is None:
+                                    anns_append({"category_id": dataset_id, "bbox": corners})
+                                else:
+                                    anns_append(
+                                        {"category_id": dataset_id, "bbox": corners, "score": score}
+                                    )
+                                continue
                 if type(d) is not dict:
                     row.rows.append((loc, {}))
                     row.errors.append(
@@ -229,6 +260,14 @@ class CocoSource:
                         )
                         continue
                     res = by_cid[cid] = resolver.resolve(cname)
+                    if (
+                        type(cid) is int
+                        and res.category_id is not None
+                        and res.skip is None
+                        and res.error is None
+                        and not masks_wanted
+                    ):
+                        fast_ids[cid] = res.category_id
                     for warning in resolver.case_warnings:
                         yield Notice(loc, str(warning))
                     resolver.case_warnings.clear()
