@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from upload_preds.preflight import SampleIndex
+if TYPE_CHECKING:
+    from upload_preds.preflight import SampleIndex
 
 __all__ = ["MATCH_MODES", "MatchMode", "Matcher", "key_stem", "normalise_path"]
 
