@@ -284,3 +284,7 @@ def _render_tail(console: Console, report: UploadReport, retry_command: str | No
         console.print("[yellow]interrupted:[/] what was uploaded is recorded in the journal")
     if report.sandbox_db:
         console.print(f"sandbox database: {report.sandbox_db}")
+        console.print(
+            f"  see the labels side by side: upload-preds-sandbox serve --db {report.sandbox_db}"
+            ", then open the URL it prints"
+        )
