@@ -788,6 +788,83 @@ class ShorthandRow(_RowBase):
     image_attributes: ImageAttributes | None = Field(
         None, description="Image-level attributes: a flat map of name to value."
     )
+    width: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Image width in pixels: scales 0..1 coordinates with --normalized."
+    )
+    height: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Image height in pixels: scales 0..1 coordinates with --normalized."
+    )
+
+
+class MaskAnnotation(_Doc):
+    """One object of a segmentation-bitmap prediction."""
+
+    model_config = ConfigDict(title="MaskAnnotation")
+
+    id: Annotated[int, Field(ge=1, lt=2**24)] | None = Field(
+        None,
+        description=(
+            "With mask_path: the pixel value of this object in the instance image. Ids must "
+            "stay below 2^24 (the bitmap stores them in R, G and B)."
+        ),
+    )
+    category_id: int | None = Field(None, description="The dataset's category id.")
+    category: str | None = Field(None, description="A category name, mapped to its id.")
+    attributes: ObjectAttributes | None = Field(
+        None, description="Object attributes: a flat map of name to value."
+    )
+    score: _Number | None = Field(
+        None, description="Only with 'segmentation': the object's confidence (overlaps go to it)."
+    )
+    segmentation: dict[str, Any] | list[list[_Number]] | None = Field(
+        None,
+        description=(
+            "Instead of mask_path: a COCO RLE {size: [h, w], counts: string or list} or "
+            "COCO polygons [[x1, y1, x2, y2, ...], ...] (polygons need width and height)."
+        ),
+    )
+
+
+class MaskRow(_RowBase):
+    """A segmentation-bitmap prediction: an instance/class image, or RLE/polygon masks."""
+
+    model_config = ConfigDict(
+        title="MaskRow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "sample_name": "a.png",
+                    "mask_path": "masks/a.png",
+                    "annotations": [{"id": 1, "category": "car"}, {"id": 2, "category": "road"}],
+                },
+                {"sample_name": "b.png", "mask_path": "masks/b.png", "mask_kind": "class"},
+            ]
+        },
+    )
+
+    mask_path: str | None = Field(
+        None,
+        description=(
+            "An image of ids, relative to the rows file's folder: each pixel is an annotation "
+            "id (mask_kind instance) or a dataset category id (mask_kind class)."
+        ),
+    )
+    mask_kind: Literal["instance", "class"] | None = Field(
+        None, description="How mask_path's pixel values are meant (default instance)."
+    )
+    width: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Image width in pixels (needed by polygon segmentations)."
+    )
+    height: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Image height in pixels (needed by polygon segmentations)."
+    )
+    annotations: list[MaskAnnotation] | None = Field(
+        None,
+        description=(
+            "With an instance mask_path: each id's category. Without mask_path: the objects, "
+            "each with its 'segmentation'. Leave out with mask_kind class."
+        ),
+    )
 
 
 LabelAttributes = (
@@ -842,13 +919,15 @@ class AttributesRow(_RowBase):
 
 def row_json_schema() -> dict[str, Any]:
     """The JSON Schema of one input row (JSON array element or JSONL line)."""
-    schema = TypeAdapter(ShorthandRow | AttributesRow).json_schema()
+    schema = TypeAdapter(ShorthandRow | AttributesRow | MaskRow).json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "upload-preds input row"
     schema["description"] = (
         "One prediction for one sample: a JSON object per JSONL line or JSON array element. "
-        "Exactly one of sample_uuid / sample_name, and either 'annotations' (shorthand) or "
-        "'attributes' (complete Segments label attributes). Unknown keys are errors. "
+        "Exactly one of sample_uuid / sample_name, and either 'annotations' (shorthand), "
+        "'attributes' (complete Segments label attributes) or, for segmentation-bitmap "
+        "datasets, masks ('mask_path', or annotations with 'segmentation'). Unknown keys are "
+        "errors. "
         "CSV/TSV input has one annotation per record instead; see the README."
     )
     return schema

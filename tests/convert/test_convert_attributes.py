@@ -18,6 +18,8 @@ from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.models import (
     TASK_TYPES,
     AttributesRow,
+    MaskAnnotation,
+    MaskRow,
     ShorthandAnnotation,
     ShorthandRow,
     label_kind,
@@ -261,7 +263,7 @@ def test_schema_is_documented() -> None:
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert "sample_uuid" in schema["description"]
     refs = {item["$ref"].rsplit("/", 1)[1] for item in schema["anyOf"]}
-    assert refs == {"ShorthandRow", "AttributesRow"}
+    assert refs == {"ShorthandRow", "AttributesRow", "MaskRow"}
     shorthand = schema["$defs"]["ShorthandRow"]
     assert shorthand["additionalProperties"] is False
     for name, prop in shorthand["properties"].items():
@@ -272,7 +274,15 @@ def test_schema_is_documented() -> None:
 
 def test_schema_matches_the_converter() -> None:
     """The documented fields are exactly the ones the converter accepts."""
-    assert set(ShorthandRow.model_fields) | {"attributes"} == convert_module._ROW_KEYS
+    # width/height scale --normalized shorthand rows; the mask fields are MaskRow's.
+    assert set(ShorthandRow.model_fields) | {"attributes"} == convert_module._ROW_KEYS | {
+        "width",
+        "height",
+    }
+    assert set(MaskRow.model_fields) == (
+        (convert_module._ALL_ROW_KEYS - {"attributes", "image_attributes"}) | {"annotations"}
+    )
+    assert set(MaskAnnotation.model_fields) == convert_module._MASK_ANN_KEYS
     assert set(AttributesRow.model_fields) | {"annotations", "image_attributes"} == (
         convert_module._ROW_KEYS
     )
@@ -285,3 +295,5 @@ def test_schema_examples_convert(street_categories: Categories) -> None:
         for example in model.model_json_schema()["examples"]:
             ok(conv.convert(record(example)))
             model.model_validate(example)
+    for example in MaskRow.model_json_schema()["examples"]:
+        MaskRow.model_validate(example)  # (they name mask files: converted in tests/masks)
