@@ -420,42 +420,33 @@ def _fail(console: Console, err: UploadPredsError) -> NoReturn:
     raise typer.Exit(int(err.exit_code))
 
 
-def _safe_argv(argv: Sequence[str]) -> list[str]:
-    """The command line without the API key's value (it must never be printed)."""
+def _drop_options(argv: Sequence[str], names: Sequence[str]) -> list[str]:
+    """``argv`` without the options ``names`` and their values (``--x v`` and ``--x=v``)."""
     out: list[str] = []
     skip = False
     for arg in argv:
         if skip:
             skip = False
-            continue
-        if arg == "--api-key":
+        elif arg in names:
             skip = True
-            continue
-        if arg.startswith("--api-key="):
-            continue
-        out.append(arg)
+        elif not arg.startswith(tuple(f"{n}=" for n in names)):
+            out.append(arg)
     return out
+
+
+def _safe_argv(argv: Sequence[str]) -> list[str]:
+    """The command line without the API key's value (it must never be printed)."""
+    return _drop_options(argv, ["--api-key"])
 
 
 def _retry_command(argv: Sequence[str], inputs: Sequence[str], failures: Sequence[str]) -> str:
     """The same command with the failures files in place of the inputs."""
-    rest = list(_safe_argv(argv))
+    rest = _safe_argv(argv)
     for path in inputs:
         if path in rest:
             rest.remove(path)
-    cleaned: list[str] = []
-    skip = False
-    for arg in rest:
-        if skip:
-            skip = False
-            continue
-        if arg in ("--failures", "--report", "--output-labels"):
-            skip = True
-            continue
-        if arg.startswith(("--failures=", "--report=", "--output-labels=")):
-            continue
-        cleaned.append(arg)
-    return shlex.join(["upload-preds", *failures, *cleaned])
+    rest = _drop_options(rest, ["--failures", "--report", "--output-labels"])
+    return shlex.join(["upload-preds", *failures, *rest])
 
 
 @app.command()

@@ -22,21 +22,11 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from upload_preds.errors import UsageError
+from upload_preds.models import LABEL_STATUSES
 
 DEFAULT_API_URL = "https://api.segments.ai/"
 API_KEY_ENV = "SEGMENTS_API_KEY"
 API_URL_ENV = "SEGMENTS_API_URL"
-
-LABEL_STATUSES = (
-    "PRELABELED",
-    "LABELED",
-    "REVIEWED",
-    "REJECTED",
-    "SKIPPED",
-    "LABELING_IN_PROGRESS",
-    "REVIEWING_IN_PROGRESS",
-    "VERIFIED",
-)
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -118,12 +118,11 @@ class Counts:
     failed: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
-    def fail(self, reason: str, rows: int, example: str) -> None:
+    def fail(self, reason: str, rows: int, *examples: str) -> None:
         self.rows += rows
         self.failed[reason] += rows
         ex = self.examples.setdefault(reason, [])
-        if len(ex) < EXAMPLES_PER_REASON:
-            ex.append(example)
+        ex.extend(examples[: max(EXAMPLES_PER_REASON - len(ex), 0)])
 
     def skip(self, reason: str, rows: int) -> None:
         self.rows += rows
@@ -503,13 +502,7 @@ class Run:
         )
         if len(item.errors) > 5:
             message += f"; and {len(item.errors) - 5} more"
-        self.counts.rows += len(item.rows)
-        self.counts.failed[first.reason] += len(item.rows)
-        ex = self.counts.examples.setdefault(first.reason, [])
-        for err in item.errors:
-            if len(ex) >= EXAMPLES_PER_REASON:
-                break
-            ex.append(str(err))
+        self.counts.fail(first.reason, len(item.rows), *map(str, item.errors))
         if self._failures is not None:
             self._failures.write(item.rows, message)
 
