@@ -2,16 +2,25 @@
 
 Starts ``upload-preds-sandbox`` as a subprocess (its own process, a SQLite
 file in WAL mode in a temporary directory), adds samples, then drives it from
-this process with a 64-connection aiohttp client doing label PUTs (valid
-vector labels, a mix of creates and replaces). Two runs, each in a fresh
-sandbox:
+this process with 64 connections doing label PUTs (valid vector labels, a mix
+of creates and replaces). Each run starts a fresh sandbox:
 
-1. faults off: PUTs/s and its ratio to the 3,000/s target of issue 3, next
-   to the same client against a bare aiohttp server (no routes, no
-   validation, no database) measured in the same run, so the cost of the
-   sandbox itself shows as a ratio that does not depend on how busy the
-   machine is;
-2. ``--latency-ms 50``: labels/s as a share of the ceiling 64 / 0.05 s.
+1. faults off, a 64-connection aiohttp client: PUTs/s and its ratio to the
+   3,000/s target of issue 3, next to the same client against a bare
+   aiohttp server (no routes, no validation, no database) measured in the
+   same run, so the cost of the sandbox itself shows as a ratio that does
+   not depend on how busy the machine is;
+2. ``--latency-ms 50``, 64 concurrent clients: labels/s as a share of the
+   ceiling 64 / 0.05 s, measured with two clients. The aiohttp client spends
+   about 300 µs of CPU on each request on these machines, and its requests
+   queue behind each other on its one core, so even against a server that
+   does nothing but answer exactly 50 ms after each request arrives ("ideal",
+   also measured here) it sees only about 90% of the ceiling: that number is
+   the client's, not the server's. The "lean" client (64 keep-alive
+   connections on asyncio streams, a request written as bytes, the answer's
+   status line and Content-Length parsed, the body read) costs little per
+   request, so its share of the ceiling is what the sandbox allows; the 95%
+   target of issue 3 is judged on it. Both clients check every status.
 
 The load average is printed with the results: on a shared 2-core machine
 other processes take CPU from both client and server.
@@ -31,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -104,6 +114,45 @@ def start_bare(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             raise SystemExit("bare server did not start")
+        time.sleep(0.05)
+    url: str = json.loads(ready.read_text())["url"]
+    return proc, url
+
+
+IDEAL_SERVER = """
+import asyncio, json, os, sys
+from upload_preds.sandbox.http import Response, Server
+
+ANSWER = Response(b'{"ok": true}')
+
+async def main():
+    loop = asyncio.get_running_loop()
+    delay = float(sys.argv[2])
+
+    def app(request):
+        loop.call_at(request.arrived + delay, request.respond, ANSWER)
+
+    server = Server(app)
+    host, port = await server.start("127.0.0.1", 0)
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        json.dump({"url": f"http://127.0.0.1:{port}/"}, f)
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def start_ideal(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The sandbox's own HTTP layer answering a constant LATENCY_MS after arrival, no work."""
+    ready = tmp / f"ideal-{time.monotonic_ns()}.json"
+    delay = str(LATENCY_MS / 1000)
+    proc = subprocess.Popen([sys.executable, "-c", IDEAL_SERVER, str(ready), delay])
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit("ideal server did not start")
         time.sleep(0.05)
     url: str = json.loads(ready.read_text())["url"]
     return proc, url
@@ -183,12 +232,63 @@ async def drive(url: str, uuids: list[str], n: int) -> tuple[float, int]:
         return time.perf_counter() - t0, failures
 
 
-def run(tmp: Path, n: int, extra: list[str], n_samples: int) -> tuple[float, int]:
+async def drive_lean(url: str, uuids: list[str], n: int) -> tuple[float, int]:
+    """PUT n labels over CONCURRENCY keep-alive connections on asyncio streams."""
+    parsed = urlsplit(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+    bodies = [json.dumps(label_body(i)).encode() for i in range(256)]
+    counter = iter(range(n))
+    failures = 0
+
+    def request(i: int) -> bytes:
+        body = bodies[i % len(bodies)]
+        head = (
+            f"PUT /labels/{uuids[i % len(uuids)]}/bench/ HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\nAuthorization: APIKey {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    async def worker() -> None:
+        nonlocal failures
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            for i in counter:
+                writer.write(request(i))
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                if status not in (200, 201):
+                    failures += 1
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - t0, failures
+
+
+def run(
+    tmp: Path, n: int, extra: list[str], n_samples: int, lean: bool = False
+) -> tuple[float, int]:
     proc, url = start_sandbox(tmp, *extra)
     try:
         uuids = asyncio.run(prepare(url, n_samples))
-        seconds, failures = asyncio.run(drive(url, uuids, n))
+        seconds, failures = asyncio.run((drive_lean if lean else drive)(url, uuids, n))
         return n / seconds, failures
+    finally:
+        stop_sandbox(proc)
+
+
+def ideal(tmp: Path, n: int, lean: bool) -> float:
+    proc, url = start_ideal(tmp)
+    try:
+        seconds, _ = asyncio.run((drive_lean if lean else drive)(url, ["x"], n))
+        return n / seconds
     finally:
         stop_sandbox(proc)
 
@@ -210,22 +310,27 @@ def main() -> None:
         # More samples than PUTs/2 so the run mixes creates (INSERT) and replaces (UPDATE).
         rate, failures = run(tmp, args.puts, [], n_samples=args.puts // 2)
         print(
-            f"faults off      : {rate:8.0f} label PUTs/s  "
+            f"faults off                    : {rate:8.0f} label PUTs/s  "
             f"= {rate / TARGET_PUTS_PER_S:.2f} x the 3,000/s target  (failures: {failures})"
         )
         print(
-            f"bare aiohttp    : {bare:8.0f} PUTs/s  (same client, no work per request); "
+            f"bare aiohttp                  : {bare:8.0f} PUTs/s  (same client, no work per request); "
             f"sandbox / bare = {rate / bare:.2f}"
         )
         ceiling = CONCURRENCY / (LATENCY_MS / 1000)
-        rate, failures = run(
-            tmp, args.latency_puts, ["--latency-ms", str(LATENCY_MS)], n_samples=1000
-        )
-        print(
-            f"latency 50 ms   : {rate:8.0f} label PUTs/s  "
-            f"= {rate / ceiling:.1%} of the ceiling {ceiling:.0f}/s  (failures: {failures})"
-        )
-        print(f"load average    : {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        latency = ["--latency-ms", str(LATENCY_MS)]
+        for name, lean in (("lean", True), ("aiohttp", False)):
+            rate, failures = run(tmp, args.latency_puts, latency, n_samples=1000, lean=lean)
+            best = ideal(tmp, args.latency_puts, lean)
+            target = "  (the 95% target)" if lean else ""
+            print(
+                f"latency 50 ms, {name:7s} client: {rate:6.0f} label PUTs/s "
+                f"= {rate / ceiling:.1%} of the ceiling {ceiling:.0f}/s{target}  "
+                f"(failures: {failures})\n"
+                f"  ideal server, same client   : {best:6.0f}/s = {best / ceiling:.1%}; "
+                f"sandbox / ideal = {rate / best:.2f}"
+            )
+        print(f"load average                  : {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,37 @@
-"""The sandbox's HTTP routes: the Segments API subset the uploader uses, on aiohttp.web.
+"""The sandbox's HTTP routes: the Segments API subset the uploader uses.
 
 :class:`Sandbox` holds the running state (the :class:`~.store.Store`, the API
-key, the fault injector and the request counters) and builds the
-``aiohttp.web.Application``. Everything runs on one event-loop thread, so
-handlers call the store synchronously; nothing here is thread-safe, and the
-in-process API (:mod:`.server`) hops onto the loop to change faults or read
-stats.
+key, the fault injector and the request counters), owns the
+:class:`~.http.Router`, and is the application callable the HTTP server
+(:mod:`.http`) hands each complete request to. Everything runs on one
+event-loop thread, so handlers call the store synchronously; nothing here is
+thread-safe, and the in-process API (:mod:`.server`) hops onto the loop to
+change faults or read stats.
 
-One middleware wraps every route. For API routes, in this order: the fault
-decision (throttle → 429, error → 5xx, drop → close the connection, before
-or after the handler ran), the API key check (401), the handler, the wait
-until the added latency has passed since the request arrived, and the
-request counter. Control routes under ``/_sandbox/`` need the
-key but see no faults and are not counted; the asset storage under
-``/_storage/`` needs no key, like the platform's S3 URLs. The review page
-(:mod:`.review`) is treated the same way: ``/`` and its files and images need
-no key, its JSON API under ``/_review/api/`` needs the key; neither sees
-faults or is counted (the page is for people, the counters for benchmarks).
+Handlers are plain functions ``Request -> Response``: the body is already in
+memory and SQLite is synchronous, so nothing awaits. *When* the answer leaves
+is decided by :meth:`Sandbox.__call__`, in this order for API routes:
+
+1. the fault decision: throttle → 429, error → 5xx, drop → close the
+   connection without an answer (before the handler, or after it, so the
+   write happened but the client cannot know);
+2. the API key check (401), then the handler;
+3. group commit: a handler that wrote leaves its answer waiting; the first
+   one in a loop iteration schedules one COMMIT with ``call_soon``, and every
+   answer waiting for it is released after it. A client never sees an answer
+   for a write that is not committed;
+4. the added latency: the answer leaves no sooner than ``--latency-ms`` (plus
+   jitter) after the request *arrived* (``loop.call_at``), so the handler's
+   own time is inside the delay instead of added to it, and 64 clients that
+   wait together are not served as one serial burst;
+5. the request counter, by method, route pattern and status.
+
+Control routes under ``/_sandbox/`` need the key but see no faults and are not
+counted; the asset storage under ``/_storage/`` needs no key, like the
+platform's S3 URLs. The review page (:mod:`.review`) is treated the same way:
+``/`` and its files and images need no key, its JSON API under
+``/_review/api/`` needs the key; neither sees faults or is counted (the page
+is for people, the counters for benchmarks).
 
 Bodies and status codes follow the platform (Django REST framework):
 ``{"detail": "..."}`` for 401/404/429, field-keyed lists for 400. Response
@@ -32,16 +47,15 @@ import hmac
 import json
 import math
 import mimetypes
+import sqlite3
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import orjson
-from aiohttp import web
 
 from upload_preds.sandbox.faults import (
     Action,
@@ -49,6 +63,15 @@ from upload_preds.sandbox.faults import (
     Faults,
     gateway_body,
     throttled_detail,
+)
+from upload_preds.sandbox.http import (
+    FilePart,
+    Handler,
+    Request,
+    Response,
+    Router,
+    error_response,
+    parse_multipart,
 )
 from upload_preds.sandbox.manifest import NAME_RE
 from upload_preds.sandbox.review import API_PREFIX, Review
@@ -60,41 +83,39 @@ from upload_preds.sandbox.validate import (
     check_label_body,
 )
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 JSON = "application/json"
 STORAGE_PREFIX = "/_storage/"
 CONTROL_PREFIX = "/_sandbox/"
 DEFAULT_PER_PAGE = 1000
 
 
-def json_response(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type=JSON)
+def json_response(obj: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status)
 
 
-def detail(status: int, message: str) -> web.Response:
-    return json_response({"detail": message}, status)
+def detail(status: int, message: str) -> Response:
+    return error_response(status, message)
 
 
-def not_found(message: str = "Not found.") -> web.Response:
+def not_found(message: str = "Not found.") -> Response:
     return detail(404, message)
 
 
-def bad_request(errors: dict[str, Any]) -> web.Response:
+def bad_request(errors: dict[str, Any]) -> Response:
     return json_response(errors, 400)
 
 
 class BodyError(Exception):
     """A request body that is not JSON; carries the 400 answer."""
 
-    def __init__(self, response: web.Response) -> None:
+    def __init__(self, response: Response) -> None:
         super().__init__("bad body")
         self.response = response
 
 
-async def read_json(request: web.Request) -> Any:
-    """The request body as JSON (aiohttp has already undone ``Content-Encoding: gzip``)."""
-    raw = await request.read()
+def read_json(request: Request) -> Any:
+    """The request body as JSON (the server has already undone ``Content-Encoding``)."""
+    raw = request.body
     if not raw:
         return {}
     try:
@@ -149,7 +170,7 @@ def sample_json(row: tuple[Any, ...], ds: DatasetInfo) -> dict[str, Any]:
 
 
 class Sandbox:
-    """The running sandbox: store, key, faults and counters, plus the aiohttp app."""
+    """The running sandbox: store, key, faults, counters and routes; the HTTP server's app."""
 
     def __init__(
         self,
@@ -162,40 +183,16 @@ class Sandbox:
         self.store = store
         # Relative sample image URLs are served from here (the manifest's folder).
         self.review = Review(store, media_root)
-        self._auth = f"APIKey {api_key}".encode()
+        self._auth = f"APIKey {api_key}"
         self.faults = Faults()
         self.seed = seed
         self._injector: FaultInjector | None = None
         self.set_faults(faults or Faults(), seed)
         self.counts: Counter[tuple[str, str, str]] = Counter()
         self.started = time.monotonic()
-        self._commit_waiter: asyncio.Future[None] | None = None
-
-    async def _committed(self) -> None:
-        """Wait until the writes made so far are committed (group commit).
-
-        The first writer of a loop iteration schedules one COMMIT with
-        ``call_soon``; every handler that writes before it runs shares it. A
-        handler answers only after its write is committed.
-        """
-        fut = self._commit_waiter
-        if fut is None:
-            loop = asyncio.get_running_loop()
-            fut = self._commit_waiter = loop.create_future()
-            loop.call_soon(self._commit_now)
-        # shield: one cancelled handler must not cancel the others' commit.
-        await asyncio.shield(fut)
-
-    def _commit_now(self) -> None:
-        fut, self._commit_waiter = self._commit_waiter, None
-        assert fut is not None
-        try:
-            self.store.commit()
-        except Exception as e:
-            fut.set_exception(e)
-            fut.exception()  # marks it retrieved when no handler is left waiting
-        else:
-            fut.set_result(None)
+        # Answers waiting for the next group commit: (request, answer, due, action).
+        self._uncommitted: list[tuple[Request, Response, float, Action]] = []
+        self.router = self._make_router()
 
     def set_faults(self, faults: Faults, seed: int | None = None) -> None:
         """Replace the fault setting; the token bucket and random stream restart."""
@@ -203,114 +200,128 @@ class Sandbox:
         self.seed = seed
         self._injector = FaultInjector(faults, seed) if faults.active else None
 
-    # -- application ---------------------------------------------------------------
+    # -- routing and the order of things --------------------------------------------------
 
-    def make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
-        r = app.router
-        r.add_get("/api_status/", self.api_status)
-        r.add_get("/user", self.user)
-        r.add_get("/user/", self.user)
-        ds = "/datasets/{owner}/{name}"
-        r.add_get(ds + "/", self.get_dataset)
-        r.add_get(ds + "/labelsets/", self.get_labelsets)
-        r.add_post(ds + "/labelsets/", self.add_labelset)
-        r.add_get(ds + "/labelsets/{labelset}/", self.get_labelset)
-        r.add_get(ds + "/samples/", self.get_samples)
-        r.add_post(ds + "/samples/", self.add_sample)
-        r.add_post(ds + "/samples_bulk/", self.add_samples_bulk)
-        r.add_get("/samples/{uuid}/", self.get_sample)
+    def _make_router(self) -> Router:
+        r = Router()
+        r.add("GET", "/api_status/", self.api_status)
+        r.add("GET", "/user", self.user)
+        r.add("GET", "/user/", self.user)
+        # The label routes first: they are what an upload calls, thousands of times.
         lab = "/labels/{sample_uuid}/{labelset}/"
-        r.add_get(lab, self.get_label)
-        r.add_put(lab, self.put_label)
-        r.add_patch(lab, self.patch_label)
-        r.add_delete(lab, self.delete_label)
-        r.add_post("/assets/", self.add_asset)
-        r.add_post(STORAGE_PREFIX + "upload/", self.storage_upload)
-        r.add_get(STORAGE_PREFIX + "assets/{uuid}/{filename}", self.storage_get)
-        r.add_get(CONTROL_PREFIX + "stats", self.get_stats)
-        r.add_delete(CONTROL_PREFIX + "stats", self.reset_stats)
-        r.add_get(CONTROL_PREFIX + "faults", self.get_faults)
-        r.add_put(CONTROL_PREFIX + "faults", self.put_faults)
-        self.review.add_routes(app)
-        return app
+        r.add("PUT", lab, self.put_label)
+        r.add("GET", lab, self.get_label)
+        r.add("PATCH", lab, self.patch_label)
+        r.add("DELETE", lab, self.delete_label)
+        ds = "/datasets/{owner}/{name}"
+        r.add("GET", ds + "/", self.get_dataset)
+        r.add("GET", ds + "/labelsets/", self.get_labelsets)
+        r.add("POST", ds + "/labelsets/", self.add_labelset)
+        r.add("GET", ds + "/labelsets/{labelset}/", self.get_labelset)
+        r.add("GET", ds + "/samples/", self.get_samples)
+        r.add("POST", ds + "/samples/", self.add_sample)
+        r.add("POST", ds + "/samples_bulk/", self.add_samples_bulk)
+        r.add("GET", "/samples/{uuid}/", self.get_sample)
+        r.add("POST", "/assets/", self.add_asset)
+        r.add("POST", STORAGE_PREFIX + "upload/", self.storage_upload)
+        r.add("GET", STORAGE_PREFIX + "assets/{uuid}/{filename}", self.storage_get)
+        r.add("GET", CONTROL_PREFIX + "stats", self.get_stats)
+        r.add("DELETE", CONTROL_PREFIX + "stats", self.reset_stats)
+        r.add("GET", CONTROL_PREFIX + "faults", self.get_faults)
+        r.add("PUT", CONTROL_PREFIX + "faults", self.put_faults)
+        self.review.add_routes(r)
+        return r
 
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    def __call__(self, request: Request) -> None:
+        """Answer one request (see the module docstring for the order)."""
+        target = self.router.resolve(request)
         path = request.path
         if path.startswith(STORAGE_PREFIX) or Review.public(path):
-            return await self._call(request, handler)
+            request.respond(self._call(target, request))
+            return
         if path.startswith((CONTROL_PREFIX, API_PREFIX)):
             if not self._authorized(request):
-                return detail(401, "Invalid token.")
-            return await self._call(request, handler)
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "(no route)"
+                request.respond(detail(401, "Invalid token."))
+            else:
+                request.respond(self._call(target, request))
+            return
         injector = self._injector
         action = Action.PASS
         due = 0.0
         if injector is not None:
-            loop = asyncio.get_running_loop()
             d = injector.decide()
-            # The answer leaves no sooner than the delay after the request
-            # arrived; the handler runs at once, so its own time is part of
-            # the delay instead of queueing behind it (64 clients that sleep
-            # together would otherwise be handled as one serial burst).
-            due = loop.time() + d.delay_s
+            due = request.arrived + d.delay_s
             action = d.action
-            if action is not Action.PASS and action is not Action.DROP_AFTER:
-                if d.delay_s:
-                    await asyncio.sleep(d.delay_s)
-                if action is Action.THROTTLE:
-                    resp: web.StreamResponse = detail(429, throttled_detail(d.retry_after_s))
-                    resp.headers["Retry-After"] = str(d.retry_after_s)
-                    self.counts[(request.method, route, "429")] += 1
-                    return resp
-                if action is Action.ERROR:
-                    self.counts[(request.method, route, str(d.status))] += 1
-                    return web.Response(
-                        text=gateway_body(d.status), status=d.status, content_type="text/html"
-                    )
-                return self._drop(request, route, "dropped")
+            if action is Action.THROTTLE:
+                resp = detail(429, throttled_detail(d.retry_after_s))
+                resp.headers["Retry-After"] = str(d.retry_after_s)
+                self._deliver(request, resp, due, action)
+                return
+            if action is Action.ERROR:
+                resp = Response.text(gateway_body(d.status), d.status, "text/html")
+                self._deliver(request, resp, due, action)
+                return
+            if action is Action.DROP_BEFORE:
+                self._deliver(request, Response(), due, action)
+                return
         if not self._authorized(request):
             resp = detail(401, "Invalid token.")
         else:
-            resp = await self._call(request, handler)
-        if due:
-            remaining = due - asyncio.get_running_loop().time()
-            if remaining > 0:
-                await asyncio.sleep(remaining)
-        if action is Action.DROP_AFTER:
-            return self._drop(request, route, "dropped-after-write")
-        self.counts[(request.method, route, str(resp.status))] += 1
-        return resp
+            resp = self._call(target, request)
+        if self.store.pending:
+            if not self._uncommitted:
+                asyncio.get_running_loop().call_soon(self._commit_now)
+            self._uncommitted.append((request, resp, due, action))
+        else:
+            self._deliver(request, resp, due, action)
 
-    def _drop(self, request: web.Request, route: str, what: str) -> web.Response:
-        self.counts[(request.method, route, what)] += 1
-        if request.transport is not None:
-            request.transport.abort()
-        # aiohttp writes this into the aborted transport, which discards it.
-        return web.Response(status=500)
-
-    def _authorized(self, request: web.Request) -> bool:
-        given = request.headers.get("Authorization", "")
-        return hmac.compare_digest(given.encode(), self._auth)
-
-    async def _call(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    def _commit_now(self) -> None:
+        waiting, self._uncommitted = self._uncommitted, []
         try:
-            return await handler(request)
+            self.store.commit()
+        except sqlite3.Error:
+            # Nothing of this group is stored; the clients see a 500 and retry.
+            self.store.rollback()
+            waiting = [
+                (req, detail(500, "A server error occurred."), due, Action.PASS)
+                for req, _, due, _ in waiting
+            ]
+        for request, resp, due, action in waiting:
+            self._deliver(request, resp, due, action)
+
+    def _deliver(self, request: Request, resp: Response, due: float, action: Action) -> None:
+        """Send ``resp`` (or drop the connection) at loop time ``due``, or now if that has passed."""
+        loop = asyncio.get_running_loop()
+        if due > loop.time():
+            loop.call_at(due, self._deliver_now, request, resp, action)
+        else:
+            self._deliver_now(request, resp, action)
+
+    def _deliver_now(self, request: Request, resp: Response, action: Action) -> None:
+        if action is Action.DROP_BEFORE or action is Action.DROP_AFTER:
+            what = "dropped" if action is Action.DROP_BEFORE else "dropped-after-write"
+            self.counts[(request.method, request.route, what)] += 1
+            request.abort()
+            return
+        self.counts[(request.method, request.route, str(resp.status))] += 1
+        request.respond(resp)
+
+    def _authorized(self, request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        return hmac.compare_digest(given.encode(), self._auth.encode())
+
+    @staticmethod
+    def _call(target: Handler | Response, request: Request) -> Response:
+        if isinstance(target, Response):  # no route, or a method the route does not have
+            return target
+        try:
+            return target(request)
         except BodyError as e:
             return e.response
-        except web.HTTPNotFound:
-            return not_found()
-        except web.HTTPMethodNotAllowed:
-            return detail(405, f'Method "{request.method}" not allowed.')
-        except web.HTTPException as e:
-            return detail(e.status, e.reason)
 
     # -- helpers -------------------------------------------------------------------
 
-    def _dataset(self, request: web.Request) -> DatasetInfo | None:
+    def _dataset(self, request: Request) -> DatasetInfo | None:
         return self.store.dataset(request.match_info["owner"], request.match_info["name"])
 
     def _dataset_json(self, ds: DatasetInfo) -> dict[str, Any]:
@@ -367,10 +378,10 @@ class Sandbox:
 
     # -- routes: account and datasets ----------------------------------------------
 
-    async def api_status(self, request: web.Request) -> web.Response:
+    def api_status(self, request: Request) -> Response:
         return json_response({"status": "ok", "sandbox": True})
 
-    async def user(self, request: web.Request) -> web.Response:
+    def user(self, request: Request) -> Response:
         return json_response(
             {
                 "username": USERNAME,
@@ -380,28 +391,28 @@ class Sandbox:
             }
         )
 
-    async def get_dataset(self, request: web.Request) -> web.Response:
+    def get_dataset(self, request: Request) -> Response:
         ds = self._dataset(request)
         return json_response(self._dataset_json(ds)) if ds else not_found()
 
-    async def get_labelsets(self, request: web.Request) -> web.Response:
+    def get_labelsets(self, request: Request) -> Response:
         ds = self._dataset(request)
         if ds is None:
             return not_found()
         return json_response([self._labelset_json(ds, n) for n in ds.labelsets])
 
-    async def get_labelset(self, request: web.Request) -> web.Response:
+    def get_labelset(self, request: Request) -> Response:
         ds = self._dataset(request)
         name = request.match_info["labelset"]
         if ds is None or name not in ds.labelsets:
             return not_found()
         return json_response(self._labelset_json(ds, name))
 
-    async def add_labelset(self, request: web.Request) -> web.Response:
+    def add_labelset(self, request: Request) -> Response:
         ds = self._dataset(request)
         if ds is None:
             return not_found()
-        body = await read_json(request)
+        body = read_json(request)
         if not isinstance(body, dict):
             return bad_request({"non_field_errors": ["Invalid data. Expected a dictionary."]})
         name, description = body.get("name"), body.get("description", "")
@@ -420,11 +431,11 @@ class Sandbox:
 
     # -- routes: samples -------------------------------------------------------------
 
-    async def get_samples(self, request: web.Request) -> web.Response:
+    def get_samples(self, request: Request) -> Response:
         ds = self._dataset(request)
         if ds is None:
             return not_found()
-        q = request.rel_url.query
+        q = request.query
         try:
             per_page = int(q.get("per_page", DEFAULT_PER_PAGE))
             if per_page < 1:
@@ -500,14 +511,14 @@ class Sandbox:
             out.append(s)
         return json_response(out)
 
-    async def get_sample(self, request: web.Request) -> web.Response:
+    def get_sample(self, request: Request) -> Response:
         sample_uuid = request.match_info["uuid"]
         ds = self.store.dataset_of_sample(sample_uuid)
         row = self.store.sample(sample_uuid)
         if ds is None or row is None:
             return not_found()
         s = sample_json(row, ds)
-        labelset = request.rel_url.query.get("labelset")
+        labelset = request.query.get("labelset")
         if labelset is not None:
             label_row = self.store.label(sample_uuid, labelset)
             s["label"] = label_json(label_row, ds.task_type) if label_row else None
@@ -548,11 +559,11 @@ class Sandbox:
         )
         return sample_uuid if ok else None
 
-    async def add_sample(self, request: web.Request) -> web.Response:
+    def add_sample(self, request: Request) -> Response:
         ds = self._dataset(request)
         if ds is None:
             return not_found()
-        body = await read_json(request)
+        body = read_json(request)
         errors = self._check_sample_body(body)
         if errors:
             return bad_request(errors)
@@ -566,11 +577,11 @@ class Sandbox:
         assert row is not None
         return json_response(sample_json(row, ds), 201)
 
-    async def add_samples_bulk(self, request: web.Request) -> web.Response:
+    def add_samples_bulk(self, request: Request) -> Response:
         ds = self._dataset(request)
         if ds is None:
             return not_found()
-        body = await read_json(request)
+        body = read_json(request)
         if not isinstance(body, list):
             return bad_request({"non_field_errors": ["Expected a list of samples."]})
         all_errors = [self._check_sample_body(item) for item in body]
@@ -588,7 +599,7 @@ class Sandbox:
 
     # -- routes: labels ----------------------------------------------------------------
 
-    def _label_target(self, request: web.Request) -> tuple[str, str, DatasetInfo] | web.Response:
+    def _label_target(self, request: Request) -> tuple[str, str, DatasetInfo] | Response:
         sample_uuid = request.match_info["sample_uuid"]
         labelset = request.match_info["labelset"]
         ds = self.store.dataset_of_sample(sample_uuid)
@@ -598,20 +609,20 @@ class Sandbox:
             return not_found(f"Not found: label set {labelset!r} does not exist in {ds.full_name}.")
         return sample_uuid, labelset, ds
 
-    async def get_label(self, request: web.Request) -> web.Response:
+    def get_label(self, request: Request) -> Response:
         target = self._label_target(request)
-        if isinstance(target, web.Response):
+        if isinstance(target, Response):
             return target
         sample_uuid, labelset, ds = target
         row = self.store.label(sample_uuid, labelset)
         return json_response(label_json(row, ds.task_type)) if row else not_found()
 
-    async def put_label(self, request: web.Request) -> web.Response:
+    def put_label(self, request: Request) -> Response:
         target = self._label_target(request)
-        if isinstance(target, web.Response):
+        if isinstance(target, Response):
             return target
         sample_uuid, labelset, ds = target
-        clean, errors = check_label_body(ds.spec, await read_json(request), partial=False)
+        clean, errors = check_label_body(ds.spec, read_json(request), partial=False)
         if errors:
             return bad_request(errors)
         row, created = self.store.put_label(
@@ -621,18 +632,17 @@ class Sandbox:
             orjson.dumps(clean["attributes"]).decode(),
             clean.get("score"),
         )
-        await self._committed()
         return json_response(label_json(row, ds.task_type), 201 if created else 200)
 
-    async def patch_label(self, request: web.Request) -> web.Response:
+    def patch_label(self, request: Request) -> Response:
         target = self._label_target(request)
-        if isinstance(target, web.Response):
+        if isinstance(target, Response):
             return target
         sample_uuid, labelset, ds = target
         old = self.store.label(sample_uuid, labelset)
         if old is None:
             return not_found()
-        clean, errors = check_label_body(ds.spec, await read_json(request), partial=True)
+        clean, errors = check_label_body(ds.spec, read_json(request), partial=True)
         if errors:
             return bad_request(errors)
         attrs_json = orjson.dumps(clean["attributes"]).decode() if "attributes" in clean else old[3]
@@ -643,18 +653,16 @@ class Sandbox:
             attrs_json,
             clean["score"] if "score" in clean else old[4],
         )
-        await self._committed()
         return json_response(label_json(row, ds.task_type))
 
-    async def delete_label(self, request: web.Request) -> web.Response:
+    def delete_label(self, request: Request) -> Response:
         target = self._label_target(request)
-        if isinstance(target, web.Response):
+        if isinstance(target, Response):
             return target
         sample_uuid, labelset, _ = target
         if not self.store.delete_label(sample_uuid, labelset):
             return not_found()
-        await self._committed()
-        return web.Response(status=204)
+        return Response(status=204, content_type=None)
 
     # -- routes: assets and their storage -------------------------------------------
 
@@ -662,15 +670,15 @@ class Sandbox:
         key = self.store.storage_secret.encode()
         return hmac.new(key, data.encode(), hashlib.sha256).hexdigest()
 
-    async def add_asset(self, request: web.Request) -> web.Response:
-        body = await read_json(request)
+    def add_asset(self, request: Request) -> Response:
+        body = read_json(request)
         filename = body.get("filename") if isinstance(body, dict) else None
         if not isinstance(filename, str) or not filename or "/" in filename:
             return bad_request({"filename": ["A file name without '/' is required."]})
         asset_uuid = str(uuid.uuid4())
         created = self.store.add_asset(asset_uuid, filename)
         self.store.commit()
-        origin = str(request.url.origin())
+        origin = request.origin
         key = f"assets/{asset_uuid}/{filename}"
         policy = base64.b64encode(
             json.dumps({"key": key, "expiration": time.time() + 3600}).encode()
@@ -700,9 +708,12 @@ class Sandbox:
             201,
         )
 
-    async def storage_upload(self, request: web.Request) -> web.Response:
+    def storage_upload(self, request: Request) -> Response:
         """The presigned multipart POST, checked like S3 checks its policy signature."""
-        form = await request.post()
+        try:
+            form = parse_multipart(request.body, request.headers.get("content-type", ""))
+        except ValueError as e:
+            return _s3_error(400, "MalformedPOSTRequest", str(e))
         policy, signature, key = form.get("policy"), form.get("x-amz-signature"), form.get("key")
         upload = form.get("file")
         if not (isinstance(policy, str) and isinstance(signature, str) and isinstance(key, str)):
@@ -715,21 +726,21 @@ class Sandbox:
             return _s3_error(400, "InvalidPolicyDocument", "The policy is not valid")
         if signed.get("key") != key or signed.get("expiration", 0) < time.time():
             return _s3_error(403, "AccessDenied", "Policy expired or key does not match")
-        if not isinstance(upload, web.FileField):
+        if not isinstance(upload, FilePart):
             return _s3_error(400, "InvalidArgument", "a 'file' part is required")
         asset_uuid = key.split("/")[1]
         ctype = form.get("Content-Type")
         self.store.store_asset_data(
-            asset_uuid, ctype if isinstance(ctype, str) else None, upload.file.read()
+            asset_uuid, ctype if isinstance(ctype, str) else None, upload.data
         )
         self.store.commit()
-        return web.Response(status=204)
+        return Response(status=204, content_type=None)
 
-    async def storage_get(self, request: web.Request) -> web.Response:
+    def storage_get(self, request: Request) -> Response:
         asset = self.store.asset(request.match_info["uuid"])
         if asset is None or asset[2] is None or asset[0] != request.match_info["filename"]:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        return web.Response(body=asset[2], content_type=asset[1] or "application/octet-stream")
+        return Response(asset[2], content_type=asset[1] or "application/octet-stream")
 
     # -- routes: control -------------------------------------------------------------
 
@@ -750,18 +761,18 @@ class Sandbox:
             "uptime_s": round(time.monotonic() - self.started, 3),
         }
 
-    async def get_stats(self, request: web.Request) -> web.Response:
+    def get_stats(self, request: Request) -> Response:
         return json_response(self.stats())
 
-    async def reset_stats(self, request: web.Request) -> web.Response:
+    def reset_stats(self, request: Request) -> Response:
         self.counts.clear()
-        return web.Response(status=204)
+        return Response(status=204, content_type=None)
 
-    async def get_faults(self, request: web.Request) -> web.Response:
+    def get_faults(self, request: Request) -> Response:
         return json_response({**self.faults.as_dict(), "seed": self.seed})
 
-    async def put_faults(self, request: web.Request) -> web.Response:
-        body = await read_json(request)
+    def put_faults(self, request: Request) -> Response:
+        body = read_json(request)
         if not isinstance(body, dict):
             return bad_request({"non_field_errors": ["Expected an object of fault settings."]})
         known = set(Faults.__dataclass_fields__) | {"seed"}
@@ -784,9 +795,9 @@ class Sandbox:
         return json_response({**faults.as_dict(), "seed": seed})
 
 
-def _s3_error(status: int, code: str, message: str) -> web.Response:
+def _s3_error(status: int, code: str, message: str) -> Response:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
     )
-    return web.Response(text=body, status=status, content_type="application/xml")
+    return Response.text(body, status, "application/xml")

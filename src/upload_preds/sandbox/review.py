@@ -40,15 +40,14 @@ are passed to the page unchanged.
 
 from __future__ import annotations
 
-import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import orjson
-from aiohttp import web
 
+from upload_preds.sandbox.http import Request, Response, Router, file_response
 from upload_preds.sandbox.search import QueryError, ResolvedTerm, parse_and_resolve
 from upload_preds.sandbox.store import STATUS_ORDER, CountTerm, DatasetInfo, LabelRow, Store
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, check_label_body
@@ -192,11 +191,11 @@ def copy_label(
     return row, old_status, name
 
 
-def _json(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status)
 
 
-def _error(status: int, message: str, **extra: Any) -> web.Response:
+def _error(status: int, message: str, **extra: Any) -> Response:
     return _json({"detail": message, **extra}, status)
 
 
@@ -223,16 +222,15 @@ class Review:
         self.media_root = media_root.resolve() if media_root is not None else None
         self.static = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file()}
 
-    def add_routes(self, app: web.Application) -> None:
-        r = app.router
-        r.add_get("/", self.index)
-        r.add_get(REVIEW_PREFIX + "static/{file}", self.static_file)
-        r.add_get(REVIEW_PREFIX + "media/{path:.+}", self.media)
-        r.add_get(API_PREFIX + "datasets", self.datasets)
+    def add_routes(self, r: Router) -> None:
+        r.add("GET", "/", self.index)
+        r.add("GET", REVIEW_PREFIX + "static/{file}", self.static_file)
+        r.add("GET", REVIEW_PREFIX + "media/{path:.+}", self.media)
+        r.add("GET", API_PREFIX + "datasets", self.datasets)
         ds = API_PREFIX + "datasets/{owner}/{name}/"
-        r.add_get(ds + "samples", self.samples)
-        r.add_get(ds + "search", self.search)
-        r.add_post(ds + "copy", self.copy)
+        r.add("GET", ds + "samples", self.samples)
+        r.add("GET", ds + "search", self.search)
+        r.add("POST", ds + "copy", self.copy)
 
     @staticmethod
     def public(path: str) -> bool:
@@ -242,7 +240,7 @@ class Review:
     # -- page and files --------------------------------------------------------------
 
     @staticmethod
-    def _harden(resp: web.StreamResponse) -> web.StreamResponse:
+    def _harden(resp: Response) -> Response:
         # No inline script, no foreign origins, no framing; the images may be
         # elsewhere when a manifest names absolute URLs.
         resp.headers["Content-Security-Policy"] = (
@@ -253,20 +251,20 @@ class Review:
         resp.headers["Referrer-Policy"] = "no-referrer"
         return resp
 
-    async def index(self, request: web.Request) -> web.StreamResponse:
-        resp = web.FileResponse(self.static["index.html"])
+    def index(self, request: Request) -> Response:
+        resp = file_response(self.static["index.html"])
         resp.headers["Cache-Control"] = "no-cache"
         return self._harden(resp)
 
-    async def static_file(self, request: web.Request) -> web.StreamResponse:
+    def static_file(self, request: Request) -> Response:
         path = self.static.get(request.match_info["file"])
         if path is None:
             return _error(404, "Not found.")
-        resp = web.FileResponse(path)
+        resp = file_response(path)
         resp.headers["Cache-Control"] = "no-cache"
         return self._harden(resp)
 
-    async def media(self, request: web.Request) -> web.StreamResponse:
+    def media(self, request: Request) -> Response:
         if self.media_root is None:
             return _error(404, "This sandbox was not started from a manifest file: no images.")
         rel = request.match_info["path"]
@@ -280,19 +278,17 @@ class Review:
             or not path.is_file()
         ):
             return _error(404, "Not found.")
-        resp = web.FileResponse(path)
-        resp.content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return resp
+        return file_response(path)
 
     # -- API ---------------------------------------------------------------------------
 
-    def _dataset(self, request: web.Request) -> DatasetInfo:
+    def _dataset(self, request: Request) -> DatasetInfo:
         ds = self.store.dataset(request.match_info["owner"], request.match_info["name"])
         if ds is None:
             raise ReviewError(404, "Not found: no such dataset.")
         return ds
 
-    async def datasets(self, request: web.Request) -> web.Response:
+    def datasets(self, request: Request) -> Response:
         out = []
         for ds in self.store.datasets():
             ta = orjson.loads(ds.task_attributes_json)
@@ -312,7 +308,7 @@ class Review:
             )
         return _json(out)
 
-    async def samples(self, request: web.Request) -> web.Response:
+    def samples(self, request: Request) -> Response:
         """``?a=LS&b=LS&sort=-score:LS&q=QUERY&page=N&per_page=M``."""
         try:
             return self._samples(request)
@@ -321,9 +317,9 @@ class Review:
         except QueryError as e:
             return _error(400, str(e), query_error=e.as_dict())
 
-    def _samples(self, request: web.Request) -> web.Response:
+    def _samples(self, request: Request) -> Response:
         ds = self._dataset(request)
-        q = request.rel_url.query
+        q = request.query
         shown = [ls for ls in (q.get("a"), q.get("b")) if ls]
         if not shown:
             shown = list(ds.labelsets)[:2]
@@ -383,11 +379,11 @@ class Review:
             }
         )
 
-    async def search(self, request: web.Request) -> web.Response:
+    def search(self, request: Request) -> Response:
         """``?q=QUERY[&limit=N]``: the same JSON as ``upload-preds-sandbox search --json``."""
         try:
             ds = self._dataset(request)
-            q = request.rel_url.query
+            q = request.query
             limit = _int(q, "limit", 0, 0, 10**9) or None
             return _json(search(self.store, ds, q.get("q", ""), limit=limit).as_json())
         except ReviewError as e:
@@ -395,12 +391,12 @@ class Review:
         except QueryError as e:
             return _error(400, str(e), query_error=e.as_dict())
 
-    async def copy(self, request: web.Request) -> web.Response:
+    def copy(self, request: Request) -> Response:
         """``{"sample": uuid or name, "from": LS, "to": LS, "overwrite": false}``."""
         try:
             ds = self._dataset(request)
             try:
-                body = orjson.loads(await request.read())
+                body = orjson.loads(request.body)
             except orjson.JSONDecodeError as e:
                 raise ReviewError(400, f"the body is not JSON: {e}") from None
             if not isinstance(body, dict):

@@ -25,10 +25,10 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import platformdirs
-from aiohttp import web
 
 from upload_preds.sandbox.app import Sandbox
 from upload_preds.sandbox.faults import Faults
+from upload_preds.sandbox.http import Server
 from upload_preds.sandbox.manifest import Manifest, ManifestError, load_manifest, parse_manifest
 from upload_preds.sandbox.store import Store
 
@@ -119,12 +119,9 @@ async def serve_until(
         # Relative image URLs of the manifest's samples are relative to its folder.
         media_root = source.parent if source.is_file() else None
         sandbox = Sandbox(store, api_key, faults, seed, media_root)
-        runner = web.AppRunner(sandbox.make_app(), access_log=None, handle_signals=False)
-        await runner.setup()
+        server = Server(sandbox)
         try:
-            site = web.TCPSite(runner, host, port, backlog=1024)
-            await site.start()
-            bound_host, bound_port = runner.addresses[0][:2]
+            bound_host, bound_port = await server.start(host, port)
             url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
             url = f"http://{url_host}:{bound_port}/"
             on_started(
@@ -139,7 +136,7 @@ async def serve_until(
             )
             await stop.wait()
         finally:
-            await runner.cleanup()
+            await server.close()
     finally:
         store.close()
 

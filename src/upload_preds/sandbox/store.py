@@ -345,6 +345,14 @@ class Store:
         if self._conn.in_transaction:
             self._conn.execute("COMMIT")
 
+    def rollback(self) -> None:
+        """Undo every write since the last commit (after a failed COMMIT)."""
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+        # The caches may hold what was just undone.
+        self._review.clear()
+        self._sample_ds.clear()
+
     def close(self) -> None:
         self.commit()
         if self._checkpointer is not None:
