@@ -324,7 +324,7 @@ def main() -> None:
             best = ideal(tmp, args.latency_puts, lean)
             target = "  (the 95% target)" if lean else ""
             print(
-                f"latency 50 ms, {name:7s} client: {rate:6.0f} label PUTs/s "
+                f"latency 50 ms, {name:7s} client : {rate:6.0f} label PUTs/s "
                 f"= {rate / ceiling:.1%} of the ceiling {ceiling:.0f}/s{target}  "
                 f"(failures: {failures})\n"
                 f"  ideal server, same client   : {best:6.0f}/s = {best / ceiling:.1%}; "
