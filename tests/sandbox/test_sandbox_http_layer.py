@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from upload_preds.sandbox.http import (
+    MAX_HEAD,
     BodyTooLarge,
     FilePart,
     Request,
@@ -255,6 +256,26 @@ def test_a_malformed_request_gets_400_and_the_connection_closes(running: Running
     assert headers["connection"] == "close"
     assert orjson.loads(body)["detail"].startswith("Bad request")
     assert closed(s)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/echo/a/b/?q=" + "x" * MAX_HEAD, "/echo/a/b/"],
+    ids=["long-url", "endless-headers"],
+)
+def test_an_oversized_head_gets_431_and_the_connection_closes(
+    running: Running, target: str
+) -> None:
+    s, buf = running.connect(), bytearray()
+    head = f"GET {target} HTTP/1.1\r\nHost: test\r\n".encode()
+    if target == "/echo/a/b/":
+        head += b"".join(f"X-{i}: {'v' * 100}\r\n".encode() for i in range(1000))
+    s.sendall(head + b"\r\n")
+    status, headers, _ = read_response(s, buf)
+    assert status == 431
+    assert headers["connection"] == "close"
+    assert closed(s)
+    assert running.seen == []
 
 
 def test_an_upgrade_request_is_refused(running: Running) -> None:

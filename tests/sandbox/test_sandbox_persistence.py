@@ -5,6 +5,7 @@ and reseeding from the manifest neither duplicates nor overwrites what is there.
 from __future__ import annotations
 
 import io
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,29 @@ def test_restart_on_same_db_keeps_everything(tmp_path: Path) -> None:
         assert requests.get(new_url, timeout=10).content == b"mask bytes"
         assert sb.stats()["labels"] == stats_before
         c.close()
+
+
+def test_an_answered_write_is_already_committed(tmp_path: Path) -> None:
+    """Group commit: the answer to a PUT leaves only after its COMMIT, so another
+    connection to the database file sees the label the moment the client has the answer."""
+    db = tmp_path / "s.sqlite3"
+    manifest = both_manifests()
+    uuids = [s["uuid"] for s in manifest["datasets"][0]["samples"]]
+    with start_sandbox(data=manifest, db=db, api_key=KEY) as sb:
+        reader = sqlite3.connect(db)
+        try:
+            with httpx.Client(base_url=sb.url, headers={"Authorization": f"APIKey {KEY}"}) as h:
+                for i, sample_uuid in enumerate(uuids):
+                    body = {"attributes": ATTRS, "label_status": "PRELABELED", "score": i / 100}
+                    r = h.put(f"labels/{sample_uuid}/ground-truth/", json=body)
+                    assert r.status_code in (200, 201), r.text
+                    row = reader.execute(
+                        "SELECT score FROM labels WHERE sample_uuid = ? AND labelset = ?",
+                        (sample_uuid, "ground-truth"),
+                    ).fetchone()
+                    assert row == (i / 100,)
+        finally:
+            reader.close()
 
 
 def test_reseed_adds_only_what_is_missing(tmp_path: Path) -> None:

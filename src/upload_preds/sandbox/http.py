@@ -60,6 +60,8 @@ import orjson
 MAX_BODY = 64 * 1024 * 1024
 #: Parsed requests a connection may hold while one is being answered.
 MAX_QUEUED = 32
+#: The cap on a request's URL and headers together (431 past it, as nginx does at 8-32 KiB).
+MAX_HEAD = 64 * 1024
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _JSON = "application/json"
@@ -282,6 +284,10 @@ class Router:
 # -- bodies ---------------------------------------------------------------------------------
 
 
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: the URL and headers passed :data:`MAX_HEAD`."""
+
+
 class BodyTooLarge(Exception):
     """A request body past the cap, before or after decompression."""
 
@@ -398,6 +404,7 @@ class HttpProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._too_large = False
+        self._head_size = 0
 
     # -- asyncio.Protocol
 
@@ -423,7 +430,10 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(400, "Protocol upgrades are not supported.")  # a no-op when queued
         except httptools.HttpParserError as e:
-            self._fail(400, f"Bad request: {e}.")
+            if isinstance(e.__context__, _HeadTooLarge):
+                self._fail(431, "Request header fields too large.")
+            else:
+                self._fail(400, f"Bad request: {e}.")
 
     # -- httptools callbacks
 
@@ -433,12 +443,21 @@ class HttpProtocol(asyncio.Protocol):
         self._body = []
         self._body_size = 0
         self._too_large = False
+        self._head_size = 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._grow_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._grow_head(len(name) + len(value))
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def _grow_head(self, n: int) -> None:
+        # llhttp itself sets no limit: without this an endless header would grow memory.
+        self._head_size += n
+        if self._head_size > MAX_HEAD:
+            raise _HeadTooLarge
 
     def on_headers_complete(self) -> None:
         if self._headers.get("expect", "").lower() == "100-continue" and self._transport:
