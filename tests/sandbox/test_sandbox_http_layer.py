@@ -13,6 +13,7 @@ import asyncio
 import gzip
 import socket
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,23 +101,16 @@ def running() -> Iterator[Running]:
             req.respond(target(req))
 
     server = Server(app, max_body=MAX_BODY)
-    started = threading.Event()
-    box: dict[str, int] = {}
-
-    async def main() -> None:
-        box["port"] = (await server.start("127.0.0.1", 0))[1]
-        started.set()
-        while not server.closing:
-            await asyncio.sleep(0.02)
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    assert started.wait(10)
-    running = Running(box["port"], server, loop, seen)
+    _, port = asyncio.run_coroutine_threadsafe(server.start("127.0.0.1", 0), loop).result(10)
+    running = Running(port, server, loop, seen)
     yield running
     for sock in running.sockets:
         sock.close()
-    asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+    # A second close (after a test closed it) only waits for what is already closed.
+    asyncio.run_coroutine_threadsafe(server.close(grace=0.5), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     loop.close()
 
@@ -312,11 +306,28 @@ def test_a_handler_that_raises_gets_500_and_is_counted(running: Running) -> None
     assert running.server.errors == 1
 
 
-def test_close_ends_keep_alive_connections(running: Running) -> None:
-    s, buf = running.connect(), bytearray()
-    s.sendall(request("GET", "/echo/a/b/"))
-    assert read_response(s, buf)[0] == 200
-    asyncio.run_coroutine_threadsafe(running.server.close(), running.loop).result(10)
+def test_close_ends_idle_connections_and_answers_the_one_in_flight(running: Running) -> None:
+    idle, buf = running.connect(), bytearray()
+    idle.sendall(request("GET", "/echo/a/b/"))
+    assert read_response(idle, buf)[0] == 200
+    busy, busy_buf = running.connect(), bytearray()
+    busy.sendall(request("GET", "/slow/300"))
+    time.sleep(0.05)  # the request has arrived and waits for its answer
+    closing = asyncio.run_coroutine_threadsafe(running.server.close(), running.loop)
+    assert closed(idle)
+    status, headers, body = read_response(busy, busy_buf)
+    assert (status, headers["connection"], orjson.loads(body)) == (200, "close", {"slow": 300})
+    assert closed(busy)
+    closing.result(10)
+
+
+def test_close_gives_up_on_answers_after_the_grace_period(running: Running) -> None:
+    s = running.connect()
+    s.sendall(request("GET", "/slow/5000"))
+    time.sleep(0.05)
+    started = time.monotonic()
+    asyncio.run_coroutine_threadsafe(running.server.close(grace=0.2), running.loop).result(10)
+    assert time.monotonic() - started < 3
     assert closed(s)
 
 

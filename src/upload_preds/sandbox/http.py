@@ -561,6 +561,11 @@ class HttpProtocol(asyncio.Protocol):
             self._queue.clear()
             transport.close()
 
+    @property
+    def idle(self) -> bool:
+        """No request is being answered or waiting on this connection."""
+        return self._current is None and not self._queue
+
     def abort(self) -> None:
         self._closing = True
         self._current = None
@@ -606,11 +611,24 @@ class Server:
         sockname: Any = self._server.sockets[0].getsockname()
         return str(sockname[0]), int(sockname[1])
 
-    async def close(self) -> None:
-        """Stop listening and close every connection (keep-alive ones at once)."""
+    async def close(self, grace: float = 2.0) -> None:
+        """Stop listening; answer what is in flight (for up to ``grace`` s), then close all.
+
+        Idle keep-alive connections close at once; a connection whose request is
+        being answered closes after the answer (sent with ``Connection: close``),
+        so a client that is mid-request when the sandbox stops gets its answer.
+        """
         self.closing = True
         if self._server is not None:
             self._server.close()
+        deadline = asyncio.get_running_loop().time() + grace
+        while True:
+            for conn in list(self.connections):
+                if conn.idle:
+                    conn.abort()
+            if not self.connections or asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(0.01)
         for conn in list(self.connections):
             conn.abort()
         if self._server is not None:

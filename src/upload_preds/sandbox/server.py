@@ -2,7 +2,8 @@
 
 Both ways go through :func:`serve_until`: open the store, seed it from the
 manifest, listen, report the bound address through a callback, wait for a
-stop event, then close connections and the store (which checkpoints the WAL).
+stop event, then close connections (answering what is in flight, for up to 2 s)
+and the store (which checkpoints the WAL).
 
 :func:`start_sandbox` runs that coroutine on a new event loop in a daemon
 thread and blocks until the port is bound (or re-raises the start-up error in
