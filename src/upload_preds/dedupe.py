@@ -1,8 +1,12 @@
 """Find keys seen more than once, with all their locations, in bounded memory.
 
-Two JSON/JSONL rows for the same (sample, label set) are an error (each names
-the other's line) unless ``--on-duplicate last``; either way every duplicate
-must be found, for inputs of millions of rows, without a dict of every key.
+Two labels for the same (sample, label set) are an error (each names the
+other's location) unless ``--on-duplicate last``; either way every duplicate
+must be found, for inputs of millions of rows, without a dict of every key. A
+label is one JSON/JSONL row, or all the CSV/TSV records of one sample in one
+file (a *grouped* file): such records are one occurrence of their key, not
+several, so :meth:`DuplicateIndex.add` takes ``grouped=True`` for them and
+the answers collapse a grouped file's run of locations of a key to its first.
 
 How: :meth:`DuplicateIndex.add` appends ``(key, file id, line)`` to a list;
 past ``max_items`` the list is appended to hash-partitioned spill files (see
@@ -11,7 +15,9 @@ past ``max_items`` the list is appended to hash-partitioned spill files (see
 spilled, else one partition at a time: a key's locations all sit in one
 partition, so counting them there finds every duplicate. Both paths give the
 same answer: keys in :func:`upload_preds.grouping.key_order`, each with its
-locations in the order they were added.
+locations in the order they were added. (A key's locations from one grouped
+file are adjacent in that order because files are read one after the other,
+so collapsing them needs no memory beyond the key's last location.)
 
 Why not a dict of every key: at about 200 bytes per key, 1M keys is 200 MB.
 Why not a Bloom filter in front: it cannot name the first location of a
@@ -32,6 +38,10 @@ Repeated hashes are only candidates: the caller re-reads the rows that have
 them and compares the real keys (with :class:`DuplicateIndex` semantics), so a
 hash collision costs a re-read, never a wrong answer. Memory: the buffers
 (at most ``SIEVE_CHUNK`` hashes, 0.5 MB) plus one partition while answering.
+A sieve made with ``distinct=True`` holds the hashes of one grouped file (a CSV
+record per annotation): :func:`repeated_across` counts each of its values once
+however often it was added, so the records of one label never look repeated,
+while the same key in two files, or in a CSV file and a JSON row, does.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ import os
 import tempfile
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import groupby
 from operator import itemgetter
 from types import TracebackType
@@ -58,6 +68,7 @@ __all__ = [
     "SIEVE_PARTS",
     "DuplicateIndex",
     "HashSieve",
+    "repeated_across",
 ]
 
 #: Default number of keys held in memory before spilling (~180 B each: ~9 MB).
@@ -79,6 +90,8 @@ class DuplicateIndex:
         self._buf: list[tuple[str, int, int]] = []
         self._files: dict[str, int] = {}
         self._names: list[str] = []
+        # File ids whose locations of one key count as one occurrence.
+        self._grouped: set[int] = set()
         self._spill: PartitionedSpill | None = None
         self._done = False
         self.count = 0
@@ -93,14 +106,21 @@ class DuplicateIndex:
         """The directory of the spill files while it exists."""
         return self._spill.directory if self._spill is not None else None
 
-    def add(self, key: str, loc: Location) -> None:
-        """Note that ``key`` occurs at ``loc``."""
+    def add(self, key: str, loc: Location, *, grouped: bool = False) -> None:
+        """Note that ``key`` occurs at ``loc``.
+
+        ``grouped``: ``loc.file`` is a grouped file (CSV/TSV), whose locations of
+        one key are all one occurrence, reported at the first of them. Add all
+        of a grouped file's records before the next file's.
+        """
         if self._done:
             raise RuntimeError("DuplicateIndex.add() after a query")
         fid = self._files.get(loc.file)
         if fid is None:
             fid = self._files[loc.file] = len(self._names)
             self._names.append(loc.file)
+            if grouped:
+                self._grouped.add(fid)
         self._buf.append((key, fid, loc.line))
         self.count += 1
         if len(self._buf) >= self._limit:
@@ -129,13 +149,17 @@ class DuplicateIndex:
             raise RuntimeError("DuplicateIndex can be queried once")
         self._done = True
         names = self._names
+        grouped = self._grouped
         if self._spill is None:
             buf = self._buf
             buf.sort(key=lambda item: key_order(item[0]))  # stable: input order per key
             for key, group in groupby(buf, itemgetter(0)):
-                locs = [Location(names[f], line) for _, f, line in group]
-                if len(locs) > 1:
-                    yield key, locs
+                units: list[tuple[int, int]] = []
+                for _, f, line in group:
+                    if not (units and f in grouped and units[-1][0] == f):
+                        units.append((f, line))
+                if len(units) > 1:
+                    yield key, [Location(names[f], line) for f, line in units]
             buf.clear()
             return
         if self._buf:
@@ -150,9 +174,11 @@ class DuplicateIndex:
                 if prev is None:
                     seen[key] = (f, line)
                 elif isinstance(prev, tuple):
+                    if f in grouped and prev[0] == f:
+                        continue  # the same label of a grouped file
                     seen[key] = [prev, (f, line)]
                     dups.add(key)
-                else:
+                elif not (f in grouped and prev[-1][0] == f):
                     prev.append((f, line))
             del lines
             for key in sorted(dups, key=key_order):
@@ -199,8 +225,10 @@ class HashSieve:
     :meth:`close`, to remove the temporary file.
     """
 
-    def __init__(self, *, tmp_dir: str | None = None) -> None:
+    def __init__(self, *, tmp_dir: str | None = None, distinct: bool = False) -> None:
         self.parts: list[array[int]] = [array("q") for _ in range(SIEVE_PARTS)]
+        #: Count each value once, however often it was added (see :func:`repeated_across`).
+        self.distinct = distinct
         self._tmp_dir = tmp_dir
         self._file: Any = None
         self._path: str | None = None
@@ -227,26 +255,30 @@ class HashSieve:
 
     def repeated(self) -> set[int]:
         """Every value added more than once. Call it once."""
+        return repeated_across([self])
+
+    def _start_query(self) -> dict[int, list[tuple[int, int]]]:
         if self._done:
             raise RuntimeError("HashSieve can be queried once")
         self._done = True
-        out: set[int] = set()
         by_part: dict[int, list[tuple[int, int]]] = {}
         for part, offset, count in self._segments:
             by_part.setdefault(part, []).append((offset, count))
+        if self._file is not None:
+            self._file.flush()
+        return by_part
+
+    def _take(self, part: int, segments: list[tuple[int, int]]) -> array[int]:
+        """Every value of partition ``part`` (its segments on disk, then its buffer)."""
+        values = array("q")
         f = self._file
-        if f is not None:
-            f.flush()
-        for part, buf in enumerate(self.parts):
-            values = array("q")
-            for offset, count in by_part.get(part, ()):
-                f.seek(offset)
-                values.fromfile(f, count)
-            values.extend(buf)
-            del buf[:]
-            if len(set(values)) != len(values):
-                out.update(v for v, n in Counter(values).items() if n > 1)
-        return out
+        for offset, count in segments:
+            f.seek(offset)
+            values.fromfile(f, count)
+        buf = self.parts[part]
+        values.extend(buf)
+        del buf[:]
+        return values
 
     def close(self) -> None:
         """Drop the hashes and remove the temporary file (safe to call twice)."""
@@ -270,3 +302,25 @@ class HashSieve:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def repeated_across(sieves: Sequence[HashSieve]) -> set[int]:
+    """The values added more than once to ``sieves`` taken together; each sieve made
+    with ``distinct=True`` counts each of its values once. Queries every sieve (once).
+
+    One partition at a time: memory holds one partition of every sieve.
+    """
+    plans = [sieve._start_query() for sieve in sieves]
+    out: set[int] = set()
+    for part in range(SIEVE_PARTS):
+        values = array("q")
+        for sieve, plan in zip(sieves, plans, strict=True):
+            taken = sieve._take(part, plan.get(part, []))
+            if sieve.distinct and len(sieves) > 1:
+                values.extend(set(taken))
+            elif not sieve.distinct:
+                values.extend(taken)
+            # A distinct sieve on its own repeats nothing.
+        if len(set(values)) != len(values):
+            out.update(v for v, n in Counter(values).items() if n > 1)
+    return out

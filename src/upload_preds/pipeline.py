@@ -9,14 +9,20 @@ record ends in exactly one outcome::
       CSV/TSV records ──Converter.csv_part──▶ Grouper (bounded memory)
                       ──Converter.convert_group──▶ LabelJob | Failure
 
-Duplicates: two JSON/JSONL rows for the same (sample, label set) must *both*
-fail (each naming the other's line), or with ``on_duplicate="last"`` the last
-one wins. Knowing that before the first of them is emitted needs a look ahead,
-so JSON-family inputs are read twice: a first pass parses each row only for
-its key and feeds a :class:`~upload_preds.dedupe.DuplicateIndex` (bounded
-memory), the second pass converts. Standard input is spooled to a temporary
-file first so that it can be read twice. CSV records of one sample are merged
-into one label by design, so they take no part in duplicate detection.
+Duplicates: two labels for the same (sample, label set) must *both* fail (each
+naming the other's location), or with ``on_duplicate="last"`` the last one wins
+and the others are skipped as superseded. A label is one JSON/JSONL row, or
+the CSV/TSV records of one sample *in one file* (a CSV file's records of a
+sample form one label by design; the same sample in two CSV files, or in a CSV
+file and a JSON row, is two labels). "Last" is input order: the order of the
+files on the command line, then line order; a CSV label stands at its first
+line. Knowing all that before the first of them is emitted needs a look
+ahead, so the input is read twice: a first pass reads each row only for its
+key and feeds a :class:`~upload_preds.dedupe.DuplicateIndex` (bounded memory;
+a CSV file's records of one key count once), the second pass converts. CSV
+files take part only when there is more than one input file (within one file
+they cannot repeat a label). Standard input is spooled to a temporary file
+first so that it can be read twice.
 
 A run that sends nothing (a dry run) needs no look-ahead: after
 :meth:`Preparer.single_pass` the input is read once. Each JSON row is checked
@@ -24,10 +30,14 @@ with :meth:`Converter.plan <upload_preds.convert.Converter.plan>` (the same
 checks as ``convert``; annotation objects are built only if asked for) and its
 label yielded at once, while a 64-bit hash of its key goes into a
 :class:`~upload_preds.dedupe.HashSieve`; failures are held back in a temporary
-file. At the end, only if some hash repeats, the JSON inputs are read again to
-confirm the real duplicates; labels already yielded for duplicate rows are
-taken back through the caller's ``on_retract``, and the held-back failures come
-out merged in input order with the duplicates' failures (or superseded skips).
+file. The hashes of CSV records go into one more sieve per CSV file, which counts
+each value once (``distinct``), so only a key in two files repeats. At the
+end, only if some hash repeats, the inputs are read again to confirm the real
+duplicates; labels already yielded for duplicate rows are taken back through
+the caller's ``on_retract``, and the held-back failures come out merged in
+input order with the duplicates' failures (or superseded skips). CSV labels
+come out last in both modes, after the duplicates are known, so none of them
+is ever taken back.
 Measured on 1M JSONL rows of 5 boxes: the two-pass way cost about 9x
 ``orjson.loads`` of the same lines, the single pass under 4x.
 
@@ -56,7 +66,13 @@ import orjson
 from upload_preds.categories import Categories
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
-from upload_preds.dedupe import SIEVE_CHUNK, SIEVE_PARTS, DuplicateIndex, HashSieve
+from upload_preds.dedupe import (
+    SIEVE_CHUNK,
+    SIEVE_PARTS,
+    DuplicateIndex,
+    HashSieve,
+    repeated_across,
+)
 from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
 from upload_preds.grouping import Grouper
 from upload_preds.readers import Source, open_sources, read_records
@@ -108,10 +124,13 @@ def dedupe_key(data: dict[str, Any], default_labelset: str) -> str | None:
     """The (label set, sample) identity of a JSON row, or None if it has none.
 
     Rows without a usable sample reference are left to the converter, which
-    reports them with a proper message.
+    reports them with a proper message. ``"labelset": null`` is the default
+    label set, as for the converter.
     """
-    labelset = data.get("labelset", default_labelset)
-    if not isinstance(labelset, str):
+    labelset = data.get("labelset")
+    if labelset is None:
+        labelset = default_labelset
+    elif not isinstance(labelset, str):
         return None
     uuid = data.get("sample_uuid")
     if isinstance(uuid, str):
@@ -135,8 +154,10 @@ def key_hash(data: dict[str, Any], default_labelset: str) -> int | None:
     :class:`LabelJob` (``hash(labelset) ^ hash(sample_uuid)``, or the stripped
     name with :data:`_NAME_SALT`); keep the two in step.
     """
-    labelset = data.get("labelset", default_labelset)
-    if not isinstance(labelset, str):
+    labelset = data.get("labelset")
+    if labelset is None:
+        labelset = default_labelset
+    elif not isinstance(labelset, str):
         return None
     uuid = data.get("sample_uuid")
     if isinstance(uuid, str):
@@ -145,6 +166,60 @@ def key_hash(data: dict[str, Any], default_labelset: str) -> int | None:
     if isinstance(name, str):
         return hash(labelset) ^ hash(name.strip()) ^ _NAME_SALT
     return None
+
+
+def csv_dedupe_key(cells: dict[str, Any], default_labelset: str) -> str | None:
+    """:func:`dedupe_key` of a CSV/TSV record (``cells``), or None when the record
+    belongs to no label.
+
+    Keep in step with :meth:`Converter.csv_part
+    <upload_preds.convert.Converter.csv_part>`: a record gets a key exactly when
+    ``csv_part`` gives it a group (the name stripped here, as for JSON rows).
+    """
+    uuid = (cells.get("sample_uuid") or "").strip()
+    name = (cells.get("sample_name") or "").strip()
+    if uuid:
+        if name or "/" in uuid:
+            return None
+        ref = f"uuid\x1f{uuid}"
+    elif name and "/" not in name:
+        ref = f"name\x1f{name}"
+    else:
+        return None
+    labelset = (cells.get("labelset") or "").strip() or default_labelset
+    if "/" in labelset:
+        return None
+    return f"{labelset}\x1f{ref}"
+
+
+def csv_key_hash(cells: dict[str, Any], default_labelset: str) -> int:
+    """:func:`key_hash` of a CSV record that :meth:`Converter.csv_part` gave a group."""
+    labelset = (cells.get("labelset") or "").strip() or default_labelset
+    uuid = (cells.get("sample_uuid") or "").strip()
+    if uuid:
+        return hash(labelset) ^ hash(uuid)
+    return hash(labelset) ^ hash((cells.get("sample_name") or "").strip()) ^ _NAME_SALT
+
+
+def _group_dedupe_key(group_key: str) -> str:
+    """:func:`dedupe_key` of a CSV group, from its :class:`Grouper` key."""
+    labelset, kind, ref = orjson.loads(group_key)
+    if kind == "u":
+        return f"{labelset}\x1fuuid\x1f{ref}"
+    return f"{labelset}\x1fname\x1f{ref.strip()}"
+
+
+def _split_by_file(
+    members: list[tuple[Location, dict[str, Any]]],
+) -> list[list[tuple[Location, dict[str, Any]]]]:
+    """A group's items cut into one run per file (items are in input order)."""
+    out: list[list[tuple[Location, dict[str, Any]]]] = []
+    for member in members:
+        if out and out[-1][0][0].file == member[0].file:
+            out[-1].append(member)
+        else:
+            out.append([member])
+    return out
 
 
 class _Spool:
@@ -196,16 +271,35 @@ def _spool(source: Source, stack: contextlib.ExitStack) -> Source:
     return Source(name=source.name, path=name, fmt=source.fmt, gzip=False)
 
 
-def _duplicate_message(loc: Location, others: Sequence[Location]) -> str:
-    lines = ", ".join(str(o.line) if o.file == loc.file else str(o) for o in others)
-    plural = "s" if len(others) > 1 else ""
+def _duplicate_message(loc: Location, locs: Sequence[Location], *, csv: bool = False) -> str:
+    """The error of a duplicate at ``loc`` (a JSON row, or with ``csv`` a line of a CSV
+    label): it names the other occurrences of its key in ``locs`` (``loc`` among them),
+    by line in the same file, else as ``file:line``."""
+    others = list(locs)
+    if loc in others:
+        others.remove(loc)
+    same = [str(o.line) for o in others if o.file == loc.file]
+    parts = [("lines " if len(same) > 1 else "line ") + ", ".join(same)] if same else []
+    parts.extend(str(o) for o in others if o.file != loc.file)
+    where = ", ".join(parts)
+    if loc in others:
+        # The same file read twice (the CLI refuses that up front).
+        where += f" (the file {loc.file} is given more than once)"
+    if csv:
+        keep = (
+            "keep one label per sample and label set (a sample's CSV lines form one "
+            "label only within one file)"
+        )
+    else:
+        keep = "keep one row per sample and label set"
     return (
-        f"same sample and label set as line{plural} {lines}; keep one row per sample and "
-        "label set, or pass --on-duplicate last to keep the last one"
+        f"same sample and label set as {where}; {keep}, "
+        "or pass --on-duplicate last to keep the last one"
     )
 
 
 _JSON_FORMATS = ("json", "jsonl")
+_CSV_FORMATS = ("csv", "tsv")
 
 
 @dataclass(slots=True)
@@ -254,6 +348,11 @@ class Preparer:
         self.sources: list[Source] = [
             _spool(s, self._stack) if s.path is None else s for s in sources
         ]
+        # CSV labels can only repeat a label of another file: with one input
+        # file their records need no duplicate bookkeeping at all.
+        self._dedupe_csv = len(self.sources) > 1 and any(
+            s.fmt in _CSV_FORMATS for s in self.sources
+        )
         self._scan: Scan | None = None
         self._on_retract: Callable[[LabelJob], None] | None = None
 
@@ -278,12 +377,17 @@ class Preparer:
         self.close()
 
     def scan(self, *, full: bool = True) -> Scan:
-        """The first pass: duplicate keys of JSON rows; with ``full``, also what the
-        preflight needs to know (label sets, sample names, a sample uuid, row count)
-        from every source, CSV included."""
+        """The first pass: duplicate keys of JSON rows and CSV labels; with ``full``,
+        also what the preflight needs to know (label sets, sample names, a sample
+        uuid, row count) from every source."""
         out = Scan()
         default = self._default_labelset
-        sources = self.sources if full else [s for s in self.sources if s.fmt in _JSON_FORMATS]
+        dedupe_csv = self._dedupe_csv
+        sources = (
+            self.sources
+            if full or dedupe_csv
+            else [s for s in self.sources if s.fmt in _JSON_FORMATS]
+        )
         if full:
             for fsrc in self.format_sources:
                 for image_key, n in fsrc.image_keys():
@@ -296,6 +400,7 @@ class Preparer:
             self._scan = out
             return out
         with DuplicateIndex() as index:
+            last: tuple[str, str] | None = None  # the last CSV record's file and key
             for item in read_records(sources):
                 if not isinstance(item, Record):
                     if isinstance(item, RowError):
@@ -307,6 +412,12 @@ class Preparer:
                     key = dedupe_key(data, default)
                     if key is not None:
                         index.add(key, item.loc)
+                elif dedupe_csv:
+                    key = csv_dedupe_key(data, default)
+                    # A sorted file's records of one label come in a run: one add.
+                    if key is not None and (item.loc.file, key) != last:
+                        index.add(key, item.loc, grouped=True)
+                        last = (item.loc.file, key)
                 if full:
                     labelset = data.get("labelset", default)
                     if isinstance(labelset, str) and labelset.strip():
@@ -364,34 +475,77 @@ class Preparer:
                     if isinstance(part, RowError):
                         yield Failure((part,), ((item.loc, item.data),))
                     else:
-                        key, payload = part
-                        grouper.add(key, item.loc, {"p": payload, "raw": item.data})
+                        key = self._group_key(part, item.data)
+                        grouper.add(key, item.loc, {"p": part[1], "raw": item.data})
                 else:
                     yield from self._json_row(item, duplicates)
-            yield from self._groups(grouper)
+            yield from self._groups(grouper, duplicates)
         yield from self._format_items(conv.convert)
 
-    def _groups(self, grouper: Grouper) -> Iterator[Item]:
-        """The labels (or failures) of the grouped CSV records."""
+    def _group_key(self, part: tuple[str, dict[str, Any]], cells: dict[str, Any]) -> str:
+        """The :class:`Grouper` key of a CSV record: ``csv_part``'s, except that a
+        sample name with spaces around it joins the label of the stripped name (the
+        name resolves to the same sample, as for JSON rows)."""
+        key = part[0]
+        name = cells.get("sample_name")
+        if name and (name[0].isspace() or name[-1].isspace()):
+            labelset, kind, ref = orjson.loads(key)
+            if kind == "n":
+                key = orjson.dumps([labelset, kind, ref.strip()]).decode()
+        return key
+
+    def _groups(self, grouper: Grouper, dups: dict[str, list[Location]]) -> Iterator[Item]:
+        """The labels (or failures, or superseded skips) of the grouped CSV records.
+
+        A group holds the records of one key from every CSV file; each file's
+        records are one label, so a group of several files is several labels of
+        one key: duplicates, decided with the other occurrences in ``dups``.
+        """
         conv = self.converter
         for key, members in grouper.groups():
-            rows = tuple((loc, m["raw"]) for loc, m in members)
-            result = conv.convert_group(key, [(loc, m["p"]) for loc, m in members])
-            if isinstance(result, LabelJob):
-                result.extra["rows"] = rows
-                yield result
-            else:
-                yield Failure(tuple(result), rows)
+            labels = _split_by_file(members)
+            locs: list[Location] | None = None
+            if dups:
+                locs = dups.get(_group_dedupe_key(key))
+            if locs is None and len(labels) > 1:
+                locs = [label[0][0] for label in labels]  # not seen by the look-ahead
+            for label in labels:
+                rows = tuple((loc, m["raw"]) for loc, m in label)
+                if locs is not None:
+                    outcome = self._label_outcome(rows, locs)
+                    if outcome is not None:
+                        yield outcome
+                        continue
+                result = conv.convert_group(key, [(loc, m["p"]) for loc, m in label])
+                if isinstance(result, LabelJob):
+                    result.extra["rows"] = rows
+                    yield result
+                else:
+                    yield Failure(tuple(result), rows)
+
+    def _label_outcome(
+        self, rows: tuple[tuple[Location, dict[str, Any]], ...], locs: list[Location]
+    ) -> Failure | Skip | None:
+        """What becomes of a CSV label (its ``rows``) whose key occurs at ``locs``
+        (this label at its first line): every line fails naming the others, or the
+        label is superseded, or None when it is the one that stands."""
+        # A CSV file holds one label of a key: this label is the occurrence in its file.
+        file = rows[0][0].file
+        own = next((loc for loc in locs if loc.file == file), rows[0][0])
+        if self._on_duplicate == "error":
+            message = _duplicate_message(own, locs, csv=True)
+            errs = tuple(RowError(loc, None, "duplicate row", message) for loc, _ in rows)
+            return Failure(errs, rows)
+        if locs[-1].file != file:
+            return Skip("superseded", f"superseded by {locs[-1]}", rows)
+        return None
 
     def _duplicate_outcome(self, record: Record, locs: list[Location]) -> Failure | Skip | None:
         """What becomes of a row whose key occurs at ``locs``: a failure naming the
         others, a superseded skip, or None when it is the one that stands."""
         rows = ((record.loc, record.data),)
         if self._on_duplicate == "error":
-            others = [loc for loc in locs if loc != record.loc]
-            err = RowError(
-                record.loc, None, "duplicate row", _duplicate_message(record.loc, others)
-            )
+            err = RowError(record.loc, None, "duplicate row", _duplicate_message(record.loc, locs))
             return Failure((err,), rows)
         if record.loc != locs[-1]:
             return Skip("superseded", f"superseded by {locs[-1]}", rows)
@@ -424,7 +578,17 @@ class Preparer:
         mask = SIEVE_PARTS - 1
         chunk = SIEVE_CHUNK
         salt = _NAME_SALT
-        with HashSieve() as sieve, _Spool() as held, Grouper() as grouper:
+        dedupe_csv = self._dedupe_csv
+        # One sieve per CSV file, counting each key once: a label's records are
+        # one occurrence (see repeated_across).
+        csv_sieves: list[HashSieve] = []
+        csv_file: str | None = None
+        csv_key: str | None = None  # the last CSV record's group key in csv_file
+        csv_added = 0
+        with contextlib.ExitStack() as stack:
+            sieve = stack.enter_context(HashSieve())
+            held = stack.enter_context(_Spool())
+            grouper = stack.enter_context(Grouper())
             parts = sieve.parts
             # JSON records read so far: a record's ordinal, and the position in
             # input order of the failures held back between records.
@@ -456,20 +620,35 @@ class Preparer:
                         part = conv.csv_part(item)
                         if isinstance(part, RowError):
                             held.add(((n, 0), Failure((part,), ((item.loc, item.data),))))
-                        else:
-                            key, payload = part
-                            grouper.add(key, item.loc, {"p": payload, "raw": item.data})
+                            continue
+                        key = self._group_key(part, item.data)
+                        grouper.add(key, item.loc, {"p": part[1], "raw": item.data})
+                        if not dedupe_csv:
+                            continue
+                        if item.loc.file != csv_file:
+                            csv_file = item.loc.file
+                            csv_key = None
+                            csv_sieves.append(stack.enter_context(HashSieve(distinct=True)))
+                        if key != csv_key:  # a run of one label's records: one hash
+                            csv_key = key
+                            h = csv_key_hash(item.data, default)
+                            csv_sieves[-1].parts[h & mask].append(h)
+                            csv_added += 1
+                            if not csv_added % chunk:
+                                csv_sieves[-1].spill()
                 elif isinstance(item, Notice):
                     yield item
                 else:
                     held.add(((n, 0), Failure((item,), ((item.loc, {}),))))
-            repeated = sieve.repeated()
+            repeated = repeated_across([sieve, *csv_sieves])
             sieve.close()
+            for done in csv_sieves:
+                done.close()
             with _Spool() as candidates:
                 dups = self._confirm(repeated, candidates) if repeated else {}
                 yield from self._replay(held, candidates, dups, on_retract)
             held.close()
-            yield from self._groups(grouper)
+            yield from self._groups(grouper, dups)
         yield from self._format_items(convert)
 
     # -- detector formats (COCO, YOLO) -----------------------------------------------------
@@ -535,16 +714,29 @@ class Preparer:
         yield Failure(tuple(_detection_error(e, row) for e in result), rows)
 
     def _confirm(self, repeated: set[int], candidates: _Spool) -> dict[str, list[Location]]:
-        """Re-read the JSON inputs: the keys that really repeat, with their locations.
+        """Re-read the inputs: the keys that really repeat, with their locations (a
+        CSV label at its first line), in input order.
 
-        Every row whose key hash is in ``repeated`` is spooled to ``candidates``
-        as ``(ordinal, key, record)``, in input order, for :meth:`_replay`.
+        Every JSON row whose key hash is in ``repeated`` is spooled to
+        ``candidates`` as ``(ordinal, key, record)``, in input order, for
+        :meth:`_replay`; CSV labels are settled later, by :meth:`_groups`.
         """
         default = self._default_labelset
         found: dict[str, list[Location]] = {}
         n = 0
-        for item in read_records(s for s in self.sources if s.fmt in _JSON_FORMATS):
+        dedupe_csv = self._dedupe_csv
+        sources = (
+            self.sources if dedupe_csv else [s for s in self.sources if s.fmt in _JSON_FORMATS]
+        )
+        for item in read_records(sources):
             if type(item) is not Record:
+                continue
+            if item.fmt in _CSV_FORMATS:
+                key = csv_dedupe_key(item.data, default)
+                if key is not None and csv_key_hash(item.data, default) in repeated:
+                    locs = found.setdefault(key, [])
+                    if not locs or locs[-1].file != item.loc.file:  # one label per file
+                        locs.append(item.loc)
                 continue
             h = key_hash(item.data, default)
             if h is not None and h in repeated:

@@ -14,6 +14,8 @@ Two steps, so that every file problem is reported before any row is processed:
    file that really holds JSON Lines is read as JSONL. gzip is recognised by
    its magic bytes, whatever the name; a ``.gz`` name without them is an error.
    ``-`` is stdin: its first bytes are buffered for sniffing and replayed.
+   :func:`refuse_repeated_paths` (called by a run before anything else) refuses
+   a file named twice, however it is spelt.
 
 2. :func:`read_records` yields, in file order, a :class:`~upload_preds.records.Record`
    per good record, a :class:`~upload_preds.records.RowError` per bad one (and
@@ -92,6 +94,7 @@ __all__ = [
     "count_records",
     "open_sources",
     "read_records",
+    "refuse_repeated_paths",
 ]
 
 #: Longest accepted physical line (JSONL row, CSV line), in bytes.
@@ -270,6 +273,37 @@ def open_sources(
         else:
             sources.append(_file_source(path, fmt))
     return sources
+
+
+def refuse_repeated_paths(paths: Sequence[str]) -> None:
+    """Raise :class:`InputFileError` when one file (or folder) is named twice.
+
+    Paths are compared by what they resolve to (``a.jsonl``, ``./a.jsonl``, a
+    symbolic or hard link to it): reading a file twice would make every one of
+    its rows a duplicate of itself. ``-`` (stdin) is left to
+    :func:`open_sources`, which allows it once; paths that cannot be looked at
+    are left to it too, which says what is wrong with them.
+    """
+    seen: dict[tuple[int, int], str] = {}
+    for path in paths:
+        if path == "-":
+            continue
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        ident = (st.st_dev, st.st_ino)
+        first = seen.get(ident)
+        if first is None:
+            seen[ident] = path
+        else:
+            same = "" if first == path else f" (as {first!r} and {path!r})"
+            raise InputFileError(
+                path,
+                f"is given more than once{same}",
+                hint="name each input file once: its rows would be read twice, "
+                "and each would be a duplicate of itself",
+            )
 
 
 def _file_source(path: str, fmt: Format | None) -> Source:

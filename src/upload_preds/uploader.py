@@ -63,7 +63,7 @@ from upload_preds.pipeline import (
     label_record,
     raw_rows,
 )
-from upload_preds.readers import Source
+from upload_preds.readers import Source, refuse_repeated_paths
 from upload_preds.records import STDIN_NAME, LabelJob, Location, Notice
 from upload_preds.settings import Settings
 
@@ -659,6 +659,7 @@ class Run:
             raise UsageError(
                 "no input files", hint="name one or more prediction files, or '-' for stdin"
             )
+        refuse_repeated_paths(inputs.paths)
         offline = s.api_key is None
         if offline and not s.dry_run and inputs.output_labels is None:
             raise UsageError(
