@@ -51,7 +51,7 @@ from upload_preds.categories import Categories
 from upload_preds.catmap import CategoryResolver, load_category_map
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.errors import AbortError, ExitCode, SetupError, UsageError
-from upload_preds.formats import FormatOptions
+from upload_preds.formats import YOLO_ERRORS_FILE, FormatOptions
 from upload_preds.masks import Bitmap
 from upload_preds.matching import MatchMode, key_stem
 from upload_preds.pipeline import (
@@ -64,7 +64,7 @@ from upload_preds.pipeline import (
     raw_rows,
 )
 from upload_preds.readers import Source, refuse_repeated_paths
-from upload_preds.records import STDIN_NAME, LabelJob, Location, Notice
+from upload_preds.records import STDIN_NAME, LabelJob, Location, Notice, RowError
 from upload_preds.settings import Settings
 
 if TYPE_CHECKING:
@@ -247,11 +247,22 @@ class FailuresWriter:
             return self._target / default.name
         return self._target
 
-    def write(self, rows: Sequence[tuple[Location, dict[str, Any]]], message: str) -> None:
+    def write(
+        self,
+        rows: Sequence[tuple[Location, dict[str, Any]]],
+        message: str,
+        errors: Sequence[RowError] = (),
+    ) -> None:
+        """Write back ``rows``, which failed with ``message``.
+
+        ``errors`` are the label's errors with their locations, when known: a
+        detection (COCO object, YOLO line) then gets its own errors rather than
+        the whole label's.
+        """
         for loc, data in rows:
             source = self._by_name.get(loc.file)
             if source is None and self._detector is not None and data:
-                self._detector.add(loc, data, message)
+                self._detector.add(loc, data, detection_error(loc, message, errors))
                 continue
             if source is None or not data:
                 continue  # a row that could not be parsed has no data to write back
@@ -318,8 +329,27 @@ class FailuresWriter:
             raise
 
 
+def detection_error(loc: Location, message: str, errors: Sequence[RowError]) -> str:
+    """The error text of one failed detection (COCO object, YOLO line) of a label.
+
+    An image's detections make one label, so one bad detection fails them all;
+    the user has to know which ones to fix. A detection with errors of its own
+    gets just those; the others say they only went down with their image.
+    Without located errors (unknown sample, rejected by the server) the label's
+    message applies to each detection alike.
+    """
+    own = [e for e in errors if e.loc == loc]
+    if own:
+        return "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in own)
+    if errors:
+        return f"no error of its own; not uploaded because its image's label failed: {message}"
+    return message
+
+
 class DetectorFailures:
     """Failed detections of ``--format coco|yolo`` inputs, written back in their format.
+
+    Each detection carries its own error (:func:`detection_error`).
 
     * COCO: ``<input>.failed.json``, a results list of the failed detections,
       each with an ``_error`` field (COCO readers, ours and pycocotools',
@@ -328,9 +358,16 @@ class DetectorFailures:
       (its ``images`` and ``categories``, the failed ``annotations``), because
       such an input carries its own ids.
     * YOLO: a folder ``<first input>.failed/`` holding, under each txt file's
-      path relative to its input folder, the failed lines as they were (a
-      YOLO line has no room for a message: the errors are in the summary and
-      the report), so ``--format yolo`` on that folder retries them.
+      path relative to its input folder, the failed lines as they were, so
+      ``--format yolo`` on that folder retries them. A YOLO line has no room
+      for a message, so the folder also holds ``_errors.jsonl``
+      (:data:`~upload_preds.formats.YOLO_ERRORS_FILE`), one object per failed
+      line in file and line order: ``file`` and ``line`` where it is in this
+      folder (what to edit), ``error``, ``text`` (the line as written) and
+      ``input`` (its original ``file:line``, as the summary and the report name
+      it). Not a ``.txt`` file, so the YOLO reader never takes it for labels,
+      and not in :attr:`FailuresWriter.paths`, so the retry command names only
+      the folder.
 
     Failures are held in memory until :meth:`close` (only what failed).
     """
@@ -340,13 +377,14 @@ class DetectorFailures:
         self._fmt = fmt
         self._target = target
         self._coco: dict[str, list[dict[str, Any]]] = {}
-        self._yolo: dict[str, dict[int, str]] = {}
+        # txt file -> original line number -> (the line as written, its error)
+        self._yolo: dict[str, dict[int, tuple[str, str]]] = {}
 
-    def add(self, loc: Location, data: dict[str, Any], message: str) -> None:
+    def add(self, loc: Location, data: dict[str, Any], error: str) -> None:
         if self._fmt == "coco":
-            self._coco.setdefault(loc.file, []).append({**data, "_error": message})
+            self._coco.setdefault(loc.file, []).append({**data, "_error": error})
         elif isinstance(data.get("line"), str):
-            self._yolo.setdefault(loc.file, {})[loc.line] = data["line"]
+            self._yolo.setdefault(loc.file, {})[loc.line] = (data["line"], error)
 
     def close(self) -> list[str]:
         written: list[str] = []
@@ -368,11 +406,28 @@ class DetectorFailures:
         self._coco.clear()
         if self._yolo:
             root = self._yolo_root()
+            sidecar: list[tuple[str, bytes]] = []
             for txt, lines in self._yolo.items():
-                path = root / self._relative(txt)
-                out = AtomicWriter(path)
-                out.write("".join(lines[n] + "\n" for n in sorted(lines)).encode("utf-8"))
+                rel = Path(self._relative(txt))
+                out = AtomicWriter(root / rel)
+                numbers = sorted(lines)
+                out.write("".join(lines[n][0] + "\n" for n in numbers).encode("utf-8"))
                 out.commit()
+                for new_line, n in enumerate(numbers, 1):
+                    text, error = lines[n]
+                    entry = {
+                        "file": rel.as_posix(),
+                        "line": new_line,
+                        "error": error,
+                        "text": text,
+                        "input": str(Location(txt, n)),
+                    }
+                    sidecar.append((rel.as_posix(), orjson.dumps(entry) + b"\n"))
+            # Sorted by file (stable: lines stay in order) so that it reads like the folder.
+            sidecar.sort(key=lambda item: item[0])
+            out = AtomicWriter(root / YOLO_ERRORS_FILE)
+            out.write(b"".join(line for _, line in sidecar))
+            out.commit()
             written.append(str(root))
             self._yolo.clear()
         return written
@@ -504,7 +559,7 @@ class Run:
             message += f"; and {len(item.errors) - 5} more"
         self.counts.fail(first.reason, len(item.rows), *map(str, item.errors))
         if self._failures is not None:
-            self._failures.write(item.rows, message)
+            self._failures.write(item.rows, message, item.errors)
 
     def snapshot(self) -> Snapshot:
         c = self.counts

@@ -16,6 +16,10 @@ image's label, as a bad line fails its label in CSV.
 :class:`FormatSource` is what :class:`~upload_preds.pipeline.Preparer` reads:
 ``keys()`` for the preflight's first pass (cheap: no category look-ups) and
 ``rows()`` for the conversion pass.
+
+:data:`YOLO_ERRORS_FILE` is the sidecar the failures folder of a YOLO input
+holds next to its txt files (one JSON object per failed line, with its error);
+it is named so that the YOLO reader never takes it for labels.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from upload_preds.records import Location, Notice, RowError
 
 __all__ = [
     "FORMAT_NAMES",
+    "YOLO_ERRORS_FILE",
     "FormatOptions",
     "FormatRow",
     "FormatSource",
@@ -39,6 +44,10 @@ __all__ = [
 
 FormatName = Literal["coco", "yolo"]
 FORMAT_NAMES: tuple[FormatName, ...] = ("coco", "yolo")
+#: The errors sidecar of a YOLO failures folder. Not ``.txt``, so a folder given
+#: to ``--format yolo`` never yields it as labels; the leading underscore echoes
+#: the ``_error`` field of the other failures files.
+YOLO_ERRORS_FILE = "_errors.jsonl"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,11 @@ The image's key (what ``--match`` compares with sample names) is its path
 relative to ``--images``. A line with 5 values is a box, 6 a box and its
 confidence; 7 or more a segment (an odd count of coordinates means the last
 value is the confidence), which becomes a polygon.
+
+Folders are searched for ``*.txt`` files only, so the errors sidecar of a
+failures folder (:data:`~upload_preds.formats.YOLO_ERRORS_FILE`) is never read
+as labels; given by name (a shell glob like ``labels.failed/*``) it is passed
+over too, since it is JSON and never YOLO.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 
 from upload_preds.catmap import CategoryResolver, Resolved
 from upload_preds.errors import InputFileError, UsageError
-from upload_preds.formats import FormatOptions, FormatRow
+from upload_preds.formats import YOLO_ERRORS_FILE, FormatOptions, FormatRow
 from upload_preds.formats.coco import SEGMENTATION_TASKS
 from upload_preds.records import Location, Notice, RowError
 
@@ -104,7 +109,8 @@ def open_yolo(paths: list[str], options: FormatOptions) -> YoloSource:
             )
             files.extend(f for f in found if os.path.abspath(f) not in skip)
         elif os.path.isfile(p):
-            files.append(p)
+            if os.path.basename(p) != YOLO_ERRORS_FILE:
+                files.append(p)
         else:
             raise InputFileError(p, "no such file or directory", hint="pass YOLO txt files or dirs")
     if not files:
