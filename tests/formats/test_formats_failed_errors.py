@@ -21,7 +21,7 @@ from pycocotools.coco import COCO
 
 from upload_preds.formats import YOLO_ERRORS_FILE
 
-from .conftest import FormatsEnv
+from .conftest import COCO_GT_TWO_IMAGES, FormatsEnv
 
 NOT_OWN = "no error of its own; not uploaded because its image's label failed: "
 
@@ -134,18 +134,10 @@ def test_yolo_failures_folder_names_each_line_with_its_error(fenv: FormatsEnv) -
 
 
 def test_coco_failures_carry_each_detections_own_error(fenv: FormatsEnv) -> None:
-    gt = {
-        "images": [
-            {"id": 1, "file_name": "img_0001.jpg", "width": 640, "height": 480},
-            {"id": 2, "file_name": "img_0002.jpg", "width": 640, "height": 480},
-        ],
-        "categories": [{"id": 5, "name": "car"}, {"id": 6, "name": "truck"}],
-        "annotations": [],
-    }
     fine = {"image_id": 2, "category_id": 5, "bbox": [1.0, 2.0, 3.0, 4.0], "score": 0.9}
     bad_cat = {"image_id": 2, "category_id": 99, "bbox": [5.0, 6.0, 7.0, 8.0], "score": 0.8}
     other = {"image_id": 1, "category_id": 6, "bbox": [1.0, 2.0, 3.0, 4.0], "score": 0.7}
-    (fenv.tmp / "gt.json").write_text(json.dumps(gt))
+    (fenv.tmp / "gt.json").write_text(json.dumps(COCO_GT_TWO_IMAGES))
     (fenv.tmp / "res.json").write_text(json.dumps([fine, bad_cat, other]))
     res = fenv.run("res.json", "--format", "coco", "--coco-gt", "gt.json")
     assert res.code == 1, res.stderr

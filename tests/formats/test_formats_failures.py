@@ -13,23 +13,14 @@ import json
 from PIL import Image
 from pycocotools.coco import COCO
 
-from .conftest import FormatsEnv
-
-GT = {
-    "images": [
-        {"id": 1, "file_name": "img_0001.jpg", "width": 640, "height": 480},
-        {"id": 2, "file_name": "img_0002.jpg", "width": 640, "height": 480},
-    ],
-    "categories": [{"id": 5, "name": "car"}, {"id": 6, "name": "truck"}],
-    "annotations": [],
-}
+from .conftest import COCO_GT_TWO_IMAGES, FormatsEnv
 
 
 def test_coco_failures_are_a_results_list_that_retries(fenv: FormatsEnv) -> None:
     good = {"image_id": 1, "category_id": 5, "bbox": [1.0, 2.0, 3.0, 4.0], "score": 0.9}
     bad_cat = {"image_id": 2, "category_id": 99, "bbox": [1.0, 2.0, 3.0, 4.0], "score": 0.8}
     bad_box = {"image_id": 2, "category_id": 6, "bbox": [1.0, 2.0, 3.0], "score": 0.7}
-    (fenv.tmp / "gt.json").write_text(json.dumps(GT))
+    (fenv.tmp / "gt.json").write_text(json.dumps(COCO_GT_TWO_IMAGES))
     (fenv.tmp / "res.json").write_text(json.dumps([good, bad_cat, bad_box]))
     res = fenv.run("res.json", "--format", "coco", "--coco-gt", "gt.json")
     assert res.code == 1, res.stderr

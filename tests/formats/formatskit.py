@@ -1,0 +1,130 @@
+"""The environment kit the detector-format and the mask tests share: a sandbox, the real CLI.
+
+A test gets a :class:`SandboxEnv` (a subclass names the dataset it uploads
+to): an in-process sandbox seeded with one dataset from
+:func:`dataset_manifest`, a fresh API key, and a temporary folder. ``run``
+starts the uploader as ``python -m upload_preds`` in a subprocess with that key
+and the sandbox's URL in its environment only, so exit codes, output and the
+journal are the real ones; ``label`` reads a stored label back over HTTP.
+
+pytest runs with ``--import-mode=importlib``: ``tests/formats/conftest.py``
+and ``tests/masks/conftest.py`` put this directory on ``sys.path`` so they can
+``import formatskit``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+
+from upload_preds.sandbox import SandboxHandle, start_sandbox
+
+
+def sample_uuid(namespace: str, name: str) -> str:
+    """A sample's uuid, stable across runs; each test folder has its own namespace."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}/{name}"))
+
+
+def dataset_manifest(
+    *,
+    name: str,
+    task_type: str,
+    format_version: str,
+    categories: list[dict[str, Any]],
+    samples: list[str],
+    namespace: str,
+    asset: str = "image",
+) -> dict[str, Any]:
+    """A sandbox manifest of one dataset ``test/<name>`` with an empty ground-truth label set.
+
+    ``asset`` is the key of each sample's attributes (``image``, ``pcd``).
+    """
+    return {
+        "datasets": [
+            {
+                "owner": "test",
+                "name": name,
+                "task_type": task_type,
+                "task_attributes": {"format_version": format_version, "categories": categories},
+                "labelsets": [{"name": "ground-truth", "description": ""}],
+                "samples": [
+                    {
+                        "uuid": sample_uuid(namespace, n),
+                        "name": n,
+                        "attributes": {asset: {"url": f"https://example.invalid/{n}"}},
+                        "metadata": {},
+                        "labels": {},
+                    }
+                    for n in samples
+                ],
+            }
+        ]
+    }
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def report(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.stdout)
+        return data
+
+
+@dataclass
+class SandboxEnv:
+    """A running sandbox, its key and a working folder; subclasses set the two ClassVars."""
+
+    DATASET: ClassVar[str]  # "owner/name", given to every run
+    NAMESPACE: ClassVar[str]  # of the samples' uuids (see sample_uuid)
+
+    sandbox: SandboxHandle
+    key: str
+    tmp: Path
+
+    def run(self, *args: str | Path) -> Result:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
+        env.update(SEGMENTS_API_KEY=self.key, SEGMENTS_API_URL=self.sandbox.url, NO_COLOR="1")
+        cmd = [sys.executable, "-m", "upload_preds", *map(str, args)]
+        cmd += ["--dataset", self.DATASET, "--state", str(self.tmp / "journal.sqlite3"), "--json"]
+        proc = subprocess.run(cmd, capture_output=True, cwd=self.tmp, env=env, timeout=120)
+        res = Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+        assert "Traceback" not in res.stderr, res.stderr
+        return res
+
+    def label(self, name: str) -> dict[str, Any] | None:
+        """The sample's ground-truth label as the API returns it, or None when it has none."""
+        url = f"{self.sandbox.url}labels/{sample_uuid(self.NAMESPACE, name)}/ground-truth/"
+        r = httpx.get(url, headers={"Authorization": f"APIKey {self.key}"})
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        data: dict[str, Any] = r.json()
+        return data
+
+
+E = TypeVar("E", bound=SandboxEnv)
+
+
+@contextmanager
+def running_env(env_type: type[E], manifest: dict[str, Any], tmp: Path) -> Iterator[E]:
+    """An ``env_type`` on a fresh sandbox seeded with ``manifest`` (its db in ``tmp``)."""
+    key = "sk-test-" + secrets.token_hex(8)
+    handle = start_sandbox(data=manifest, db=tmp / "sandbox.db", api_key=key)
+    try:
+        yield env_type(handle, key, tmp)
+    finally:
+        handle.stop()
