@@ -367,7 +367,9 @@ class DetectorFailures:
       ``input`` (its original ``file:line``, as the summary and the report name
       it). Not a ``.txt`` file, so the YOLO reader never takes it for labels,
       and not in :attr:`FailuresWriter.paths`, so the retry command names only
-      the folder.
+      the folder. A folder left by an earlier run is brought up to date: the
+      txt files its ``_errors.jsonl`` names (ours, then) that fail no more are
+      removed, so the retry never sends stale lines; other files are left alone.
 
     Failures are held in memory until :meth:`close` (only what failed).
     """
@@ -407,8 +409,10 @@ class DetectorFailures:
         if self._yolo:
             root = self._yolo_root()
             sidecar: list[tuple[str, bytes]] = []
+            earlier = self._earlier_files(root)
             for txt, lines in self._yolo.items():
                 rel = Path(self._relative(txt))
+                earlier.discard(rel.as_posix())
                 out = AtomicWriter(root / rel)
                 numbers = sorted(lines)
                 out.write("".join(lines[n][0] + "\n" for n in numbers).encode("utf-8"))
@@ -423,6 +427,8 @@ class DetectorFailures:
                         "input": str(Location(txt, n)),
                     }
                     sidecar.append((rel.as_posix(), orjson.dumps(entry) + b"\n"))
+            for stale in earlier:
+                (root / stale).unlink(missing_ok=True)
             # Sorted by file (stable: lines stay in order) so that it reads like the folder.
             sidecar.sort(key=lambda item: item[0])
             out = AtomicWriter(root / YOLO_ERRORS_FILE)
@@ -438,6 +444,28 @@ class DetectorFailures:
         if self._target is None:
             return default
         return self._target / default.name if len(self._paths) > 1 else self._target
+
+    @staticmethod
+    def _earlier_files(root: Path) -> set[str]:
+        """The txt files an earlier run wrote to ``root``, as its errors sidecar names them."""
+        try:
+            lines = (root / YOLO_ERRORS_FILE).read_bytes().splitlines()
+        except OSError:
+            return set()
+        found: set[str] = set()
+        for line in lines:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                entry = orjson.loads(line)
+                name = entry.get("file") if isinstance(entry, dict) else None
+                # Only a relative path down into the folder: the sidecar may have been edited.
+                if (
+                    isinstance(name, str)
+                    and name.endswith(".txt")
+                    and not Path(name).is_absolute()
+                    and ".." not in Path(name).parts
+                ):
+                    found.add(name)
+        return found
 
     def _yolo_root(self) -> Path:
         if self._target is not None:

@@ -161,3 +161,29 @@ def test_coco_failures_carry_each_detections_own_error(fenv: FormatsEnv) -> None
     label = fenv.label("img_0002.jpg")
     assert label is not None
     assert sorted(a["category_id"] for a in label["attributes"]["annotations"]) == [1, 2]
+
+
+def test_yolo_failures_folder_of_a_rerun_drops_lines_that_fail_no_more(fenv: FormatsEnv) -> None:
+    images, labels = _yolo_inputs(fenv.tmp)
+    args = (labels, "--format", "yolo", "--yolo-names", "data.yaml", "--images", images)
+    assert fenv.run(*args).code == 1
+    root = fenv.tmp / "labels.failed"
+    assert {e["file"] for e in _sidecar(root)} == {
+        "img_0003.txt",
+        "unknown.txt",
+        "val/img_0002.txt",
+    }
+    (root / "mine.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # not ours: must stay
+    # The model is fixed for two images; the original command runs again.
+    (labels / "val" / "img_0002.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (labels / "img_0003.txt").write_text("1 0.5 0.5 0.25 0.5\n")
+    res = fenv.run(*args)
+    assert res.code == 1, res.stderr
+    assert res.report()["counts"] == {"rows": 5, "uploaded": 2, "skipped": 1, "failed": 2}
+    assert [(e["file"], e["line"]) for e in _sidecar(root)] == [
+        ("unknown.txt", 1),
+        ("unknown.txt", 2),
+    ]
+    # The retry would read exactly the lines that still fail (and the user's own file).
+    txt = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.txt"))
+    assert txt == ["mine.txt", "unknown.txt"]
