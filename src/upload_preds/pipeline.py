@@ -419,7 +419,9 @@ class Preparer:
                         index.add(key, item.loc, grouped=True)
                         last = (item.loc.file, key)
                 if full:
-                    labelset = data.get("labelset", default)
+                    labelset = data.get("labelset")
+                    if labelset is None:  # JSON null is the default, as for the converter
+                        labelset = default
                     if isinstance(labelset, str) and labelset.strip():
                         out.labelsets.add(labelset.strip())
                     uuid = data.get("sample_uuid")
@@ -514,7 +516,7 @@ class Preparer:
                 if locs is not None:
                     outcome = self._label_outcome(rows, locs)
                     if outcome is not None:
-                        yield outcome
+                        yield from outcome
                         continue
                 result = conv.convert_group(key, [(loc, m["p"]) for loc, m in label])
                 if isinstance(result, LabelJob):
@@ -525,19 +527,22 @@ class Preparer:
 
     def _label_outcome(
         self, rows: tuple[tuple[Location, dict[str, Any]], ...], locs: list[Location]
-    ) -> Failure | Skip | None:
+    ) -> tuple[Failure, ...] | tuple[Skip] | None:
         """What becomes of a CSV label (its ``rows``) whose key occurs at ``locs``
-        (this label at its first line): every line fails naming the others, or the
+        (this label at its first line): every line fails naming the others (a failure
+        per line, so each line's failures-file entry carries its one message), or the
         label is superseded, or None when it is the one that stands."""
         # A CSV file holds one label of a key: this label is the occurrence in its file.
         file = rows[0][0].file
         own = next((loc for loc in locs if loc.file == file), rows[0][0])
         if self._on_duplicate == "error":
             message = _duplicate_message(own, locs, csv=True)
-            errs = tuple(RowError(loc, None, "duplicate row", message) for loc, _ in rows)
-            return Failure(errs, rows)
+            return tuple(
+                Failure((RowError(loc, None, "duplicate row", message),), ((loc, raw),))
+                for loc, raw in rows
+            )
         if locs[-1].file != file:
-            return Skip("superseded", f"superseded by {locs[-1]}", rows)
+            return (Skip("superseded", f"superseded by {locs[-1]}", rows),)
         return None
 
     def _duplicate_outcome(self, record: Record, locs: list[Location]) -> Failure | Skip | None:
