@@ -296,6 +296,38 @@ def test_an_answer_after_the_client_left_goes_nowhere(running: Running) -> None:
     assert running.server.errors == 0
 
 
+def test_connections_idle_past_the_keepalive_timeout_are_closed(running: Running) -> None:
+    router = make_router([])
+
+    def app(req: Request) -> None:
+        if req.raw_path == "/slow":
+            running.loop.call_later(1.0, req.respond, Response(b"{}"))
+            return
+        target = router.resolve(req)
+        req.respond(target if isinstance(target, Response) else target(req))
+
+    server = Server(app, keepalive_timeout=0.4)
+    _, port = asyncio.run_coroutine_threadsafe(server.start("127.0.0.1", 0), running.loop).result(5)
+    try:
+        idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+        busy = socket.create_connection(("127.0.0.1", port), timeout=5)
+        running.sockets += [idle, busy]
+        buf, busy_buf = bytearray(), bytearray()
+        idle.sendall(request("GET", "/echo/a/b/"))
+        assert read_response(idle, buf)[0] == 200
+        idle_since = time.monotonic()
+        busy.sendall(request("GET", "/slow"))  # in flight longer than the timeout
+        assert closed(idle)
+        assert 0.3 < time.monotonic() - idle_since < 3
+        assert read_response(busy, busy_buf)[0] == 200  # never cut off mid-answer
+        half = socket.create_connection(("127.0.0.1", port), timeout=5)
+        running.sockets.append(half)
+        half.sendall(b"PUT /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\nabc")
+        assert closed(half)  # a request stalled halfway is idle too
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(grace=0.5), running.loop).result(10)
+
+
 def test_a_handler_that_raises_gets_500_and_is_counted(running: Running) -> None:
     s, buf = running.connect(), bytearray()
     s.sendall(request("GET", "/boom"))

@@ -27,8 +27,9 @@ How a request goes through:
 4. Requests on one connection are answered in order: a pipelined request
    waits in a queue until the one before it is answered (reading pauses while
    the queue is long). Keep-alive follows HTTP/1.1 (``Connection: close``, and
-   HTTP/1.0 unless it asks to keep alive). A malformed request gets a 400 and
-   the connection is closed.
+   HTTP/1.0 unless it asks to keep alive); a connection with nothing in flight
+   for ``keepalive_timeout`` (75 s) is closed. A malformed request gets a 400
+   and the connection is closed.
 
 Routing (:class:`Router`) matches the still percent-encoded path, segment
 patterns ``{name}`` or ``{name:regex}``, and decodes the captured values, so an
@@ -40,6 +41,7 @@ route without a body. :func:`parse_multipart` reads ``multipart/form-data``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import mimetypes
 import re
@@ -62,6 +64,8 @@ MAX_BODY = 64 * 1024 * 1024
 MAX_QUEUED = 32
 #: The cap on a request's URL and headers together (431 past it, as nginx does at 8-32 KiB).
 MAX_HEAD = 64 * 1024
+#: Seconds a connection may sit with nothing in flight before it is closed (aiohttp's default).
+KEEPALIVE_TIMEOUT = 75.0
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _JSON = "application/json"
@@ -393,6 +397,8 @@ class HttpProtocol(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
+        #: Loop time of the last bytes received or answer sent; see Server._sweep.
+        self.last_active = self._loop.time()
         self._queue: deque[tuple[Request, bool, Response | None]] = deque()
         self._current: Request | None = None
         self._current_keep_alive = True
@@ -411,6 +417,7 @@ class HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self.last_active = self._loop.time()
         self._server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -425,6 +432,7 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
+        self.last_active = self._loop.time()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -555,6 +563,9 @@ class HttpProtocol(asyncio.Protocol):
             return
         keep_alive = keep_alive and not self._server.closing
         transport.write(response.encode(keep_alive, head=request.method == "HEAD"))
+        # The idle time counts from the answer too: a slow answer must not make
+        # the connection look idle the moment it is sent.
+        self.last_active = self._loop.time()
         if not keep_alive:
             self._closing = True
             self._current = None
@@ -590,14 +601,18 @@ class HttpProtocol(asyncio.Protocol):
 class Server:
     """A listening socket serving ``app``; :meth:`close` ends every connection."""
 
-    def __init__(self, app: App, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self, app: App, max_body: int = MAX_BODY, keepalive_timeout: float = KEEPALIVE_TIMEOUT
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.keepalive_timeout = keepalive_timeout
         self.connections: set[HttpProtocol] = set()
         self.closing = False
         #: Requests whose handler raised (answered 500); tests assert it stays 0.
         self.errors = 0
         self._server: asyncio.base_events.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int, backlog: int = 1024) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
@@ -608,8 +623,26 @@ class Server:
             backlog=backlog,
             reuse_address=True,
         )
+        self._sweeper = loop.create_task(self._sweep())
         sockname: Any = self._server.sockets[0].getsockname()
         return str(sockname[0]), int(sockname[1])
+
+    async def _sweep(self) -> None:
+        """Close connections idle past ``keepalive_timeout``.
+
+        One sweep every few seconds instead of a timer per request: the hot
+        path only stamps ``last_active``. A client that stalls halfway through
+        a request counts as idle too, so a half-sent request cannot hold a
+        connection for ever.
+        """
+        loop = asyncio.get_running_loop()
+        interval = min(5.0, self.keepalive_timeout / 2)
+        while True:
+            await asyncio.sleep(interval)
+            cutoff = loop.time() - self.keepalive_timeout
+            for conn in list(self.connections):
+                if conn.idle and conn.last_active < cutoff:
+                    conn.abort()
 
     async def close(self, grace: float = 2.0) -> None:
         """Stop listening; answer what is in flight (for up to ``grace`` s), then close all.
@@ -619,6 +652,10 @@ class Server:
         so a client that is mid-request when the sandbox stops gets its answer.
         """
         self.closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         if self._server is not None:
             self._server.close()
         deadline = asyncio.get_running_loop().time() + grace
