@@ -9,7 +9,8 @@ of creates and replaces). Each run starts a fresh sandbox:
    3,000/s target of issue 3, next to the same client against a bare
    aiohttp server (no routes, no validation, no database) measured in the
    same run, so the cost of the sandbox itself shows as a ratio that does
-   not depend on how busy the machine is;
+   not depend on how busy the machine is; and the server processes' CPU per
+   request (from ``/proc``), since the client is near its own limit;
 2. ``--latency-ms 50``, 64 concurrent clients: labels/s as a share of the
    ceiling 64 / 0.05 s, measured with two clients. The aiohttp client spends
    about 300 µs of CPU on each request on these machines, and its requests
@@ -272,14 +273,22 @@ async def drive_lean(url: str, uuids: list[str], n: int) -> tuple[float, int]:
     return time.perf_counter() - t0, failures
 
 
+def server_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(
     tmp: Path, n: int, extra: list[str], n_samples: int, lean: bool = False
-) -> tuple[float, int]:
+) -> tuple[float, int, float]:
+    """(PUTs/s, failures, server CPU µs per PUT) of one fresh sandbox."""
     proc, url = start_sandbox(tmp, *extra)
     try:
         uuids = asyncio.run(prepare(url, n_samples))
+        cpu0 = server_cpu_s(proc.pid)
         seconds, failures = asyncio.run((drive_lean if lean else drive)(url, uuids, n))
-        return n / seconds, failures
+        return n / seconds, failures, (server_cpu_s(proc.pid) - cpu0) * 1e6 / n
     finally:
         stop_sandbox(proc)
 
@@ -303,12 +312,14 @@ def main() -> None:
         tmp = Path(d)
         proc, url = start_bare(tmp)
         try:
+            cpu0 = server_cpu_s(proc.pid)
             bare_s, _ = asyncio.run(drive(url, ["x"], args.puts))
+            bare_cpu = (server_cpu_s(proc.pid) - cpu0) * 1e6 / args.puts
         finally:
             stop_sandbox(proc)
         bare = args.puts / bare_s
         # More samples than PUTs/2 so the run mixes creates (INSERT) and replaces (UPDATE).
-        rate, failures = run(tmp, args.puts, [], n_samples=args.puts // 2)
+        rate, failures, cpu = run(tmp, args.puts, [], n_samples=args.puts // 2)
         print(
             f"faults off                    : {rate:8.0f} label PUTs/s  "
             f"= {rate / TARGET_PUTS_PER_S:.2f} x the 3,000/s target  (failures: {failures})"
@@ -317,10 +328,16 @@ def main() -> None:
             f"bare aiohttp                  : {bare:8.0f} PUTs/s  (same client, no work per request); "
             f"sandbox / bare = {rate / bare:.2f}"
         )
+        # The client is near its own limit, so PUTs/s moves with the machine; the
+        # server's CPU per request says how much room the sandbox leaves.
+        print(
+            f"server CPU per request        : sandbox {cpu:.0f} µs (validated, committed), "
+            f"bare aiohttp {bare_cpu:.0f} µs; sandbox / bare = {cpu / bare_cpu:.2f}"
+        )
         ceiling = CONCURRENCY / (LATENCY_MS / 1000)
         latency = ["--latency-ms", str(LATENCY_MS)]
         for name, lean in (("lean", True), ("aiohttp", False)):
-            rate, failures = run(tmp, args.latency_puts, latency, n_samples=1000, lean=lean)
+            rate, failures, _ = run(tmp, args.latency_puts, latency, n_samples=1000, lean=lean)
             best = ideal(tmp, args.latency_puts, lean)
             target = "  (the 95% target)" if lean else ""
             print(
