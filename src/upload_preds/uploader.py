@@ -25,6 +25,8 @@ classifies each label as would-upload, protected or already uploaded.
 
 Failed rows are written back in their input's own format by
 :class:`FailuresWriter`, so the failures file can be fed straight back in.
+Each entry carries its own error: a CSV/TSV line or a detection that is fine
+but went down with its label says so and names what failed it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ import orjson
 
 from upload_preds.categories import Categories
 from upload_preds.catmap import CategoryResolver, load_category_map
-from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert import R_LABEL_FAILED, Converter, ConvertOptions
 from upload_preds.errors import AbortError, ExitCode, SetupError, UsageError
 from upload_preds.formats import YOLO_ERRORS_FILE, FormatOptions
 from upload_preds.masks import Bitmap
@@ -78,6 +80,8 @@ if TYPE_CHECKING:
 
 REPORT_VERSION = 1
 EXAMPLES_PER_REASON = 5
+#: How many of a label's errors its failure message spells out (then "and N more").
+FAILURE_MESSAGE_ERRORS = 5
 SKIP_OTHER_SHARD = "other shard"
 SKIP_DRY_RUN = "dry run"
 SKIP_CONVERTED = "written to --output-labels"
@@ -256,8 +260,10 @@ class FailuresWriter:
         """Write back ``rows``, which failed with ``message``.
 
         ``errors`` are the label's errors with their locations, when known: a
-        detection (COCO object, YOLO line) then gets its own errors rather than
-        the whole label's.
+        detection (COCO object, YOLO line) or a CSV/TSV line then gets its own
+        errors rather than the whole label's (:func:`detection_error`,
+        :func:`csv_line_error`). A JSON row is a label by itself: its ``_error``
+        is ``message``.
         """
         for loc, data in rows:
             source = self._by_name.get(loc.file)
@@ -266,10 +272,11 @@ class FailuresWriter:
                 continue
             if source is None or not data:
                 continue  # a row that could not be parsed has no data to write back
+            csv_like = source.fmt in ("csv", "tsv")
             record = dict(data)
-            record["_error"] = message
+            record["_error"] = csv_line_error(loc, message, errors) if csv_like else message
             line = orjson.dumps(record) + b"\n"
-            if source.fmt in ("csv", "tsv"):
+            if csv_like:
                 spool = self._csv.get(source.name)
                 if spool is None:
                     fd, name = tempfile.mkstemp(prefix="upload-preds-failed-")
@@ -329,6 +336,16 @@ class FailuresWriter:
             raise
 
 
+def _error_text(e: RowError) -> str:
+    """One error as a failures file and the summary's reasons word it: ``field: message``."""
+    return f"{e.field}: {e.message}" if e.field else e.message
+
+
+def _not_own(whose: str, message: str) -> str:
+    """The error of an entry that is fine but went down with the label it belongs to."""
+    return f"no error of its own; not uploaded because its {whose} failed: {message}"
+
+
 def detection_error(loc: Location, message: str, errors: Sequence[RowError]) -> str:
     """The error text of one failed detection (COCO object, YOLO line) of a label.
 
@@ -340,10 +357,40 @@ def detection_error(loc: Location, message: str, errors: Sequence[RowError]) -> 
     """
     own = [e for e in errors if e.loc == loc]
     if own:
-        return "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in own)
+        return "; ".join(map(_error_text, own))
     if errors:
-        return f"no error of its own; not uploaded because its image's label failed: {message}"
+        return _not_own("image's label", message)
     return message
+
+
+def csv_line_error(loc: Location, message: str, errors: Sequence[RowError]) -> str:
+    """The ``_error`` of one failed CSV/TSV line: the line's own errors, if it has any.
+
+    The lines of a sample make one label, so one bad line fails them all. The
+    converter gives every line an error, the fine ones ``another line of the
+    label failed``; here that becomes the wording of :func:`detection_error`
+    (``no error of its own; ...``), followed by the errors of the lines that
+    failed, each with its line in the input (as the summary names it). A label
+    that failed as a whole (no located errors: unknown sample, refused by the
+    server) gives each line ``message``; a duplicate label fails line by line,
+    each line with the duplicate error as its own.
+    """
+    failing = [e for e in errors if e.reason != R_LABEL_FAILED]
+    own = [e for e in failing if e.loc == loc]
+    if own:
+        return "; ".join(map(_error_text, own))
+    if not failing:
+        return message
+
+    def where(at: Location) -> str:
+        # The input's line: in the failures file the lines are numbered anew.
+        return f"input line {at.line}" if at.file == loc.file else str(at)
+
+    shown = failing[:FAILURE_MESSAGE_ERRORS]
+    text = "; ".join(f"{where(e.loc)}: {_error_text(e)}" for e in shown)
+    if len(failing) > len(shown):
+        text += f"; and {len(failing) - len(shown)} more"
+    return _not_own("label", text)
 
 
 class DetectorFailures:
@@ -579,12 +626,13 @@ class Run:
 
     def _on_failure(self, item: Failure) -> None:
         self.tally.add(item)
-        first = item.errors[0]
-        message = "; ".join(
-            f"{e.field}: {e.message}" if e.field else e.message for e in item.errors[:5]
-        )
-        if len(item.errors) > 5:
-            message += f"; and {len(item.errors) - 5} more"
+        # A CSV label's fine lines fail with "another line of the label failed": the
+        # label counts under the reason of a line that is wrong, whichever line is first.
+        first = next((e for e in item.errors if e.reason != R_LABEL_FAILED), item.errors[0])
+        shown = item.errors[:FAILURE_MESSAGE_ERRORS]
+        message = "; ".join(map(_error_text, shown))
+        if len(item.errors) > len(shown):
+            message += f"; and {len(item.errors) - len(shown)} more"
         self.counts.fail(first.reason, len(item.rows), *map(str, item.errors))
         if self._failures is not None:
             self._failures.write(item.rows, message, item.errors)
