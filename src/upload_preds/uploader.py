@@ -42,7 +42,7 @@ import signal
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -341,6 +341,24 @@ def _error_text(e: RowError) -> str:
     return f"{e.field}: {e.message}" if e.field else e.message
 
 
+def _failure_example(e: RowError, data: Mapping[str, Any] | None) -> str:
+    """``file:line sample: field: message``, the form of the summary's examples.
+
+    The sample is the one the row names (its ``sample_name`` or ``sample_uuid``
+    as written), so a reader can find it without opening the file; rows that
+    name none (a line that is not JSON, a detector's line) give ``file:line: ...``.
+    """
+    ref = None
+    if data is not None:
+        for key in ("sample_name", "sample_uuid"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                ref = value.strip()
+                break
+    where = f"{e.loc} {ref}" if ref else str(e.loc)
+    return f"{where}: {_error_text(e)}"
+
+
 def _not_own(whose: str, message: str) -> str:
     """The error of an entry that is fine but went down with the label it belongs to."""
     return f"no error of its own; not uploaded because its {whose} failed: {message}"
@@ -633,7 +651,9 @@ class Run:
         message = "; ".join(map(_error_text, shown))
         if len(item.errors) > len(shown):
             message += f"; and {len(item.errors) - len(shown)} more"
-        self.counts.fail(first.reason, len(item.rows), *map(str, item.errors))
+        data = dict(item.rows)
+        examples = (_failure_example(e, data.get(e.loc)) for e in item.errors)
+        self.counts.fail(first.reason, len(item.rows), *examples)
         if self._failures is not None:
             self._failures.write(item.rows, message, item.errors)
 

@@ -75,7 +75,7 @@ def test_bad_cuboid_cells_fail_the_label(
     res = cenv.run("bad.csv")
     assert res.code == 1, res.stderr
     examples = json.dumps(res.report()["failure_examples"])
-    assert f"bad.csv:3: {column}: " in examples, examples
+    assert f"bad.csv:3 scan_000.pcd: {column}: " in examples, examples
     assert message in examples, examples
     assert cenv.label("scan_000.pcd") is None  # never half a label
 

@@ -57,7 +57,7 @@ def test_normalized_json_and_csv_rows_are_scaled(fenv: FormatsEnv) -> None:
             "rows.jsonl",
             '{"sample_name": "img_0001.jpg", "annotations": [{"category": "car", '
             '"bbox": [0.1, 0.1, 0.2, 0.2]}]}\n',
-            "rows.jsonl:1: width: ",
+            "rows.jsonl:1 img_0001.jpg: width: ",
             "--normalized needs the image size in pixels: give the width and height fields",
             id="json-without-size",
         ),
@@ -65,7 +65,7 @@ def test_normalized_json_and_csv_rows_are_scaled(fenv: FormatsEnv) -> None:
             "rows.jsonl",
             '{"sample_name": "img_0001.jpg", "width": 0, "height": 10, "annotations": '
             '[{"category": "car", "bbox": [0.1, 0.1, 0.2, 0.2]}]}\n',
-            "rows.jsonl:1: width: ",
+            "rows.jsonl:1 img_0001.jpg: width: ",
             "should be a positive integer",
             id="json-zero-width",
         ),
@@ -73,14 +73,14 @@ def test_normalized_json_and_csv_rows_are_scaled(fenv: FormatsEnv) -> None:
             "rows.jsonl",
             '{"sample_name": "img_0001.jpg", "width": 10, "height": 10, "annotations": '
             '[{"category": "car", "bbox": [10, 10, 20, 20]}]}\n',
-            "rows.jsonl:1: annotations[0].bbox: ",
+            "rows.jsonl:1 img_0001.jpg: annotations[0].bbox: ",
             "should be between 0 and 1",
             id="json-pixels-with-normalized",
         ),
         pytest.param(
             "rows.csv",
             "sample_name,category,xmin,ymin,xmax,ymax,width\nimg_0001.jpg,car,0.1,0.1,0.2,0.2,64\n",
-            "rows.csv:2: height: ",
+            "rows.csv:2 img_0001.jpg: height: ",
             "give the width and height columns",
             id="csv-without-height",
         ),
@@ -88,7 +88,7 @@ def test_normalized_json_and_csv_rows_are_scaled(fenv: FormatsEnv) -> None:
             "rows.csv",
             "sample_name,category,xmin,ymin,xmax,ymax,width,height\n"
             "img_0001.jpg,car,0.1,0.1,1.2,0.2,64,48\n",
-            "rows.csv:2: xmin,ymin,xmax,ymax: ",
+            "rows.csv:2 img_0001.jpg: xmin,ymin,xmax,ymax: ",
             "should be between 0 and 1",
             id="csv-out-of-range",
         ),

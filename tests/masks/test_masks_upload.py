@@ -303,7 +303,7 @@ def test_mask_row_errors(
     res = menv.run(menv.write_rows([{"sample_name": "a.png", **row}]))
     assert res.code == 1, res.stderr
     examples = json.dumps(res.report()["failure_examples"])
-    assert f"rows.jsonl:1: {field}: " in examples, examples
+    assert f"rows.jsonl:1 a.png: {field}: " in examples, examples
     assert message in examples, examples
     assert menv.label("a.png") is None
 

@@ -183,6 +183,7 @@ def test_a_json_row_is_one_label_with_its_error(make_env: MakeEnv, tmp_path: Pat
     error = written.pop("_error")
     assert written == row
     assert error.startswith("annotations[1].category: unknown category 'bus'"), error
-    # The same words as the summary's example of that row.
-    assert res.report()["failure_examples"]["unknown category"] == [f"{src}:1: {error}"]
+    # The same words as the summary's example of that row, which names the sample.
+    example = f"{src}:1 {sample_uuid(1)}: {error}"
+    assert res.report()["failure_examples"]["unknown category"] == [example]
     assert env.key not in failures.read_text()
