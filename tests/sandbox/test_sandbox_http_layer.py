@@ -10,6 +10,7 @@ same layer through ``requests``; the uploader's tests through aiohttp.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import socket
 import threading
@@ -268,6 +269,33 @@ def test_an_oversized_head_gets_431_and_the_connection_closes(
     status, headers, _ = read_response(s, buf)
     assert status == 431
     assert headers["connection"] == "close"
+    assert closed(s)
+    assert running.seen == []
+
+
+@pytest.mark.parametrize(
+    ("head", "chunk", "status"),
+    [
+        (b"GET /echo/a/b/ HTTP/1.1\r\nHost: test\r\nX-Endless: ", b"v" * 16384, 431),
+        (
+            b"PUT /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"4000\r\n" + b"b" * 0x4000 + b"\r\n",
+            413,
+        ),
+    ],
+    ids=["one-endless-header-line", "endless-chunked-body"],
+)
+def test_a_request_that_never_ends_is_cut_off(
+    running: Running, head: bytes, chunk: bytes, status: int
+) -> None:
+    s, buf = running.connect(), bytearray()
+    s.sendall(head)
+    sent = 0
+    with contextlib.suppress(ConnectionError):  # the server may close while we send
+        while sent < 4 * (MAX_BODY + 2 * MAX_HEAD):
+            s.sendall(chunk)
+            sent += len(chunk)
+    assert read_response(s, buf)[0] == status
     assert closed(s)
     assert running.seen == []
 

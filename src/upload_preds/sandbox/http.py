@@ -411,6 +411,11 @@ class HttpProtocol(asyncio.Protocol):
         self._body_size = 0
         self._too_large = False
         self._head_size = 0
+        # Bytes received since the last complete message, and whether its head is
+        # complete: httptools buffers a header line until it ends, so only this
+        # bounds the memory of one endless line.
+        self._unfinished = 0
+        self._in_head = True
 
     # -- asyncio.Protocol
 
@@ -433,6 +438,13 @@ class HttpProtocol(asyncio.Protocol):
         if self._closing:
             return
         self.last_active = self._loop.time()
+        self._unfinished += len(data)
+        if self._unfinished > self._server.max_body + 2 * MAX_HEAD:
+            if self._in_head:
+                self._fail(431, "Request header fields too large.")
+            else:
+                self._fail(413, "Request body too large.")
+            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -468,6 +480,7 @@ class HttpProtocol(asyncio.Protocol):
             raise _HeadTooLarge
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         if self._headers.get("expect", "").lower() == "100-continue" and self._transport:
             declared = self._headers.get("content-length", "0")
             if declared.isdigit() and int(declared) > self._server.max_body:
@@ -483,6 +496,8 @@ class HttpProtocol(asyncio.Protocol):
             self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._unfinished = 0
+        self._in_head = True
         parser = self._parser
         keep_alive = parser.should_keep_alive()
         method = parser.get_method().decode("latin-1")
