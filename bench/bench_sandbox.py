@@ -70,13 +70,18 @@ def start_sandbox(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]
         str(ready),
         *extra,
     ]
+    return launch("sandbox", cmd, ready)
+
+
+def launch(what: str, cmd: list[str], ready: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a server process and wait for the URL it writes to ``ready``."""
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"sandbox did not start: {err}")
+            raise SystemExit(f"{what} did not start: {err}")
         time.sleep(0.05)
     url: str = json.loads(ready.read_text())["url"]
     return proc, url
@@ -109,15 +114,7 @@ asyncio.run(main())
 def start_bare(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A bare aiohttp server: reads the body, answers a constant (the baseline)."""
     ready = tmp / f"bare-{time.monotonic_ns()}.json"
-    proc = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(ready)])
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit("bare server did not start")
-        time.sleep(0.05)
-    url: str = json.loads(ready.read_text())["url"]
-    return proc, url
+    return launch("bare server", [sys.executable, "-c", BARE_SERVER, str(ready)], ready)
 
 
 IDEAL_SERVER = """
@@ -148,15 +145,7 @@ def start_ideal(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     """The sandbox's own HTTP layer answering a constant LATENCY_MS after arrival, no work."""
     ready = tmp / f"ideal-{time.monotonic_ns()}.json"
     delay = str(LATENCY_MS / 1000)
-    proc = subprocess.Popen([sys.executable, "-c", IDEAL_SERVER, str(ready), delay])
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit("ideal server did not start")
-        time.sleep(0.05)
-    url: str = json.loads(ready.read_text())["url"]
-    return proc, url
+    return launch("ideal server", [sys.executable, "-c", IDEAL_SERVER, str(ready), delay], ready)
 
 
 def stop_sandbox(proc: subprocess.Popen[bytes]) -> None:
