@@ -71,6 +71,7 @@ from upload_preds.sandbox.http import (
     Response,
     Router,
     error_response,
+    json_response,
     parse_multipart,
 )
 from upload_preds.sandbox.manifest import NAME_RE
@@ -89,16 +90,8 @@ CONTROL_PREFIX = "/_sandbox/"
 DEFAULT_PER_PAGE = 1000
 
 
-def json_response(obj: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(obj), status)
-
-
-def detail(status: int, message: str) -> Response:
-    return error_response(status, message)
-
-
 def not_found(message: str = "Not found.") -> Response:
-    return detail(404, message)
+    return error_response(404, message)
 
 
 def bad_request(errors: dict[str, Any]) -> Response:
@@ -121,7 +114,7 @@ def read_json(request: Request) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        raise BodyError(detail(400, f"JSON parse error - {e}")) from None
+        raise BodyError(error_response(400, f"JSON parse error - {e}")) from None
 
 
 def label_json(row: LabelRow, task_type: str) -> dict[str, Any]:
@@ -241,7 +234,7 @@ class Sandbox:
             return
         if path.startswith((CONTROL_PREFIX, API_PREFIX)):
             if not self._authorized(request):
-                request.respond(detail(401, "Invalid token."))
+                request.respond(error_response(401, "Invalid token."))
             else:
                 request.respond(self._call(target, request))
             return
@@ -253,7 +246,7 @@ class Sandbox:
             due = request.arrived + d.delay_s
             action = d.action
             if action is Action.THROTTLE:
-                resp = detail(429, throttled_detail(d.retry_after_s))
+                resp = error_response(429, throttled_detail(d.retry_after_s))
                 resp.headers["Retry-After"] = str(d.retry_after_s)
                 self._deliver(request, resp, due, action)
                 return
@@ -265,7 +258,7 @@ class Sandbox:
                 self._deliver(request, Response(), due, action)
                 return
         if not self._authorized(request):
-            resp = detail(401, "Invalid token.")
+            resp = error_response(401, "Invalid token.")
         else:
             resp = self._call(target, request)
         if self.store.pending:
@@ -283,7 +276,7 @@ class Sandbox:
             # Nothing of this group is stored; the clients see a 500 and retry.
             self.store.rollback()
             waiting = [
-                (req, detail(500, "A server error occurred."), due, Action.PASS)
+                (req, error_response(500, "A server error occurred."), due, Action.PASS)
                 for req, _, due, _ in waiting
             ]
         for request, resp, due, action in waiting:

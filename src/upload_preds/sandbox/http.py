@@ -213,9 +213,13 @@ def _http_date() -> str:
     return _date_cache[1]
 
 
-def error_response(status: int, message: str) -> Response:
-    """``{"detail": message}``, the platform's shape for protocol-level errors too."""
-    return Response(orjson.dumps({"detail": message}), status)
+def json_response(obj: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status)
+
+
+def error_response(status: int, message: str, **extra: Any) -> Response:
+    """``{"detail": message, **extra}``, the platform's shape for protocol-level errors too."""
+    return json_response({"detail": message, **extra}, status)
 
 
 # -- routing ------------------------------------------------------------------------------

@@ -47,7 +47,14 @@ from urllib.parse import quote
 
 import orjson
 
-from upload_preds.sandbox.http import Request, Response, Router, file_response
+from upload_preds.sandbox.http import (
+    Request,
+    Response,
+    Router,
+    error_response,
+    file_response,
+    json_response,
+)
 from upload_preds.sandbox.search import QueryError, ResolvedTerm, parse_and_resolve
 from upload_preds.sandbox.store import STATUS_ORDER, CountTerm, DatasetInfo, LabelRow, Store
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, check_label_body
@@ -191,14 +198,6 @@ def copy_label(
     return row, old_status, name
 
 
-def _json(obj: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(obj), status)
-
-
-def _error(status: int, message: str, **extra: Any) -> Response:
-    return _json({"detail": message, **extra}, status)
-
-
 def image_url(attributes_json: str) -> str | None:
     """Where the page loads a sample's image from (see the module docstring)."""
     attrs = orjson.loads(attributes_json)
@@ -259,25 +258,27 @@ class Review:
     def static_file(self, request: Request) -> Response:
         path = self.static.get(request.match_info["file"])
         if path is None:
-            return _error(404, "Not found.")
+            return error_response(404, "Not found.")
         resp = file_response(path)
         resp.headers["Cache-Control"] = "no-cache"
         return self._harden(resp)
 
     def media(self, request: Request) -> Response:
         if self.media_root is None:
-            return _error(404, "This sandbox was not started from a manifest file: no images.")
+            return error_response(
+                404, "This sandbox was not started from a manifest file: no images."
+            )
         rel = request.match_info["path"]
         try:
             path = (self.media_root / rel).resolve()
         except (OSError, ValueError):
-            return _error(404, "Not found.")
+            return error_response(404, "Not found.")
         if (
             not path.is_relative_to(self.media_root)
             or path.suffix.lower() not in MEDIA_SUFFIXES
             or not path.is_file()
         ):
-            return _error(404, "Not found.")
+            return error_response(404, "Not found.")
         return file_response(path)
 
     # -- API ---------------------------------------------------------------------------
@@ -306,16 +307,16 @@ class Review:
                     "statuses": list(STATUS_ORDER),
                 }
             )
-        return _json(out)
+        return json_response(out)
 
     def samples(self, request: Request) -> Response:
         """``?a=LS&b=LS&sort=-score:LS&q=QUERY&page=N&per_page=M``."""
         try:
             return self._samples(request)
         except ReviewError as e:
-            return _error(e.status, e.message, **e.extra)
+            return error_response(e.status, e.message, **e.extra)
         except QueryError as e:
-            return _error(400, str(e), query_error=e.as_dict())
+            return error_response(400, str(e), query_error=e.as_dict())
 
     def _samples(self, request: Request) -> Response:
         ds = self._dataset(request)
@@ -367,7 +368,7 @@ class Review:
             samples.append(
                 {"uuid": row[0], "name": row[1], "image_url": image_url(row[2]), "labels": labels}
             )
-        return _json(
+        return json_response(
             {
                 "dataset": ds.full_name,
                 "labelsets": shown,
@@ -385,11 +386,11 @@ class Review:
             ds = self._dataset(request)
             q = request.query
             limit = _int(q, "limit", 0, 0, 10**9) or None
-            return _json(search(self.store, ds, q.get("q", ""), limit=limit).as_json())
+            return json_response(search(self.store, ds, q.get("q", ""), limit=limit).as_json())
         except ReviewError as e:
-            return _error(e.status, e.message, **e.extra)
+            return error_response(e.status, e.message, **e.extra)
         except QueryError as e:
-            return _error(400, str(e), query_error=e.as_dict())
+            return error_response(400, str(e), query_error=e.as_dict())
 
     def copy(self, request: Request) -> Response:
         """``{"sample": uuid or name, "from": LS, "to": LS, "overwrite": false}``."""
@@ -412,8 +413,8 @@ class Review:
             )
             self.store.commit()
         except ReviewError as e:
-            return _error(e.status, e.message, **e.extra)
-        return _json(
+            return error_response(e.status, e.message, **e.extra)
+        return json_response(
             {
                 "sample_uuid": row[0],
                 "sample_name": name,
