@@ -341,8 +341,13 @@ def _error_text(e: RowError) -> str:
     return f"{e.field}: {e.message}" if e.field else e.message
 
 
+def _example(loc: Location, ref: str | None, message: str) -> str:
+    """A summary example: ``file:line sample: message``, or ``file:line: message``."""
+    return f"{loc} {ref}: {message}" if ref else f"{loc}: {message}"
+
+
 def _failure_example(e: RowError, data: Mapping[str, Any] | None) -> str:
-    """``file:line sample: field: message``, the form of the summary's examples.
+    """``file:line sample: field: message`` for a row that failed conversion.
 
     The sample is the one the row names (its ``sample_name`` or ``sample_uuid``
     as written), so a reader can find it without opening the file; rows that
@@ -355,8 +360,7 @@ def _failure_example(e: RowError, data: Mapping[str, Any] | None) -> str:
             if isinstance(value, str) and value.strip():
                 ref = value.strip()
                 break
-    where = f"{e.loc} {ref}" if ref else str(e.loc)
-    return f"{where}: {_error_text(e)}"
+    return _example(e.loc, ref, _error_text(e))
 
 
 def _not_own(whose: str, message: str) -> str:
@@ -637,8 +641,7 @@ class Run:
         message: str,
         loc: Location,
     ) -> None:
-        where = f"{loc}" + (f" {ref}" if ref else "")
-        self.counts.fail(reason, len(rows), f"{where}: {message}")
+        self.counts.fail(reason, len(rows), _example(loc, ref, message))
         if self._failures is not None:
             self._failures.write(rows, message)
 
