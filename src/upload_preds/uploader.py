@@ -341,6 +341,15 @@ def _error_text(e: RowError) -> str:
     return f"{e.field}: {e.message}" if e.field else e.message
 
 
+def _first_errors(texts: Sequence[str]) -> str:
+    """The first :data:`FAILURE_MESSAGE_ERRORS` error texts joined, then ``and N more``."""
+    shown = texts[:FAILURE_MESSAGE_ERRORS]
+    joined = "; ".join(shown)
+    if len(texts) > len(shown):
+        joined += f"; and {len(texts) - len(shown)} more"
+    return joined
+
+
 def _example(loc: Location, ref: str | None, message: str) -> str:
     """A summary example: ``file:line sample: message``, or ``file:line: message``."""
     return f"{loc} {ref}: {message}" if ref else f"{loc}: {message}"
@@ -408,11 +417,7 @@ def csv_line_error(loc: Location, message: str, errors: Sequence[RowError]) -> s
         # The input's line: in the failures file the lines are numbered anew.
         return f"input line {at.line}" if at.file == loc.file else str(at)
 
-    shown = failing[:FAILURE_MESSAGE_ERRORS]
-    text = "; ".join(f"{where(e.loc)}: {_error_text(e)}" for e in shown)
-    if len(failing) > len(shown):
-        text += f"; and {len(failing) - len(shown)} more"
-    return _not_own("label", text)
+    return _not_own("label", _first_errors([f"{where(e.loc)}: {_error_text(e)}" for e in failing]))
 
 
 class DetectorFailures:
@@ -650,12 +655,10 @@ class Run:
         # A CSV label's fine lines fail with "another line of the label failed": the
         # label counts under the reason of a line that is wrong, whichever line is first.
         first = next((e for e in item.errors if e.reason != R_LABEL_FAILED), item.errors[0])
-        shown = item.errors[:FAILURE_MESSAGE_ERRORS]
-        message = "; ".join(map(_error_text, shown))
-        if len(item.errors) > len(shown):
-            message += f"; and {len(item.errors) - len(shown)} more"
+        message = _first_errors([_error_text(e) for e in item.errors])
         data = dict(item.rows)
-        examples = (_failure_example(e, data.get(e.loc)) for e in item.errors)
+        # Counts.fail keeps at most EXAMPLES_PER_REASON examples of a reason.
+        examples = [_failure_example(e, data.get(e.loc)) for e in item.errors[:EXAMPLES_PER_REASON]]
         self.counts.fail(first.reason, len(item.rows), *examples)
         if self._failures is not None:
             self._failures.write(item.rows, message, item.errors)
