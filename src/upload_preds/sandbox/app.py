@@ -176,7 +176,7 @@ class Sandbox:
         self.store = store
         # Relative sample image URLs are served from here (the manifest's folder).
         self.review = Review(store, media_root)
-        self._auth = f"APIKey {api_key}"
+        self._auth = f"APIKey {api_key}".encode()
         self.faults = Faults()
         self.seed = seed
         self._injector: FaultInjector | None = None
@@ -301,7 +301,7 @@ class Sandbox:
 
     def _authorized(self, request: Request) -> bool:
         given = request.headers.get("authorization", "")
-        return hmac.compare_digest(given.encode(), self._auth.encode())
+        return hmac.compare_digest(given.encode(), self._auth)
 
     @staticmethod
     def _call(target: Handler | Response, request: Request) -> Response:

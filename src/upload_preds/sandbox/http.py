@@ -677,12 +677,13 @@ class Server:
                 await self._sweeper
         if self._server is not None:
             self._server.close()
-        deadline = asyncio.get_running_loop().time() + grace
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         while True:
             for conn in list(self.connections):
                 if conn.idle:
                     conn.abort()
-            if not self.connections or asyncio.get_running_loop().time() >= deadline:
+            if not self.connections or loop.time() >= deadline:
                 break
             await asyncio.sleep(0.01)
         for conn in list(self.connections):
