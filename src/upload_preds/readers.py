@@ -68,7 +68,7 @@ import stat
 import sys
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Any, BinaryIO, Final, cast
 
@@ -623,7 +623,14 @@ def _read_jsonl(src: Source) -> Iterator[Item]:
                 # Python-level NamedTuple constructors: this runs once per row.
                 yield new(Record, (new(Location, (name, lineno)), "jsonl", obj))
             else:
-                yield _not_object(Location(name, lineno), obj)
+                yield _not_object(Location(name, lineno), obj, _strip_eol(line))
+
+
+def _strip_eol(line: bytes) -> bytes:
+    """A line without its terminator (``\n`` or ``\r\n``): a record's raw bytes."""
+    if line.endswith(b"\n"):
+        line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+    return line
 
 
 def _skip_line(stream: BinaryIO, limit: int) -> None:
@@ -650,6 +657,7 @@ def _undecodable(loc: Location, raw: bytes, exc: UnicodeDecodeError) -> RowError
         None,
         "undecodable byte",
         f"byte 0x{raw[exc.start]:02x} at column {col} is not UTF-8; save the file as UTF-8",
+        _strip_eol(raw),
     )
 
 
@@ -674,17 +682,25 @@ def _jsonl_problem(name: str, lineno: int, line: bytes, exc: orjson.JSONDecodeEr
         None,
         "invalid JSON",
         f"invalid JSON at {where}: {exc.msg}; each line must hold one JSON object",
+        _strip_eol(line),
     )
 
 
-def _not_object(loc: Location, value: object) -> RowError:
+def _not_object(loc: Location, value: object, raw: bytes | None) -> RowError:
     kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"
     )
-    return RowError(loc, None, "not an object", f"expected a JSON object for the row, got {kind}")
+    return RowError(
+        loc, None, "not an object", f"expected a JSON object for the row, got {kind}", raw
+    )
 
 
 # ---- JSON documents
+
+
+#: An element of a JSON document as walked: (line, value, bad-byte message or
+#: None, start offset, end offset); the offsets give a failed row its raw text.
+_Element = tuple[int, Any, str | None, int, int]
 
 
 class _JsonDoc:
@@ -708,6 +724,10 @@ class _JsonDoc:
         self._line += self.text.count("\n", self._pos, pos)
         self._pos = pos
         return self._line
+
+    def raw_text(self, start: int, end: int) -> bytes:
+        """The bytes of the document between two offsets (a failed row's raw text)."""
+        return self.text[start:end].encode("utf-8", "surrogatepass")
 
     def ws(self, pos: int) -> int:
         m = _WS.match(self.text, pos)
@@ -744,15 +764,15 @@ class _JsonDoc:
                 return self.bad_lines[line]
         return None
 
-    def array(self, pos: int, out: list[tuple[int, Any, str | None]]) -> int:
-        """Walk the array at ``pos`` into ``out`` as (line, value, bad-byte message); return its end."""
+    def array(self, pos: int, out: list[_Element]) -> int:
+        """Walk the array at ``pos`` into ``out`` (see :data:`_Element`); return its end."""
         pos = self.ws(pos + 1)
         if self.text.startswith("]", pos):
             return pos + 1
         while True:
             start = pos
             obj, pos = self.value(pos)
-            out.append((self.line_at(start), obj, self.bad_in(start, pos)))
+            out.append((self.line_at(start), obj, self.bad_in(start, pos), start, pos))
             pos = self.ws(pos)
             c = self.text[pos : pos + 1]
             if c == ",":
@@ -801,7 +821,7 @@ def _read_json(src: Source) -> Iterator[Item]:
             text = _decode_marking(raw, bad_lines)
         del raw
         doc = _JsonDoc(name, text, bad_lines, tail_error)
-        rows: list[tuple[int, Any, str | None]] = []
+        rows: list[_Element] = []
         try:
             yield from _walk_document(doc, rows)
         except _StopAt as stop:
@@ -830,7 +850,7 @@ def _decode_marking(raw: bytes, bad_lines: dict[int, str]) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _walk_document(doc: _JsonDoc, rows: list[tuple[int, Any, str | None]]) -> Iterator[Item]:
+def _walk_document(doc: _JsonDoc, rows: list[_Element]) -> Iterator[Item]:
     text = doc.text
     pos = doc.ws(0)
     c = text[pos : pos + 1]
@@ -843,7 +863,7 @@ def _walk_document(doc: _JsonDoc, rows: list[tuple[int, Any, str | None]]) -> It
     else:
         start = pos
         value, end = doc.value(pos)
-        yield _not_object(Location(doc.name, doc.line_at(start)), value)
+        yield _not_object(Location(doc.name, doc.line_at(start)), value, doc.raw_text(start, end))
         rows.clear()
     yield from _emit_rows(doc, rows)
     rest = doc.ws(end)
@@ -853,9 +873,7 @@ def _walk_document(doc: _JsonDoc, rows: list[tuple[int, Any, str | None]]) -> It
         yield _stream_error(doc.name, doc.line_at(len(text)), Exception(doc.tail_error))
 
 
-def _walk_object(
-    doc: _JsonDoc, pos: int, rows: list[tuple[int, Any, str | None]]
-) -> Generator[Item, None, int]:
+def _walk_object(doc: _JsonDoc, pos: int, rows: list[_Element]) -> Generator[Item, None, int]:
     """Walk a top-level object: one row, or a wrapper whose one array holds the rows.
 
     Returns the end offset (as the generator's value) and leaves the rows to
@@ -864,8 +882,9 @@ def _walk_object(
     """
     text = doc.text
     first_line = doc.line_at(pos)
+    first = pos
     members: dict[str, Any] = {}
-    arrays: dict[str, list[tuple[int, Any, str | None]]] = {}
+    arrays: dict[str, list[_Element]] = {}
     pos = doc.ws(pos + 1)
     if text.startswith("}", pos):
         end = pos + 1
@@ -879,7 +898,7 @@ def _walk_object(
                 raise _StopAt(pos, "expected ':' after a member name")
             pos = doc.ws(pos + 1)
             if text.startswith("[", pos):
-                items: list[tuple[int, Any, str | None]] = []
+                items: list[_Element] = []
                 arrays[key] = items
                 try:
                     pos = doc.array(pos, items)
@@ -912,12 +931,12 @@ def _walk_object(
         rows.extend(arrays[wrapper])
         return end
     row = {
-        k: [v for _, v, _ in arrays[k]] if k in arrays else v
+        k: [e[1] for e in arrays[k]] if k in arrays else v
         for k, v in members.items()
         if k != ERROR_KEY
     }
     bad = doc.bad_in(pos, end) if doc.bad_lines else None
-    rows.append((first_line, row, bad))
+    rows.append((first_line, row, bad, first, end))
     return end
 
 
@@ -927,22 +946,23 @@ def _wrapper_key(members: dict[str, Any], arrays: dict[str, list[Any]]) -> str |
     candidates = [
         k
         for k, items in arrays.items()
-        if k != "annotations" and (not items or any(type(v) is dict for _, v, _ in items))
+        if k != "annotations" and (not items or any(type(e[1]) is dict for e in items))
     ]
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _emit_rows(doc: _JsonDoc, rows: list[tuple[int, Any, str | None]]) -> Iterator[Item]:
+def _emit_rows(doc: _JsonDoc, rows: list[_Element]) -> Iterator[Item]:
     name = doc.name
-    for line, obj, bad in rows:
+    for line, obj, bad, start, end in rows:
         loc = Location(name, line)
         if bad is not None:
+            # The text holds U+FFFD where the bad bytes were: not the row as read.
             yield RowError(loc, None, "undecodable byte", bad)
         elif type(obj) is dict:
             obj.pop(ERROR_KEY, None)
             yield Record(loc, "json", obj)
         else:
-            yield _not_object(loc, obj)
+            yield _not_object(loc, obj, doc.raw_text(start, end))
     rows.clear()
 
 
@@ -970,7 +990,22 @@ class _LineFeed:
         self.pending_bytes = 0
         self.replay: list[tuple[int, str]] = []
         self.bad: dict[int, tuple[str, str]] = {}
+        # The bytes of lines that were not UTF-8 (their text holds U+FFFD instead).
+        self.undecoded: dict[int, bytes] = {}
         self.bom = True
+
+    def record_bytes(self, lines: list[tuple[int, str]]) -> bytes | None:
+        """The raw bytes of ``lines`` (of the record in progress), without the final
+        line terminator; None when one of them was too long to keep."""
+        parts: list[bytes] = []
+        for lineno, text in lines:
+            raw = self.undecoded.pop(lineno, None)
+            if raw is None:
+                if self.bad.get(lineno, ("",))[0] == "line too long":
+                    return None
+                raw = text.encode("utf-8", "surrogatepass")
+            parts.append(raw)
+        return _strip_eol(b"".join(parts))
 
     def _take(self, lineno: int, text: str, size: int) -> None:
         """Note a line as part of the record in progress; cap multi-line records."""
@@ -1007,6 +1042,7 @@ class _LineFeed:
             except UnicodeDecodeError as exc:
                 loc = Location("", self.lineno)
                 self.bad[self.lineno] = ("undecodable byte", _undecodable(loc, raw, exc).message)
+                self.undecoded[self.lineno] = raw
                 text = raw.decode("utf-8", "replace")
             if len(raw) == limit and not raw.endswith(b"\n"):
                 _skip_line(self.stream, limit)
@@ -1039,24 +1075,29 @@ def _read_delimited(src: Source) -> Iterator[Item]:
             try:
                 for row in reader:
                     start = pending[0][0]
-                    end = feed.lineno
-                    pending.clear()
                     if feed.bad:
-                        problem = _bad_in(feed.bad, start, end)
+                        raw = feed.record_bytes(pending)
+                        problem = _bad_in(feed.bad, start, feed.lineno)
                         if problem is not None:
-                            yield RowError(Location(name, start), None, problem[0], problem[1])
+                            pending.clear()
+                            yield RowError(Location(name, start), None, problem[0], problem[1], raw)
                             continue
                     if not row or (len(row) == 1 and not row[0].strip()):
+                        pending.clear()
                         yield Notice(Location(name, start), "blank line skipped")
                         continue
                     if header is None:
+                        pending.clear()
                         header = _check_header(name, start, row, delimiter)
                         ncols = len(header)
                         drop_error = ERROR_KEY in header
                         continue
                     if len(row) != ncols:
-                        yield _ragged(Location(name, start), len(row), ncols, delimiter)
+                        raw = feed.record_bytes(pending)
+                        pending.clear()
+                        yield _ragged(Location(name, start), len(row), ncols, delimiter, raw)
                         continue
+                    pending.clear()
                     data = {k: v for k, v in zip(header, row, strict=True) if v}
                     if drop_error:
                         data.pop(ERROR_KEY, None)
@@ -1071,7 +1112,10 @@ def _read_delimited(src: Source) -> Iterator[Item]:
                 return
             except (csv.Error, _RecordTooLong) as exc:
                 start = pending[0][0] if pending else feed.lineno
-                yield _csv_problem(Location(name, start), exc, feed.lineno)
+                # Reading goes on at the next line (below), so the broken record
+                # is its first line only.
+                raw = feed.record_bytes(pending[:1]) if pending else None
+                yield _csv_problem(Location(name, start), exc, feed.lineno, raw)
                 # Go on from the line after the broken record's first one, replaying
                 # the lines it swallowed: a quote that never closes (or closes at a
                 # later record's quote) then costs one record, not the rest of the file.
@@ -1097,7 +1141,7 @@ def _drop_bad(bad: dict[int, tuple[str, str]], start: int, end: int) -> None:
         bad.pop(line, None)
 
 
-def _ragged(loc: Location, got: int, want: int, delimiter: str) -> RowError:
+def _ragged(loc: Location, got: int, want: int, delimiter: str, raw: bytes | None) -> RowError:
     sep = "tabs" if delimiter == "\t" else "commas"
     return RowError(
         loc,
@@ -1105,10 +1149,15 @@ def _ragged(loc: Location, got: int, want: int, delimiter: str) -> RowError:
         "ragged row",
         f"{got} fields where the header has {want}; quote cells that contain {sep} "
         "and give every row one cell per column",
+        raw,
     )
 
 
-def _csv_problem(loc: Location, exc: Exception, last_line: int) -> RowError:
+def _csv_problem(loc: Location, exc: Exception, last_line: int, raw: bytes | None) -> RowError:
+    return replace(_csv_error(loc, exc, last_line), raw=raw)
+
+
+def _csv_error(loc: Location, exc: Exception, last_line: int) -> RowError:
     msg = str(exc)
     spans = last_line - loc.line + 1
     if (

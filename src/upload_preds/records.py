@@ -58,12 +58,19 @@ class RowError:
     the problem is the row as a whole. ``reason`` is a short, stable key that
     groups errors in the summary (``"unknown category"``, ``"invalid JSON"``).
     ``message`` says what is wrong and, where possible, what to do.
+    ``raw`` is set by the readers for a record that could not be parsed at all
+    (a JSONL line that is not JSON, a CSV record with a bad quote, a row with a
+    key twice): the record's bytes as read, without the line terminator, so a
+    failures file can hand the record back as the user wrote it. ``None`` for
+    every record that parsed (its data is the record) and where the bytes are
+    not at hand (a line over the length cap).
     """
 
     loc: Location
     field: str | None
     reason: str
     message: str
+    raw: bytes | None = None
 
     def __str__(self) -> str:
         if self.field:

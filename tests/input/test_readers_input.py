@@ -759,3 +759,56 @@ def test_count_records_large_jsonl_matches_reading(write: Any) -> None:
     assert count_records(source) == 300_000
     (stdin_source,) = open_sources(["-"], stdin=io.BytesIO(body))
     assert count_records(stdin_source) is None
+
+
+# ---- raw bytes of records that could not be parsed (issue 11: failures file keeps them)
+
+RAW_CASES: list[tuple[str, str, bytes, list[tuple[int, str, bytes | None]]]] = [
+    (
+        "jsonl",
+        "p.jsonl",
+        b'{"sample_name": "a"}\r\nnot json\r\n[1, 2]\n\xff{"x": 1}\n{"sample_name": "b"',
+        [
+            (2, "invalid JSON", b"not json"),
+            (3, "not an object", b"[1, 2]"),
+            (4, "undecodable byte", b'\xff{"x": 1}'),
+            (5, "invalid JSON", b'{"sample_name": "b"'),
+        ],
+    ),
+    (
+        "csv",
+        "p.csv",
+        b'sample_name,category\na,car\n"b,car\nc,"x"y\nd,car,extra\n\xffe,car\r\n',
+        [
+            (3, "unterminated quote", b'"b,car'),
+            (4, "invalid quoting", b'c,"x"y'),
+            (5, "ragged row", b"d,car,extra"),
+            (6, "undecodable byte", b"\xffe,car"),
+        ],
+    ),
+    (
+        "csv-multiline-ragged",
+        "p.csv",
+        b'sample_name,category\n"a\nb",car,extra\n',
+        [(2, "ragged row", b'"a\nb",car,extra')],
+    ),
+    (
+        "json-document",
+        "p.json",
+        b'[\n  {"sample_name": "a"},\n  [1,\n   2],\n  "x"\n]\n',
+        [(3, "not an object", b"[1,\n   2]"), (5, "not an object", b'"x"')],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [c[1:] for c in RAW_CASES],
+    ids=[c[0] for c in RAW_CASES],
+)
+def test_unparseable_records_keep_their_raw_bytes(
+    write: Any, name: str, content: bytes, expected: list[tuple[int, str, bytes | None]]
+) -> None:
+    items = read_all(write(name, content))
+    errors = [(i.loc.line, i.reason, i.raw) for i in items if isinstance(i, RowError)]
+    assert errors == expected
