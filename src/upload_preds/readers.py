@@ -106,6 +106,10 @@ MAX_CSV_FIELD_CHARS: Final = 1024 * 1024
 MAX_CSV_RECORD_BYTES: Final = 4 * 1024 * 1024
 #: The key/column the failures file adds to each failed row; dropped on reading.
 ERROR_KEY: Final = "_error"
+#: Deepest accepted nesting of a JSON row's objects and arrays (the row is level 1).
+#: Labels need about a dozen; far deeper rows could not be written back (orjson
+#: writes 254 levels at most) or pickled, so they are row errors.
+MAX_DEPTH: Final = 64
 
 _SNIFF_BYTES: Final = 64 * 1024
 _BUFFER_BYTES: Final = 256 * 1024
@@ -586,6 +590,7 @@ def _read_jsonl(src: Source) -> Iterator[Item]:
     with src.open() as stream:
         readline = stream.readline
         loads = orjson.loads
+        dumps = orjson.dumps
         new = tuple.__new__
         limit = MAX_LINE_BYTES + 1
         lineno = 0
@@ -617,6 +622,20 @@ def _read_jsonl(src: Source) -> Iterator[Item]:
                     yield _jsonl_problem(name, lineno, line, exc)
                 continue
             if type(obj) is dict:
+                # orjson keeps the last of repeated keys: a row whose colons outnumber
+                # those of the parsed object written back may have lost one (exact
+                # unless a colon is written as an escape, which goes the slow way too).
+                # Rows with more brackets than MAX_DEPTH may be too deep (and
+                # must be checked before dumps, which stops at 254 levels).
+                if (
+                    line.count(b"{") + line.count(b"[") > MAX_DEPTH
+                    or b"\\u003" in line
+                    or line.count(b":") != dumps(obj).count(b":")
+                ):
+                    problem = _row_problem(line, obj, Location(name, lineno))
+                    if problem is not None:
+                        yield problem
+                        continue
                 if ERROR_KEY in obj:
                     del obj[ERROR_KEY]
                 # Record(Location(name, lineno), "jsonl", obj) without the two
@@ -669,6 +688,9 @@ def _jsonl_problem(name: str, lineno: int, line: bytes, exc: orjson.JSONDecodeEr
         text = line.decode("utf-8")
     except UnicodeDecodeError as uexc:
         return _undecodable(loc, line, uexc)
+    if "depth limit" in exc.msg:
+        # orjson stops at 1024 levels.
+        return _too_deep(loc, _strip_eol(line))
     # orjson's column counts characters of the line, 1-based.
     col = exc.colno
     near = text[max(col - 1, 0) : col + 19].rstrip("\r\n")
@@ -684,6 +706,92 @@ def _jsonl_problem(name: str, lineno: int, line: bytes, exc: orjson.JSONDecodeEr
         f"invalid JSON at {where}: {exc.msg}; each line must hold one JSON object",
         _strip_eol(line),
     )
+
+
+def _row_problem(text: bytes | str, row: dict[str, Any], loc: Location) -> RowError | None:
+    """The exact check of a row the cheap test flagged: too deep, or a key given twice.
+
+    ``text`` is the row as written (a JSONL line, a JSON document's element),
+    ``row`` what it parsed to. Rows the check passes are fine as they are.
+    """
+    raw = _strip_eol(text) if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    if _deeper_than(row, MAX_DEPTH):
+        return _too_deep(loc, raw)
+    # Parse again, keeping every key: only rows the cheap test flagged get here.
+    tree = json.loads(text, object_pairs_hook=_pairs)
+    found = _first_repeated(tree, "")
+    if found is None:
+        return None
+    where, key = found
+    return RowError(
+        loc,
+        f"{where}.{key}" if where else key,
+        "duplicate key",
+        f"the key {key!r} is given twice in one object; JSON keeps only the last value, "
+        "so the other one would be lost: remove or rename one of them",
+        raw,
+    )
+
+
+def _too_deep(loc: Location, raw: bytes) -> RowError:
+    return RowError(
+        loc,
+        None,
+        "too deeply nested",
+        f"the row nests objects and arrays more than {MAX_DEPTH} levels deep; "
+        "a label needs far fewer: check how the row was written",
+        raw,
+    )
+
+
+def _deeper_than(value: dict[str, Any], limit: int) -> bool:
+    """Whether ``value`` nests objects and arrays more than ``limit`` levels deep."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if type(node) is dict else node:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return False
+
+
+class _Repeats(dict[str, Any]):
+    """An object of a re-parsed row that has ``key`` more than once."""
+
+    key: str
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            marked = _Repeats(out)
+            marked.key = key
+            return marked
+        seen.add(key)
+    raise AssertionError("unreachable: fewer keys than pairs means a repeat")
+
+
+def _first_repeated(value: Any, path: str) -> tuple[str, str] | None:
+    """The path and key of the first object (in document order) with a repeated key."""
+    if isinstance(value, _Repeats):
+        return path, value.key
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found = _first_repeated(child, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif type(value) is list:
+        for i, child in enumerate(value):
+            found = _first_repeated(child, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _not_object(loc: Location, value: object, raw: bytes | None) -> RowError:
@@ -754,6 +862,17 @@ class _JsonDoc:
             raise _StopAt(exc.pos, exc.msg) from None
         except ValueError as exc:
             raise _StopAt(pos, str(exc)) from None
+        except RecursionError:
+            # The parser recurses once per level: past Python's limit the element
+            # cannot be read, nor its end found, so nothing after it either.
+            raise InputFileError(
+                self.name,
+                f"a value nested about {sys.getrecursionlimit()} levels deep or more "
+                "cannot be read (rows are nested a few levels; at most "
+                f"{MAX_DEPTH} are accepted)",
+                line=self.line_at(pos),
+                hint="check how the file was written; no row of it was read",
+            ) from None
 
     def bad_in(self, start: int, end: int) -> str | None:
         if not self.bad_lines:
@@ -885,6 +1004,7 @@ def _walk_object(doc: _JsonDoc, pos: int, rows: list[_Element]) -> Generator[Ite
     first = pos
     members: dict[str, Any] = {}
     arrays: dict[str, list[_Element]] = {}
+    repeated: tuple[str, int] | None = None  # the first member name given twice, where
     pos = doc.ws(pos + 1)
     if text.startswith("}", pos):
         end = pos + 1
@@ -892,7 +1012,11 @@ def _walk_object(doc: _JsonDoc, pos: int, rows: list[_Element]) -> Generator[Ite
         while True:
             if not text.startswith('"', pos):
                 raise _StopAt(pos, "expected a member name in double quotes")
+            if repeated is None:
+                key_pos = pos
             key, pos = doc.value(pos)
+            if repeated is None and key in members:
+                repeated = (key, key_pos)
             pos = doc.ws(pos)
             if not text.startswith(":", pos):
                 raise _StopAt(pos, "expected ':' after a member name")
@@ -921,6 +1045,9 @@ def _walk_object(doc: _JsonDoc, pos: int, rows: list[_Element]) -> Generator[Ite
             else:
                 raise _StopAt(pos, "expected ',' or '}' after an object member")
     wrapper = _wrapper_key(members, arrays)
+    if wrapper is not None and repeated is not None:
+        # Which of the two holds the rows? Guessing could drop a whole array.
+        raise _StopAt(repeated[1], f"the member {repeated[0]!r} is given twice; keep one of them")
     if wrapper is not None:
         for key in members:
             if key != wrapper:
@@ -959,6 +1086,17 @@ def _emit_rows(doc: _JsonDoc, rows: list[_Element]) -> Iterator[Item]:
             # The text holds U+FFFD where the bad bytes were: not the row as read.
             yield RowError(loc, None, "undecodable byte", bad)
         elif type(obj) is dict:
+            text = doc.text
+            # The cheap test of the JSONL reader (see there), on the element's text.
+            if (
+                text.count("{", start, end) + text.count("[", start, end) > MAX_DEPTH
+                or text.find("\\u003", start, end) >= 0
+                or text.count(":", start, end) != orjson.dumps(obj).count(b":")
+            ):
+                problem = _row_problem(text[start:end], obj, loc)
+                if problem is not None:
+                    yield problem
+                    continue
             obj.pop(ERROR_KEY, None)
             yield Record(loc, "json", obj)
         else:

@@ -1,0 +1,186 @@
+"""JSON rows that parse but must not be taken as they are: keys given twice, nesting too deep.
+
+orjson (and Python's json) keep the last of repeated keys without a word, and
+nesting is limited only by the parser's own recursion: both must be row errors
+naming the line (and, for a repeated key, the key), with the row's raw text;
+a whole JSON document too deep to parse is a file error (exit 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from inputkit import read_all
+
+from upload_preds.errors import InputFileError
+from upload_preds.readers import MAX_DEPTH
+from upload_preds.records import Record, RowError
+
+ROOT = Path(__file__).resolve().parents[2]
+CATS = ROOT / "sample_data" / "categories.json"
+
+
+def nested_arrays(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def nested_objects(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+# (id, JSONL line, expected: None for a record, else (reason, field))
+JSONL_ROWS: list[tuple[str, str, tuple[str, str | None] | None]] = [
+    ("top-level", '{"sample_name": "a", "sample_name": "b"}', ("duplicate key", "sample_name")),
+    (
+        "in-an-annotation",
+        '{"sample_name": "a", "annotations": [{"category": "car"}, '
+        '{"category": "car", "bbox": [1, 2, 3, 4], "category": "bus"}]}',
+        ("duplicate key", "annotations[1].category"),
+    ),
+    (
+        "nested-object",
+        '{"sample_name": "a", "attributes": {"image_attributes": {"k": 1, "k": 2}}}',
+        ("duplicate key", "attributes.image_attributes.k"),
+    ),
+    # The repeat's value holds a colon written as an escape: the cheap test
+    # (colons in the text against colons written back) alone would miss it.
+    (
+        "escaped-colon",
+        '{"sample_name": "a", "sample_name": "\\u003a"}',
+        ("duplicate key", "sample_name"),
+    ),
+    (
+        "spaces-around-colon",
+        '{"sample_name" : "a" , "sample_name"  :"b"}',
+        ("duplicate key", "sample_name"),
+    ),
+    # Not repeats: colons inside strings, escaped colons, the same key in sibling objects.
+    ("colons-in-values", '{"sample_name": "http://x:80/a", "annotations": []}', None),
+    ("escaped-colon-alone", '{"sample_name": "\\u003a", "annotations": []}', None),
+    (
+        "same-key-in-siblings",
+        '{"sample_name": "a", "annotations": [{"category": "car"}, {"category": "bus"}]}',
+        None,
+    ),
+    ("at-the-depth-limit", '{"sample_name": "a", "x": ' + nested_arrays(MAX_DEPTH - 1) + "}", None),
+    (
+        "one-past-the-depth-limit",
+        '{"sample_name": "a", "x": ' + nested_arrays(MAX_DEPTH) + "}",
+        ("too deeply nested", None),
+    ),
+    ("900-levels", '{"x": ' + nested_objects(900) + "}", ("too deeply nested", None)),
+    ("100k-arrays", nested_arrays(100_000), ("too deeply nested", None)),
+    ("100k-objects", nested_objects(100_000), ("too deeply nested", None)),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"), [c[1:] for c in JSONL_ROWS], ids=[c[0] for c in JSONL_ROWS]
+)
+def test_jsonl_rows(write: Any, line: str, expected: tuple[str, str | None] | None) -> None:
+    path = write("p.jsonl", '{"sample_name": "before"}\n' + line + '\n{"sample_name": "after"}\n')
+    first, item, last = read_all(path)
+    assert isinstance(first, Record)  # reading goes on
+    assert isinstance(last, Record)
+    if expected is None:
+        assert isinstance(item, Record), item
+        return
+    assert isinstance(item, RowError), item
+    assert (item.reason, item.field, item.loc.line) == (*expected, 2)
+    assert item.raw == line.encode()
+    if expected[1] is not None:
+        assert repr(expected[1].rsplit(".", 1)[-1]) in item.message
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [c[1:] for c in JSONL_ROWS if "100k" not in c[0]],
+    ids=[c[0] for c in JSONL_ROWS if "100k" not in c[0]],
+)
+def test_json_document_rows(write: Any, line: str, expected: tuple[str, str | None] | None) -> None:
+    """The same rows as elements of a JSON document's array."""
+    doc = '[\n{"sample_name": "before"},\n' + line + ',\n{"sample_name": "after"}\n]\n'
+    first, item, last = read_all(write("p.json", doc))
+    assert isinstance(first, Record)
+    assert isinstance(last, Record)
+    if expected is None:
+        assert isinstance(item, Record), item
+        return
+    assert isinstance(item, RowError), item
+    assert (item.reason, item.field, item.loc.line) == (*expected, 3)
+    assert item.raw == line.encode()
+
+
+def test_single_row_document_with_a_repeated_key(write: Any) -> None:
+    doc = '{\n  "sample_name": "a",\n  "annotations": [],\n  "sample_name": "b"\n}\n'
+    (item,) = read_all(write("p.json", doc))
+    assert isinstance(item, RowError)
+    assert (item.reason, item.field, item.loc.line) == ("duplicate key", "sample_name", 1)
+    assert item.raw == doc.strip().encode()
+
+
+def test_wrapper_member_given_twice_stops_the_document(write: Any) -> None:
+    doc = '{"predictions": [{"sample_name": "a"}],\n "predictions": [{"sample_name": "b"}]}\n'
+    (item,) = read_all(write("p.json", doc))
+    assert isinstance(item, RowError)
+    assert item.loc.line == 2
+    assert "'predictions' is given twice" in item.message
+
+
+@pytest.mark.parametrize(
+    "deep", [nested_arrays(100_000), nested_objects(100_000)], ids=["arrays", "objects"]
+)
+@pytest.mark.parametrize("shape", ["array", "row-object"])
+def test_json_document_too_deep_to_parse_is_a_file_error(write: Any, deep: str, shape: str) -> None:
+    if shape == "array":
+        doc, line = '[\n{"sample_name": "a"},\n' + deep + "\n]\n", 3
+    else:
+        doc, line = '{"sample_name": "a",\n "annotations": ' + deep + "}\n", 2
+    with pytest.raises(InputFileError) as info:
+        read_all(write("p.json", doc))
+    assert info.value.line == line
+    assert "nested" in str(info.value)
+
+
+def test_cli_exit_codes_for_deep_and_repeated_input(tmp_path: Path, write: Any) -> None:
+    """Through the real CLI: a deep or repeated JSONL row is a failed row (exit 1),
+    a JSON document too deep to parse is a file error (exit 2); never a traceback."""
+    import subprocess
+    import sys
+
+    jsonl = write(
+        "rows.jsonl",
+        '{"sample_name": "a", "annotations": []}\n'
+        + nested_objects(100_000)
+        + '\n{"sample_name": "b", "sample_name": "c", "annotations": []}\n',
+    )
+    doc = write("doc.json", "[" + nested_arrays(100_000) + "]\n")
+    runs = {}
+    for path in (jsonl, doc):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "upload_preds",
+                str(path),
+                "--dry-run",
+                "--categories",
+                str(CATS),
+            ],
+            capture_output=True,
+            cwd=tmp_path,
+            env={"NO_COLOR": "1", "COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+            timeout=120,
+            check=False,
+        )
+        assert "Traceback" not in proc.stderr.decode()
+        runs[path.name] = (proc.returncode, proc.stderr.decode())
+    code, err = runs["rows.jsonl"]
+    assert code == 1
+    assert "rows.jsonl:2: the row nests objects and arrays more than" in err
+    assert "rows.jsonl:3: sample_name: the key 'sample_name' is given twice" in err
+    code, err = runs["doc.json"]
+    assert code == 2
+    assert "doc.json:1: a value nested about" in err
