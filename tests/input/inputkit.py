@@ -9,6 +9,7 @@ from upload_preds.readers import open_sources, read_records
 from upload_preds.records import Notice, Record, RowError
 
 DATA = Path(__file__).parent / "data"
+BOM = "\ufeff"
 
 Item = Record | RowError | Notice
 
@@ -24,3 +25,9 @@ def summarize(item: Item) -> tuple[Any, ...]:
 
 def read_all(*paths: str | Path, fmt: Any = None) -> list[Item]:
     return list(read_records(open_sources([str(p) for p in paths], fmt)))
+
+
+def put_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` and return the path."""
+    path.write_bytes(data)
+    return path

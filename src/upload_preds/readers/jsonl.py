@@ -1,0 +1,123 @@
+"""JSON Lines, streamed: one row per line, each line parsed by ``orjson.loads``.
+
+Binary lines (``readline`` with a length cap, so one over-long line cannot
+exhaust memory) go straight to ``orjson.loads``. The hot path does little
+else: the cheap test of :mod:`~upload_preds.readers.rowchecks` (repeated keys,
+nesting) and the drop of the failures file's ``_error`` key. Blank lines, bad
+JSON, bad UTF-8 and over-long lines are told apart only after ``orjson`` has
+rejected a line; a failed line keeps its raw bytes (``RowError.raw``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import orjson
+
+from upload_preds.readers.common import (
+    BOM,
+    ERROR_KEY,
+    MAX_DEPTH,
+    MAX_LINE_BYTES,
+    STREAM_ERRORS,
+    Item,
+    skip_line,
+    stream_error,
+    strip_eol,
+    too_long,
+    undecodable,
+)
+from upload_preds.readers.rowchecks import not_object, row_problem, too_deep
+from upload_preds.records import Location, Notice, Record, RowError
+
+if TYPE_CHECKING:
+    from upload_preds.readers.sources import Source
+
+
+def read_jsonl(src: Source) -> Iterator[Item]:
+    name = src.name
+    with src.open() as stream:
+        readline = stream.readline
+        loads = orjson.loads
+        dumps = orjson.dumps
+        new = tuple.__new__
+        limit = MAX_LINE_BYTES + 1
+        lineno = 0
+        bom = True
+        while True:
+            try:
+                line = readline(limit)
+            except STREAM_ERRORS as exc:
+                yield stream_error(name, lineno + 1, exc)
+                return
+            if not line:
+                return
+            lineno += 1
+            if bom:
+                bom = False
+                if line.startswith(BOM):
+                    line = line[3:]
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError as exc:
+                if len(line) == limit and not line.endswith(b"\n"):
+                    try:
+                        skip_line(stream, limit)
+                    except STREAM_ERRORS as exc2:
+                        yield stream_error(name, lineno, exc2)
+                        return
+                    yield too_long(name, lineno)
+                else:
+                    yield _jsonl_problem(name, lineno, line, exc)
+                continue
+            if type(obj) is dict:
+                # orjson keeps the last of repeated keys: a row whose colons outnumber
+                # those of the parsed object written back may have lost one (exact
+                # unless a colon is written as an escape, which goes the slow way too).
+                # Rows with more brackets than MAX_DEPTH may be too deep (and
+                # must be checked before dumps, which stops at 254 levels).
+                if (
+                    line.count(b"{") + line.count(b"[") > MAX_DEPTH
+                    or b"\\u003" in line
+                    or line.count(b":") != dumps(obj).count(b":")
+                ):
+                    problem = row_problem(line, obj, Location(name, lineno))
+                    if problem is not None:
+                        yield problem
+                        continue
+                if ERROR_KEY in obj:
+                    del obj[ERROR_KEY]
+                # Record(Location(name, lineno), "jsonl", obj) without the two
+                # Python-level NamedTuple constructors: this runs once per row.
+                yield new(Record, (new(Location, (name, lineno)), "jsonl", obj))
+            else:
+                yield not_object(Location(name, lineno), obj, strip_eol(line))
+
+
+def _jsonl_problem(name: str, lineno: int, line: bytes, exc: orjson.JSONDecodeError) -> Item:
+    loc = Location(name, lineno)
+    if not line.strip():
+        return Notice(loc, "blank line skipped")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as uexc:
+        return undecodable(loc, line, uexc)
+    if "depth limit" in exc.msg:
+        # orjson stops at 1024 levels.
+        return too_deep(loc, strip_eol(line))
+    # orjson's column counts characters of the line, 1-based.
+    col = exc.colno
+    near = text[max(col - 1, 0) : col + 19].rstrip("\r\n")
+    if "end of data" in exc.msg or not near:
+        # orjson reports a premature end at column 1; the end of the line is where it is.
+        where = "the end of the line"
+    else:
+        where = f"column {col} (near {near!r})"
+    return RowError(
+        loc,
+        None,
+        "invalid JSON",
+        f"invalid JSON at {where}: {exc.msg}; each line must hold one JSON object",
+        strip_eol(line),
+    )
