@@ -41,29 +41,27 @@ is ever taken back.
 Measured on 1M JSONL rows of 5 boxes: the two-pass way cost about 9x
 ``orjson.loads`` of the same lines, the single pass under 4x.
 
-:class:`Tally` accumulates the plan (what a dry run prints) from the same
-stream the upload consumes; it keeps counts and a bounded number of examples,
-never the rows themselves.
+Which label a row is comes from :class:`~upload_preds.labelkey.LabelKey`; the
+values handed out (:class:`~upload_preds.records.Failure`,
+:class:`~upload_preds.records.Skip`) live in :mod:`upload_preds.records`, the
+plan that counts them in :mod:`upload_preds.plan`, and the files written
+beside a run in :mod:`upload_preds.outputs`. Those names stay importable from
+here for callers written against the one-module layout.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import pickle
 import shutil
 import tempfile
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
-from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import orjson
 
-from upload_preds.categories import Categories
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
 from upload_preds.dedupe import (
@@ -75,138 +73,40 @@ from upload_preds.dedupe import (
 )
 from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
 from upload_preds.grouping import Grouper
+from upload_preds.labelkey import LabelKey, job_hash
+from upload_preds.outputs import AtomicWriter, category_names, label_record
+from upload_preds.plan import Tally
 from upload_preds.readers import Source, open_sources, read_records
-from upload_preds.records import LabelJob, Location, Notice, PlannedLabelJob, Record, RowError
+from upload_preds.records import (
+    Failure,
+    LabelJob,
+    Location,
+    Notice,
+    Record,
+    RowError,
+    Skip,
+    raw_rows,
+)
+
+__all__ = [
+    # Moved out, importable here too (see the module docstring).
+    "AtomicWriter",
+    "Failure",
+    "Item",
+    "OnDuplicate",
+    "Preparer",
+    "Scan",
+    "Skip",
+    "Tally",
+    "category_names",
+    "label_record",
+    "raw_rows",
+]
 
 OnDuplicate = Literal["error", "last"]
 
-#: How many example errors the plan keeps per reason, and notices in all.
-EXAMPLES_PER_REASON = 5
-MAX_NOTICES = 20
-
-
-@dataclass(slots=True)
-class Failure:
-    """Input records that produce no label, with every reason why.
-
-    ``rows`` maps each source location to its original data (the JSON object,
-    or the CSV cells), so that a failures file can be written in the input's
-    own format and fed straight back in.
-    """
-
-    errors: tuple[RowError, ...]
-    rows: tuple[tuple[Location, dict[str, Any]], ...]
-
-    @property
-    def loc(self) -> Location:
-        return self.errors[0].loc
-
-
-@dataclass(slots=True)
-class Skip:
-    """Input records deliberately not uploaded (e.g. superseded duplicates)."""
-
-    reason: str
-    message: str
-    rows: tuple[tuple[Location, dict[str, Any]], ...]
-
-
+#: What the pipeline hands out: one per label, or per failed or skipped group of records.
 Item = LabelJob | Failure | Skip | Notice
-
-
-def raw_rows(job: LabelJob) -> tuple[tuple[Location, dict[str, Any]], ...]:
-    """The original input data of a job (for failures files)."""
-    rows: tuple[tuple[Location, dict[str, Any]], ...] = job.extra.get("rows", ())
-    return rows
-
-
-def dedupe_key(data: dict[str, Any], default_labelset: str) -> str | None:
-    """The (label set, sample) identity of a JSON row, or None if it has none.
-
-    Rows without a usable sample reference are left to the converter, which
-    reports them with a proper message. ``"labelset": null`` is the default
-    label set, as for the converter.
-    """
-    labelset = data.get("labelset")
-    if labelset is None:
-        labelset = default_labelset
-    elif not isinstance(labelset, str):
-        return None
-    uuid = data.get("sample_uuid")
-    if isinstance(uuid, str):
-        return f"{labelset}\x1fuuid\x1f{uuid}"
-    name = data.get("sample_name")
-    if isinstance(name, str):
-        return f"{labelset}\x1fname\x1f{name.strip()}"
-    return None
-
-
-# Mixed into the hash of a sample *name* key, so that a name and a uuid with
-# the same text hash apart (a collision would only cost a re-read anyway).
-_NAME_SALT = 0x2545F4914F6CDD1D
-
-
-def key_hash(data: dict[str, Any], default_labelset: str) -> int | None:
-    """A 64-bit hash of :func:`dedupe_key`'s key (None when it has none), computed
-    without building the key string: rows with equal keys hash equal.
-
-    The one-pass dry run computes the same value from a converted
-    :class:`LabelJob` (``hash(labelset) ^ hash(sample_uuid)``, or the stripped
-    name with :data:`_NAME_SALT`); keep the two in step.
-    """
-    labelset = data.get("labelset")
-    if labelset is None:
-        labelset = default_labelset
-    elif not isinstance(labelset, str):
-        return None
-    uuid = data.get("sample_uuid")
-    if isinstance(uuid, str):
-        return hash(labelset) ^ hash(uuid)
-    name = data.get("sample_name")
-    if isinstance(name, str):
-        return hash(labelset) ^ hash(name.strip()) ^ _NAME_SALT
-    return None
-
-
-def csv_dedupe_key(cells: dict[str, Any], default_labelset: str) -> str | None:
-    """:func:`dedupe_key` of a CSV/TSV record (``cells``), or None when the record
-    belongs to no label.
-
-    Keep in step with :meth:`Converter.csv_part
-    <upload_preds.convert.Converter.csv_part>`: a record gets a key exactly when
-    ``csv_part`` gives it a group (the name stripped here, as for JSON rows).
-    """
-    uuid = (cells.get("sample_uuid") or "").strip()
-    name = (cells.get("sample_name") or "").strip()
-    if uuid:
-        if name or "/" in uuid:
-            return None
-        ref = f"uuid\x1f{uuid}"
-    elif name and "/" not in name:
-        ref = f"name\x1f{name}"
-    else:
-        return None
-    labelset = (cells.get("labelset") or "").strip() or default_labelset
-    if "/" in labelset:
-        return None
-    return f"{labelset}\x1f{ref}"
-
-
-def csv_key_hash(cells: dict[str, Any], default_labelset: str) -> int:
-    """:func:`key_hash` of a CSV record that :meth:`Converter.csv_part` gave a group."""
-    labelset = (cells.get("labelset") or "").strip() or default_labelset
-    uuid = (cells.get("sample_uuid") or "").strip()
-    if uuid:
-        return hash(labelset) ^ hash(uuid)
-    return hash(labelset) ^ hash((cells.get("sample_name") or "").strip()) ^ _NAME_SALT
-
-
-def _group_dedupe_key(group_key: str) -> str:
-    """:func:`dedupe_key` of a CSV group, from its :class:`Grouper` key."""
-    labelset, kind, ref = orjson.loads(group_key)
-    if kind == "u":
-        return f"{labelset}\x1fuuid\x1f{ref}"
-    return f"{labelset}\x1fname\x1f{ref.strip()}"
 
 
 def _split_by_file(
@@ -409,15 +309,15 @@ class Preparer:
                 out.rows += 1
                 data = item.data
                 if item.fmt in _JSON_FORMATS:
-                    key = dedupe_key(data, default)
+                    key = LabelKey.of_row(data, default)
                     if key is not None:
-                        index.add(key, item.loc)
+                        index.add(key.text, item.loc)
                 elif dedupe_csv:
-                    key = csv_dedupe_key(data, default)
+                    key = LabelKey.of_cells(data, default)
                     # A sorted file's records of one label come in a run: one add.
-                    if key is not None and (item.loc.file, key) != last:
-                        index.add(key, item.loc, grouped=True)
-                        last = (item.loc.file, key)
+                    if key is not None and (item.loc.file, key.text) != last:
+                        index.add(key.text, item.loc, grouped=True)
+                        last = (item.loc.file, key.text)
                 if full:
                     labelset = data.get("labelset")
                     if labelset is None:  # JSON null is the default, as for the converter
@@ -508,7 +408,7 @@ class Preparer:
             labels = _split_by_file(members)
             locs: list[Location] | None = None
             if dups:
-                locs = dups.get(_group_dedupe_key(key))
+                locs = dups.get(LabelKey.of_group(key).text)
             if locs is None and len(labels) > 1:
                 locs = [label[0][0] for label in labels]  # not seen by the look-ahead
             for label in labels:
@@ -559,8 +459,8 @@ class Preparer:
     def _json_row(self, record: Record, duplicates: dict[str, list[Location]]) -> Iterator[Item]:
         rows = ((record.loc, record.data),)
         if duplicates:
-            key = dedupe_key(record.data, self._default_labelset)
-            locs = duplicates.get(key) if key is not None else None
+            key = LabelKey.of_row(record.data, self._default_labelset)
+            locs = duplicates.get(key.text) if key is not None else None
             if locs is not None:
                 outcome = self._duplicate_outcome(record, locs)
                 if outcome is not None:
@@ -582,7 +482,6 @@ class Preparer:
         default = self._default_labelset
         mask = SIEVE_PARTS - 1
         chunk = SIEVE_CHUNK
-        salt = _NAME_SALT
         dedupe_csv = self._dedupe_csv
         # One sieve per CSV file, counting each key once: a label's records are
         # one occurrence (see repeated_across).
@@ -605,16 +504,11 @@ class Preparer:
                         result = convert(item)
                         h: int | None
                         if isinstance(result, LabelJob):
-                            # key_hash(item.data), from what the converter checked.
-                            ref = result.sample_uuid
-                            if ref is not None:
-                                h = hash(result.labelset) ^ hash(ref)
-                            else:
-                                h = hash(result.labelset) ^ hash(str(result.sample_name).strip())
-                                h ^= salt
+                            h = job_hash(result)  # the row's key hash, from the checked job
                             yield result
                         else:
-                            h = key_hash(item.data, default)
+                            row_key = LabelKey.of_row(item.data, default)
+                            h = row_key.hash if row_key is not None else None
                             held.add(((n, 1), Failure(tuple(result), ((item.loc, item.data),))))
                         if h is not None:
                             parts[h & mask].append(h)
@@ -626,17 +520,20 @@ class Preparer:
                         if isinstance(part, RowError):
                             held.add(((n, 0), Failure((part,), ((item.loc, item.data),))))
                             continue
-                        key = self._group_key(part, item.data)
-                        grouper.add(key, item.loc, {"p": part[1], "raw": item.data})
+                        group = self._group_key(part, item.data)
+                        grouper.add(group, item.loc, {"p": part[1], "raw": item.data})
                         if not dedupe_csv:
                             continue
                         if item.loc.file != csv_file:
                             csv_file = item.loc.file
                             csv_key = None
                             csv_sieves.append(stack.enter_context(HashSieve(distinct=True)))
-                        if key != csv_key:  # a run of one label's records: one hash
-                            csv_key = key
-                            h = csv_key_hash(item.data, default)
+                        if group != csv_key:  # a run of one label's records: one hash
+                            csv_key = group
+                            label = LabelKey.of_cells(item.data, default)
+                            if label is None:  # csv_part grouped it, so it has a key
+                                continue
+                            h = label.hash
                             csv_sieves[-1].parts[h & mask].append(h)
                             csv_added += 1
                             if not csv_added % chunk:
@@ -737,18 +634,16 @@ class Preparer:
             if type(item) is not Record:
                 continue
             if item.fmt in _CSV_FORMATS:
-                key = csv_dedupe_key(item.data, default)
-                if key is not None and csv_key_hash(item.data, default) in repeated:
-                    locs = found.setdefault(key, [])
+                key = LabelKey.of_cells(item.data, default)
+                if key is not None and key.hash in repeated:
+                    locs = found.setdefault(key.text, [])
                     if not locs or locs[-1].file != item.loc.file:  # one label per file
                         locs.append(item.loc)
                 continue
-            h = key_hash(item.data, default)
-            if h is not None and h in repeated:
-                key = dedupe_key(item.data, default)
-                if key is not None:
-                    found.setdefault(key, []).append(item.loc)
-                    candidates.add((n, key, item))
+            key = LabelKey.of_row(item.data, default)
+            if key is not None and key.hash in repeated:
+                found.setdefault(key.text, []).append(item.loc)
+                candidates.add((n, key.text, item))
             n += 1
         return {key: locs for key, locs in found.items() if len(locs) > 1}
 
@@ -808,241 +703,3 @@ def _detection_error(err: RowError, row: FormatRow) -> RowError:
                 row.ann_locs[int(idx)], rest.lstrip(".") or None, err.reason, err.message
             )
     return RowError(err.loc, f, err.reason, f"{row.key}: {err.message}")
-
-
-# ---------------------------------------------------------------------------
-# The plan
-
-
-@dataclass(slots=True)
-class ReasonBucket:
-    count: int = 0
-    examples: list[RowError] = field(default_factory=list)
-
-
-def iter_annotations(attributes: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every annotation object in a label, whatever its task type's nesting."""
-    anns = attributes.get("annotations")
-    if isinstance(anns, list):
-        yield from (a for a in anns if isinstance(a, dict))
-    frames = attributes.get("frames")
-    if isinstance(frames, list):
-        for frame in frames:
-            if isinstance(frame, dict):
-                yield from iter_annotations(frame)
-    sensors = attributes.get("sensors")
-    if isinstance(sensors, list):
-        for sensor in sensors:
-            if isinstance(sensor, dict) and isinstance(sensor.get("attributes"), dict):
-                yield from iter_annotations(sensor["attributes"])
-
-
-def _count_py(counter: dict[Any, int], values: Iterable[Any]) -> None:
-    for v in values:
-        counter[v] = counter.get(v, 0) + 1
-
-
-# collections.Counter.update's C helper, without update()'s per-call Mapping
-# check; the pure-Python equivalent where the C helper is missing.
-_count_elements: Callable[[dict[Any, int], Iterable[Any]], None] = getattr(
-    collections, "_count_elements", _count_py
-)
-_GET_TYPE = itemgetter("type")
-_GET_CATEGORY = itemgetter("category_id")
-
-
-def _count_field(
-    counter: dict[Any, int], anns: list[Any], get: itemgetter[Any], key: str, default: Any
-) -> None:
-    """``counter[a.get(key, default)] += 1`` for every object ``a`` in ``anns``, in C
-    when every one has ``key``."""
-    try:
-        _count_elements(counter, map(get, anns))
-    except (KeyError, TypeError):
-        # The count stopped at the first annotation without the key (or not an
-        # object); the ones before it are counted, the rest are counted here.
-        done = 0
-        for a in anns:
-            if type(a) is not dict or key not in a:
-                break
-            done += 1
-        _count_py(counter, (a.get(key, default) for a in anns[done:] if type(a) is dict))
-
-
-@dataclass(slots=True)
-class Tally:
-    """The plan's counts, accumulated item by item; bounded memory.
-
-    :meth:`add` runs once per label of a million-row file, so annotations are
-    counted by C code: two ``Counter`` helper calls over ``map(itemgetter)``,
-    one by type and one by category id (the plan shows them separately). No
-    per-annotation tuple is made, and nothing is kept from one label to the
-    next (holding objects back measured slower than counting them at once).
-    """
-
-    rows: int = 0
-    labels: Counter[str] = field(default_factory=Counter)
-    # Annotations by type ("segment" when a label's annotations have none) and
-    # by category id, the two views below.
-    _types: Counter[Any] = field(default_factory=Counter)
-    _categories: Counter[Any] = field(default_factory=Counter)
-    filtered_annotations: int = 0
-    unresolved_names: int = 0
-    object_scores_dropped: int = 0
-    failed_rows: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
-    errors: dict[str, ReasonBucket] = field(default_factory=dict)
-    notices: list[Notice] = field(default_factory=list)
-    notice_count: int = 0
-
-    @property
-    def label_count(self) -> int:
-        return sum(self.labels.values())
-
-    @property
-    def annotation_count(self) -> int:
-        return sum(self._types.values())
-
-    @property
-    def annotations_by_type(self) -> Counter[str]:
-        out: Counter[str] = Counter()
-        for kind, n in self._types.items():
-            out[str(kind)] += n
-        return out
-
-    @property
-    def annotations_by_category(self) -> Counter[int]:
-        out: Counter[int] = Counter()
-        for cat, n in self._categories.items():
-            if isinstance(cat, int):
-                out[cat] += n
-        return out
-
-    def add(self, item: Item) -> None:
-        if isinstance(item, LabelJob):
-            self.rows += len(item.locs)
-            self.labels[item.labelset] += 1
-            if type(item) is PlannedLabelJob:
-                # What the plan counts, without building the label.
-                cats = item.plan_categories
-                if cats:
-                    self._types[item.plan_type] += len(cats)
-                    _count_elements(self._categories, cats)
-            else:
-                self._count_annotations(item.attributes)
-            if item.filtered_annotations:
-                self.filtered_annotations += item.filtered_annotations
-            if item.sample_uuid is None:
-                self.unresolved_names += 1
-            if item.object_scores_dropped:
-                self.object_scores_dropped += 1
-        elif isinstance(item, Failure):
-            self.rows += len(item.rows)
-            self.failed_rows += len(item.rows)
-            for err in item.errors:
-                self.add_error(err)
-        elif isinstance(item, Skip):
-            self.rows += len(item.rows)
-            self.skipped[item.reason] += len(item.rows)
-        else:
-            self.notice_count += 1
-            if len(self.notices) < MAX_NOTICES:
-                self.notices.append(item)
-
-    def _count_annotations(self, attrs: dict[str, Any]) -> None:
-        anns = attrs.get("annotations")
-        if type(anns) is list and "frames" not in attrs and "sensors" not in attrs:
-            # The common case, flat image or cuboid annotations.
-            _count_field(self._types, anns, _GET_TYPE, "type", "segment")
-            _count_field(self._categories, anns, _GET_CATEGORY, "category_id", None)
-        else:
-            flat = list(iter_annotations(attrs))
-            _count_field(self._types, flat, _GET_TYPE, "type", "segment")
-            _count_field(self._categories, flat, _GET_CATEGORY, "category_id", None)
-
-    def remove(self, job: LabelJob) -> None:
-        """Take back what :meth:`add` counted for ``job`` (a label that turned out
-        not to be one: a duplicate row found after the one-pass dry run passed it)."""
-        self.rows -= len(job.locs)
-        _subtract(self.labels, [job.labelset])
-        if type(job) is PlannedLabelJob:
-            _subtract(self._types, [job.plan_type] * len(job.plan_categories))
-            _subtract(self._categories, job.plan_categories)
-            anns = []
-        else:
-            anns = list(iter_annotations(job.attributes))
-        _subtract(self._types, [a.get("type", "segment") for a in anns])
-        _subtract(self._categories, [a.get("category_id") for a in anns])
-        self.filtered_annotations -= job.filtered_annotations
-        if job.sample_uuid is None:
-            self.unresolved_names -= 1
-        if job.object_scores_dropped:
-            self.object_scores_dropped -= 1
-
-    def add_error(self, err: RowError) -> None:
-        bucket = self.errors.setdefault(err.reason, ReasonBucket())
-        bucket.count += 1
-        if len(bucket.examples) < EXAMPLES_PER_REASON:
-            bucket.examples.append(err)
-
-
-def _subtract(counter: Counter[Any], keys: Iterable[Any]) -> None:
-    """Count ``keys`` out of ``counter``, dropping keys that reach zero (so the
-    plan does not list a label set or category with nothing in it)."""
-    for key in keys:
-        left = counter[key] - 1
-        if left > 0:
-            counter[key] = left
-        else:
-            del counter[key]
-
-
-def label_record(job: LabelJob) -> dict[str, Any]:
-    """A converted label as one ``--output-labels`` JSONL record."""
-    out: dict[str, Any] = {}
-    if job.sample_uuid is not None:
-        out["sample_uuid"] = job.sample_uuid
-    else:
-        out["sample_name"] = job.sample_name
-    out["labelset"] = job.labelset
-    out["label_status"] = job.label_status
-    out["attributes"] = job.attributes
-    out["score"] = job.score
-    return out
-
-
-class AtomicWriter:
-    """Writes a file under a temporary name and renames it into place on success.
-
-    A run that fails or is interrupted leaves no half-written output behind.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        self._tmp = Path(tmp)
-        self._file = os.fdopen(fd, "wb")
-
-    def write(self, data: bytes) -> None:
-        self._file.write(data)
-
-    def commit(self) -> None:
-        self._file.close()
-        os.replace(self._tmp, self.path)
-
-    def abort(self) -> None:
-        self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self._tmp.unlink()
-
-
-def write_labels(jobs: Iterable[LabelJob], writer: AtomicWriter) -> None:
-    for job in jobs:
-        writer.write(orjson.dumps(label_record(job)) + b"\n")
-
-
-def category_names(categories: Categories | None) -> dict[int, str]:
-    if categories is None:
-        return {}
-    return categories.names_by_id()

@@ -4,7 +4,9 @@
 location), :class:`RowError` (a record that could not even be parsed) and
 :class:`Notice` (a remark that fails nothing, such as a skipped blank line);
 ``convert`` turns records into :class:`LabelJob` (one Segments label, ready to
-send) or :class:`RowError`. Plain slotted dataclasses and named tuples, not
+send) or :class:`RowError`; the pipeline hands out each label, or a
+:class:`Failure` (records that produce no label, with every reason) or a
+:class:`Skip` (records deliberately not uploaded). Plain slotted dataclasses and named tuples, not
 pydantic models: millions of them are created, and they carry already-validated
 data. :class:`Location` and :class:`Record`, made once per input record, are
 named tuples because a frozen dataclass's ``__init__`` (``object.__setattr__``
@@ -213,3 +215,35 @@ class PlannedLabelJob(LabelJob):
 
 
 _LABEL_FIELDS = tuple(f.name for f in fields(LabelJob))
+
+
+@dataclass(slots=True)
+class Failure:
+    """Input records that produce no label, with every reason why.
+
+    ``rows`` maps each source location to its original data (the JSON object,
+    or the CSV cells), so that a failures file can be written in the input's
+    own format and fed straight back in.
+    """
+
+    errors: tuple[RowError, ...]
+    rows: tuple[tuple[Location, dict[str, Any]], ...]
+
+    @property
+    def loc(self) -> Location:
+        return self.errors[0].loc
+
+
+@dataclass(slots=True)
+class Skip:
+    """Input records deliberately not uploaded (e.g. superseded duplicates)."""
+
+    reason: str
+    message: str
+    rows: tuple[tuple[Location, dict[str, Any]], ...]
+
+
+def raw_rows(job: LabelJob) -> tuple[tuple[Location, dict[str, Any]], ...]:
+    """The original input data of a job (for failures files)."""
+    rows: tuple[tuple[Location, dict[str, Any]], ...] = job.extra.get("rows", ())
+    return rows

@@ -56,6 +56,27 @@ JSONL_ROWS: list[tuple[str, str, tuple[str, str | None] | None]] = [
         '{"sample_name" : "a" , "sample_name"  :"b"}',
         ("duplicate key", "sample_name"),
     ),
+    # Rows past tier 1 (objects below the annotations, a non-object annotation).
+    (
+        "in-annotation-attributes",
+        '{"sample_name": "a", "annotations": [{"category": "car", '
+        '"attributes": {"occluded": true, "occluded": false}}]}',
+        ("duplicate key", "annotations[0].attributes.occluded"),
+    ),
+    (
+        "beside-a-non-object-annotation",
+        '{"sample_name": "{", "sample_name": "b", "annotations": [[1]]}',
+        ("duplicate key", "sample_name"),
+    ),
+    (
+        "wide-polygon-row",
+        '{"sample_name": "a", "annotations": ['
+        + ", ".join(
+            '{"category": "car", "points": [' + ", ".join(["[1, 2]"] * 40) + "]}" for _ in range(3)
+        )
+        + "]}",
+        None,
+    ),
     # Not repeats: colons inside strings, escaped colons, the same key in sibling objects.
     ("colons-in-values", '{"sample_name": "http://x:80/a", "annotations": []}', None),
     ("escaped-colon-alone", '{"sample_name": "\\u003a", "annotations": []}', None),

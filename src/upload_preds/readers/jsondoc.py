@@ -22,8 +22,6 @@ import sys
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from upload_preds.errors import InputFileError
 from upload_preds.readers.common import (
     BOM,
@@ -35,7 +33,7 @@ from upload_preds.readers.common import (
     stream_error,
 )
 from upload_preds.readers.detect import WS
-from upload_preds.readers.rowchecks import not_object, row_problem
+from upload_preds.readers.rowchecks import flat_shape, not_object, row_problem
 from upload_preds.records import Location, Notice, Record, RowError
 
 if TYPE_CHECKING:
@@ -326,11 +324,12 @@ def _emit_rows(doc: _JsonDoc, rows: list[_Element]) -> Iterator[Item]:
             yield RowError(loc, None, "undecodable byte", bad)
         elif type(obj) is dict:
             text = doc.text
-            # The cheap test of the JSONL reader (see there), on the element's text.
+            # Tier 1 of rowchecks, as in the JSONL reader, on the element's text.
+            keys, objects = flat_shape(obj)
             if (
-                text.count("{", start, end) + text.count("[", start, end) > MAX_DEPTH
-                or text.find("\\u003", start, end) >= 0
-                or text.count(":", start, end) != orjson.dumps(obj).count(b":")
+                text.count(":", start, end) != keys
+                or text.count("{", start, end) != objects
+                or text.count("[", start, end) > MAX_DEPTH - 2
             ):
                 problem = row_problem(text[start:end], obj, loc)
                 if problem is not None:

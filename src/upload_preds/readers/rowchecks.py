@@ -6,20 +6,24 @@ without a word, and accept nesting as deep as their recursion allows (orjson
 second sample, and a row 900 levels deep breaks later stages (writing it back,
 pickling). Both are row errors here, with the row's raw text.
 
-The readers run :func:`row_problem` only for rows a cheap test flags (three
-``count`` calls and one ``orjson.dumps``, all in C, written inline in each
-reader's loop because a call per row would cost more than the test):
+Both are found without slowing the common row down, in three tiers:
 
-* Depth: a row cannot nest deeper than it has ``[`` and ``{`` bytes, so a row
-  with at most :data:`MAX_DEPTH` of them passes; others are measured.
-* Repeated keys: every key in the text is followed by one ``:`` outside
-  strings, and colons inside strings are written literally unless escaped
-  (``\\u003a``). So when the text has no such escape, a row parsed without
-  losing a key has exactly as many colons as the parsed row written back by
-  orjson, and a row that lost one (with its value) has more. Equal counts and
-  no escape prove there is no repeat; anything else is parsed again with an
-  ``object_pairs_hook`` that keeps every key, which names the repeated key
-  and its path (``annotations[1].category``).
+1. In the reader's loop, for every row (:func:`flat_shape`, a few C calls): a
+   row whose only objects are itself and the objects of its ``annotations``
+   list (the text holds exactly that many ``{``), and whose text holds as many
+   ``:`` as those objects hold keys, has lost no key: every key in the text
+   is followed by a ``:``, so colons >= keys written >= keys parsed, and
+   equality leaves no room for a lost one. Its depth is at most its count of
+   ``[`` plus 2, so at most :data:`MAX_DEPTH` - 2 of them pass too.
+2. :func:`row_problem`, for rows tier 1 cannot clear (objects in annotation
+   attributes, complete labels, polygons): depth is measured exactly when the
+   ``{`` and ``[`` count could exceed :data:`MAX_DEPTH`; then the parsed row
+   is written back by orjson and its colons compared with the text's. When no
+   colon is written as an escape (``\\u003a``), colons in strings are the
+   same on both sides, so equal counts prove no key was lost.
+3. Otherwise the row is parsed again with an ``object_pairs_hook`` that keeps
+   every key, which names the repeated key and its path
+   (``annotations[1].category``).
 """
 
 from __future__ import annotations
@@ -27,22 +31,42 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from upload_preds.readers.common import (
     MAX_DEPTH,
     strip_eol,
 )
 from upload_preds.records import Location, RowError
 
+_DICT_LEN = dict.__len__
+
+
+def flat_shape(row: dict[str, Any]) -> tuple[int, int]:
+    """Tier 1: ``(keys, objects)`` of a row whose objects are itself and its annotations,
+    or ``(-1, -1)`` when an annotation is not an object (then tier 2 decides)."""
+    anns = row.get("annotations")
+    if type(anns) is not list:
+        return len(row), 1
+    try:
+        # dict.__len__ raises TypeError on anything but a dict, in C.
+        return len(row) + sum(map(_DICT_LEN, anns)), 1 + len(anns)
+    except TypeError:
+        return -1, -1
+
 
 def row_problem(text: bytes | str, row: dict[str, Any], loc: Location) -> RowError | None:
-    """The exact check of a row the cheap test flagged: too deep, or a key given twice.
+    """Tiers 2 and 3 for a row tier 1 could not clear: too deep, or a key given twice.
 
     ``text`` is the row as written (a JSONL line, a JSON document's element),
     ``row`` what it parsed to. Rows the check passes are fine as they are.
     """
     raw = strip_eol(text) if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
-    if _deeper_than(row, MAX_DEPTH):
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _deeper_than(row, MAX_DEPTH):
         return too_deep(loc, raw)
+    # Depth <= MAX_DEPTH here, far below the 254 levels orjson writes.
+    if b"\\u003" not in raw and raw.count(b":") == orjson.dumps(row).count(b":"):
+        return None
     # Parse again, keeping every key: only rows the cheap test flagged get here.
     tree = json.loads(text, object_pairs_hook=_pairs)
     found = _first_repeated(tree, "")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from upload_preds.pipeline import Tally, iter_annotations
+from upload_preds.plan import Tally, iter_annotations
 from upload_preds.records import LabelJob, Location
 
 

@@ -1,0 +1,109 @@
+"""Which label a row is: one identity, (label set, sample), written once.
+
+Two rows are the same label when they name the same sample (by uuid, or by
+name with the spaces around it stripped) in the same label set; a name and a
+uuid with the same text are different samples until names are resolved. A
+:class:`LabelKey` holds that identity and gives it two forms:
+
+* :attr:`LabelKey.text`, a string that is equal exactly when the keys are
+  (the duplicate index stores it and the messages are built around it);
+* :attr:`LabelKey.hash`, a 64-bit hash of it (the one-pass dry run sieves
+  these: no string per row, and a collision only costs a re-read).
+
+It is built from whatever holds the identity: a JSON row (:meth:`LabelKey.of_row`),
+a CSV/TSV record's cells (:meth:`LabelKey.of_cells`), a converted job
+(:meth:`LabelKey.of_job`) or a :class:`~upload_preds.grouping.Grouper` key
+(:meth:`LabelKey.of_group`). Every path ends in the same three fields, so
+rows, records and jobs of one label always agree, with nothing to keep in step.
+A row without a usable sample reference has no key (``None``): the converter
+reports it with a proper message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, NamedTuple
+
+import orjson
+
+from upload_preds.records import LabelJob
+
+# Mixed into the hash of a sample *name* key, so that a name and a uuid with
+# the same text hash apart (a collision would only cost a re-read anyway).
+_NAME_SALT: Final = 0x2545F4914F6CDD1D
+
+
+class LabelKey(NamedTuple):
+    """A label's identity: its label set and its sample, by uuid or by stripped name."""
+
+    labelset: str
+    kind: Literal["uuid", "name"]
+    ref: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.labelset}\x1f{self.kind}\x1f{self.ref}"
+
+    @property
+    def hash(self) -> int:
+        return hash_of(self.labelset, self.kind == "uuid", self.ref)
+
+    @classmethod
+    def of_row(cls, data: dict[str, Any], default_labelset: str) -> LabelKey | None:
+        """The key of a JSON row; ``"labelset": null`` is the default, as for the converter."""
+        labelset = data.get("labelset")
+        if labelset is None:
+            labelset = default_labelset
+        elif not isinstance(labelset, str):
+            return None
+        uuid = data.get("sample_uuid")
+        if isinstance(uuid, str):
+            return cls(labelset, "uuid", uuid)
+        name = data.get("sample_name")
+        if isinstance(name, str):
+            return cls(labelset, "name", name.strip())
+        return None
+
+    @classmethod
+    def of_cells(cls, cells: dict[str, Any], default_labelset: str) -> LabelKey | None:
+        """The key of a CSV/TSV record, or None when it belongs to no label.
+
+        A record gets a key exactly when :meth:`Converter.csv_part
+        <upload_preds.convert.Converter.csv_part>` gives it a group: one sample
+        reference, no ``/`` in it or in the label set.
+        """
+        uuid = (cells.get("sample_uuid") or "").strip()
+        name = (cells.get("sample_name") or "").strip()
+        labelset = (cells.get("labelset") or "").strip() or default_labelset
+        if "/" in labelset:
+            return None
+        if uuid:
+            if name or "/" in uuid:
+                return None
+            return cls(labelset, "uuid", uuid)
+        if name and "/" not in name:
+            return cls(labelset, "name", name)
+        return None
+
+    @classmethod
+    def of_group(cls, group_key: str) -> LabelKey:
+        """The key of a CSV label, from its :class:`~upload_preds.grouping.Grouper` key
+        (``[labelset, "u" | "n", ref]`` as JSON)."""
+        labelset, kind, ref = orjson.loads(group_key)
+        if kind == "u":
+            return cls(labelset, "uuid", ref)
+        return cls(labelset, "name", ref.strip())
+
+
+def hash_of(labelset: str, is_uuid: bool, ref: str) -> int:
+    """:attr:`LabelKey.hash` from its parts, without making the key (the hot loops)."""
+    h = hash(labelset) ^ hash(ref)
+    return h if is_uuid else h ^ _NAME_SALT
+
+
+def job_hash(job: LabelJob) -> int:
+    """:attr:`LabelKey.hash` of a converted job's label (what :meth:`LabelKey.of_row`
+    of its row gives: the converter checked the row's references)."""
+    uuid = job.sample_uuid
+    if uuid is not None:
+        return hash_of(job.labelset, True, uuid)
+    return hash_of(job.labelset, False, str(job.sample_name).strip())
