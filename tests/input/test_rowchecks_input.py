@@ -97,41 +97,44 @@ JSONL_ROWS: list[tuple[str, str, tuple[str, str | None] | None]] = [
 ]
 
 
+# Each row between two good ones, as a JSONL line or as an element of a JSON
+# document's array (too deep to parse there: the 100k-level rows are tested below).
+CONTAINERS = {
+    "jsonl": ("p.jsonl", '{{"sample_name": "before"}}\n{}\n{{"sample_name": "after"}}\n', 2),
+    "json": ("p.json", '[\n{{"sample_name": "before"}},\n{},\n{{"sample_name": "after"}}\n]\n', 3),
+}
+
+
 @pytest.mark.parametrize(
-    ("line", "expected"), [c[1:] for c in JSONL_ROWS], ids=[c[0] for c in JSONL_ROWS]
+    ("container", "line", "expected"),
+    [
+        (container, *c[1:])
+        for container in CONTAINERS
+        for c in JSONL_ROWS
+        if container == "jsonl" or "100k" not in c[0]
+    ],
+    ids=[
+        f"{container}-{c[0]}"
+        for container in CONTAINERS
+        for c in JSONL_ROWS
+        if container == "jsonl" or "100k" not in c[0]
+    ],
 )
-def test_jsonl_rows(write: Any, line: str, expected: tuple[str, str | None] | None) -> None:
-    path = write("p.jsonl", '{"sample_name": "before"}\n' + line + '\n{"sample_name": "after"}\n')
-    first, item, last = read_all(path)
+def test_rows(
+    write: Any, container: str, line: str, expected: tuple[str, str | None] | None
+) -> None:
+    name, template, lineno = CONTAINERS[container]
+    first, item, last = read_all(write(name, template.format(line)))
     assert isinstance(first, Record)  # reading goes on
     assert isinstance(last, Record)
     if expected is None:
         assert isinstance(item, Record), item
         return
     assert isinstance(item, RowError), item
-    assert (item.reason, item.field, item.loc.line) == (*expected, 2)
+    assert (item.reason, item.field, item.loc.line) == (*expected, lineno)
     assert item.raw == line.encode()
     if expected[1] is not None:
         assert repr(expected[1].rsplit(".", 1)[-1]) in item.message
-
-
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    [c[1:] for c in JSONL_ROWS if "100k" not in c[0]],
-    ids=[c[0] for c in JSONL_ROWS if "100k" not in c[0]],
-)
-def test_json_document_rows(write: Any, line: str, expected: tuple[str, str | None] | None) -> None:
-    """The same rows as elements of a JSON document's array."""
-    doc = '[\n{"sample_name": "before"},\n' + line + ',\n{"sample_name": "after"}\n]\n'
-    first, item, last = read_all(write("p.json", doc))
-    assert isinstance(first, Record)
-    assert isinstance(last, Record)
-    if expected is None:
-        assert isinstance(item, Record), item
-        return
-    assert isinstance(item, RowError), item
-    assert (item.reason, item.field, item.loc.line) == (*expected, 3)
-    assert item.raw == line.encode()
 
 
 def test_single_row_document_with_a_repeated_key(write: Any) -> None:
