@@ -77,6 +77,11 @@ JSONL_ROWS: list[tuple[str, str, tuple[str, str | None] | None]] = [
         + "]}",
         None,
     ),
+    (
+        "empty-objects-below",
+        '{"sample_name": "a", "x": {}, "annotations": [{"category": "car", "attributes": {}}]}',
+        None,
+    ),
     # Not repeats: colons inside strings, escaped colons, the same key in sibling objects.
     ("colons-in-values", '{"sample_name": "http://x:80/a", "annotations": []}', None),
     ("escaped-colon-alone", '{"sample_name": "\\u003a", "annotations": []}', None),

@@ -33,7 +33,7 @@ from upload_preds.readers.common import (
     stream_error,
 )
 from upload_preds.readers.detect import WS
-from upload_preds.readers.rowchecks import flat_shape, not_object, row_problem
+from upload_preds.readers.rowchecks import flat_keys, not_object, row_problem
 from upload_preds.records import Location, Notice, Record, RowError
 
 if TYPE_CHECKING:
@@ -325,11 +325,9 @@ def _emit_rows(doc: _JsonDoc, rows: list[_Element]) -> Iterator[Item]:
         elif type(obj) is dict:
             text = doc.text
             # Tier 1 of rowchecks, as in the JSONL reader, on the element's text.
-            keys, objects = flat_shape(obj)
             if (
-                text.count(":", start, end) != keys
-                or text.count("{", start, end) != objects
-                or text.count("[", start, end) > MAX_DEPTH - 2
+                text.count(":", start, end) != flat_keys(obj)
+                or text.count("[", start, end) > MAX_DEPTH - 3
             ):
                 problem = row_problem(text[start:end], obj, loc)
                 if problem is not None:

@@ -28,7 +28,7 @@ from upload_preds.readers.common import (
     too_long,
     undecodable,
 )
-from upload_preds.readers.rowchecks import flat_shape, not_object, row_problem, too_deep
+from upload_preds.readers.rowchecks import flat_keys, not_object, row_problem, too_deep
 from upload_preds.records import Location, Notice, Record, RowError
 
 if TYPE_CHECKING:
@@ -73,12 +73,7 @@ def read_jsonl(src: Source) -> Iterator[Item]:
             if type(obj) is dict:
                 # A key given twice, or nesting past MAX_DEPTH: tier 1 of rowchecks
                 # clears the common row with a few C calls, the rest go to tier 2.
-                keys, objects = flat_shape(obj)
-                if (
-                    line.count(b":") != keys
-                    or line.count(b"{") != objects
-                    or line.count(b"[") > MAX_DEPTH - 2
-                ):
+                if line.count(b":") != flat_keys(obj) or line.count(b"[") > MAX_DEPTH - 3:
                     problem = row_problem(line, obj, Location(name, lineno))
                     if problem is not None:
                         yield problem

@@ -8,13 +8,13 @@ pickling). Both are row errors here, with the row's raw text.
 
 Both are found without slowing the common row down, in three tiers:
 
-1. In the reader's loop, for every row (:func:`flat_shape`, a few C calls): a
-   row whose only objects are itself and the objects of its ``annotations``
-   list (the text holds exactly that many ``{``), and whose text holds as many
-   ``:`` as those objects hold keys, has lost no key: every key in the text
-   is followed by a ``:``, so colons >= keys written >= keys parsed, and
-   equality leaves no room for a lost one. Its depth is at most its count of
-   ``[`` plus 2, so at most :data:`MAX_DEPTH` - 2 of them pass too.
+1. In the reader's loop, for every row (:func:`flat_keys` and two ``count``
+   calls, all C underneath): every key in the text is followed by a ``:``, so
+   colons >= keys written >= keys parsed >= the keys of the row and of the
+   objects of its ``annotations`` list. When the text's colons equal the
+   latter, all are equal: no key was lost. Then no other object holds a key
+   (only empty ones can sit below), so the row is at most its count of ``[``
+   plus 3 levels deep, and at most :data:`MAX_DEPTH` - 3 of them pass too.
 2. :func:`row_problem`, for rows tier 1 cannot clear (objects in annotation
    attributes, complete labels, polygons): depth is measured exactly when the
    ``{`` and ``[`` count could exceed :data:`MAX_DEPTH`; then the parsed row
@@ -42,17 +42,17 @@ from upload_preds.records import Location, RowError
 _DICT_LEN = dict.__len__
 
 
-def flat_shape(row: dict[str, Any]) -> tuple[int, int]:
-    """Tier 1: ``(keys, objects)`` of a row whose objects are itself and its annotations,
-    or ``(-1, -1)`` when an annotation is not an object (then tier 2 decides)."""
+def flat_keys(row: dict[str, Any]) -> int:
+    """Tier 1: the keys of ``row`` and of the objects of its ``annotations`` list, or
+    -1 when one of those is not an object (then tier 2 decides)."""
     anns = row.get("annotations")
     if type(anns) is not list:
-        return len(row), 1
+        return len(row)
     try:
         # dict.__len__ raises TypeError on anything but a dict, in C.
-        return len(row) + sum(map(_DICT_LEN, anns)), 1 + len(anns)
+        return len(row) + sum(map(_DICT_LEN, anns))
     except TypeError:
-        return -1, -1
+        return -1
 
 
 def row_problem(text: bytes | str, row: dict[str, Any], loc: Location) -> RowError | None:
