@@ -1,6 +1,6 @@
 """From input files to label jobs: the read → convert → group → dedupe stages.
 
-:func:`prepare` turns sources into a lazy stream of :data:`Item` values, one
+:class:`Preparer` turns sources into a lazy stream of :data:`Item` values, one
 per label or per failed/skipped group of input records, so that every input
 record ends in exactly one outcome::
 
