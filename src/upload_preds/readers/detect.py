@@ -22,16 +22,11 @@ from typing import BinaryIO, Final
 import orjson
 
 from upload_preds.errors import InputFileError
-from upload_preds.readers.common import (
-    BOM,
-    MAX_LINE_BYTES,
-    STREAM_ERRORS,
-    read_some,
-)
+from upload_preds.readers.common import BOM, MAX_LINE_BYTES, STREAM_ERRORS, read_some
 from upload_preds.readers.delimited import check_header
 from upload_preds.records import FORMATS, Format
 
-SNIFF_BYTES: Final = 64 * 1024
+_SNIFF_BYTES: Final = 64 * 1024
 BUFFER_BYTES: Final = 256 * 1024
 FORMAT_HINT: Final = "name the format with --format " + "|".join(FORMATS)
 WS = re.compile(r"[ \t\n\r]*")
@@ -59,7 +54,7 @@ class Head:
         """Make ``buf`` hold at least ``n`` bytes, unless the stream ends first."""
         while len(self.buf) < n and not self.eof:
             try:
-                data = read_some(self.stream, max(n - len(self.buf), SNIFF_BYTES))
+                data = read_some(self.stream, max(n - len(self.buf), _SNIFF_BYTES))
             except STREAM_ERRORS as exc:
                 if not self.buf:
                     what = "is not a valid gzip file" if self.gz else "cannot be read"
@@ -86,19 +81,19 @@ class Head:
                 return len(self.buf)
             if len(self.buf) - start > MAX_LINE_BYTES:
                 return -1
-            self.fill(len(self.buf) + SNIFF_BYTES)
+            self.fill(len(self.buf) + _SNIFF_BYTES)
 
 
 def resolve_format(name: str, path: str | None, fmt: Format | None, head: Head) -> Format:
-    head.fill(SNIFF_BYTES)
+    head.fill(_SNIFF_BYTES)
     start = 3 if head.buf.startswith(BOM) else 0
-    first = WS.match(head.buf[start : start + SNIFF_BYTES].decode("latin-1"))
+    first = WS.match(head.buf[start : start + _SNIFF_BYTES].decode("latin-1"))
     assert first is not None
     pos = start + first.end()
     while pos >= len(head.buf) and not head.eof:
         # A long run of blank lines at the start: look further.
-        head.fill(len(head.buf) + SNIFF_BYTES)
-        more = WS.match(head.buf[pos : pos + SNIFF_BYTES].decode("latin-1"))
+        head.fill(len(head.buf) + _SNIFF_BYTES)
+        more = WS.match(head.buf[pos : pos + _SNIFF_BYTES].decode("latin-1"))
         assert more is not None
         pos += more.end()
     if pos >= len(head.buf):
@@ -144,12 +139,12 @@ def _brace_format(head: Head, pos: int) -> Format:
         if head.eof:
             return "json"
         rest = len(head.buf)
-        head.fill(len(head.buf) + SNIFF_BYTES)
+        head.fill(len(head.buf) + _SNIFF_BYTES)
 
 
 def _delimited_format(name: str, head: Head, start: int) -> Format:
     end = head.line_end(start)
-    line = bytes(head.buf[start : end if end >= 0 else start + SNIFF_BYTES])
+    line = bytes(head.buf[start : end if end >= 0 else start + _SNIFF_BYTES])
     if b"\x00" in line:
         raise InputFileError(
             name,

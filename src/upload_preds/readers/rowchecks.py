@@ -33,10 +33,7 @@ from typing import Any
 
 import orjson
 
-from upload_preds.readers.common import (
-    MAX_DEPTH,
-    strip_eol,
-)
+from upload_preds.readers.common import MAX_DEPTH, strip_eol
 from upload_preds.records import Location, RowError
 
 _DICT_LEN = dict.__len__

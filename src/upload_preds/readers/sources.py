@@ -5,7 +5,7 @@ file, readable, not empty, gzip when it says so) and settles its
 :class:`Source`: display name, format (see :mod:`upload_preds.readers.detect`)
 and compression. gzip is recognised by its magic bytes, whatever the name; a
 ``.gz`` name without them is an error. ``-`` is stdin: its first bytes are
-buffered for sniffing and replayed in front of the rest (:class:`Replay`).
+buffered for sniffing and replayed in front of the rest.
 :func:`refuse_repeated_paths` (called by a run before anything else) refuses
 a file named twice, however it is spelt. :func:`count_records` counts the
 records of a plain file cheaply, for progress totals.
@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Final, cast
 
 from upload_preds.errors import InputFileError
-from upload_preds.readers.common import (
-    read_some,
-)
+from upload_preds.readers.common import read_some
 from upload_preds.readers.detect import BUFFER_BYTES, FORMAT_HINT, Head, resolve_format
 from upload_preds.records import FORMATS, STDIN_NAME, Format
 
@@ -35,7 +33,7 @@ _GZIP_MAGIC: Final = b"\x1f\x8b"
 _BLANK_LINES = re.compile(rb"^[ \t\r]*\n", re.MULTILINE)
 
 
-class Replay(io.RawIOBase):
+class _Replay(io.RawIOBase):
     """A raw stream that serves ``head`` first, then the rest of ``tail`` (via ``read1``).
 
     stdin cannot be rewound, so the bytes read for sniffing are kept and
@@ -93,7 +91,7 @@ class Source:
             if self._stdin.taken:
                 raise InputFileError(self.name, "stdin can only be read once")
             self._stdin.taken = True
-            yield io.BufferedReader(Replay(self._stdin.head, self._stdin.stream), BUFFER_BYTES)
+            yield io.BufferedReader(_Replay(self._stdin.head, self._stdin.stream), BUFFER_BYTES)
             return
         assert self.path is not None
         with _open_path(self.path, self.name, self.gzip) as stream:
@@ -110,23 +108,23 @@ def _open_path(path: str, name: str, gz: bool) -> Iterator[BinaryIO]:
         if gz:
             # A BufferedReader around GzipFile gives C-speed readline; GzipFile's
             # own readline goes through a Python-level wrapper for every call.
-            yield gunzip(raw)
+            yield _gunzip(raw)
         else:
             yield raw
     finally:
         raw.close()
 
 
-def gunzip(raw: BinaryIO) -> BinaryIO:
+def _gunzip(raw: BinaryIO) -> BinaryIO:
     """A buffered stream of the decompressed bytes of ``raw``.
 
     The outer BufferedReader gives C-speed ``readline`` (GzipFile's own goes
-    through a Python-level wrapper on every call); the ``Replay`` between
+    through a Python-level wrapper on every call); the ``_Replay`` between
     them reads with ``read1``, so when the compressed data breaks, every byte
     decoded before the break still reaches the reader.
     """
     unzipped = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
-    return io.BufferedReader(Replay(b"", unzipped), BUFFER_BYTES)
+    return io.BufferedReader(_Replay(b"", unzipped), BUFFER_BYTES)
 
 
 def _os_error(name: str, exc: OSError) -> InputFileError:
@@ -233,9 +231,9 @@ def _stdin_source(stream: BinaryIO, fmt: Format | None) -> Source:
     if not magic:
         raise InputFileError(name, "is empty", hint="pipe the predictions into upload-preds")
     gz = magic.startswith(_GZIP_MAGIC)
-    data: BinaryIO = io.BufferedReader(Replay(magic, stream), BUFFER_BYTES)
+    data: BinaryIO = io.BufferedReader(_Replay(magic, stream), BUFFER_BYTES)
     if gz:
-        data = gunzip(data)
+        data = _gunzip(data)
     head = Head(data, name, gz)
     resolved = resolve_format(name, None, fmt, head)
     return Source(
