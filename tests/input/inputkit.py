@@ -31,3 +31,13 @@ def put_file(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` and return the path."""
     path.write_bytes(data)
     return path
+
+
+def nested_arrays(levels: int) -> str:
+    """JSON text of ``levels`` arrays, one inside the other."""
+    return "[" * levels + "]" * levels
+
+
+def nested_objects(levels: int) -> str:
+    """JSON text of ``levels`` objects, one inside the other (``{"a": {"a": ... 1}}``)."""
+    return '{"a":' * levels + "1" + "}" * levels

@@ -12,22 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inputkit import read_all
+from inputkit import nested_arrays, nested_objects, read_all
 
-from upload_preds.errors import InputFileError
 from upload_preds.readers import MAX_DEPTH
 from upload_preds.records import Record, RowError
 
 ROOT = Path(__file__).resolve().parents[2]
 CATS = ROOT / "sample_data" / "categories.json"
-
-
-def nested_arrays(levels: int) -> str:
-    return "[" * levels + "]" * levels
-
-
-def nested_objects(levels: int) -> str:
-    return '{"a":' * levels + "1" + "}" * levels
 
 
 # (id, JSONL line, expected: None for a record, else (reason, field))
@@ -140,37 +131,6 @@ def test_rows(
     assert item.raw == line.encode()
     if expected[1] is not None:
         assert repr(expected[1].rsplit(".", 1)[-1]) in item.message
-
-
-def test_single_row_document_with_a_repeated_key(write: Any) -> None:
-    doc = '{\n  "sample_name": "a",\n  "annotations": [],\n  "sample_name": "b"\n}\n'
-    (item,) = read_all(write("p.json", doc))
-    assert isinstance(item, RowError)
-    assert (item.reason, item.field, item.loc.line) == ("duplicate key", "sample_name", 1)
-    assert item.raw == doc.strip().encode()
-
-
-def test_wrapper_member_given_twice_stops_the_document(write: Any) -> None:
-    doc = '{"predictions": [{"sample_name": "a"}],\n "predictions": [{"sample_name": "b"}]}\n'
-    (item,) = read_all(write("p.json", doc))
-    assert isinstance(item, RowError)
-    assert item.loc.line == 2
-    assert "'predictions' is given twice" in item.message
-
-
-@pytest.mark.parametrize(
-    "deep", [nested_arrays(100_000), nested_objects(100_000)], ids=["arrays", "objects"]
-)
-@pytest.mark.parametrize("shape", ["array", "row-object"])
-def test_json_document_too_deep_to_parse_is_a_file_error(write: Any, deep: str, shape: str) -> None:
-    if shape == "array":
-        doc, line = '[\n{"sample_name": "a"},\n' + deep + "\n]\n", 3
-    else:
-        doc, line = '{"sample_name": "a",\n "annotations": ' + deep + "}\n", 2
-    with pytest.raises(InputFileError) as info:
-        read_all(write("p.json", doc))
-    assert info.value.line == line
-    assert "nested" in str(info.value)
 
 
 def test_cli_exit_codes_for_deep_and_repeated_input(tmp_path: Path, write: Any) -> None:
