@@ -56,7 +56,6 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import orjson
@@ -1072,9 +1071,9 @@ class Converter:
                 )
             )
             return None
-        path = resolve_mask_path(loc.file, mask_path)
         try:
-            image = masks.id_planes_of_png(path)
+            with masks.open_mask_file(loc.file, mask_path) as fh:
+                image = masks.id_planes_of_png(fh, mask_path)
         except masks.MaskError as exc:
             errors.append(RowError(loc, "mask_path", R_MASK, str(exc)))
             return None
@@ -1322,7 +1321,11 @@ class Converter:
                 )
             )
             return None
-        canvas = masks.Canvas(size[0], size[1])
+        try:
+            canvas = masks.Canvas(size[0], size[1])
+        except masks.MaskError as exc:
+            errors.append(RowError(loc, "width", R_MASK, str(exc)))
+            return None
         # Ids: given ones kept; the others get the smallest numbers not given.
         next_id = 1
         out: list[dict[str, Any]] = []
@@ -2186,15 +2189,6 @@ def _scale(pts: list[list[float]], size: tuple[int, int]) -> list[list[float]] |
 
 def _score_key(score: float | None) -> float:
     return -_INF if score is None else score
-
-
-def resolve_mask_path(input_file: str, mask_path: str) -> Path:
-    """``mask_path`` as written, relative to the folder of the input file that names it
-    (the current folder for stdin)."""
-    p = Path(mask_path.strip())
-    if p.is_absolute() or input_file.startswith("<"):
-        return p
-    return Path(input_file).parent / p
 
 
 def _annotation_lists(

@@ -34,27 +34,53 @@ label carries ``segmentation_bitmap.url = "sha256:<hex>"`` until the engine
 uploads the PNG as an asset and puts the asset's url in its place, so the
 journal's hash of the label depends on the mask's content, not on the
 (fresh every time) asset url.
+
+Limits: no single row may stop the run or exhaust the machine
+--------------------------------------------------------------
+Every size is checked before anything of that size is allocated:
+:func:`check_size` holds a mask to :data:`MAX_SIDE` pixels a side and
+:data:`MAX_PIXELS` pixels in all. An RLE's ``size`` is checked before its
+buffer exists, the row's ``width``/``height`` before a polygon canvas exists,
+and a file's header (Pillow reads only the header on ``open``) before its
+pixels are decoded; a decompression bomb, a truncated or non-image file is a
+:class:`MaskError`, which the converter turns into the row's error.
+:func:`open_mask_file` refuses a ``mask_path`` that leaves the rows file's
+folder (after ``..`` and symlinks are resolved) and anything that is not a
+regular file (a FIFO, a device, a directory); it opens with ``O_NONBLOCK`` and
+checks the opened descriptor, so a FIFO swapped in after the check cannot make
+it wait either.
+
+Counting the ids of a bitmap (:func:`ids_in`) asks Pillow for the colours with
+a small table first and a table bounded by the pixel count only when the small
+one overflows, so its cost grows with the mask, not with the 2^24 possible ids.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, UnidentifiedImageError
 
 __all__ = [
     "MAX_ID",
+    "MAX_PIXELS",
+    "MAX_SIDE",
     "Bitmap",
     "Canvas",
     "MaskError",
+    "check_size",
     "decode_rle_counts",
     "id_planes_of_png",
     "ids_in",
+    "open_mask_file",
     "polygon_mask",
     "rle_mask",
     "rle_size",
@@ -62,12 +88,33 @@ __all__ = [
 
 #: The first id the RGB encoding cannot hold.
 MAX_ID = 1 << 24
+#: The longest side of a mask, in pixels. The platform documents no limit; its
+#: labeling editor draws bitmaps in a browser, whose canvases and WebGL
+#: textures commonly stop at 16,384 pixels a side.
+MAX_SIDE = 16_384
+#: The most pixels of a mask: 100 million (e.g. 10,000 x 10,000). The RGBA
+#: canvas alone is 4 bytes a pixel (400 MB here) plus one byte a pixel per
+#: instance mask while it is painted; beyond this one row could take gigabytes.
+MAX_PIXELS = 100_000_000
+#: How many distinct ids :func:`ids_in` first makes room for (most masks have far fewer).
+_FEW_IDS = 4096
 #: Placeholder scheme of ``segmentation_bitmap.url`` until the asset is uploaded.
 CONTENT_URL_PREFIX = "sha256:"
 
 
 class MaskError(ValueError):
     """A mask that cannot be used; the message says what is wrong and what to do."""
+
+
+def check_size(width: int, height: int, what: str) -> None:
+    """Raise :class:`MaskError` unless ``width`` x ``height`` is within the mask limits."""
+    if width <= 0 or height <= 0:
+        raise MaskError(f"{what} is {width}x{height} pixels; both sides must be positive")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise MaskError(
+            f"{what} is {width}x{height} pixels; a mask may be at most {MAX_SIDE:,} pixels a "
+            f"side and {MAX_PIXELS:,} pixels in all"
+        )
 
 
 # --- RLE ------------------------------------------------------------------------------
@@ -114,6 +161,7 @@ def rle_size(rle: Any) -> tuple[int, int]:
         or not all(type(v) is int and v > 0 for v in size)
     ):
         raise MaskError(f"RLE size should be [height, width] (positive integers), got {size!r}")
+    check_size(size[1], size[0], "the RLE")
     return size[0], size[1]
 
 
@@ -151,6 +199,7 @@ def polygon_mask(polygons: Any, width: int, height: int) -> Image.Image:
     """COCO polygons ``[[x1, y1, x2, y2, ...], ...]`` → an ``L`` mask, 255 inside."""
     if not isinstance(polygons, list) or not polygons:
         raise MaskError("polygons should be a list of flat [x1, y1, x2, y2, ...] lists")
+    check_size(width, height, "the image")
     mask = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(mask)
     for part in polygons:
@@ -170,19 +219,65 @@ def polygon_mask(polygons: Any, width: int, height: int) -> Image.Image:
 # --- PNG files ------------------------------------------------------------------------
 
 
-def id_planes_of_png(path: Path) -> Image.Image:
-    """An id PNG → an ``RGBA`` image in the platform's encoding (alpha 255).
+def open_mask_file(input_file: str, mask_path: str) -> IO[bytes]:
+    """Open ``mask_path``, relative to the folder of ``input_file`` (the current one for stdin).
 
-    Raises :class:`MaskError` for an unreadable file, an unsupported mode, or
-    ids that are negative or at least 2^24.
+    Refused with :class:`MaskError`: a path that resolves (``..``, symlinks)
+    outside that folder, and anything but a regular file. The open never
+    blocks (``O_NONBLOCK``: a FIFO has no writer to wait for) and the check
+    is made on the opened descriptor, not only on the name.
     """
+    folder = Path.cwd() if input_file.startswith("<") else Path(input_file).parent
+    base = folder.resolve()
+    path = (base / mask_path.strip()).resolve()
+    if not path.is_relative_to(base):
+        raise MaskError(
+            f"{mask_path} is outside the rows file's folder {base}; masks must be in that "
+            "folder or below it"
+        )
     try:
-        with Image.open(path) as img:
-            img.load()
-            src = img
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise MaskError(f"no such file: {path}") from None
     except OSError as exc:
+        raise MaskError(f"cannot open {path}: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise MaskError(f"{path} is not a regular file; mask_path must name an image file")
+    return os.fdopen(fd, "rb")
+
+
+def id_planes_of_png(source: Path | IO[bytes], name: str | None = None) -> Image.Image:
+    """An id image (PNG, TIFF...) → an ``RGBA`` image in the platform's encoding (alpha 255).
+
+    ``source`` is a path or an open binary file; ``name`` is how messages call
+    it. Raises :class:`MaskError` for an unreadable, truncated or oversized
+    file (checked from its header, before decoding), an unsupported mode, or
+    ids that are negative or at least 2^24.
+    """
+    path = name if name is not None else str(source)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns from ~90 MP on; MAX_PIXELS is the limit that applies here.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source) as img:
+                check_size(img.size[0], img.size[1], path)
+                img.load()
+                src = img
+    except FileNotFoundError:
+        raise MaskError(f"no such file: {path}") from None
+    except Image.DecompressionBombError as exc:
+        raise MaskError(
+            f"{path} is too large ({exc}); a mask may be at most {MAX_PIXELS:,} pixels"
+        ) from None
+    except UnidentifiedImageError:
+        raise MaskError(
+            f"{path} is not a readable image (not an image format Pillow knows, or cut short)"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if isinstance(exc, MaskError):
+            raise
         raise MaskError(f"{path} is not a readable image ({exc})") from None
     size = src.size
     full = Image.new("L", size, 255)
@@ -220,8 +315,14 @@ def id_planes_of_png(path: Path) -> Image.Image:
 
 def ids_in(canvas: Image.Image) -> list[int]:
     """The distinct ids of an RGBA bitmap, 0 included when present, in increasing order."""
-    colors: Any = canvas.convert("RGB").getcolors(MAX_ID)
-    assert colors is not None  # at most 2^24 colours exist
+    rgb = canvas.convert("RGB")
+    pixels = rgb.size[0] * rgb.size[1]
+    # Pillow sizes its colour table by maxcolors: a fixed 2^24 costs ~100 ms even for a
+    # 64x64 mask. A small table first; a table bounded by the pixel count only if needed.
+    colors: Any = rgb.getcolors(min(_FEW_IDS, pixels))
+    if colors is None:
+        colors = rgb.getcolors(min(MAX_ID, pixels))
+    assert colors is not None  # no more colours than pixels, nor than 2^24
     return sorted(c[0] + 256 * c[1] + 65536 * c[2] for _, c in colors)
 
 
@@ -232,6 +333,7 @@ class Canvas:
     """An RGBA instance bitmap being painted, unlabeled (id 0, alpha 255) at first."""
 
     def __init__(self, width: int, height: int) -> None:
+        check_size(width, height, "the image")
         self.width = width
         self.height = height
         self.image = Image.new("RGBA", (width, height), (0, 0, 0, 255))
@@ -266,10 +368,6 @@ class Bitmap:
     @property
     def filename(self) -> str:
         return f"mask-{self.sha256[:20]}.png"
-
-    @property
-    def content_url(self) -> str:
-        return CONTENT_URL_PREFIX + self.sha256
 
     def attach(self, url: str) -> None:
         self.target["url"] = url
