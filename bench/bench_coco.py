@@ -36,9 +36,9 @@ from typing import Any
 
 import orjson
 
-from upload_preds.categories import Categories
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
 from upload_preds.formats import FormatOptions
 from upload_preds.pipeline import Preparer
 from upload_preds.records import LabelJob

@@ -30,8 +30,8 @@ from typing import Any
 
 import orjson
 
-from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
 from upload_preds.records import LabelJob, Location, Record
 
 NAMES = ["car", "truck", "pedestrian", "cyclist", "traffic_light", "traffic_sign"]

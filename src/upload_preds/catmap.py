@@ -30,7 +30,7 @@ from pathlib import Path
 
 import orjson
 
-from upload_preds.categories import Categories
+from upload_preds.convert.categories import Categories
 from upload_preds.errors import InputFileError
 
 __all__ = [

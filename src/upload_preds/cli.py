@@ -620,7 +620,7 @@ def _run(
 ) -> ExitCode:
     import asyncio
 
-    from upload_preds.categories import Categories
+    from upload_preds.convert.categories import Categories
     from upload_preds.pipeline import AtomicWriter, category_names
     from upload_preds.report import PlainProgress, RichProgress, render_plan, render_summary
     from upload_preds.uploader import ProgressSink, Run

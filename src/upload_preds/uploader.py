@@ -49,9 +49,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import orjson
 
-from upload_preds.categories import Categories
 from upload_preds.catmap import CategoryResolver, load_category_map
 from upload_preds.convert import R_LABEL_FAILED, Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
 from upload_preds.errors import AbortError, ExitCode, SetupError, UsageError
 from upload_preds.formats import YOLO_ERRORS_FILE, FormatOptions
 from upload_preds.masks import Bitmap

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from convkit import DATA, DATASET, record
 
-from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
 
 
 @pytest.fixture(scope="session")

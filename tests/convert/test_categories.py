@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from convkit import DATASET, ROOT
 
-from upload_preds.categories import Categories, CategoryMatch
+from upload_preds.convert.categories import Categories, CategoryMatch
 from upload_preds.errors import InputFileError
 
 STREET = [

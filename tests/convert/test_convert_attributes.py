@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from convkit import DATA, SDK_MODELS, errs, ok, record, sdk_check
 
-from upload_preds import convert as convert_module
-from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.bitmaps import MASK_ANN_KEYS
+from upload_preds.convert.categories import Categories
+from upload_preds.convert.converter import ALL_ROW_KEYS, ROW_KEYS
+from upload_preds.convert.shorthand import ANN_KEYS
 from upload_preds.models import (
     TASK_TYPES,
     AttributesRow,
@@ -275,18 +277,16 @@ def test_schema_is_documented() -> None:
 def test_schema_matches_the_converter() -> None:
     """The documented fields are exactly the ones the converter accepts."""
     # width/height scale --normalized shorthand rows; the mask fields are MaskRow's.
-    assert set(ShorthandRow.model_fields) | {"attributes"} == convert_module._ROW_KEYS | {
+    assert set(ShorthandRow.model_fields) | {"attributes"} == ROW_KEYS | {
         "width",
         "height",
     }
     assert set(MaskRow.model_fields) == (
-        (convert_module._ALL_ROW_KEYS - {"attributes", "image_attributes"}) | {"annotations"}
+        (ALL_ROW_KEYS - {"attributes", "image_attributes"}) | {"annotations"}
     )
-    assert set(MaskAnnotation.model_fields) == convert_module._MASK_ANN_KEYS
-    assert set(AttributesRow.model_fields) | {"annotations", "image_attributes"} == (
-        convert_module._ROW_KEYS
-    )
-    assert set(ShorthandAnnotation.model_fields) == convert_module._ANN_KEYS
+    assert set(MaskAnnotation.model_fields) == MASK_ANN_KEYS
+    assert set(AttributesRow.model_fields) | {"annotations", "image_attributes"} == (ROW_KEYS)
+    assert set(ShorthandAnnotation.model_fields) == ANN_KEYS
 
 
 def test_schema_examples_convert(street_categories: Categories) -> None:

@@ -14,8 +14,8 @@ import orjson
 import pytest
 from convkit import record, sdk_check_job
 
-from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions, csv_header_problems
+from upload_preds.convert.categories import Categories
 from upload_preds.records import LabelJob, Location, RowError
 
 HEADER = ["sample_name", "category", "x0", "y0", "x1", "y1", "score", "attr.occluded"]
@@ -102,7 +102,7 @@ def test_lines_of_one_sample_make_one_label(conv: Converter) -> None:
     assert [loc.line for loc in a.locs] == [2, 4]
     assert (a.labelset, a.label_status, a.sample_uuid) == ("ground-truth", "PRELABELED", None)
     assert a.object_scores_dropped is True
-    assert a.extra == {"category_case_fixes": {"Pedestrian": "pedestrian"}}
+    assert a.extra == {}
     for job in jobs:
         sdk_check_job(job)
 

@@ -13,8 +13,11 @@ from convkit import DATA, SDK_MODELS, record, sdk_check_job
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
+from upload_preds.convert.converter import convert_row
+from upload_preds.convert.csvrows import csv_annotation
+from upload_preds.convert.fast import csv_fast, fast_label
 from upload_preds.records import LabelJob, Location, PlannedLabelJob, RowError
 
 FULL_LABELS: dict[str, Any] = json.loads((DATA / "full_labels.json").read_text())
@@ -191,10 +194,10 @@ def _agree(row: Any, which: int) -> None:
     """Where the fast path answers, the full path gives the same label."""
     conv = Converter(OPTIONS[which], CATS)
     loc = Location("f.jsonl", 1)
-    fast = conv._fast(row, loc)
+    fast = fast_label(conv.ctx, row, loc)
     if fast is None:
         return
-    full = conv._convert(row, loc)
+    full = convert_row(conv.ctx, row, loc)
     assert isinstance(full, LabelJob)
     assert (fast.attributes, fast.score, fast.filtered_annotations) == (
         full.attributes,
@@ -385,12 +388,12 @@ def test_csv_fast_path_agrees_with_full_path(
         }
     layout_key = tuple(cells)
     conv.csv_part(record(cells, fmt="csv"))
-    layout = conv._csv_layouts[layout_key]
+    layout = conv.ctx.csv_layouts[layout_key]
     assert layout.fast
-    fast = conv._csv_fast(cells, layout)
+    fast = csv_fast(conv.ctx, cells, layout)
     if fast is None:
         return
     errors: list[list[str]] = []
-    full = conv._csv_annotation(cells, layout, errors)
+    full = csv_annotation(conv.ctx, cells, layout, errors)
     assert errors == []
     assert full == fast

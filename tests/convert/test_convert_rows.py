@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from convkit import errs, ok, record, sdk_check_job
 
-from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
 from upload_preds.errors import UsageError
 
 U = "77db0d1f-7fd6-501c-add0-3efa2b6f5006"
@@ -236,10 +236,9 @@ def test_object_scores_dropped_flag(
     assert ok(convert(row(*anns), **opts)).object_scores_dropped is dropped
 
 
-def test_case_insensitive_category_is_recorded(convert: Any) -> None:
+def test_case_insensitive_category_matches(convert: Any) -> None:
     job = ok(convert(row({"category": "Car", "bbox": [1.0, 2.0, 3.0, 4.0]})))
     assert job.attributes["annotations"][0]["category_id"] == 1
-    assert job.extra["category_case_fixes"] == {"Car": "car"}
 
 
 def test_category_ids_unchecked_without_categories(convert: Any) -> None:
@@ -806,4 +805,4 @@ def test_fast_and_full_paths_agree(street_categories: Categories) -> None:
     assert full.attributes["image_attributes"] == fast.attributes["image_attributes"]
     assert (fast.filtered_annotations, full.filtered_annotations) == (1, 1)
     assert fast.score == pytest.approx(0.6)
-    assert fast.extra == full.extra == {"category_case_fixes": {"Truck": "truck"}}
+    assert fast.extra == full.extra == {}

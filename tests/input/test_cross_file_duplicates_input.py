@@ -35,8 +35,8 @@ import pytest
 import segments
 
 import upload_preds
-from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
 from upload_preds.dedupe import SIEVE_PARTS, DuplicateIndex, HashSieve, repeated_across
 from upload_preds.errors import InputFileError
 from upload_preds.pipeline import Failure, OnDuplicate, Preparer, Skip

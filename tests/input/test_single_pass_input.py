@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 import pytest
 
-from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
 from upload_preds.dedupe import SIEVE_PARTS, HashSieve
 from upload_preds.pipeline import Failure, OnDuplicate, Preparer, Skip, Tally
 from upload_preds.records import LabelJob, Notice

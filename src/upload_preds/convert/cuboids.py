@@ -1,0 +1,83 @@
+"""TODO doc cuboids"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from upload_preds.convert.checks import R_CUBOID, R_MISSING, Err, is_num, num_err, short
+from upload_preds.records import Location, RowError
+
+XYZ = ("x", "y", "z")
+QUAT = ("qx", "qy", "qz", "qw")
+
+
+def check_vec(v: Any, keys: tuple[str, ...], what: str) -> dict[str, float] | Err:
+    """``{"x":..,"y":..,"z":..}`` or ``[x, y, z]`` (or the quaternion form) → the object form."""
+    if type(v) is list:
+        if len(v) != len(keys):
+            return R_CUBOID, f"{what} should be {len(keys)} numbers, got {short(v)}"
+        items = list(zip(keys, v, strict=True))
+    elif type(v) is dict:
+        if set(v) != set(keys):
+            return (
+                R_CUBOID,
+                f"{what} should have exactly the keys {', '.join(keys)}, got {short(v)}",
+            )
+        items = [(k, v[k]) for k in keys]
+    else:
+        return R_CUBOID, f"{what} should be an object {{{', '.join(keys)}}} or a list of numbers"
+    for k, x in items:
+        if not is_num(x):
+            reason, msg = num_err(x)
+            return reason, f"{what} {k}: {msg}"
+    return dict(items)
+
+
+def check_cuboid(
+    a: dict[str, Any], i: int, loc: Location, errors: list[RowError]
+) -> dict[str, Any] | None:
+    out: dict[str, Any] = {}
+    ok = True
+    for key, keys in (("position", XYZ), ("dimensions", XYZ), ("rotation", QUAT)):
+        v = a.get(key)
+        if v is None:
+            if key != "rotation":
+                ok = False
+                errors.append(
+                    RowError(loc, f"annotations[{i}].{key}", R_MISSING, f"a cuboid needs {key}")
+                )
+            continue
+        res = check_vec(v, keys, key)
+        if type(res) is tuple:
+            ok = False
+            errors.append(RowError(loc, f"annotations[{i}].{key}", res[0], res[1]))
+        else:
+            out[key] = res
+    dims = out.get("dimensions")
+    if dims is not None and min(dims.values()) <= 0:
+        ok = False
+        errors.append(
+            RowError(
+                loc,
+                f"annotations[{i}].dimensions",
+                R_CUBOID,
+                f"dimensions should all be greater than 0, got {short(a['dimensions'])}",
+            )
+        )
+    yaw = a.get("yaw")
+    if yaw is None:
+        ok = False
+        errors.append(RowError(loc, f"annotations[{i}].yaw", R_MISSING, "a cuboid needs yaw"))
+    elif not is_num(yaw):
+        ok = False
+        reason, msg = num_err(yaw)
+        errors.append(RowError(loc, f"annotations[{i}].yaw", reason, msg))
+    else:
+        out["yaw"] = yaw
+    if not ok:
+        return None
+    # The label format's key order: position, dimensions, yaw, rotation.
+    ordered = {"position": out["position"], "dimensions": out["dimensions"], "yaw": yaw}
+    if "rotation" in out:
+        ordered["rotation"] = out["rotation"]
+    return ordered

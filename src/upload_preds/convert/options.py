@@ -1,0 +1,57 @@
+"""TODO doc options"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from upload_preds.convert.checks import is_num, valid_labelset
+from upload_preds.errors import UsageError
+from upload_preds.models import LABEL_STATUSES
+
+BboxFormat = Literal["xyxy", "xywh", "cxcywh"]
+ScoreFrom = Literal["max", "mean", "min"]
+
+BBOX_FORMATS: tuple[str, ...] = ("xyxy", "xywh", "cxcywh")
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """The conversion settings (flags). Invalid values raise :class:`UsageError`."""
+
+    default_labelset: str = "ground-truth"
+    label_status: str = "PRELABELED"
+    bbox_format: BboxFormat = "xyxy"
+    min_score: float | None = None
+    score_from: ScoreFrom | None = None
+    object_score_attribute: str | None = None
+    #: 2-D coordinates are fractions of the image size (0..1), scaled by the row's
+    #: ``width``/``height`` (JSON fields or CSV columns).
+    normalized: bool = False
+
+    def __post_init__(self) -> None:
+        if not valid_labelset(self.default_labelset):
+            raise UsageError(
+                f"--labelset {self.default_labelset!r} is not a usable label set name",
+                hint="give a non-empty name without '/'",
+            )
+        status = str(self.label_status).upper()
+        if status not in LABEL_STATUSES:
+            raise UsageError(
+                f"--label-status {self.label_status!r} is not a label status",
+                hint="use one of " + ", ".join(LABEL_STATUSES),
+            )
+        object.__setattr__(self, "label_status", status)
+        if self.bbox_format not in BBOX_FORMATS:
+            raise UsageError(
+                f"--bbox-format {self.bbox_format!r} is not a bbox format",
+                hint="use one of " + ", ".join(BBOX_FORMATS),
+            )
+        if self.min_score is not None and not is_num(self.min_score):
+            raise UsageError(f"--min-score {self.min_score!r} is not a finite number")
+        if self.score_from not in (None, "max", "mean", "min"):
+            raise UsageError(
+                f"--score-from {self.score_from!r} is not supported", hint="use max, mean or min"
+            )
+        if self.object_score_attribute is not None and not self.object_score_attribute.strip():
+            raise UsageError("--object-score-attribute needs a non-empty attribute name")
