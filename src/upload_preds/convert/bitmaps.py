@@ -1,4 +1,19 @@
-"""TODO doc bitmaps"""
+"""Segmentation masks: rows of ``segmentation-bitmap`` datasets → one RGBA bitmap label.
+
+A mask row carries either ``mask_path`` (an id image, relative to the rows
+file's folder; ``mask_kind`` ``instance``: pixel = annotation id, listed in
+``annotations`` with its category; ``class``: pixel = category id, one instance
+per class) or annotations with a ``segmentation`` (a COCO RLE, or COCO polygons
+that need the row's ``width`` and ``height``). :func:`build` checks the row,
+paints every instance with :mod:`upload_preds.masks` (least confident first,
+so the most confident wins overlaps), encodes the PNG and returns it as the
+label's asset; the engine uploads it before the label.
+
+Nothing of a mask's size is allocated before the size is checked against the
+limits of :mod:`upload_preds.masks`; an oversized, undecodable or unsafe mask
+(a FIFO, a path leaving the rows file's folder) is this row's error, never the
+run's.
+"""
 
 from __future__ import annotations
 

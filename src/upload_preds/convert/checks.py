@@ -1,4 +1,22 @@
-"""TODO doc checks"""
+"""Shared checks of the converter: numbers, strings, attribute maps, scores, image sizes.
+
+Every check returns the value or a ``(reason, message)`` pair (:data:`Err`);
+the caller names the field as the user wrote it. The ``R_*`` reasons are
+stable strings: the plan and the summary group errors by them.
+
+* Numbers are finite JSON numbers: ``true``/``false`` are not numbers, floats
+  must be finite, integers must fit in 64 bits (:func:`is_num`).
+* Attribute maps (``image_attributes``, an annotation's ``attributes``) are
+  flat: string keys to strings, booleans, finite numbers, lists of strings or
+  null (:func:`check_flat_map`).
+* Scores, label and annotation, must be finite numbers; no range is enforced,
+  as neither the SDK (``score: Optional[float]``) nor the platform docs set one.
+  ``--score-from`` derives a missing label score from the kept annotations'
+  scores (:func:`derive_score`); annotation scores reach the label only through
+  ``--object-score-attribute`` (:func:`store_score`).
+* ``--normalized`` coordinates are fractions of the row's ``width``/``height``
+  (:func:`scale_points`); values outside 0..1 are an error, not clamped.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""TODO doc complete"""
+"""Complete labels: a row's ``attributes`` object, any task type, checked strictly.
+
+The pydantic models of :mod:`upload_preds.models` validate the label format
+(only here: a million shorthand rows would cost more in pydantic than in
+parsing their JSON); then ids must be unique within each annotations list (top
+level, frames, sensors) and category ids must be the dataset's.
+"""
 
 from __future__ import annotations
 

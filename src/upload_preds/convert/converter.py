@@ -1,4 +1,17 @@
-"""TODO doc converter"""
+"""The :class:`Converter`: one JSON row or group of CSV records → one label.
+
+:func:`convert_row` checks a row's common fields (sample, label set, score,
+status, unknown keys), then makes its label: complete ``attributes`` through
+:mod:`.complete`, anything else through the label family that
+:data:`LABEL_FAMILIES` names for the dataset's label kind (with no task type
+known, masks pick :mod:`.bitmaps` and shapes the shorthand). A row either
+becomes one label or all of its :class:`~upload_preds.records.RowError` values.
+
+:class:`Converter` holds one run's :class:`~.context.Context`, tries the fast
+path (:mod:`.fast`) first for image vector rows, and hands CSV records to
+:mod:`.csvrows`. Adding a task type is one module with a ``build`` function and
+one line in :data:`LABEL_FAMILIES` (see the package docstring).
+"""
 
 from __future__ import annotations
 

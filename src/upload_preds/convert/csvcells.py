@@ -1,4 +1,16 @@
-"""TODO doc csvcells"""
+"""CSV/TSV cells and header layouts.
+
+A header is read once into a :class:`CsvLayout` (cached per header by the
+:class:`~.context.Context`): which box columns it has (``x0,y0,x1,y1``,
+``xmin..``, ``x,y,w,h``, ``cx,cy,w,h``; each set implies its ``--bbox-format``),
+its ``attr.<name>`` columns, cuboid columns, and its problems
+(:func:`csv_header_problems`, shown before anything is read).
+
+Cells: empty means absent; numbers are read as JSON numbers
+(:func:`parse_num`); ``attr.<name>`` cells are typed by :func:`attr_cell`
+(``true``/``false``, JSON numbers, ``null``, JSON lists and quoted strings;
+anything else stays text).
+"""
 
 from __future__ import annotations
 

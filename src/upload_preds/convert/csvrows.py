@@ -1,4 +1,13 @@
-"""TODO doc csvrows"""
+"""CSV/TSV records → labels: one annotation per record, grouped by sample and label set.
+
+:func:`csv_part` turns a record into ``(group key, payload)``: the key names
+(label set, sample); the payload is the checked annotation (or the line's
+errors) as plain JSON, so the grouping stage may spill it to disk. Box records
+go through :func:`~.fast.csv_fast` first. :func:`convert_group` turns all
+payloads of one key into one label with :func:`~.shorthand.assemble`; if any
+line is bad the whole label fails, and every line gets exactly one error (its
+own, or "not uploaded because line N of the same label failed").
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""TODO doc cuboids"""
+"""Point cloud cuboids: position, dimensions, yaw and optional rotation of one annotation.
+
+Vectors are accepted as objects (``{"x", "y", "z"}``, ``{"qx", "qy", "qz",
+"qw"}``) or as lists in that order, and always written as objects, in the
+label format's key order: position, dimensions, yaw, rotation. Dimensions must
+all be greater than 0. CSV records give cuboids as plain columns
+(``x,y,z,length,width,height,yaw``, see :mod:`.csvcells`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,25 @@
-"""TODO doc fast"""
+"""The fast path: the commonest rows in as few operations as possible.
+
+Measured in ``bench/bench_dry_run.py``/``bench_convert.py`` (README,
+"Benchmarks"): the full path alone makes the dry run too slow for its budget
+of 5x the orjson floor, so this module stays.
+
+:func:`try_fast` takes a shorthand JSON row of bboxes with float coordinates,
+categories by name or id, float scores, flat attribute maps and no explicit
+ids, for image vector datasets (or an unknown task type) without
+``--normalized``; :func:`csv_fast` takes a CSV record of one such box. Both
+return ``None`` at the first thing they do not handle, error or not; the full
+path (:func:`~.converter.convert_row`, :func:`~.csvrows.csv_annotation`) then
+does the job and reports every problem. So this path only needs to be right
+when it answers, and it must accept nothing the full path rejects: property
+tests (``tests/convert/test_fast.py``) check that both give the same label
+wherever it answers. Unknown keys are caught by counting: the row's length
+must equal the number of known keys found.
+
+With ``build`` false (plan mode, a dry run) the checks are the same, only the
+annotation objects are not made: a :class:`~upload_preds.records.PlannedLabelJob`
+builds them when its ``attributes`` are read.
+"""
 
 from __future__ import annotations
 

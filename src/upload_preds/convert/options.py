@@ -1,4 +1,8 @@
-"""TODO doc options"""
+"""The conversion settings: :class:`ConvertOptions`, one frozen object built from the flags.
+
+Invalid values raise :class:`~upload_preds.errors.UsageError` when the object
+is made (exit 2 before anything is read), so the converter never meets them.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,13 @@
-"""TODO doc shapes"""
+"""Image vector shapes: bbox conventions and point lists of 2-D annotations.
+
+* A bbox is four numbers in ``--bbox-format`` (``xyxy`` corners, ``xywh``,
+  ``cxcywh``) and always becomes ``[[min x, min y], [max x, max y]]``,
+  whatever corner order it came in; a zero-area box is an error.
+* ``points`` are ``[x, y]`` pairs: a bbox takes two opposite corners, a polygon
+  at least 3 points, a polyline at least 2, a point exactly one.
+* :func:`shape_points` is the geometry of one shorthand annotation (``bbox`` or
+  ``points``, scaled when ``--normalized``), used by :mod:`.shorthand`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,19 @@
-"""TODO doc shorthand"""
+"""The shorthand ``annotations`` list → one label of image vector shapes or cuboids.
+
+:func:`build` checks each annotation (type, category, geometry from
+:mod:`.shapes` or :mod:`.cuboids`, score, attributes, id) and collects every
+error of the row; :func:`assemble` makes the label of the checked annotations
+(CSV records use it too, through :mod:`.csvrows`). Rules:
+
+* One kind per label: cuboids or 2-D shapes, as the task type says (either,
+  but not mixed, when no task type is known).
+* Annotation ids: given ids must be unique positive integers within a label;
+  missing ids are numbered 1, 2, 3... in input order, skipping ids given
+  explicitly to other annotations of the label (``[id 2, -, -]`` → 2, 1, 3).
+  For CSV, input order is file order then line order.
+* ``--min-score`` drops scored annotations below it (unscored ones are kept;
+  dropped ones are still validated).
+"""
 
 from __future__ import annotations
 
