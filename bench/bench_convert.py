@@ -5,9 +5,11 @@ attributes: the shape of a typical detector dump), then times, side by side in
 one run:
 
 * ``orjson.loads`` over every line (the floor);
-* ``orjson.loads`` + ``Record`` + ``Converter.convert`` over every line;
+* ``orjson.loads`` + ``Record`` + ``Converter.convert`` over every line, and
+  the same through the full path only (``convert_row``, no fast path), and
+  ``Converter.plan`` (what a dry run calls): the fast path's worth, side by side;
 * CSV: ``csv.reader`` of N one-box lines (the floor) against ``csv.reader`` +
-  ``Converter.csv_part``, then ``Converter.convert_group`` over the groups
+  ``Converter.csv_part`` (with and without its fast path), then ``Converter.convert_group`` over the groups
   (grouped in memory here; the real grouping stage has its own benchmark).
 
 Floor and work are timed alternately on chunks of 2000 rows, and the median of
@@ -32,6 +34,7 @@ import orjson
 
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
+from upload_preds.convert.converter import convert_row
 from upload_preds.records import LabelJob, Location, Record
 
 NAMES = ["car", "truck", "pedestrian", "cyclist", "traffic_light", "traffic_sign"]
@@ -122,12 +125,18 @@ def main() -> None:
         for line in chunks[k]:
             loads(line)
 
-    def convert_with(c: Converter) -> Any:
+    def convert_with(c: Converter, how: str) -> Any:
         def work(k: int) -> None:
             loads = orjson.loads
             base = k * CHUNK
             for i, line in enumerate(chunks[k], base + 1):
-                job = c.convert(Record(Location("bench.jsonl", i), "jsonl", loads(line)))
+                record = Record(Location("bench.jsonl", i), "jsonl", loads(line))
+                if how == "convert":
+                    job = c.convert(record)
+                elif how == "plan":
+                    job = c.plan(record)
+                else:  # the full path alone: what every row would cost without fast.py
+                    job = convert_row(c.ctx, record.data, record.loc)
                 if not isinstance(job, LabelJob):
                     raise SystemExit(f"unexpected errors: {job}")
 
@@ -135,12 +144,17 @@ def main() -> None:
 
     print(f"JSONL: {n} rows x 5 boxes; floor = orjson.loads of each line")
     for label, conv in (("defaults", plain), ("--score-from max --object-score-attribute", opts)):
-        t_floor, t_work, median = paired(len(chunks), floor, convert_with(conv))
-        print(
-            f"  loads + Record + convert ({label}): {t_work:.3f} s vs floor {t_floor:.3f} s; "
-            f"ratio {t_work / t_floor:.2f}x overall, {median:.2f}x median of pairs; "
-            f"conversion alone {(t_work - t_floor) / n * 1e6:.2f} us/row"
-        )
+        for how, what in (
+            ("convert", "convert"),
+            ("full", "convert_row, no fast path"),
+            ("plan", "plan (dry run)"),
+        ):
+            t_floor, t_work, median = paired(len(chunks), floor, convert_with(conv, how))
+            print(
+                f"  loads + Record + {what} ({label}): {t_work:.3f} s vs floor "
+                f"{t_floor:.3f} s; ratio {t_work / t_floor:.2f}x overall, {median:.2f}x median "
+                f"of pairs; conversion alone {(t_work - t_floor) / n * 1e6:.2f} us/row"
+            )
 
     records = make_csv(n // 5)
     header = list(records[0])
@@ -151,16 +165,25 @@ def main() -> None:
         for _ in csv.reader(csv_chunks[k]):
             pass
 
-    def csv_work(k: int) -> None:
-        base = k * CHUNK
-        for i, cells in enumerate(csv.reader(csv_chunks[k]), base + 2):
-            part = opts.csv_part(
-                Record(Location("bench.csv", i), "csv", dict(zip(header, cells, strict=True)))
-            )
-            if not isinstance(part, tuple):
-                raise SystemExit(f"unexpected error: {part}")
+    def csv_with(c: Converter) -> Any:
+        def work(k: int) -> None:
+            base = k * CHUNK
+            for i, cells in enumerate(csv.reader(csv_chunks[k]), base + 2):
+                part = c.csv_part(
+                    Record(Location("bench.csv", i), "csv", dict(zip(header, cells, strict=True)))
+                )
+                if not isinstance(part, tuple):
+                    raise SystemExit(f"unexpected error: {part}")
 
-    t_floor, t_work, median = paired(len(csv_chunks), csv_floor, csv_work)
+        return work
+
+    # The same settings with the CSV fast path off: its cached layout says "not fast".
+    slow = Converter(ConvertOptions(score_from="max", object_score_attribute="confidence"), cats)
+    slow.csv_part(Record(Location("bench.csv", 2), "csv", dict(zip(header, header, strict=True))))
+    for layout in slow.ctx.csv_layouts.values():
+        layout.fast = False
+    t_floor_s, t_slow, median_s = paired(len(csv_chunks), csv_floor, csv_with(slow))
+    t_floor, t_work, median = paired(len(csv_chunks), csv_floor, csv_with(opts))
     # Grouping is another stage's job (and benchmark): done here untimed.
     groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
     for i, cells in enumerate(csv.reader(text_lines), 2):
@@ -179,6 +202,10 @@ def main() -> None:
     print(
         f"  csv.reader + dict + csv_part: {t_work:.3f} s vs floor {t_floor:.3f} s; "
         f"ratio {t_work / t_floor:.2f}x overall, {median:.2f}x median of pairs"
+    )
+    print(
+        f"  the same without the CSV fast path: {t_slow:.3f} s vs floor {t_floor_s:.3f} s; "
+        f"ratio {t_slow / t_floor_s:.2f}x overall, {median_s:.2f}x median of pairs"
     )
     print(
         f"  convert_group over all labels: {t_group:.3f} s ({t_group / m * 1e6:.2f} us/record); "

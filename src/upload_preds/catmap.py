@@ -44,7 +44,6 @@ __all__ = [
 
 SKIP_MAPPED_NULL = "category mapped to null"
 SKIP_UNKNOWN = "unknown category skipped"
-R_UNKNOWN = "unknown category"
 
 
 @dataclass(frozen=True, slots=True)
