@@ -28,6 +28,7 @@ from upload_preds.convert.checks import (
     R_MISSING,
     R_UNKNOWN_FIELD,
     check_flat_map,
+    checked_image_attributes,
     derive_score,
     image_size,
     is_num,
@@ -91,13 +92,7 @@ def build(
     with its bitmap as the asset; ``None`` when the row has errors (appended)."""
     n_err = len(errors)
     size = image_size(data, loc, errors)
-    image_attributes = data.get("image_attributes")
-    if image_attributes is not None:
-        checked = check_flat_map(image_attributes)
-        if type(checked) is tuple:
-            key, msg = checked
-            field = "image_attributes" if key is None else f"image_attributes.{key}"
-            errors.append(RowError(loc, field, R_ATTRIBUTES, msg))
+    image_attributes = checked_image_attributes(data, loc, errors)
     kind = data.get("mask_kind", "instance")
     if kind not in MASK_KINDS:
         errors.append(

@@ -186,3 +186,16 @@ def derive_score(scores: list[float], how: str | None) -> float | None:
     if how == "min":
         return min(scores)
     return math.fsum(scores) / len(scores)
+
+
+def checked_image_attributes(data: dict[str, Any], loc: Location, errors: list[RowError]) -> Any:
+    """The row's ``image_attributes`` (``None`` when absent); a problem is appended to
+    ``errors`` and the value is returned all the same (the row fails anyway)."""
+    image_attributes = data.get("image_attributes")
+    if image_attributes is not None:
+        checked = check_flat_map(image_attributes)
+        if type(checked) is tuple:
+            key, msg = checked
+            field = "image_attributes" if key is None else f"image_attributes.{key}"
+            errors.append(RowError(loc, field, R_ATTRIBUTES, msg))
+    return image_attributes

@@ -33,6 +33,7 @@ from upload_preds.convert.checks import (
     R_UNKNOWN_FIELD,
     Err,
     check_flat_map,
+    checked_image_attributes,
     derive_score,
     image_size,
     is_num,
@@ -108,13 +109,7 @@ def build(
         )
         return None
     n_err = len(errors)
-    image_attributes = data.get("image_attributes")
-    if image_attributes is not None:
-        checked = check_flat_map(image_attributes)
-        if type(checked) is tuple:
-            key, msg = checked
-            field = "image_attributes" if key is None else f"image_attributes.{key}"
-            errors.append(RowError(loc, field, R_ATTRIBUTES, msg))
+    image_attributes = checked_image_attributes(data, loc, errors)
     size: tuple[int, int] | None = None
     if "width" in data or "height" in data or ctx.norm:
         size = image_size(data, loc, errors)
