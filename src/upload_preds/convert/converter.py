@@ -51,10 +51,21 @@ ROW_KEYS = frozenset(
         "image_attributes",
     }
 )
-# Row fields of masks (see _mask_label) and the image size (masks, --normalized). Kept
+# Row fields of masks (see bitmaps.build) and the image size (masks, --normalized). Kept
 # apart from ROW_KEYS, which mirrors the row models of --print-schema (models.py).
 MASK_ROW_KEYS = frozenset({"mask_path", "mask_kind", "width", "height"})
 ALL_ROW_KEYS = ROW_KEYS | MASK_ROW_KEYS
+
+#: The label families by the dataset's label kind (``models.label_kind`` of its task
+#: type): the one table the converter dispatches rows through. A kind not listed
+#: here can still be uploaded as complete ``attributes``.
+LABEL_FAMILIES: dict[str, Family] = {
+    "vector": Family("image vector", shorthand.build),
+    "pointcloud-cuboid": Family("point cloud cuboid", shorthand.build),
+    "segmentation-bitmap": Family("image segmentation bitmap", bitmaps.build, masks=True),
+}
+#: A shorthand row when no task type is known: 2-D shapes or cuboids, by their ``type``.
+ANY_SHAPES = Family("image vector or point cloud cuboid", shorthand.build)
 
 
 def convert_row(ctx: Context, data: Any, loc: Location) -> LabelJob | list[RowError]:
@@ -256,18 +267,6 @@ def _sample(
             RowError(loc, "sample_uuid", R_SAMPLE, "missing: give sample_uuid or sample_name")
         )
     return None, None
-
-
-#: The label families by the dataset's label kind (``models.label_kind`` of its task
-#: type): the one table the converter dispatches rows through. A kind not listed
-#: here can still be uploaded as complete ``attributes``.
-LABEL_FAMILIES: dict[str, Family] = {
-    "vector": Family("image vector", shorthand.build),
-    "pointcloud-cuboid": Family("point cloud cuboid", shorthand.build),
-    "segmentation-bitmap": Family("image segmentation bitmap", bitmaps.build, masks=True),
-}
-#: A shorthand row when no task type is known: 2-D shapes or cuboids, by their ``type``.
-ANY_SHAPES = Family("image vector or point cloud cuboid", shorthand.build)
 
 
 class Converter:

@@ -218,7 +218,7 @@ class CsvLayout:
             self.problems.append(("sample_uuid", "missing column: sample_uuid or sample_name"))
         if "category" not in present and "category_id" not in present:
             self.problems.append(("category", "missing column: category or category_id"))
-        # Records of this header may take Converter._csv_fast: boxes only.
+        # Records of this header may take fast.csv_fast: boxes only.
         self.fast = (
             not self.problems
             and self.box is not None

@@ -58,9 +58,9 @@ def fast_label(ctx: Context, data: Any, loc: Location) -> LabelJob | None:
     optional attribute maps, no explicit ids.
 
     Returns ``None`` at the first thing it does not handle (anything else,
-    including every kind of error); :meth:`_convert` then does the full job
+    including every kind of error); :func:`~.converter.convert_row` then does the full job
     and reports every problem. So this path only needs to be right when it
-    succeeds, and it must accept nothing that :meth:`_convert` would reject.
+    succeeds, and it must accept nothing that ``convert_row`` would reject.
     Unknown keys are caught by counting: ``len(a)`` must equal the number of
     known keys found (an explicit ``null`` also falls back, harmlessly).
     """
