@@ -34,7 +34,7 @@ from upload_preds.convert.checks import (
 )
 from upload_preds.convert.complete import full_attributes
 from upload_preds.convert.context import Built, Context, Family
-from upload_preds.convert.fast import try_fast
+from upload_preds.convert.fast import fast_label
 from upload_preds.convert.options import ConvertOptions
 from upload_preds.models import LABEL_STATUSES
 from upload_preds.records import LabelJob, Location, Record, RowError
@@ -292,11 +292,7 @@ class Converter:
         loc, _, data = record
         ctx = self.ctx
         if ctx.fast_ok:
-            # fast.fast_label without its extra call: this runs per row.
-            try:
-                job = try_fast(ctx, data, loc)
-            except (TypeError, ValueError, KeyError):
-                job = None
+            job = fast_label(ctx, data, loc)
             if job is not None:
                 return job
         return convert_row(ctx, data, loc)
@@ -314,17 +310,14 @@ class Converter:
         loc, _, data = record
         ctx = self.ctx
         if ctx.fast_ok:
-            try:
-                job = try_fast(ctx, data, loc, False)
-            except (TypeError, ValueError, KeyError):
-                job = None
+            job = fast_label(ctx, data, loc, False)
             if job is not None:
                 return job
         return convert_row(ctx, data, loc)
 
     def _attributes_of(self, data: Any, loc: Location) -> dict[str, Any]:
         """The label attributes of a row that plan mode accepted, built now."""
-        job = try_fast(self.ctx, data, loc, True)
+        job = fast_label(self.ctx, data, loc)
         if job is None:  # not expected: the same row passed the same checks
             full = convert_row(self.ctx, data, loc)
             assert isinstance(full, LabelJob), full

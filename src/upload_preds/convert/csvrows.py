@@ -20,7 +20,6 @@ from upload_preds.convert.checks import (
     NORMALIZED_NEEDS_SIZE,
     R_ATTRIBUTES,
     R_COLUMNS,
-    R_CUBOID,
     R_INVALID,
     R_LABEL_FAILED,
     R_MISSING,
@@ -33,14 +32,13 @@ from upload_preds.convert.checks import (
 )
 from upload_preds.convert.context import Context
 from upload_preds.convert.csvcells import (
-    CUBOID_COLUMNS,
     CsvLayout,
     attr_cell,
     json_cell,
     parse_int,
     parse_num,
 )
-from upload_preds.convert.cuboids import QUAT, XYZ, check_vec
+from upload_preds.convert.cuboids import cuboid_cells
 from upload_preds.convert.fast import csv_fast
 from upload_preds.convert.shapes import check_bbox, check_points
 from upload_preds.convert.shorthand import SHAPES, Ann, Problem, assemble
@@ -156,56 +154,11 @@ def csv_annotation(
     # Geometry.
     o: dict[str, Any] = {"category_id": cid, "type": t}
     if t == "cuboid" and layout.cuboid:
-        cub: dict[str, float] = {}
-        for col in CUBOID_COLUMNS:
-            num = parse_num((cells.get(col) or "").strip())
-            if isinstance(num, tuple):
-                fail(col, num)
-            elif col in ("length", "width", "height") and num <= 0:
-                fail(col, (R_CUBOID, f"should be greater than 0, got {num!r}"))
-            else:
-                cub[col] = num
-        if len(cub) == len(CUBOID_COLUMNS):
-            o["position"] = {"x": cub["x"], "y": cub["y"], "z": cub["z"]}
-            o["dimensions"] = {"x": cub["length"], "y": cub["width"], "z": cub["height"]}
-        yaw = parse_num((cells.get("yaw") or "").strip())
-        if isinstance(yaw, tuple):
-            fail("yaw", yaw)
-        elif "position" in o:
-            o["yaw"] = yaw
-        text = (cells.get("rotation") or "").strip()
-        if text:
-            rot = check_vec(json_cell(text), QUAT, "rotation")
-            if isinstance(rot, tuple):
-                fail("rotation", rot)
-            else:
-                o["rotation"] = rot
+        cuboid_cells(cells, layout, o, fail)
     elif layout.cuboid:
         fail("type", (R_INVALID, "rows with cuboid columns (x,y,z,length,...) are cuboids"))
     elif t == "cuboid":
-        for col, keys in (("position", XYZ), ("dimensions", XYZ), ("rotation", QUAT)):
-            text = (cells.get(col) or "").strip()
-            if not text:
-                if col != "rotation":
-                    fail(col, (R_MISSING, f"a cuboid needs a {col} column holding JSON"))
-                continue
-            vec = check_vec(json_cell(text), keys, col)
-            if isinstance(vec, tuple):
-                fail(col, vec)
-            elif col == "dimensions" and min(vec.values()) <= 0:
-                fail(col, (R_CUBOID, f"dimensions should all be greater than 0, got {text}"))
-            else:
-                o[col] = vec
-        yaw = parse_num((cells.get("yaw") or "").strip())
-        if isinstance(yaw, tuple):
-            fail("yaw", yaw)
-        elif "position" in o and "dimensions" in o:
-            rot = o.pop("rotation", None)
-            o["yaw"] = yaw
-            if rot is not None:
-                o["rotation"] = rot
-        if layout.box is not None and any((cells.get(c) or "").strip() for c in layout.box):
-            fail(layout.box[0], (R_INVALID, "box columns do not apply to a cuboid"))
+        cuboid_cells(cells, layout, o, fail)
     else:
         pts_text = (cells.get("points") or "").strip()
         box_given = layout.box is not None and any((cells.get(c) or "").strip() for c in layout.box)

@@ -9,9 +9,11 @@ all be greater than 0. CSV records give cuboids as plain columns
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from upload_preds.convert.checks import R_CUBOID, R_MISSING, Err, is_num, num_err, short
+from upload_preds.convert.checks import R_CUBOID, R_INVALID, R_MISSING, Err, is_num, num_err, short
+from upload_preds.convert.csvcells import CUBOID_COLUMNS, CsvLayout, json_cell, parse_num
 from upload_preds.records import Location, RowError
 
 XYZ = ("x", "y", "z")
@@ -88,3 +90,65 @@ def check_cuboid(
     if "rotation" in out:
         ordered["rotation"] = out["rotation"]
     return ordered
+
+
+def cuboid_cells(
+    cells: dict[str, Any], layout: CsvLayout, o: dict[str, Any], fail: Callable[[str, Err], None]
+) -> None:
+    """A CSV record's cuboid into the annotation ``o``; each problem goes to ``fail(column,
+    (reason, message))``.
+
+    With plain columns (``layout.cuboid``: ``x,y,z,length,width,height``) the
+    numbers are cells; otherwise ``position``, ``dimensions`` and ``rotation``
+    cells hold JSON (a list or an object, as in a JSON row). ``yaw`` is a
+    number cell either way; ``rotation`` is optional.
+    """
+    if layout.cuboid:
+        cub: dict[str, float] = {}
+        for col in CUBOID_COLUMNS:
+            num = parse_num((cells.get(col) or "").strip())
+            if isinstance(num, tuple):
+                fail(col, num)
+            elif col in ("length", "width", "height") and num <= 0:
+                fail(col, (R_CUBOID, f"should be greater than 0, got {num!r}"))
+            else:
+                cub[col] = num
+        if len(cub) == len(CUBOID_COLUMNS):
+            o["position"] = {"x": cub["x"], "y": cub["y"], "z": cub["z"]}
+            o["dimensions"] = {"x": cub["length"], "y": cub["width"], "z": cub["height"]}
+        yaw = parse_num((cells.get("yaw") or "").strip())
+        if isinstance(yaw, tuple):
+            fail("yaw", yaw)
+        elif "position" in o:
+            o["yaw"] = yaw
+        text = (cells.get("rotation") or "").strip()
+        if text:
+            rot = check_vec(json_cell(text), QUAT, "rotation")
+            if isinstance(rot, tuple):
+                fail("rotation", rot)
+            else:
+                o["rotation"] = rot
+        return
+    for col, keys in (("position", XYZ), ("dimensions", XYZ), ("rotation", QUAT)):
+        text = (cells.get(col) or "").strip()
+        if not text:
+            if col != "rotation":
+                fail(col, (R_MISSING, f"a cuboid needs a {col} column holding JSON"))
+            continue
+        vec = check_vec(json_cell(text), keys, col)
+        if isinstance(vec, tuple):
+            fail(col, vec)
+        elif col == "dimensions" and min(vec.values()) <= 0:
+            fail(col, (R_CUBOID, f"dimensions should all be greater than 0, got {text}"))
+        else:
+            o[col] = vec
+    yaw = parse_num((cells.get("yaw") or "").strip())
+    if isinstance(yaw, tuple):
+        fail("yaw", yaw)
+    elif "position" in o and "dimensions" in o:
+        rot = o.pop("rotation", None)
+        o["yaw"] = yaw
+        if rot is not None:
+            o["rotation"] = rot
+    if layout.box is not None and any((cells.get(c) or "").strip() for c in layout.box):
+        fail(layout.box[0], (R_INVALID, "box columns do not apply to a cuboid"))

@@ -52,7 +52,7 @@ _FAST_ROW_KEYS = frozenset(
 _FAST_ANN_KEYS = frozenset({"category_id", "category", "type", "bbox", "score", "attributes"})
 
 
-def fast_label(ctx: Context, data: Any, loc: Location) -> LabelJob | None:
+def fast_label(ctx: Context, data: Any, loc: Location, build: bool = True) -> LabelJob | None:
     """The common case only, in as few operations as possible: a shorthand row
     of bboxes with float coordinates, categories by name or id, float scores,
     optional attribute maps, no explicit ids.
@@ -62,10 +62,11 @@ def fast_label(ctx: Context, data: Any, loc: Location) -> LabelJob | None:
     and reports every problem. So this path only needs to be right when it
     succeeds, and it must accept nothing that ``convert_row`` would reject.
     Unknown keys are caught by counting: ``len(a)`` must equal the number of
-    known keys found (an explicit ``null`` also falls back, harmlessly).
+    known keys found (an explicit ``null`` also falls back, harmlessly). With
+    ``build`` false, a :class:`~upload_preds.records.PlannedLabelJob` (plan mode).
     """
     try:
-        return try_fast(ctx, data, loc)
+        return try_fast(ctx, data, loc, build)
     except (TypeError, ValueError, KeyError):
         # An annotation that is not a dict, an unhashable category, a bbox that
         # does not unpack, a missing key: the full path explains it.
