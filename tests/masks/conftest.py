@@ -33,13 +33,13 @@ CATEGORIES = [{"id": 1, "name": "road"}, {"id": 2, "name": "car"}, {"id": 7, "na
 SAMPLE_NAMES = ["a.png", "b.png", "c.png"]
 
 
-def manifest() -> dict[str, Any]:
+def manifest(samples: list[str] = SAMPLE_NAMES) -> dict[str, Any]:
     return dataset_manifest(
         name="seg",
         task_type="segmentation-bitmap",
         format_version="0.1",
         categories=CATEGORIES,
-        samples=SAMPLE_NAMES,
+        samples=samples,
         namespace="masks",
     )
 

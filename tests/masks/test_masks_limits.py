@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from formatskit import dataset_manifest, running_env
+from formatskit import running_env
 from PIL import Image
 
 from upload_preds import masks
 
-from .conftest import CATEGORIES, MasksEnv
+from .conftest import MasksEnv, manifest
 
 NAMES = [f"s{i}.png" for i in range(20)]
 
@@ -35,15 +35,7 @@ NAMES = [f"s{i}.png" for i in range(20)]
 @pytest.fixture
 def many(tmp_path: Path) -> Iterator[MasksEnv]:
     """The masks sandbox with one sample per row of the test (duplicates are another error)."""
-    manifest = dataset_manifest(
-        name="seg",
-        task_type="segmentation-bitmap",
-        format_version="0.1",
-        categories=CATEGORIES,
-        samples=NAMES,
-        namespace="masks",
-    )
-    with running_env(MasksEnv, manifest, tmp_path) as env:
+    with running_env(MasksEnv, manifest(NAMES), tmp_path) as env:
         yield env
 
 
