@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from upload_preds.categories import Categories
+from upload_preds.convert.categories import Categories
 from upload_preds.records import LabelJob
 
 __all__ = ["AtomicWriter", "category_names", "label_record"]

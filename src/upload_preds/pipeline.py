@@ -64,7 +64,6 @@ import orjson
 
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
-from upload_preds.convert.categories import Categories
 from upload_preds.dedupe import (
     SIEVE_CHUNK,
     SIEVE_PARTS,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from upload_preds.categories import Categories
 from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
 from upload_preds.labelkey import LabelKey, job_hash
 from upload_preds.records import LabelJob, Location, Record, RowError
 
