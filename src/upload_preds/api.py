@@ -35,7 +35,7 @@ from pydantic import SecretStr
 
 from upload_preds.convert import ConvertOptions
 from upload_preds.settings import Settings, parse_shard
-from upload_preds.uploader import Run, RunInputs, UploadReport, spool_rows
+from upload_preds.run import Run, RunInputs, UploadReport, spool_rows
 
 PathLike = str | os.PathLike[str]
 

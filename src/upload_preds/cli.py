@@ -512,7 +512,7 @@ def upload_preds(
         from upload_preds.convert import ConvertOptions
         from upload_preds.formats import FormatOptions
         from upload_preds.settings import Settings, parse_shard
-        from upload_preds.uploader import RunInputs
+        from upload_preds.run import RunInputs
 
         convert = ConvertOptions(
             default_labelset=labelset,
@@ -623,7 +623,7 @@ def _run(
     from upload_preds.convert.categories import Categories
     from upload_preds.pipeline import AtomicWriter, category_names
     from upload_preds.report import PlainProgress, RichProgress, render_plan, render_summary
-    from upload_preds.uploader import ProgressSink, Run
+    from upload_preds.run import ProgressSink, Run
 
     progress: ProgressSink | None = None
     if not settings.quiet and not settings.dry_run and inputs.output_labels is None:

@@ -17,7 +17,7 @@ from rich.markup import escape
 from upload_preds.errors import UploadPredsError
 from upload_preds.pipeline import Tally
 from upload_preds.records import RowError
-from upload_preds.uploader import Snapshot, UploadReport
+from upload_preds.run import Snapshot, UploadReport
 
 
 def _plural(n: int, word: str) -> str:
