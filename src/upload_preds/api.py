@@ -34,8 +34,8 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from upload_preds.convert import ConvertOptions
-from upload_preds.settings import Settings, parse_shard
 from upload_preds.run import Run, RunInputs, UploadReport, spool_rows
+from upload_preds.settings import Settings, parse_shard
 
 PathLike = str | os.PathLike[str]
 

@@ -511,8 +511,8 @@ def upload_preds(
     try:
         from upload_preds.convert import ConvertOptions
         from upload_preds.formats import FormatOptions
-        from upload_preds.settings import Settings, parse_shard
         from upload_preds.run import RunInputs
+        from upload_preds.settings import Settings, parse_shard
 
         convert = ConvertOptions(
             default_labelset=labelset,

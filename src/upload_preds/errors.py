@@ -11,7 +11,8 @@ Exceptions are for what stops a whole run, or a whole file::
     ├── SetupError                   preflight failed before writing  exit 2
     └── AbortError                   the run had to stop              exit 3
         ├── AuthError                key rejected (401/403)           exit 3
-        └── ServerFailingError       persistent server failure        exit 3
+        ├── ServerFailingError       persistent server failure        exit 3
+        └── OutputError              an output file cannot be written exit 3
 
 Every message is written for the person at the terminal: what happened, where
 (file and line when there is one) and what to try next (``hint``).
@@ -82,3 +83,11 @@ class AuthError(AbortError):
 
 class ServerFailingError(AbortError):
     """The server kept failing after every retry, row after row."""
+
+
+class OutputError(AbortError):
+    """A failures file, report or labels file cannot be written (a full disk).
+
+    The run stops; what was uploaded is recorded in the journal, and no
+    half-written file is left behind.
+    """

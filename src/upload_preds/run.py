@@ -23,20 +23,18 @@ the same second pass without a preflight, with categories from
 ``--categories``. A dry run with an API runs the whole preflight read-only and
 classifies each label as would-upload, protected or already uploaded.
 
-Failed rows are written back in their input's own format by
-:class:`FailuresWriter`, so the failures file can be fed straight back in.
-Each entry carries its own error: a CSV/TSV line or a detection that is fine
-but went down with its label says so and names what failed it.
+Failed rows go to a :class:`~upload_preds.failures.FailureSink`, which writes
+them back in their input's own format (:mod:`upload_preds.failures`). Before a
+row is read, every output path is checked against the inputs and each other
+(:mod:`upload_preds.outputs`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import dataclasses
 import hashlib
-import io
 import os
 import signal
 import tempfile
@@ -52,10 +50,12 @@ import orjson
 from upload_preds.catmap import CategoryResolver, load_category_map
 from upload_preds.convert import R_LABEL_FAILED, Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.errors import AbortError, ExitCode, SetupError, UsageError
-from upload_preds.formats import YOLO_ERRORS_FILE, FormatOptions
+from upload_preds.errors import AbortError, ExitCode, OutputError, SetupError, UsageError
+from upload_preds.failures import FailureSink, error_text, first_errors, open_failures
+from upload_preds.formats import FormatOptions
 from upload_preds.masks import Bitmap
 from upload_preds.matching import MatchMode, key_stem
+from upload_preds.outputs import Named, refuse_clashing_outputs
 from upload_preds.pipeline import (
     AtomicWriter,
     Failure,
@@ -65,8 +65,8 @@ from upload_preds.pipeline import (
     label_record,
     raw_rows,
 )
-from upload_preds.readers import Source, refuse_repeated_paths
-from upload_preds.records import STDIN_NAME, LabelJob, Location, Notice, RowError
+from upload_preds.readers import refuse_repeated_paths
+from upload_preds.records import LabelJob, Location, Notice, RowError
 from upload_preds.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,8 +80,6 @@ if TYPE_CHECKING:
 
 REPORT_VERSION = 1
 EXAMPLES_PER_REASON = 5
-#: How many of a label's errors its failure message spells out (then "and N more").
-FAILURE_MESSAGE_ERRORS = 5
 SKIP_OTHER_SHARD = "other shard"
 SKIP_DRY_RUN = "dry run"
 SKIP_CONVERTED = "written to --output-labels"
@@ -203,151 +201,7 @@ class UploadReport:
 
 
 # ---------------------------------------------------------------------------
-# Failures file
-
-
-def default_failures_path(source: Source) -> Path:
-    """``preds.jsonl`` → ``preds.failed.jsonl``; CSV/TSV keep their format."""
-    ext = {"csv": ".csv", "tsv": ".tsv"}.get(source.fmt, ".jsonl")
-    if source.name == STDIN_NAME or source.path is None:
-        return Path(f"upload-preds.failed{ext}")
-    path = Path(source.name)
-    name = path.name
-    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv"):
-        name = name.removesuffix(suffix)
-    return path.with_name(f"{name}.failed{ext}")
-
-
-class FailuresWriter:
-    """Writes failed rows in their input's own format, with an ``_error`` field.
-
-    One file per input (``--failures PATH`` names it when there is one input, or
-    a directory for several). JSON rows are written as JSONL as they fail;
-    CSV/TSV rows are kept in a temporary JSONL spool until the end, because the
-    CSV header (the union of their columns plus ``_error``) is known only then.
-    Files appear only when something failed, and under their final name only
-    when complete (written to a temporary name, then renamed).
-    """
-
-    def __init__(
-        self,
-        sources: Sequence[Source],
-        target: Path | None,
-        detector: DetectorFailures | None = None,
-    ) -> None:
-        self._by_name = {s.name: s for s in sources}
-        self._target = target
-        self._several = len(sources) > 1
-        self._detector = detector
-        self._json: dict[str, AtomicWriter] = {}
-        self._csv: dict[str, tuple[BinaryIO, str, list[str]]] = {}
-        self.paths: list[str] = []
-
-    def _path_for(self, source: Source) -> Path:
-        default = default_failures_path(source)
-        if self._target is None:
-            return default
-        if self._several:
-            return self._target / default.name
-        return self._target
-
-    def write(
-        self,
-        rows: Sequence[tuple[Location, dict[str, Any]]],
-        message: str,
-        errors: Sequence[RowError] = (),
-    ) -> None:
-        """Write back ``rows``, which failed with ``message``.
-
-        ``errors`` are the label's errors with their locations, when known: a
-        detection (COCO object, YOLO line) or a CSV/TSV line then gets its own
-        errors rather than the whole label's (:func:`detection_error`,
-        :func:`csv_line_error`). A JSON row is a label by itself: its ``_error``
-        is ``message``.
-        """
-        for loc, data in rows:
-            source = self._by_name.get(loc.file)
-            if source is None and self._detector is not None and data:
-                self._detector.add(loc, data, detection_error(loc, message, errors))
-                continue
-            if source is None or not data:
-                continue  # a row that could not be parsed has no data to write back
-            csv_like = source.fmt in ("csv", "tsv")
-            record = dict(data)
-            record["_error"] = csv_line_error(loc, message, errors) if csv_like else message
-            line = orjson.dumps(record) + b"\n"
-            if csv_like:
-                spool = self._csv.get(source.name)
-                if spool is None:
-                    fd, name = tempfile.mkstemp(prefix="upload-preds-failed-")
-                    spool = (os.fdopen(fd, "w+b"), name, [])
-                    self._csv[source.name] = spool
-                columns = spool[2]
-                for key in data:
-                    if key not in columns:
-                        columns.append(key)
-                spool[0].write(line)
-            else:
-                writer = self._json.get(source.name)
-                if writer is None:
-                    writer = self._json[source.name] = AtomicWriter(self._path_for(source))
-                writer.write(line)
-
-    def close(self) -> None:
-        """Put every file in place; returns nothing, see :attr:`paths`."""
-        if self._detector is not None:
-            self.paths.extend(self._detector.close())
-            self._detector = None
-        for writer in self._json.values():
-            writer.commit()
-            self.paths.append(str(writer.path))
-        self._json.clear()
-        for source_name, (spool, spool_name, columns) in self._csv.items():
-            source = self._by_name[source_name]
-            try:
-                path = self._path_for(source)
-                self._write_csv(path, source.fmt, spool, columns)
-                self.paths.append(str(path))
-            finally:
-                spool.close()
-                os.unlink(spool_name)
-        self._csv.clear()
-
-    @staticmethod
-    def _write_csv(path: Path, fmt: str, spool: BinaryIO, columns: list[str]) -> None:
-        out = AtomicWriter(path)
-        try:
-            text = io.StringIO()
-            writer = csv.DictWriter(
-                text, fieldnames=[*columns, "_error"], delimiter="\t" if fmt == "tsv" else ","
-            )
-            writer.writeheader()
-            spool.seek(0)
-            for line in spool:
-                writer.writerow(orjson.loads(line))
-                if text.tell() > 1 << 20:
-                    out.write(text.getvalue().encode("utf-8"))
-                    text.seek(0)
-                    text.truncate()
-            out.write(text.getvalue().encode("utf-8"))
-            out.commit()
-        except BaseException:
-            out.abort()
-            raise
-
-
-def _error_text(e: RowError) -> str:
-    """One error as a failures file and the summary's reasons word it: ``field: message``."""
-    return f"{e.field}: {e.message}" if e.field else e.message
-
-
-def _first_errors(texts: Sequence[str]) -> str:
-    """The first :data:`FAILURE_MESSAGE_ERRORS` error texts joined, then ``and N more``."""
-    shown = texts[:FAILURE_MESSAGE_ERRORS]
-    joined = "; ".join(shown)
-    if len(texts) > len(shown):
-        joined += f"; and {len(texts) - len(shown)} more"
-    return joined
+# Summary examples
 
 
 def _example(loc: Location, ref: str | None, message: str) -> str:
@@ -369,192 +223,7 @@ def _failure_example(e: RowError, data: Mapping[str, Any] | None) -> str:
             if isinstance(value, str) and value.strip():
                 ref = value.strip()
                 break
-    return _example(e.loc, ref, _error_text(e))
-
-
-def _not_own(whose: str, message: str) -> str:
-    """The error of an entry that is fine but went down with the label it belongs to."""
-    return f"no error of its own; not uploaded because its {whose} failed: {message}"
-
-
-def detection_error(loc: Location, message: str, errors: Sequence[RowError]) -> str:
-    """The error text of one failed detection (COCO object, YOLO line) of a label.
-
-    An image's detections make one label, so one bad detection fails them all;
-    the user has to know which ones to fix. A detection with errors of its own
-    gets just those; the others say they only went down with their image.
-    Without located errors (unknown sample, rejected by the server) the label's
-    message applies to each detection alike.
-    """
-    own = [e for e in errors if e.loc == loc]
-    if own:
-        return "; ".join(map(_error_text, own))
-    if errors:
-        return _not_own("image's label", message)
-    return message
-
-
-def csv_line_error(loc: Location, message: str, errors: Sequence[RowError]) -> str:
-    """The ``_error`` of one failed CSV/TSV line: the line's own errors, if it has any.
-
-    The lines of a sample make one label, so one bad line fails them all. The
-    converter gives every line an error, the fine ones ``another line of the
-    label failed``; here that becomes the wording of :func:`detection_error`
-    (``no error of its own; ...``), followed by the errors of the lines that
-    failed, each with its line in the input (as the summary names it). A label
-    that failed as a whole (no located errors: unknown sample, refused by the
-    server) gives each line ``message``; a duplicate label fails line by line,
-    each line with the duplicate error as its own.
-    """
-    failing = [e for e in errors if e.reason != R_LABEL_FAILED]
-    own = [e for e in failing if e.loc == loc]
-    if own:
-        return "; ".join(map(_error_text, own))
-    if not failing:
-        return message
-
-    def where(at: Location) -> str:
-        # The input's line: in the failures file the lines are numbered anew.
-        return f"input line {at.line}" if at.file == loc.file else str(at)
-
-    return _not_own("label", _first_errors([f"{where(e.loc)}: {_error_text(e)}" for e in failing]))
-
-
-class DetectorFailures:
-    """Failed detections of ``--format coco|yolo`` inputs, written back in their format.
-
-    Each detection carries its own error (:func:`detection_error`).
-
-    * COCO: ``<input>.failed.json``, a results list of the failed detections,
-      each with an ``_error`` field (COCO readers, ours and pycocotools',
-      ignore unknown keys), so the same command with that file retries them.
-      For a whole instances file the failures file is an instances file too
-      (its ``images`` and ``categories``, the failed ``annotations``), because
-      such an input carries its own ids.
-    * YOLO: a folder ``<first input>.failed/`` holding, under each txt file's
-      path relative to its input folder, the failed lines as they were, so
-      ``--format yolo`` on that folder retries them. A YOLO line has no room
-      for a message, so the folder also holds ``_errors.jsonl``
-      (:data:`~upload_preds.formats.YOLO_ERRORS_FILE`), one object per failed
-      line in file and line order: ``file`` and ``line`` where it is in this
-      folder (what to edit), ``error``, ``text`` (the line as written) and
-      ``input`` (its original ``file:line``, as the summary and the report name
-      it). Not a ``.txt`` file, so the YOLO reader never takes it for labels,
-      and not in :attr:`FailuresWriter.paths`, so the retry command names only
-      the folder. A folder left by an earlier run is brought up to date: the
-      txt files its ``_errors.jsonl`` names (ours, then) that fail no more are
-      removed, so the retry never sends stale lines; other files are left alone.
-
-    Failures are held in memory until :meth:`close` (only what failed).
-    """
-
-    def __init__(self, paths: Sequence[str], fmt: str, target: Path | None) -> None:
-        self._paths = list(paths)
-        self._fmt = fmt
-        self._target = target
-        self._coco: dict[str, list[dict[str, Any]]] = {}
-        # txt file -> original line number -> (the line as written, its error)
-        self._yolo: dict[str, dict[int, tuple[str, str]]] = {}
-
-    def add(self, loc: Location, data: dict[str, Any], error: str) -> None:
-        if self._fmt == "coco":
-            self._coco.setdefault(loc.file, []).append({**data, "_error": error})
-        elif isinstance(data.get("line"), str):
-            self._yolo.setdefault(loc.file, {})[loc.line] = (data["line"], error)
-
-    def close(self) -> list[str]:
-        written: list[str] = []
-        for name, dets in self._coco.items():
-            path = self._coco_path(name)
-            doc: Any = dets
-            with contextlib.suppress(OSError, orjson.JSONDecodeError):
-                original = orjson.loads(Path(name).read_bytes())
-                if isinstance(original, dict):
-                    doc = {
-                        "images": original.get("images", []),
-                        "categories": original.get("categories", []),
-                        "annotations": dets,
-                    }
-            out = AtomicWriter(path)
-            out.write(orjson.dumps(doc) + b"\n")
-            out.commit()
-            written.append(str(path))
-        self._coco.clear()
-        if self._yolo:
-            root = self._yolo_root()
-            sidecar: list[tuple[str, bytes]] = []
-            earlier = self._earlier_files(root)
-            for txt, lines in self._yolo.items():
-                rel = Path(self._relative(txt))
-                earlier.discard(rel.as_posix())
-                out = AtomicWriter(root / rel)
-                numbers = sorted(lines)
-                out.write("".join(lines[n][0] + "\n" for n in numbers).encode("utf-8"))
-                out.commit()
-                for new_line, n in enumerate(numbers, 1):
-                    text, error = lines[n]
-                    entry = {
-                        "file": rel.as_posix(),
-                        "line": new_line,
-                        "error": error,
-                        "text": text,
-                        "input": str(Location(txt, n)),
-                    }
-                    sidecar.append((rel.as_posix(), orjson.dumps(entry) + b"\n"))
-            for stale in earlier:
-                (root / stale).unlink(missing_ok=True)
-            # Sorted by file (stable: lines stay in order) so that it reads like the folder.
-            sidecar.sort(key=lambda item: item[0])
-            out = AtomicWriter(root / YOLO_ERRORS_FILE)
-            out.write(b"".join(line for _, line in sidecar))
-            out.commit()
-            written.append(str(root))
-            self._yolo.clear()
-        return written
-
-    def _coco_path(self, name: str) -> Path:
-        p = Path(name)
-        default = p.with_name(p.name.removesuffix(".json") + ".failed.json")
-        if self._target is None:
-            return default
-        return self._target / default.name if len(self._paths) > 1 else self._target
-
-    @staticmethod
-    def _earlier_files(root: Path) -> set[str]:
-        """The txt files an earlier run wrote to ``root``, as its errors sidecar names them."""
-        try:
-            lines = (root / YOLO_ERRORS_FILE).read_bytes().splitlines()
-        except OSError:
-            return set()
-        found: set[str] = set()
-        for line in lines:
-            with contextlib.suppress(orjson.JSONDecodeError):
-                entry = orjson.loads(line)
-                name = entry.get("file") if isinstance(entry, dict) else None
-                # Only a relative path down into the folder: the sidecar may have been edited.
-                if (
-                    isinstance(name, str)
-                    and name.endswith(".txt")
-                    and not Path(name).is_absolute()
-                    and ".." not in Path(name).parts
-                ):
-                    found.add(name)
-        return found
-
-    def _yolo_root(self) -> Path:
-        if self._target is not None:
-            return self._target
-        first = Path(self._paths[0].rstrip("/\\") or ".")
-        base = first if first.is_dir() else first.parent
-        return base.with_name(base.name + ".failed")
-
-    def _relative(self, txt: str) -> str:
-        for p in self._paths:
-            if os.path.isdir(p):
-                rel = os.path.relpath(txt, p)
-                if not rel.startswith(".."):
-                    return rel
-        return os.path.basename(txt)
+    return _example(e.loc, ref, error_text(e))
 
 
 # ---------------------------------------------------------------------------
@@ -620,7 +289,7 @@ class Run:
         self._engine: UploadEngine | None = None
         self._stopping = False
         self._interrupts = 0
-        self._failures: FailuresWriter | None = None
+        self._failures: FailureSink | None = None
         self._labels_out: AtomicWriter | None = None
         self._index: preflight.SampleIndex | None = None
         self._matcher: Matcher | None = None
@@ -648,20 +317,20 @@ class Run:
     ) -> None:
         self.counts.fail(reason, len(rows), _example(loc, ref, message))
         if self._failures is not None:
-            self._failures.write(rows, message)
+            self._failures.add(rows, message)
 
     def _on_failure(self, item: Failure) -> None:
         self.tally.add(item)
         # A CSV label's fine lines fail with "another line of the label failed": the
         # label counts under the reason of a line that is wrong, whichever line is first.
         first = next((e for e in item.errors if e.reason != R_LABEL_FAILED), item.errors[0])
-        message = _first_errors([_error_text(e) for e in item.errors])
+        message = first_errors([error_text(e) for e in item.errors])
         data = dict(item.rows)
         # Counts.fail keeps at most EXAMPLES_PER_REASON examples of a reason.
         examples = [_failure_example(e, data.get(e.loc)) for e in item.errors[:EXAMPLES_PER_REASON]]
         self.counts.fail(first.reason, len(item.rows), *examples)
         if self._failures is not None:
-            self._failures.write(item.rows, message, item.errors)
+            self._failures.add(item.rows, message, item.errors)
 
     def snapshot(self) -> Snapshot:
         c = self.counts
@@ -850,12 +519,13 @@ class Run:
             resolver=resolver,
         )
         with prep:
-            detector = (
-                DetectorFailures(inputs.paths, inputs.formats.fmt, s.failures)
-                if inputs.formats is not None
-                else None
+            failures = self._failures = open_failures(
+                prep.sources,
+                s.failures,
+                detector_fmt=inputs.formats.fmt if inputs.formats is not None else None,
+                detector_paths=inputs.paths,
             )
-            self._failures = FailuresWriter(prep.sources, s.failures, detector)
+            self._refuse_clashing_outputs(failures)
             if inputs.output_labels is not None:
                 self._labels_out = AtomicWriter(inputs.output_labels)
             try:
@@ -863,20 +533,47 @@ class Run:
                     self._offline(prep)
                 else:
                     await self._online(prep)
+            except OutputError:
+                if self._labels_out is not None:
+                    self._labels_out.abort()
+                raise
             except BaseException:
                 if self._labels_out is not None:
                     self._labels_out.abort()
-                self._failures.close()
-                self.report.failures_files = self._failures.paths
+                # What failed so far is kept (an interrupted run's failures file).
+                self.report.failures_files = failures.close()
                 raise
             if self._labels_out is not None:
                 self._labels_out.commit()
                 self.report.output_labels = str(inputs.output_labels)
-            self._failures.close()
-            self.report.failures_files = self._failures.paths
+            self.report.failures_files = failures.close()
         self.report.elapsed_s = time.monotonic() - self._started
         self.report.exit_code = self._exit_code()
         return self.report
+
+    def _refuse_clashing_outputs(self, failures: FailureSink) -> None:
+        """Exit 2 before reading when an output would replace an input or another output."""
+        inputs, s = self.inputs, self.settings
+        reads: list[Named] = [("input", p) for p in inputs.paths]
+        for what, path in (
+            ("--categories", inputs.categories_file),
+            ("--category-map", inputs.category_map),
+            ("--coco-gt", inputs.formats.coco_gt if inputs.formats else None),
+            ("--yolo-names", inputs.formats.yolo_names if inputs.formats else None),
+        ):
+            if path is not None:
+                reads.append((what, path))
+        targets = failures.targets()
+        named = s.failures is not None and len(targets) == 1
+        writes: list[Named] = [
+            ("--failures" if named else f"the failures file of {src}", path)
+            for src, path in zip(inputs.paths, targets, strict=False)
+        ]
+        if inputs.output_labels is not None:
+            writes.append(("--output-labels", inputs.output_labels))
+        if s.report is not None:
+            writes.append(("--report", s.report))
+        refuse_clashing_outputs(reads, writes)
 
     def _exit_code(self) -> ExitCode:
         if self.report.interrupted:
@@ -1140,14 +837,11 @@ def spool_rows(rows: Any, stack: contextlib.ExitStack) -> str:
 
 __all__ = [
     "Counts",
-    "DetectorFailures",
-    "FailuresWriter",
     "ProgressSink",
     "Run",
     "RunInputs",
     "Snapshot",
     "UploadReport",
-    "default_failures_path",
     "run",
     "shard_of",
     "spool_rows",

@@ -22,8 +22,13 @@ def read_jsonl(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_dry_run_over_every_sample_file(run: Run) -> None:
-    files = [SAMPLE / "predictions.jsonl", SAMPLE / "predictions.csv", SAMPLE / "predictions.json"]
+def test_dry_run_over_every_sample_file(run: Run, tmp_path: Path) -> None:
+    # predictions.json and predictions.jsonl would share one failures file
+    # (refused, see tests/e2e/test_output_paths.py): the JSON document goes in
+    # under another name.
+    doc = tmp_path / "document.json"
+    doc.write_bytes((SAMPLE / "predictions.json").read_bytes())
+    files = [SAMPLE / "predictions.jsonl", SAMPLE / "predictions.csv", doc]
     res = run(*files, "--categories", CATS, "--dry-run", "--json")
     assert res.code == 0, res.stderr
     report = json.loads(res.stdout)

@@ -30,8 +30,8 @@ from upload_preds.convert.categories import Categories
 from upload_preds.dedupe import SIEVE_PARTS, HashSieve
 from upload_preds.pipeline import Failure, OnDuplicate, Preparer, Skip, Tally
 from upload_preds.records import LabelJob, Notice
-from upload_preds.settings import Settings
 from upload_preds.run import Run, RunInputs
+from upload_preds.settings import Settings
 
 CATS = Categories([(1, "car"), (2, "truck")])
 SAMPLE_CATS = Path(__file__).parents[2] / "sample_data" / "categories.json"

@@ -19,7 +19,9 @@ Two steps, so that every file problem is reported before any row is processed:
    because no row of such a file can be read correctly.
 
 A key or column named ``_error`` (what the failures file adds) is dropped,
-so a failures file can be fed back in as it is. Shared limits and errors live
+so a failures file can be fed back in as it is; a JSONL object holding only
+``_raw`` next to it is a line that could not be parsed, and its text is read
+in its place (:data:`RAW_KEY`). Shared limits and errors live
 in :mod:`~upload_preds.readers.common`.
 """
 
@@ -34,6 +36,7 @@ from upload_preds.readers.common import (
     MAX_CSV_RECORD_BYTES,
     MAX_DEPTH,
     MAX_LINE_BYTES,
+    RAW_KEY,
     Item,
 )
 from upload_preds.readers.delimited import read_delimited
@@ -52,6 +55,7 @@ __all__ = [
     "MAX_CSV_RECORD_BYTES",
     "MAX_DEPTH",
     "MAX_LINE_BYTES",
+    "RAW_KEY",
     "Item",
     "Source",
     "count_records",

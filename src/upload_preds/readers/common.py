@@ -24,6 +24,10 @@ MAX_CSV_FIELD_CHARS: Final = 1024 * 1024
 MAX_CSV_RECORD_BYTES: Final = 4 * 1024 * 1024
 #: The key/column the failures file adds to each failed row; dropped on reading.
 ERROR_KEY: Final = "_error"
+#: A JSONL failures file's key for a line that could not be parsed, kept as its
+#: text (``{"_raw": "...", "_error": "..."}``): read back, the text is parsed in
+#: place of the object, so it fails again the same way until it is fixed.
+RAW_KEY: Final = "_raw"
 #: Deepest accepted nesting of a JSON row's objects and arrays (the row is level 1).
 #: Labels need about a dozen; far deeper rows could not be written back (orjson
 #: writes 254 levels at most) or pickled, so they are row errors.

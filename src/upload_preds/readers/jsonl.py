@@ -20,6 +20,7 @@ from upload_preds.readers.common import (
     ERROR_KEY,
     MAX_DEPTH,
     MAX_LINE_BYTES,
+    RAW_KEY,
     STREAM_ERRORS,
     Item,
     skip_line,
@@ -80,11 +81,34 @@ def read_jsonl(src: Source) -> Iterator[Item]:
                         continue
                 if ERROR_KEY in obj:
                     del obj[ERROR_KEY]
+                    if RAW_KEY in obj:
+                        yield _reparse_raw(name, lineno, obj)
+                        continue
                 # Record(Location(name, lineno), "jsonl", obj) without the two
                 # Python-level NamedTuple constructors: this runs once per row.
                 yield new(Record, (new(Location, (name, lineno)), "jsonl", obj))
             else:
                 yield not_object(Location(name, lineno), obj, strip_eol(line))
+
+
+def _reparse_raw(name: str, lineno: int, obj: dict[str, object]) -> Item:
+    """A failures file's ``{"_raw": text}``: the text, read as the line it was."""
+    text = obj.get(RAW_KEY)
+    loc = Location(name, lineno)
+    if len(obj) != 1 or not isinstance(text, str):
+        return Record(loc, "jsonl", obj)  # a row that only has a _raw field
+    line = text.encode("utf-8")
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return _jsonl_problem(name, lineno, line, exc)
+    if type(value) is not dict:
+        return not_object(loc, value, line)
+    problem = row_problem(line, value, loc)
+    if problem is not None:
+        return problem
+    value.pop(ERROR_KEY, None)
+    return Record(loc, "jsonl", value)
 
 
 def _jsonl_problem(name: str, lineno: int, line: bytes, exc: orjson.JSONDecodeError) -> Item:

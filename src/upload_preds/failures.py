@@ -1,0 +1,557 @@
+"""Failures files: failed rows written back in their input's own format.
+
+Every failed row of a run lands in a failures file, with an ``_error`` that
+says why, so the file can be fixed and fed straight back in with the same
+command. One interface, :class:`FailureSink` (``add`` rows as they fail,
+``close`` to put the files in place), and :func:`open_failures`, which picks
+the writer by the input's format:
+
+* :class:`RowFailures` for the native row formats. JSON and JSONL rows go to
+  ``<input>.failed.jsonl``, one object per row; CSV and TSV records go to
+  ``<input>.failed.csv`` / ``.tsv`` under the input's own header plus an
+  ``_error`` column.
+* :class:`DetectorFailures` for ``--format coco|yolo``: a COCO results list
+  (or instances file), or a folder of YOLO txt files with an errors sidecar.
+
+A record the reader could not parse (a line that is not JSON, a CSV record
+with a broken quote) has no fields to write back; it is written as its raw
+text (:attr:`~upload_preds.records.RowError.raw`), in a form the reader reads
+again as the same failing record:
+
+* JSONL: ``{"_raw": "<the line>", "_error": "..."}``. The reader parses
+  ``_raw`` in place of the object (:data:`~upload_preds.readers.RAW_KEY`), so
+  the row fails again with the same error until ``_raw`` is fixed (or the line
+  replaced by the fixed object). A line that is not UTF-8 cannot be a JSON
+  string: it is copied as it was, and fails again as not UTF-8.
+* CSV/TSV: the record's text as it was, with its ``_error`` cell appended: its
+  cells stay in the header's columns, and the reader fails it again for the
+  same reason (a wrong number of cells, a broken quote).
+
+Files appear only when something failed, and under their final name only when
+complete (written under a temporary name, then renamed). A write that fails
+(a full disk) removes the temporary files and raises
+:class:`~upload_preds.errors.OutputError`: the run stops, what was uploaded is
+recorded in the journal, and no half-written file is left.
+
+:meth:`FailureSink.targets` names every path the sink may write, before
+anything is read, so that the run can refuse outputs that would overwrite an
+input or each other (:mod:`upload_preds.outputs`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import orjson
+
+from upload_preds.convert import R_LABEL_FAILED
+from upload_preds.errors import OutputError
+from upload_preds.formats import YOLO_ERRORS_FILE
+from upload_preds.outputs import AtomicWriter
+from upload_preds.readers import ERROR_KEY, RAW_KEY, Source
+from upload_preds.records import STDIN_NAME, Location, RowError
+
+#: How many of a label's errors its failure message spells out (then "and N more").
+FAILURE_MESSAGE_ERRORS = 5
+
+#: Failed rows: each source location with its original data (``{}`` when unparsed).
+FailedRows = Sequence[tuple[Location, dict[str, Any]]]
+
+
+class FailureSink(Protocol):
+    """Where a run's failed rows go; one per run, chosen by :func:`open_failures`."""
+
+    def targets(self) -> list[Path]:
+        """Every path this sink may write (files or a folder), known before reading."""
+        ...
+
+    def add(self, rows: FailedRows, message: str, errors: Sequence[RowError] = ()) -> None:
+        """Write back ``rows``, which failed with ``message`` (``errors``: located causes)."""
+        ...
+
+    def close(self) -> list[str]:
+        """Put every file in place; the paths written (the retry command names them)."""
+        ...
+
+
+def open_failures(
+    sources: Sequence[Source],
+    target: Path | None,
+    *,
+    detector_fmt: str | None = None,
+    detector_paths: Sequence[str] = (),
+) -> FailureSink:
+    """The sink for a run's inputs: detector files (COCO/YOLO) or native rows."""
+    if detector_fmt is not None:
+        return DetectorFailures(detector_paths, detector_fmt, target)
+    return RowFailures(sources, target)
+
+
+# ---------------------------------------------------------------------------
+# Error texts
+
+
+def error_text(e: RowError) -> str:
+    """One error as a failures file and the summary's reasons word it: ``field: message``."""
+    return f"{e.field}: {e.message}" if e.field else e.message
+
+
+def first_errors(texts: Sequence[str]) -> str:
+    """The first :data:`FAILURE_MESSAGE_ERRORS` error texts joined, then ``and N more``."""
+    shown = texts[:FAILURE_MESSAGE_ERRORS]
+    joined = "; ".join(shown)
+    if len(texts) > len(shown):
+        joined += f"; and {len(texts) - len(shown)} more"
+    return joined
+
+
+def _not_own(whose: str, message: str) -> str:
+    """The error of an entry that is fine but went down with the label it belongs to."""
+    return f"no error of its own; not uploaded because its {whose} failed: {message}"
+
+
+def detection_error(loc: Location, message: str, errors: Sequence[RowError]) -> str:
+    """The error text of one failed detection (COCO object, YOLO line) of a label.
+
+    An image's detections make one label, so one bad detection fails them all;
+    the user has to know which ones to fix. A detection with errors of its own
+    gets just those; the others say they only went down with their image.
+    Without located errors (unknown sample, rejected by the server) the label's
+    message applies to each detection alike.
+    """
+    own = [e for e in errors if e.loc == loc]
+    if own:
+        return "; ".join(map(error_text, own))
+    if errors:
+        return _not_own("image's label", message)
+    return message
+
+
+def csv_line_error(loc: Location, message: str, errors: Sequence[RowError]) -> str:
+    """The ``_error`` of one failed CSV/TSV line: the line's own errors, if it has any.
+
+    The lines of a sample make one label, so one bad line fails them all. The
+    converter gives every line an error, the fine ones ``another line of the
+    label failed``; here that becomes the wording of :func:`detection_error`
+    (``no error of its own; ...``), followed by the errors of the lines that
+    failed, each with its line in the input (as the summary names it). A label
+    that failed as a whole (no located errors: unknown sample, refused by the
+    server) gives each line ``message``; a duplicate label fails line by line,
+    each line with the duplicate error as its own.
+    """
+    failing = [e for e in errors if e.reason != R_LABEL_FAILED]
+    own = [e for e in failing if e.loc == loc]
+    if own:
+        return "; ".join(map(error_text, own))
+    if not failing:
+        return message
+
+    def where(at: Location) -> str:
+        # The input's line: in the failures file the lines are numbered anew.
+        return f"input line {at.line}" if at.file == loc.file else str(at)
+
+    return _not_own("label", first_errors([f"{where(e.loc)}: {error_text(e)}" for e in failing]))
+
+
+def _raw_of(loc: Location, errors: Sequence[RowError]) -> bytes | None:
+    """The raw text of the record at ``loc`` that could not be parsed, if the reader kept it."""
+    for e in errors:
+        if e.loc == loc and e.raw is not None:
+            return e.raw
+    return None
+
+
+def _write_failed(path: Path, exc: OSError) -> OutputError:
+    reason = exc.strerror or str(exc)
+    return OutputError(
+        f"cannot write the failures file {path}: {reason}",
+        hint="free some space (or pass --failures PATH on another disk) and rerun the same "
+        "command: what was uploaded is recorded in the journal, so the rerun resumes",
+    )
+
+
+# ---------------------------------------------------------------------------
+# JSON, JSONL, CSV, TSV
+
+
+def default_failures_path(source: Source) -> Path:
+    """``preds.jsonl`` → ``preds.failed.jsonl``; CSV/TSV keep their format."""
+    ext = {"csv": ".csv", "tsv": ".tsv"}.get(source.fmt, ".jsonl")
+    if source.name == STDIN_NAME or source.path is None:
+        return Path(f"upload-preds.failed{ext}")
+    path = Path(source.name)
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv"):
+        name = name.removesuffix(suffix)
+    return path.with_name(f"{name}.failed{ext}")
+
+
+class _CsvSpool:
+    """A CSV/TSV input's failed records, kept until the end in a temporary JSONL file.
+
+    The file's header is written first, and it is known only at the end (the
+    input's header, read again then). Each spool line is ``[data, error]`` for
+    a parsed record, or ``[raw text, error]`` for one that could not be parsed
+    (latin-1, which maps bytes to text one to one).
+    """
+
+    def __init__(self) -> None:
+        fd, self.name = tempfile.mkstemp(prefix="upload-preds-failed-")
+        self.file: BinaryIO = os.fdopen(fd, "w+b")
+        self.columns: list[str] = []  # the union of the data's keys, in order met
+
+    def add(self, data: dict[str, Any] | str, error: str) -> None:
+        if isinstance(data, dict):
+            for key in data:
+                if key not in self.columns:
+                    self.columns.append(key)
+        self.file.write(orjson.dumps([data, error]) + b"\n")
+
+    def discard(self) -> None:
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.name)
+
+
+class RowFailures:
+    """Failed rows of JSON/JSONL/CSV/TSV inputs, one failures file per input.
+
+    ``--failures PATH`` names the file when there is one input (a folder that
+    exists takes the default name inside it), else a folder for all of them.
+    JSON rows are written as JSONL as they fail; CSV/TSV records are spooled
+    until the end (:class:`_CsvSpool`).
+    """
+
+    def __init__(self, sources: Sequence[Source], target: Path | None) -> None:
+        self._sources = list(sources)
+        self._by_name = {s.name: s for s in sources}
+        self._target = target
+        self._into_folder = len(sources) > 1 or (target is not None and target.is_dir())
+        self._json: dict[str, AtomicWriter] = {}
+        self._csv: dict[str, _CsvSpool] = {}
+        self._written: list[str] = []
+
+    def _path_for(self, source: Source) -> Path:
+        default = default_failures_path(source)
+        if self._target is None:
+            return default
+        if self._into_folder:
+            return self._target / default.name
+        return self._target
+
+    def targets(self) -> list[Path]:
+        return [self._path_for(s) for s in self._sources]
+
+    def add(self, rows: FailedRows, message: str, errors: Sequence[RowError] = ()) -> None:
+        """Write back ``rows``, which failed with ``message``.
+
+        ``errors`` are the label's errors with their locations, when known: a
+        CSV/TSV line then gets its own errors rather than the whole label's
+        (:func:`csv_line_error`), and a record that could not be parsed its
+        raw text. A JSON row is a label by itself: its ``_error`` is ``message``.
+        """
+        for loc, data in rows:
+            source = self._by_name.get(loc.file)
+            if source is None:
+                continue
+            raw = None if data else _raw_of(loc, errors)
+            if not data and raw is None:
+                continue  # nothing was kept of it (e.g. a line too long to hold)
+            if source.fmt in ("csv", "tsv"):
+                spool = self._csv.get(source.name)
+                if spool is None:
+                    spool = self._csv[source.name] = _CsvSpool()
+                error = csv_line_error(loc, message, errors)
+                try:
+                    spool.add(data if raw is None else raw.decode("latin-1"), error)
+                except OSError as exc:
+                    raise self._broken(self._path_for(source), exc) from None
+            else:
+                self._write_json(source, _json_line(data, raw, message))
+
+    def _write_json(self, source: Source, line: bytes) -> None:
+        writer = self._json.get(source.name)
+        path = self._path_for(source)
+        try:
+            if writer is None:
+                writer = self._json[source.name] = AtomicWriter(path)
+            writer.write(line)
+        except OSError as exc:
+            raise self._broken(path, exc) from None
+
+    def _broken(self, path: Path, exc: OSError) -> OutputError:
+        """A write failed: drop every temporary file, and say which file could not be written."""
+        self.discard()
+        return _write_failed(path, exc)
+
+    def discard(self) -> None:
+        """Remove every temporary file; nothing more is written."""
+        for writer in self._json.values():
+            writer.abort()
+        self._json.clear()
+        for spool in self._csv.values():
+            spool.discard()
+        self._csv.clear()
+
+    def close(self) -> list[str]:
+        for name, writer in list(self._json.items()):
+            try:
+                writer.commit()
+            except OSError as exc:
+                raise self._broken(writer.path, exc) from None
+            del self._json[name]
+            self._written.append(str(writer.path))
+        for name, spool in list(self._csv.items()):
+            source = self._by_name[name]
+            path = self._path_for(source)
+            try:
+                _write_csv(path, source, spool)
+            except OSError as exc:
+                raise self._broken(path, exc) from None
+            spool.discard()
+            del self._csv[name]
+            self._written.append(str(path))
+        return self._written
+
+
+def _json_line(data: dict[str, Any], raw: bytes | None, message: str) -> bytes:
+    if raw is None:
+        return orjson.dumps({**data, ERROR_KEY: message}) + b"\n"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # Not UTF-8, so not a JSON string: the line as it was fails again the same way.
+        return raw.rstrip(b"\r\n") + b"\n"
+    return orjson.dumps({RAW_KEY: text.rstrip("\r\n"), ERROR_KEY: message}) + b"\n"
+
+
+def _input_header(source: Source, delimiter: str) -> list[str] | None:
+    """The input's header (without a previous ``_error`` column), or None if unreadable."""
+    # Any failure to read it again (gone, unreadable) falls back to the data's own columns.
+    with contextlib.suppress(Exception), source.open() as stream:
+        lines = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        for row in csv.reader(lines, delimiter=delimiter):
+            if row and any(cell.strip() for cell in row):
+                return [c for c in row if c != ERROR_KEY]
+    return None
+
+
+def _write_csv(path: Path, source: Source, spool: _CsvSpool) -> None:
+    """The CSV/TSV failures file: the input's header plus ``_error``, then the spooled records."""
+    delimiter = "\t" if source.fmt == "tsv" else ","
+    header = _input_header(source, delimiter) or []
+    columns = header + [c for c in spool.columns if c not in header]
+    out = AtomicWriter(path)
+    try:
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter=delimiter)
+        writer.writerow([*columns, ERROR_KEY])
+        spool.file.seek(0)
+        for line in spool.file:
+            data, error = orjson.loads(line)
+            if isinstance(data, dict):
+                writer.writerow([*(data.get(c, "") for c in columns), error])
+            else:
+                # A record that could not be parsed: its text as it was, then its error.
+                out.write(text.getvalue().encode("utf-8"))
+                text.seek(0)
+                text.truncate()
+                out.write(data.rstrip("\r\n").encode("latin-1") + delimiter.encode())
+                writer.writerow([error])
+            if text.tell() > 1 << 20:
+                out.write(text.getvalue().encode("utf-8"))
+                text.seek(0)
+                text.truncate()
+        out.write(text.getvalue().encode("utf-8"))
+        out.commit()
+    except BaseException:
+        out.abort()
+        raise
+
+
+# ---------------------------------------------------------------------------
+# COCO, YOLO
+
+
+class DetectorFailures:
+    """Failed detections of ``--format coco|yolo`` inputs, written back in their format.
+
+    Each detection carries its own error (:func:`detection_error`).
+
+    * COCO: ``<input>.failed.json``, a results list of the failed detections,
+      each with an ``_error`` field (COCO readers, ours and pycocotools',
+      ignore unknown keys), so the same command with that file retries them.
+      For a whole instances file the failures file is an instances file too
+      (its ``images`` and ``categories``, the failed ``annotations``), because
+      such an input carries its own ids.
+    * YOLO: a folder ``<first input>.failed/`` holding, under each txt file's
+      path relative to its input folder, the failed lines as they were, so
+      ``--format yolo`` on that folder retries them. A YOLO line has no room
+      for a message, so the folder also holds ``_errors.jsonl``
+      (:data:`~upload_preds.formats.YOLO_ERRORS_FILE`), one object per failed
+      line in file and line order: ``file`` and ``line`` where it is in this
+      folder (what to edit), ``error``, ``text`` (the line as written) and
+      ``input`` (its original ``file:line``, as the summary and the report name
+      it). Not a ``.txt`` file, so the YOLO reader never takes it for labels,
+      and not among the paths :meth:`close` returns, so the retry command names
+      only the folder. A folder left by an earlier run is brought up to date:
+      the txt files its ``_errors.jsonl`` names (ours, then) that fail no more
+      are removed, so the retry never sends stale lines; other files are left alone.
+
+    Failures are held in memory until :meth:`close` (only what failed).
+    """
+
+    def __init__(self, paths: Sequence[str], fmt: str, target: Path | None) -> None:
+        self._paths = list(paths)
+        self._fmt = fmt
+        self._target = target
+        self._coco: dict[str, list[dict[str, Any]]] = {}
+        # txt file -> original line number -> (the line as written, its error)
+        self._yolo: dict[str, dict[int, tuple[str, str]]] = {}
+
+    def targets(self) -> list[Path]:
+        if self._fmt == "coco":
+            return [self._coco_path(p) for p in self._paths]
+        return [self._yolo_root()] if self._paths else []
+
+    def add(self, rows: FailedRows, message: str, errors: Sequence[RowError] = ()) -> None:
+        for loc, data in rows:
+            if not data:
+                continue
+            error = detection_error(loc, message, errors)
+            if self._fmt == "coco":
+                self._coco.setdefault(loc.file, []).append({**data, ERROR_KEY: error})
+            elif isinstance(data.get("line"), str):
+                self._yolo.setdefault(loc.file, {})[loc.line] = (data["line"], error)
+
+    def close(self) -> list[str]:
+        written: list[str] = []
+        path = self._target or Path(".")
+        try:
+            for name, dets in self._coco.items():
+                path = self._coco_path(name)
+                self._write_coco(path, name, dets)
+                written.append(str(path))
+            self._coco.clear()
+            if self._yolo:
+                path = self._yolo_root()
+                self._write_yolo(path)
+                written.append(str(path))
+                self._yolo.clear()
+        except OSError as exc:
+            self._coco.clear()
+            self._yolo.clear()
+            raise _write_failed(path, exc) from None
+        return written
+
+    @staticmethod
+    def _write_coco(path: Path, name: str, dets: list[dict[str, Any]]) -> None:
+        doc: Any = dets
+        with contextlib.suppress(OSError, orjson.JSONDecodeError):
+            original = orjson.loads(Path(name).read_bytes())
+            if isinstance(original, dict):
+                doc = {
+                    "images": original.get("images", []),
+                    "categories": original.get("categories", []),
+                    "annotations": dets,
+                }
+        _write_whole(path, orjson.dumps(doc) + b"\n")
+
+    def _write_yolo(self, root: Path) -> None:
+        sidecar: list[tuple[str, bytes]] = []
+        earlier = self._earlier_files(root)
+        for txt, lines in self._yolo.items():
+            rel = Path(self._relative(txt))
+            earlier.discard(rel.as_posix())
+            numbers = sorted(lines)
+            _write_whole(root / rel, "".join(lines[n][0] + "\n" for n in numbers).encode("utf-8"))
+            for new_line, n in enumerate(numbers, 1):
+                text, error = lines[n]
+                entry = {
+                    "file": rel.as_posix(),
+                    "line": new_line,
+                    "error": error,
+                    "text": text,
+                    "input": str(Location(txt, n)),
+                }
+                sidecar.append((rel.as_posix(), orjson.dumps(entry) + b"\n"))
+        for stale in earlier:
+            (root / stale).unlink(missing_ok=True)
+        # Sorted by file (stable: lines stay in order) so that it reads like the folder.
+        sidecar.sort(key=lambda item: item[0])
+        _write_whole(root / YOLO_ERRORS_FILE, b"".join(line for _, line in sidecar))
+
+    def _coco_path(self, name: str) -> Path:
+        p = Path(name)
+        default = p.with_name(p.name.removesuffix(".json") + ".failed.json")
+        if self._target is None:
+            return default
+        return self._target / default.name if len(self._paths) > 1 else self._target
+
+    @staticmethod
+    def _earlier_files(root: Path) -> set[str]:
+        """The txt files an earlier run wrote to ``root``, as its errors sidecar names them."""
+        try:
+            lines = (root / YOLO_ERRORS_FILE).read_bytes().splitlines()
+        except OSError:
+            return set()
+        found: set[str] = set()
+        for line in lines:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                entry = orjson.loads(line)
+                name = entry.get("file") if isinstance(entry, dict) else None
+                # Only a relative path down into the folder: the sidecar may have been edited.
+                if (
+                    isinstance(name, str)
+                    and name.endswith(".txt")
+                    and not Path(name).is_absolute()
+                    and ".." not in Path(name).parts
+                ):
+                    found.add(name)
+        return found
+
+    def _yolo_root(self) -> Path:
+        if self._target is not None:
+            return self._target
+        first = Path(self._paths[0].rstrip("/\\") or ".")
+        base = first if first.is_dir() else first.parent
+        return base.with_name(base.name + ".failed")
+
+    def _relative(self, txt: str) -> str:
+        for p in self._paths:
+            if os.path.isdir(p):
+                rel = os.path.relpath(txt, p)
+                if not rel.startswith(".."):
+                    return rel
+        return os.path.basename(txt)
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """``data`` to ``path`` under a temporary name, renamed into place; nothing left on error."""
+    out = AtomicWriter(path)
+    try:
+        out.write(data)
+        out.commit()
+    except BaseException:
+        out.abort()
+        raise
+
+
+__all__ = [
+    "DetectorFailures",
+    "FailureSink",
+    "RowFailures",
+    "csv_line_error",
+    "default_failures_path",
+    "detection_error",
+    "error_text",
+    "first_errors",
+    "open_failures",
+]
