@@ -76,7 +76,9 @@ class AtomicWriter:
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
-        self._file.close()
+        # Closing flushes, which fails again on a full disk; the file is closed anyway.
+        with contextlib.suppress(OSError):
+            self._file.close()
         with contextlib.suppress(FileNotFoundError):
             self._tmp.unlink()
 
