@@ -1,4 +1,4 @@
-"""Fixtures for end-to-end upload tests: a real sandbox, the real CLI, real sockets.
+"""Fixtures for end-to-end CLI tests: a real sandbox, the real CLI, real sockets.
 
 The sandbox runs in this pytest process (a background thread with its own
 event loop); the uploader runs as a subprocess through ``python -m
