@@ -25,7 +25,6 @@ import orjson
 import typer
 from pydantic import SecretStr
 from rich.console import Console
-from rich.markup import escape
 
 from upload_preds.errors import ExitCode, UploadPredsError, UsageError
 
@@ -439,6 +438,20 @@ def _safe_argv(argv: Sequence[str]) -> list[str]:
     return _drop_options(argv, ["--api-key"])
 
 
+def _drop_flags(argv: Sequence[str], names: Sequence[str]) -> list[str]:
+    """``argv`` without the flags ``names`` (options that take no value)."""
+    return [arg for arg in argv if arg not in names]
+
+
+def _resume_command(argv: Sequence[str]) -> str:
+    """The command that resumes this run: the same one, minus what defeats resuming.
+
+    ``--no-resume`` would send everything again, which is what a user
+    following "resume with:" does not expect; the API key is never printed.
+    """
+    return shlex.join(["upload-preds", *_drop_flags(_safe_argv(argv), ["--no-resume"])])
+
+
 def _retry_command(argv: Sequence[str], inputs: Sequence[str], failures: Sequence[str]) -> str:
     """The same command with the failures files in place of the inputs."""
     rest = _safe_argv(argv)
@@ -589,7 +602,9 @@ def upload_preds(
     except Exception as err:
         if debug:
             raise
-        console.print(f"[bold red]internal error:[/] {type(err).__name__}: {err}")
+        from upload_preds.report import safe
+
+        console.print(f"[bold red]internal error:[/] {type(err).__name__}: {safe(str(err))}")
         console.print("  [dim]hint:[/] rerun with --debug for the traceback, and report it")
         raise typer.Exit(70) from None
     finally:
@@ -621,8 +636,8 @@ def _run(
     import asyncio
 
     from upload_preds.convert.categories import Categories
-    from upload_preds.pipeline import AtomicWriter, category_names
-    from upload_preds.report import PlainProgress, RichProgress, render_plan, render_summary
+    from upload_preds.pipeline import category_names
+    from upload_preds.report import PlainProgress, RichProgress, render_plan, render_summary, safe
     from upload_preds.run import ProgressSink, Run
 
     progress: ProgressSink | None = None
@@ -634,7 +649,7 @@ def _run(
 
     def on_plan(line: str) -> None:
         if not settings.quiet:
-            console.print(f"[dim]preflight:[/] {escape(line)}")
+            console.print(f"[dim]preflight:[/] {safe(line)}")
 
     run = Run(
         settings,
@@ -667,16 +682,32 @@ def _run(
     counts_wanted = report.mode == "upload" or (report.mode == "dry-run" and not settings.quiet)
     render_summary(console, report, retry_command=retry, counts=counts_wanted)
     if report.interrupted:
-        resume = shlex.join(["upload-preds", *_safe_argv(sys.argv[1:])])
-        console.print(f"  resume with: [bold]{escape(resume)}[/]")
+        console.print(f"  resume with: [bold]{safe(_resume_command(sys.argv[1:]))}[/]")
     data = report.to_dict()
     if settings.report is not None:
-        writer = AtomicWriter(settings.report)
-        writer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
-        writer.commit()
+        _write_report(settings.report, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
     if json_report:
         sys.stdout.write(orjson.dumps(data).decode() + "\n")
     return report.exit_code
+
+
+def _write_report(path: Path, data: bytes) -> None:
+    """``--report``: written whole or not at all; a full disk is an OutputError (exit 3)."""
+    from upload_preds.errors import OutputError
+    from upload_preds.pipeline import AtomicWriter
+
+    writer: AtomicWriter | None = None
+    try:
+        writer = AtomicWriter(path)
+        writer.write(data)
+        writer.commit()
+    except OSError as exc:
+        if writer is not None:
+            writer.abort()
+        raise OutputError(
+            f"cannot write the report {path}: {exc.strerror or exc}",
+            hint="the run itself is done and recorded; free some space or pass another --report",
+        ) from None
 
 
 def main() -> None:

@@ -25,7 +25,9 @@ again as the same failing record:
   string: it is copied as it was, and fails again as not UTF-8.
 * CSV/TSV: the record's text as it was, with its ``_error`` cell appended: its
   cells stay in the header's columns, and the reader fails it again for the
-  same reason (a wrong number of cells, a broken quote).
+  same reason (a wrong number of cells, a broken quote; the error of a quote
+  that never closes is written inside that open quote, see
+  :func:`_raw_csv_line`).
 
 Files appear only when something failed, and under their final name only when
 complete (written under a temporary name, then renamed). A write that fails
@@ -363,8 +365,7 @@ def _write_csv(path: Path, source: Source, spool: _CsvSpool) -> None:
                 out.write(text.getvalue().encode("utf-8"))
                 text.seek(0)
                 text.truncate()
-                out.write(data.rstrip("\r\n").encode("latin-1") + delimiter.encode())
-                writer.writerow([error])
+                out.write(_raw_csv_line(data, error, delimiter))
             if text.tell() > 1 << 20:
                 out.write(text.getvalue().encode("utf-8"))
                 text.seek(0)
@@ -374,6 +375,22 @@ def _write_csv(path: Path, source: Source, spool: _CsvSpool) -> None:
     except BaseException:
         out.abort()
         raise
+
+
+def _raw_csv_line(raw: str, error: str, delimiter: str) -> bytes:
+    """A record that could not be parsed (``raw``, latin-1) with its ``_error`` cell appended.
+
+    A record whose quote never closes keeps it open: the error is written as
+    text inside that quoted cell (its quotes doubled), so the record still runs
+    on unclosed when read again and fails for the same reason; a closed quote
+    would turn it into another error.
+    """
+    line = raw.rstrip("\r\n").encode("latin-1") + delimiter.encode()
+    if line.count(b'"') % 2:
+        return line + error.replace('"', '""').encode("utf-8") + b"\r\n"
+    cell = io.StringIO()
+    csv.writer(cell, delimiter=delimiter).writerow([error])
+    return line + cell.getvalue().encode("utf-8")
 
 
 # ---------------------------------------------------------------------------

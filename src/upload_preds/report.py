@@ -16,8 +16,14 @@ from rich.markup import escape
 
 from upload_preds.errors import UploadPredsError
 from upload_preds.pipeline import Tally
+from upload_preds.printable import printable
 from upload_preds.records import RowError
 from upload_preds.run import Snapshot, UploadReport
+
+
+def safe(text: str) -> str:
+    """Text for a rich console: control characters made visible, markup escaped."""
+    return escape(printable(text))
 
 
 def _plural(n: int, word: str) -> str:
@@ -31,9 +37,9 @@ def _counts(counter: dict[str, int] | Sequence[tuple[str, int]]) -> str:
 
 def render_error(console: Console, err: UploadPredsError) -> None:
     """One error that stops the run, with its hint."""
-    console.print(f"[bold red]error:[/] {escape(err.message)}")
+    console.print(f"[bold red]error:[/] {safe(err.message)}")
     if err.hint:
-        console.print(f"  [dim]hint:[/] {escape(err.hint)}")
+        console.print(f"  [dim]hint:[/] {safe(err.hint)}")
 
 
 def format_row_error(err: RowError) -> str:
@@ -50,7 +56,7 @@ def render_plan(
     object_score_attribute: str | None = None,
 ) -> None:
     """The plan: what was read, what would be uploaded, and what is wrong."""
-    console.print(f"[bold]{escape(title)}[/]")
+    console.print(f"[bold]{safe(title)}[/]")
     rows = [
         ("rows read", f"{tally.rows:,}"),
         (
@@ -95,7 +101,7 @@ def render_plan(
     rows.append(("invalid rows", f"{tally.failed_rows:,}"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
-        console.print(f"  {key:<{width}}  {escape(value)}")
+        console.print(f"  {key:<{width}}  {safe(value)}")
     if tally.object_scores_dropped and not object_score_attribute:
         console.print(
             f"  [yellow]note:[/] annotation scores in {_plural(tally.object_scores_dropped, 'label')} "
@@ -105,7 +111,7 @@ def render_plan(
     if tally.notice_count:
         console.print(f"[yellow]{_plural(tally.notice_count, 'notice')}:[/]")
         for notice in tally.notices:
-            console.print(f"  {escape(str(notice))}")
+            console.print(f"  {safe(str(notice))}")
         if tally.notice_count > len(tally.notices):
             console.print(f"  ... and {tally.notice_count - len(tally.notices):,} more")
     render_row_errors(console, tally)
@@ -117,9 +123,9 @@ def render_row_errors(console: Console, tally: Tally) -> None:
         return
     console.print(f"[bold red]Invalid rows: {tally.failed_rows:,}[/]")
     for reason, bucket in sorted(tally.errors.items(), key=lambda kv: -kv[1].count):
-        console.print(f"  [red]{escape(reason)}[/] ({bucket.count:,})")
+        console.print(f"  [red]{safe(reason)}[/] ({bucket.count:,})")
         for err in bucket.examples:
-            console.print(f"    {escape(format_row_error(err))}")
+            console.print(f"    {safe(format_row_error(err))}")
         if bucket.count > len(bucket.examples):
             console.print(f"    ... and {bucket.count - len(bucket.examples):,} more")
 
@@ -193,7 +199,7 @@ class PlainProgress:
         if now < self._next:
             return
         self._next = now + self._interval
-        self._console.print(status_line(snap), markup=False, highlight=False)
+        self._console.print(printable(status_line(snap)), markup=False, highlight=False)
 
     def stop(self) -> None:
         """Nothing to tear down: the summary follows."""
@@ -235,7 +241,7 @@ def _render_counts(console: Console, report: UploadReport) -> None:
         "dry-run": "Plan (dry run: nothing was sent)",
         "convert": "Converted (nothing was sent)",
     }.get(report.mode, "Summary")
-    console.print(f"[bold]{escape(title)}[/]")
+    console.print(f"[bold]{safe(title)}[/]")
     rows = [
         ("rows read", f"{c.rows:,}"),
         ("labels uploaded", f"{c.labels_uploaded:,} ({c.uploaded:,} rows)"),
@@ -249,7 +255,7 @@ def _render_counts(console: Console, report: UploadReport) -> None:
         console.print(f"  {key:<{width}}  {value}")
         if key == "skipped":
             for reason, n in c.skipped.most_common():
-                console.print(f"    [yellow]{escape(reason)}[/]: {n:,}")
+                console.print(f"    [yellow]{safe(reason)}[/]: {n:,}")
     if report.mode == "upload":
         console.print(
             f"  {'retries':<{width}}  {report.retries:,} ({report.throttled:,} throttled)"
@@ -260,9 +266,9 @@ def _render_counts(console: Console, report: UploadReport) -> None:
     if failed:
         console.print("[bold red]Failed rows by reason[/]")
         for reason, n in c.failed.most_common():
-            console.print(f"  [red]{escape(reason)}[/] ({n:,})")
+            console.print(f"  [red]{safe(reason)}[/] ({n:,})")
             for example in c.examples.get(reason, []):
-                console.print(f"    {escape(example)}")
+                console.print(f"    {safe(example)}")
             shown = len(c.examples.get(reason, []))
             if n > shown:
                 console.print(f"    ... and {n - shown:,} more")
@@ -270,21 +276,22 @@ def _render_counts(console: Console, report: UploadReport) -> None:
 
 def _render_tail(console: Console, report: UploadReport, retry_command: str | None) -> None:
     if report.failures_files:
-        console.print("failed rows written to " + ", ".join(report.failures_files))
+        console.print("failed rows written to " + safe(", ".join(report.failures_files)))
         if retry_command:
-            console.print(f"  fix them, then retry with: [bold]{escape(retry_command)}[/]")
+            console.print(f"  fix them, then retry with: [bold]{safe(retry_command)}[/]")
     if report.output_labels:
-        console.print(f"labels written to {report.output_labels}")
+        console.print(f"labels written to {safe(report.output_labels)}")
     if report.aborted:
-        console.print(f"[bold red]aborted:[/] {escape(report.aborted)}")
+        console.print(f"[bold red]aborted:[/] {safe(report.aborted)}")
         if report.abort_hint:
-            console.print(f"  [dim]hint:[/] {escape(report.abort_hint)}")
+            console.print(f"  [dim]hint:[/] {safe(report.abort_hint)}")
         console.print("  what was uploaded is recorded; rerun the same command to resume")
     if report.interrupted:
         console.print("[yellow]interrupted:[/] what was uploaded is recorded in the journal")
     if report.sandbox_db:
-        console.print(f"sandbox database: {report.sandbox_db}")
+        db = safe(report.sandbox_db)
+        console.print(f"sandbox database: {db}")
         console.print(
-            f"  see the labels side by side: upload-preds-sandbox serve --db {report.sandbox_db}"
+            f"  see the labels side by side: upload-preds-sandbox serve --db {db}"
             ", then open the URL it prints"
         )

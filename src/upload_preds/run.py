@@ -43,7 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 import orjson
 
@@ -65,6 +65,7 @@ from upload_preds.pipeline import (
     label_record,
     raw_rows,
 )
+from upload_preds.printable import printable
 from upload_preds.readers import refuse_repeated_paths
 from upload_preds.records import LabelJob, Location, Notice, RowError
 from upload_preds.settings import Settings
@@ -77,6 +78,8 @@ if TYPE_CHECKING:
     from upload_preds.engine import EngineEvent, UploadEngine
     from upload_preds.journal import Journal
     from upload_preds.matching import Matcher
+
+_T = TypeVar("_T")
 
 REPORT_VERSION = 1
 EXAMPLES_PER_REASON = 5
@@ -185,7 +188,11 @@ class UploadReport:
             },
             "skipped_by_reason": dict(c.skipped),
             "failed_by_reason": dict(c.failed),
-            "failure_examples": c.examples,
+            # Human text holding input and server text: no control or bidi characters.
+            "failure_examples": {
+                printable(reason): [printable(e) for e in examples]
+                for reason, examples in c.examples.items()
+            },
             "retries": self.retries,
             "requests": self.requests,
             "throttled": self.throttled,
@@ -194,7 +201,7 @@ class UploadReport:
             "dataset": self.dataset,
             "failures_files": self.failures_files,
             "output_labels": self.output_labels,
-            "aborted": self.aborted,
+            "aborted": printable(self.aborted) if self.aborted is not None else None,
             "interrupted": self.interrupted,
             "exit_code": int(self.exit_code),
         }
@@ -257,6 +264,122 @@ class RunInputs:
     skip_unknown_categories: bool = False
 
 
+def check_options(s: Settings, inputs: RunInputs) -> None:
+    """Options that cannot work together, refused (exit 2) before anything is opened."""
+    if not inputs.paths:
+        raise UsageError(
+            "no input files", hint="name one or more prediction files, or '-' for stdin"
+        )
+    refuse_repeated_paths(inputs.paths)
+    if s.api_key is None and not s.dry_run and inputs.output_labels is None:
+        raise UsageError(
+            "no API key: set SEGMENTS_API_KEY (or pass --api-key)",
+            hint="or try it locally first with --sandbox, or check the files with --dry-run",
+        )
+    if inputs.formats is None and (
+        inputs.category_map is not None or inputs.skip_unknown_categories
+    ):
+        raise UsageError(
+            "--category-map and --skip-unknown-categories apply to --format coco or yolo",
+            hint="rows in the native formats name dataset categories directly",
+        )
+    if inputs.formats is not None and inputs.convert.normalized:
+        raise UsageError(
+            "--normalized is for the native row formats (JSON, JSONL, CSV, TSV)",
+            hint="COCO is in pixels, and YOLO's normalized boxes are scaled already",
+        )
+
+
+def _reads_and_writes(
+    s: Settings, inputs: RunInputs, failures: FailureSink
+) -> tuple[list[Named], list[Named]]:
+    """The files a run reads and those it writes, named as the user knows them."""
+    reads: list[Named] = [("input", p) for p in inputs.paths]
+    for what, path in (
+        ("--categories", inputs.categories_file),
+        ("--category-map", inputs.category_map),
+        ("--coco-gt", inputs.formats.coco_gt if inputs.formats else None),
+        ("--yolo-names", inputs.formats.yolo_names if inputs.formats else None),
+    ):
+        if path is not None:
+            reads.append((what, path))
+    targets = failures.targets()
+    named = s.failures is not None and len(targets) == 1
+    writes: list[Named] = [
+        ("--failures" if named else f"the failures file of {src}", path)
+        for src, path in zip(inputs.paths, targets, strict=False)
+    ]
+    if inputs.output_labels is not None:
+        writes.append(("--output-labels", inputs.output_labels))
+    if s.report is not None:
+        writes.append(("--report", s.report))
+    return reads, writes
+
+
+@contextlib.contextmanager
+def _signals(handler: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``handler`` on the event loop while the block runs."""
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+class LabelsFile:
+    """``--output-labels``: the converted labels as JSONL, put in place when complete.
+
+    A label's bitmap PNG goes to ``<output>.masks/``, named by its content, and
+    the label names that file (there is no asset url offline). A write that
+    fails (a full disk) removes the temporary file and raises OutputError.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._out = self._guard(lambda: AtomicWriter(path))
+
+    def _guard(self, write: Callable[[], _T]) -> _T:
+        try:
+            return write()
+        except OSError as exc:
+            self.abort()
+            raise OutputError(
+                f"cannot write --output-labels {self.path}: {exc.strerror or exc}",
+                hint="free some space, or write the labels to another disk",
+            ) from None
+
+    def write(self, job: LabelJob) -> None:
+        record = label_record(job)
+        asset = job.extra.get("asset") if job.extra else None
+        if asset is not None:
+            url = self._guard(lambda: self._save_mask(asset))
+            record["attributes"] = {**job.attributes, "segmentation_bitmap": {"url": url}}
+        self._guard(lambda: self._out.write(orjson.dumps(record) + b"\n"))
+
+    def commit(self) -> None:
+        self._guard(self._out.commit)
+
+    def abort(self) -> None:
+        if getattr(self, "_out", None) is not None:
+            self._out.abort()
+
+    def _save_mask(self, asset: Bitmap) -> str:
+        folder = self.path.with_name(self.path.name + ".masks")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / asset.filename
+        if not path.exists():
+            path.write_bytes(asset.png)
+        return str(path)
+
+
 class Run:
     """One run; create, then ``await execute()`` (or use :func:`run`)."""
 
@@ -290,7 +413,7 @@ class Run:
         self._stopping = False
         self._interrupts = 0
         self._failures: FailureSink | None = None
-        self._labels_out: AtomicWriter | None = None
+        self._labels_out: LabelsFile | None = None
         self._index: preflight.SampleIndex | None = None
         self._matcher: Matcher | None = None
         self._protected: dict[str, set[str]] = {}
@@ -378,27 +501,8 @@ class Run:
                     continue
                 job.sample_uuid = uuid
             if self._labels_out is not None:
-                record = label_record(job)
-                asset = job.extra.get("asset") if job.extra else None
-                if asset is not None:
-                    record["attributes"] = {
-                        **job.attributes,
-                        "segmentation_bitmap": {"url": self._save_mask(asset)},
-                    }
-                self._labels_out.write(orjson.dumps(record) + b"\n")
+                self._labels_out.write(job)
             yield job
-
-    def _save_mask(self, asset: Bitmap) -> str:
-        """--output-labels: a label's bitmap PNG goes to ``<output>.masks/``, named by
-        its content; the label names that file (there is no asset url offline)."""
-        out = self.inputs.output_labels
-        assert out is not None
-        folder = out.with_name(out.name + ".masks")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / asset.filename
-        if not path.exists():
-            path.write_bytes(asset.png)
-        return str(path)
 
     def _unknown_sample(self, job: LabelJob, name: str) -> None:
         assert self._index is not None
@@ -457,53 +561,13 @@ class Run:
             else:
                 self._engine.cancel()
 
-    @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        if not self.handle_signals:
-            yield
-            return
-        loop = asyncio.get_running_loop()
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, self._interrupt)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
-        try:
-            yield
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
     # -- main ----------------------------------------------------------------------------
 
     async def execute(self) -> UploadReport:
         s = self.settings
         inputs = self.inputs
-        if not inputs.paths:
-            raise UsageError(
-                "no input files", hint="name one or more prediction files, or '-' for stdin"
-            )
-        refuse_repeated_paths(inputs.paths)
+        check_options(s, inputs)
         offline = s.api_key is None
-        if offline and not s.dry_run and inputs.output_labels is None:
-            raise UsageError(
-                "no API key: set SEGMENTS_API_KEY (or pass --api-key)",
-                hint="or try it locally first with --sandbox, or check the files with --dry-run",
-            )
-        if inputs.formats is None and (
-            inputs.category_map is not None or inputs.skip_unknown_categories
-        ):
-            raise UsageError(
-                "--category-map and --skip-unknown-categories apply to --format coco or yolo",
-                hint="rows in the native formats name dataset categories directly",
-            )
-        if inputs.formats is not None and inputs.convert.normalized:
-            raise UsageError(
-                "--normalized is for the native row formats (JSON, JSONL, CSV, TSV)",
-                hint="COCO is in pixels, and YOLO's normalized boxes are scaled already",
-            )
         resolver = CategoryResolver(
             load_category_map(inputs.category_map) if inputs.category_map is not None else None,
             skip_unknown=inputs.skip_unknown_categories,
@@ -525,55 +589,29 @@ class Run:
                 detector_fmt=inputs.formats.fmt if inputs.formats is not None else None,
                 detector_paths=inputs.paths,
             )
-            self._refuse_clashing_outputs(failures)
+            refuse_clashing_outputs(*_reads_and_writes(s, inputs, failures))
             if inputs.output_labels is not None:
-                self._labels_out = AtomicWriter(inputs.output_labels)
+                self._labels_out = LabelsFile(inputs.output_labels)
             try:
                 if offline:
                     self._offline(prep)
                 else:
                     await self._online(prep)
-            except OutputError:
                 if self._labels_out is not None:
-                    self._labels_out.abort()
-                raise
+                    self._labels_out.commit()
+                    self.report.output_labels = str(inputs.output_labels)
             except BaseException:
                 if self._labels_out is not None:
                     self._labels_out.abort()
-                # What failed so far is kept (an interrupted run's failures file).
-                self.report.failures_files = failures.close()
+                # What failed so far is kept (an interrupted run's failures file),
+                # unless the disk is full: then the sink has removed its own files.
+                with contextlib.suppress(OutputError):
+                    self.report.failures_files = failures.close()
                 raise
-            if self._labels_out is not None:
-                self._labels_out.commit()
-                self.report.output_labels = str(inputs.output_labels)
             self.report.failures_files = failures.close()
         self.report.elapsed_s = time.monotonic() - self._started
         self.report.exit_code = self._exit_code()
         return self.report
-
-    def _refuse_clashing_outputs(self, failures: FailureSink) -> None:
-        """Exit 2 before reading when an output would replace an input or another output."""
-        inputs, s = self.inputs, self.settings
-        reads: list[Named] = [("input", p) for p in inputs.paths]
-        for what, path in (
-            ("--categories", inputs.categories_file),
-            ("--category-map", inputs.category_map),
-            ("--coco-gt", inputs.formats.coco_gt if inputs.formats else None),
-            ("--yolo-names", inputs.formats.yolo_names if inputs.formats else None),
-        ):
-            if path is not None:
-                reads.append((what, path))
-        targets = failures.targets()
-        named = s.failures is not None and len(targets) == 1
-        writes: list[Named] = [
-            ("--failures" if named else f"the failures file of {src}", path)
-            for src, path in zip(inputs.paths, targets, strict=False)
-        ]
-        if inputs.output_labels is not None:
-            writes.append(("--output-labels", inputs.output_labels))
-        if s.report is not None:
-            writes.append(("--report", s.report))
-        refuse_clashing_outputs(reads, writes)
 
     def _exit_code(self) -> ExitCode:
         if self.report.interrupted:
@@ -789,7 +827,7 @@ class Run:
         if self.progress is not None:
             self.progress.start(self._total)
         try:
-            with self._signals():
+            with _signals(self._interrupt) if self.handle_signals else contextlib.nullcontext():
                 result = await engine.run(self._items(prep))
         finally:
             ticker.cancel()

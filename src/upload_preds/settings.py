@@ -23,10 +23,47 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from upload_preds.errors import UsageError
 from upload_preds.models import LABEL_STATUSES
+from upload_preds.printable import printable
 
 DEFAULT_API_URL = "https://api.segments.ai/"
 API_KEY_ENV = "SEGMENTS_API_KEY"
 API_URL_ENV = "SEGMENTS_API_URL"
+
+
+def check_api_url(url: str) -> None:
+    """Raise a UsageError naming --api-url when ``url`` is not a plain http(s) base URL.
+
+    Refused: no scheme or another than http/https, a user name or password
+    (the key goes in SEGMENTS_API_KEY; a URL's credentials would be sent to
+    the server and could end up in logs), a backslash (clients disagree on
+    what it means), control characters or spaces, a port that is not one
+    number, no host, a query or a fragment. The message never repeats the
+    user name or password part.
+    """
+    parts = urlsplit(url)
+    shown = url
+    if "@" in parts.netloc:
+        shown = f"{parts.scheme}://***@{parts.netloc.rpartition('@')[2]}{parts.path}"
+    flag = "--api-url (or SEGMENTS_API_URL)"
+    example = "e.g. https://api.segments.ai/ or http://127.0.0.1:8000/"
+
+    def bad(why: str) -> UsageError:
+        return UsageError(f"{flag} {printable(shown)!r} {why}", hint=example)
+
+    if parts.scheme not in ("http", "https"):
+        raise bad("must start with https:// (or http://)")
+    if "@" in parts.netloc:
+        raise bad("holds a user name or password; give the key in SEGMENTS_API_KEY instead")
+    if "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
+        raise bad("holds a backslash, a space or a control character")
+    try:
+        parts.port  # noqa: B018  # urlsplit checks the port only when it is read
+    except ValueError:
+        raise bad("has a port that is not one number from 0 to 65535") from None
+    if not parts.hostname:
+        raise bad("names no host")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise bad("must be a base URL, without ? or #")
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -101,6 +138,7 @@ class Settings(BaseModel):
             )
         if not self.labelset.strip():
             raise UsageError("--labelset must not be empty")
+        check_api_url(self.api_url)
 
     @property
     def api_host(self) -> str:
