@@ -10,7 +10,6 @@ the terminal with its control characters.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
@@ -18,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -243,26 +241,8 @@ def test_a_malformed_api_url_exits_2_naming_the_flag(
     assert env.sandbox.stats()["total_requests"] == 0
 
 
-@contextlib.contextmanager
-def _tiny_disk(path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs at ``path``: writing more fails with ENOSPC, as on a full disk."""
-    path.mkdir()
-    try:
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(path)],
-            check=True,
-            capture_output=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot mount a tmpfs here ({exc}); needs root")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", str(path)], check=True)
-
-
 def test_a_full_disk_stops_the_run_cleanly_and_a_rerun_resumes(
-    make_env: MakeEnv, tmp_path: Path
+    make_env: MakeEnv, tmp_path: Path, tiny_disk: Path
 ) -> None:
     n = 400
     env = make_env(n)
@@ -274,13 +254,13 @@ def test_a_full_disk_stops_the_run_cleanly_and_a_rerun_resumes(
             row["padding"] = "x" * 2000
         rows.append(row)
     preds = write_jsonl(tmp_path / "preds.jsonl", rows)
-    with _tiny_disk(tmp_path / "disk") as disk:
-        res = env.run(preds, "--failures", disk / "failed.jsonl", "--concurrency", "2")
-        assert res.code == 3, res.stderr
-        assert "No space left on device" in res.stderr
-        assert "failed.jsonl" in res.stderr
-        assert "internal error" not in res.stderr
-        assert list(disk.iterdir()) == []  # no half-written or temporary file
+    disk = tiny_disk
+    res = env.run(preds, "--failures", disk / "failed.jsonl", "--concurrency", "2")
+    assert res.code == 3, res.stderr
+    assert "No space left on device" in res.stderr
+    assert "failed.jsonl" in res.stderr
+    assert "internal error" not in res.stderr
+    assert list(disk.iterdir()) == []  # no half-written or temporary file
     sent = env.label_puts()
     assert 0 < sent < n // 2
     again = env.run(preds, "--json")

@@ -8,10 +8,7 @@ and a fixed one must parse.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -114,46 +111,30 @@ def test_an_existing_folder_as_failures_target_takes_the_default_name(tmp_path: 
     assert _fail_every_error(src, open_failures(sources, out)) == [str(out / "preds.failed.jsonl")]
 
 
-@contextlib.contextmanager
-def _tiny_disk(path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs at ``path``: writing more fails with ENOSPC, as on a full disk."""
-    path.mkdir()
-    try:
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(path)],
-            check=True,
-            capture_output=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot mount a tmpfs here ({exc}); needs root")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", str(path)], check=True)
-
-
-def test_a_full_disk_is_a_clear_error_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+def test_a_full_disk_is_a_clear_error_and_leaves_no_temporary_file(
+    tmp_path: Path, tiny_disk: Path
+) -> None:
     src = tmp_path / "preds.jsonl"
     src.write_bytes(b"".join(b"{broken %d " % i + b"x" * 1000 + b"\n" for i in range(400)))
-    with _tiny_disk(tmp_path / "disk") as disk:
-        sources = open_sources([str(src)])
-        sink = open_failures(sources, disk / "failed.jsonl")
-        with pytest.raises(OutputError) as caught:
-            _fail_every_error(src, sink)
-        assert "failed.jsonl" in caught.value.message
-        assert "No space left on device" in caught.value.message
-        assert caught.value.exit_code == 3
-        assert list(disk.iterdir()) == []  # neither the file nor its temporary name
+    disk = tiny_disk
+    sources = open_sources([str(src)])
+    sink = open_failures(sources, disk / "failed.jsonl")
+    with pytest.raises(OutputError) as caught:
+        _fail_every_error(src, sink)
+    assert "failed.jsonl" in caught.value.message
+    assert "No space left on device" in caught.value.message
+    assert caught.value.exit_code == 3
+    assert list(disk.iterdir()) == []  # neither the file nor its temporary name
 
 
-def test_a_full_disk_while_writing_a_csv_failures_file(tmp_path: Path) -> None:
+def test_a_full_disk_while_writing_a_csv_failures_file(tmp_path: Path, tiny_disk: Path) -> None:
     src = tmp_path / "preds.csv"
     src.write_text(
         "sample_uuid,category\n" + "".join(f"a{i},car,{'x' * 900}\n" for i in range(400))
     )
-    with _tiny_disk(tmp_path / "disk") as disk:
-        sources = open_sources([str(src)])
-        sink = open_failures(sources, disk / "failed.csv")
-        with pytest.raises(OutputError, match="No space left on device"):
-            _fail_every_error(src, sink)
-        assert list(disk.iterdir()) == []
+    disk = tiny_disk
+    sources = open_sources([str(src)])
+    sink = open_failures(sources, disk / "failed.csv")
+    with pytest.raises(OutputError, match="No space left on device"):
+        _fail_every_error(src, sink)
+    assert list(disk.iterdir()) == []
