@@ -102,6 +102,16 @@ def test_unparseable_csv_records_keep_their_columns_and_fail_again(
     assert _records(path) == []  # the open quote swallows nothing after it
 
 
+def test_a_csv_line_that_is_not_utf8_is_copied_as_it_was(tmp_path: Path) -> None:
+    src = tmp_path / "preds.csv"
+    src.write_bytes(b"sample_uuid,category\na,car\nb,c\xe9r\n")
+    before = _errors(src)
+    assert [e.reason for e in before] == ["undecodable byte"]
+    (written,) = _fail_every_error(src)
+    assert Path(written).read_bytes().splitlines()[1].startswith(b"b,c\xe9r,")
+    assert _shape(_errors(Path(written))) == _shape(before)
+
+
 def test_an_existing_folder_as_failures_target_takes_the_default_name(tmp_path: Path) -> None:
     src = tmp_path / "preds.jsonl"
     src.write_bytes(b"oops\n")
