@@ -186,9 +186,10 @@ class UploadReport:
                 },
                 "filtered_by_min_score": self.tally.filtered_annotations,
             },
-            "skipped_by_reason": dict(c.skipped),
-            "failed_by_reason": dict(c.failed),
-            # Human text holding input and server text: no control or bidi characters.
+            # Reasons and examples are human text that may hold input or server
+            # text: no control or bidi characters (JSON escapes only C0 itself).
+            "skipped_by_reason": {printable(k): v for k, v in c.skipped.items()},
+            "failed_by_reason": {printable(k): v for k, v in c.failed.items()},
             "failure_examples": {
                 printable(reason): [printable(e) for e in examples]
                 for reason, examples in c.examples.items()
