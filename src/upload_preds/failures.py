@@ -510,7 +510,8 @@ class DetectorFailures:
         default = p.with_name(p.name.removesuffix(".json") + ".failed.json")
         if self._target is None:
             return default
-        return self._target / default.name if len(self._paths) > 1 else self._target
+        into_folder = len(self._paths) > 1 or self._target.is_dir()
+        return self._target / default.name if into_folder else self._target
 
     @staticmethod
     def _earlier_files(root: Path) -> set[str]:

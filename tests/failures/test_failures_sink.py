@@ -9,6 +9,7 @@ and a fixed one must parse.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from upload_preds.errors import OutputError
 from upload_preds.failures import FailureSink, open_failures
 from upload_preds.readers import open_sources, read_records
-from upload_preds.records import Record, RowError
+from upload_preds.records import Location, Record, RowError
 
 
 def _errors(path: Path) -> list[RowError]:
@@ -148,3 +149,18 @@ def test_a_full_disk_while_writing_a_csv_failures_file(tmp_path: Path, tiny_disk
     with pytest.raises(OutputError, match="No space left on device"):
         _fail_every_error(src, sink)
     assert list(disk.iterdir()) == []
+
+
+def test_coco_failures_into_an_existing_folder(tmp_path: Path) -> None:
+    src = tmp_path / "res.json"
+    src.write_text('[{"image_id": 1, "category_id": 9, "bbox": [1, 2, 3, 4]}]')
+    out = tmp_path / "out"
+    out.mkdir()
+    sink = open_failures([], out, detector_fmt="coco", detector_paths=[str(src)])
+    assert sink.targets() == [out / "res.failed.json"]
+    det = {"image_id": 1, "category_id": 9, "bbox": [1, 2, 3, 4]}
+    sink.add(((Location(str(src), 1), det),), "unknown category id 9")
+    assert sink.close() == [str(out / "res.failed.json")]
+    assert json.loads((out / "res.failed.json").read_text()) == [
+        {**det, "_error": "unknown category id 9"}
+    ]
