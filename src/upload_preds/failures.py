@@ -280,13 +280,12 @@ class RowFailures:
 
     def _write_json(self, source: Source, line: bytes) -> None:
         writer = self._json.get(source.name)
-        path = self._path_for(source)
         try:
             if writer is None:
-                writer = self._json[source.name] = AtomicWriter(path)
+                writer = self._json[source.name] = AtomicWriter(self._path_for(source))
             writer.write(line)
         except OSError as exc:
-            raise self._broken(path, exc) from None
+            raise self._broken(self._path_for(source), exc) from None
 
     def _broken(self, path: Path, exc: OSError) -> OutputError:
         """A write failed: drop every temporary file, and say which file could not be written."""

@@ -10,7 +10,7 @@ callback, and returns an :class:`UploadReport`. The stages::
                       (protected uuids per label set, unless --overwrite) →
                       sample-name index (only when rows name their samples)
     Preparer.items()  second pass: LabelJob | Failure | Skip | Notice
-    _jobs()           shard filter, name → uuid; failures/skips accounted here
+    _items()          shard filter, name → uuid; failures/skips accounted here
     UploadEngine      journal skip, guard skip, PUT with retries; events back
 
 Accounting is in *rows* (input records) so that ``rows == uploaded + skipped
