@@ -636,7 +636,7 @@ def _run(
     import asyncio
 
     from upload_preds.convert.categories import Categories
-    from upload_preds.pipeline import category_names
+    from upload_preds.outputs import category_names
     from upload_preds.report import PlainProgress, RichProgress, render_plan, render_summary, safe
     from upload_preds.run import ProgressSink, Run
 
@@ -694,7 +694,7 @@ def _run(
 def _write_report(path: Path, data: bytes) -> None:
     """``--report``: written whole or not at all; a full disk is an OutputError (exit 3)."""
     from upload_preds.errors import OutputError
-    from upload_preds.pipeline import AtomicWriter
+    from upload_preds.outputs import AtomicWriter
 
     writer: AtomicWriter | None = None
     try:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from upload_preds.errors import UploadPredsError
-from upload_preds.pipeline import Tally
+from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.records import RowError
 from upload_preds.run import Snapshot, UploadReport

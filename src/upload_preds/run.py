@@ -55,19 +55,12 @@ from upload_preds.failures import FailureSink, error_text, first_errors, open_fa
 from upload_preds.formats import FormatOptions
 from upload_preds.masks import Bitmap
 from upload_preds.matching import MatchMode, key_stem
-from upload_preds.outputs import Named, refuse_clashing_outputs
-from upload_preds.pipeline import (
-    AtomicWriter,
-    Failure,
-    Preparer,
-    Skip,
-    Tally,
-    label_record,
-    raw_rows,
-)
+from upload_preds.outputs import AtomicWriter, Named, label_record, refuse_clashing_outputs
+from upload_preds.pipeline import Preparer
+from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.readers import refuse_repeated_paths
-from upload_preds.records import LabelJob, Location, Notice, RowError
+from upload_preds.records import Failure, LabelJob, Location, Notice, RowError, Skip, raw_rows
 from upload_preds.settings import Settings
 
 if TYPE_CHECKING:
