@@ -164,3 +164,22 @@ def test_coco_failures_into_an_existing_folder(tmp_path: Path) -> None:
     assert json.loads((out / "res.failed.json").read_text()) == [
         {**det, "_error": "unknown category id 9"}
     ]
+
+
+def test_a_row_with_a_key_twice_fails_again_from_the_failures_file(tmp_path: Path) -> None:
+    src = tmp_path / "preds.jsonl"
+    src.write_text('{"sample_name": "a", "sample_name": "b", "annotations": []}\n')
+    before = _errors(src)
+    assert [e.reason for e in before] == ["duplicate key"]
+    (written,) = _fail_every_error(src)
+    assert _shape(_errors(Path(written))) == _shape(before)
+
+
+def test_failed_elements_of_a_json_document_come_back_from_jsonl(tmp_path: Path) -> None:
+    src = tmp_path / "preds.json"
+    src.write_text('[\n  {"sample_uuid": "a"},\n  "not a row",\n  {"k": 1, "k": 2}\n]\n')
+    before = _errors(src)
+    assert len(before) == 2
+    (written,) = _fail_every_error(src)
+    assert written == str(tmp_path / "preds.failed.jsonl")
+    assert [e.reason for e in _errors(Path(written))] == [e.reason for e in before]
