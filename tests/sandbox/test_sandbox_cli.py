@@ -86,6 +86,15 @@ def test_bare_invocation_serves(sandbox_proc: ProcessFactory) -> None:
     assert get(p.url, "api_status/", KEY).status_code == 200
 
 
+def test_max_page_size_flag_caps_pages(sandbox_proc: ProcessFactory) -> None:
+    p = sandbox_proc.start("--db", ":memory:", "--max-page-size", "10")
+    r = get(p.url, f"datasets/{DEMO_DS}/samples/?per_page=1000&sort=name", KEY)
+    assert r.status_code == 200
+    assert len(r.json()) == 10
+    r = get(p.url, f"datasets/{DEMO_DS}/samples/?per_page=1000&sort=name&page=3", KEY)
+    assert len(r.json()) == 4
+
+
 def test_help_lists_serve(sandbox_proc: ProcessFactory) -> None:
     r = sandbox_proc.run("--help")
     assert r.returncode == 0
@@ -107,6 +116,7 @@ def busy_port() -> tuple[socket.socket, int]:
     [
         pytest.param(["--error-rate", "2"], {}, "--error-rate", id="error-rate-range"),
         pytest.param(["--port", "http"], {}, "--port", id="port-not-int"),
+        pytest.param(["--max-page-size", "0"], {}, "--max-page-size", id="page-size-zero"),
         pytest.param(["--bogus"], {}, "--bogus", id="unknown-flag"),
         pytest.param(["--error-rate", "0.6", "--drop-rate", "0.6"], {}, "together", id="rates-sum"),
         pytest.param(["--data", "{tmp}/missing.json"], {}, "no such file", id="missing-data"),

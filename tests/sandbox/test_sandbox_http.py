@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sandboxkit import DEMO_DS, KEY, SEG_DS
+from sandboxkit import DEMO_DS, KEY, SEG_DS, both_manifests
 
-from upload_preds.sandbox import SandboxHandle
+from upload_preds.sandbox import SandboxHandle, start_sandbox
 
 GOOD_VECTOR: dict[str, Any] = {
     "format_version": "0.1",
@@ -307,3 +307,54 @@ def test_stats_count_requests_and_labels(
     assert sandbox.stats()["labels"] == stats["labels"]
     assert http.delete("_sandbox/stats").status_code == 204
     assert http.get("_sandbox/stats").json()["total_requests"] == 0
+
+
+def _page_through(client: httpx.Client, query: str) -> tuple[list[str], list[int]]:
+    """Names of every sample, paging until an empty page or "Invalid page.", and page sizes."""
+    names: list[str] = []
+    sizes: list[int] = []
+    page = 1
+    while True:
+        r = client.get(f"datasets/{DEMO_DS}/samples/?{query}&page={page}")
+        if r.status_code == 404:
+            assert r.json() == {"detail": "Invalid page."}
+            return names, sizes
+        assert r.status_code == 200, r.text
+        if not r.json():
+            return names, sizes
+        names += [s["name"] for s in r.json()]
+        sizes.append(len(r.json()))
+        page += 1
+
+
+def test_max_page_size_caps_every_page(demo_samples: list[dict[str, Any]]) -> None:
+    # issue 11: a platform may serve fewer items than per_page asks; the sandbox can too.
+    with (
+        start_sandbox(data=both_manifests(), api_key=KEY, max_page_size=5) as sb,
+        httpx.Client(base_url=sb.url, headers={"Authorization": f"APIKey {KEY}"}) as c,
+    ):
+        names, sizes = _page_through(c, "per_page=1000&sort=name&labelset=ground-truth")
+        assert sizes == [5, 5, 5, 5, 4]
+        assert names == sorted(s["name"] for s in demo_samples)
+        # A per_page below the cap is served as asked.
+        assert len(c.get(f"datasets/{DEMO_DS}/samples/?per_page=3").json()) == 3
+
+
+def test_max_page_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_page_size"):
+        start_sandbox(data=both_manifests(), api_key=KEY, max_page_size=0)
+
+
+def test_samples_sort_by_name_and_stable_default_order(
+    http: httpx.Client, demo_samples: list[dict[str, Any]]
+) -> None:
+    by_name = sorted(s["name"] for s in demo_samples)
+    names, _ = _page_through(http, "per_page=7&sort=name")
+    assert names == by_name
+    names, _ = _page_through(http, "per_page=7&sort=-name")
+    assert names == by_name[::-1]
+    # Without sort the order is the same on every request (pages never overlap or skip).
+    default, _ = _page_through(http, "per_page=7")
+    again, _ = _page_through(http, "per_page=5")
+    assert default == again
+    assert sorted(default) == by_name

@@ -172,8 +172,12 @@ class Sandbox:
         faults: Faults | None = None,
         seed: int | None = None,
         media_root: Path | None = None,
+        max_page_size: int | None = None,
     ) -> None:
         self.store = store
+        # The platform may serve fewer items per page than a client asks for;
+        # None: no cap (a page holds what ``per_page`` asks).
+        self.max_page_size = max_page_size
         # Relative sample image URLs are served from here (the manifest's folder).
         self.review = Review(store, media_root)
         self._auth = f"APIKey {api_key}".encode()
@@ -435,6 +439,8 @@ class Sandbox:
                 raise ValueError
         except ValueError:
             return bad_request({"per_page": ["A positive integer is required."]})
+        if self.max_page_size is not None:
+            per_page = min(per_page, self.max_page_size)
         try:
             page = int(q.get("page", "1"))
             if page < 1:

@@ -116,6 +116,15 @@ def serve(
             help="Share of connections closed without an answer (half after the write).",
         ),
     ] = 0.0,
+    max_page_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Serve at most N items per page of a listing, whatever per_page asks "
+            "(as the platform may). Default: no cap.",
+            show_default=False,
+        ),
+    ] = None,
     ready_file: Annotated[
         Path | None,
         typer.Option(help="Write {url, db, pid, key_source} as JSON here once listening."),
@@ -173,6 +182,7 @@ def serve(
             seed=seed,
             stop=stop,
             on_started=on_started,
+            max_page_size=max_page_size,
         )
 
     try:

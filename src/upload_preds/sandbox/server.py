@@ -108,6 +108,7 @@ async def serve_until(
     faults: Faults | None,
     seed: int | None,
     stop: asyncio.Event,
+    max_page_size: int | None = None,
     on_started: Callable[[Started, Sandbox], None],
 ) -> None:
     """Serve until ``stop`` is set; everything is closed on the way out."""
@@ -119,7 +120,7 @@ async def serve_until(
         source = Path(manifest.path)
         # Relative image URLs of the manifest's samples are relative to its folder.
         media_root = source.parent if source.is_file() else None
-        sandbox = Sandbox(store, api_key, faults, seed, media_root)
+        sandbox = Sandbox(store, api_key, faults, seed, media_root, max_page_size)
         server = Server(sandbox)
         try:
             bound_host, bound_port = await server.start(host, port)
@@ -218,6 +219,7 @@ def start_sandbox(
     port: int = 0,
     faults: Faults | None = None,
     seed: int | None = None,
+    max_page_size: int | None = None,
 ) -> SandboxHandle:
     """Start a sandbox on a background thread and return once it accepts connections.
 
@@ -226,8 +228,12 @@ def start_sandbox(
     ``api_key``: None takes ``UPLOAD_PREDS_SANDBOX_KEY``, else a random key
     (read it from ``handle.api_key``). ``port=0`` picks a free port.
     Raises :class:`ManifestError` for a bad manifest and ``OSError`` when the
-    address cannot be bound.
+    address cannot be bound. ``max_page_size``: serve at most this many items
+    per page of a listing, whatever ``per_page`` asks (None: no cap), as the
+    platform may; raises ``ValueError`` when it is below 1.
     """
+    if max_page_size is not None and max_page_size < 1:
+        raise ValueError(f"max_page_size must be 1 or more, got {max_page_size}")
     manifest = resolve_manifest(data)
     key, source = resolve_api_key(api_key)
     db_str = str(db)
@@ -251,6 +257,7 @@ def start_sandbox(
             seed=seed,
             stop=box["stop"],
             on_started=on_started,
+            max_page_size=max_page_size,
         )
 
     def run() -> None:
