@@ -47,7 +47,8 @@ from urllib.parse import quote
 
 import orjson
 
-from upload_preds.sandbox.http import (
+from upload_preds.sandbox.routing import (
+    SMALL_BODY,
     Request,
     Response,
     Router,
@@ -229,7 +230,7 @@ class Review:
         ds = API_PREFIX + "datasets/{owner}/{name}/"
         r.add("GET", ds + "samples", self.samples)
         r.add("GET", ds + "search", self.search)
-        r.add("POST", ds + "copy", self.copy)
+        r.add("POST", ds + "copy", self.copy, SMALL_BODY)
 
     @staticmethod
     def public(path: str) -> bool:

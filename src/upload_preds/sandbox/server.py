@@ -1,9 +1,10 @@
 """Starting and stopping a sandbox: in a background thread, or in the foreground for the CLI.
 
 Both ways go through :func:`serve_until`: open the store, seed it from the
-manifest, listen, report the bound address through a callback, wait for a
-stop event, then close connections (answering what is in flight, for up to 2 s)
-and the store (which checkpoints the WAL).
+manifest, bind the socket, serve the ASGI application with uvicorn
+(:mod:`.transport`), report the bound address through a callback, wait for a
+stop event, then close connections (answering what is in flight, for up to
+``Limits.shutdown_grace``, 2 s) and the store (which checkpoints the WAL).
 
 :func:`start_sandbox` runs that coroutine on a new event loop in a daemon
 thread and blocks until the port is bound (or re-raises the start-up error in
@@ -29,9 +30,9 @@ import platformdirs
 
 from upload_preds.sandbox.app import Sandbox
 from upload_preds.sandbox.faults import Faults
-from upload_preds.sandbox.http import Server
 from upload_preds.sandbox.manifest import Manifest, ManifestError, load_manifest, parse_manifest
 from upload_preds.sandbox.store import Store
+from upload_preds.sandbox.transport import Limits, bind, serve
 
 KEY_ENV = "UPLOAD_PREDS_SANDBOX_KEY"
 MANIFEST_NAME = "dataset.json"
@@ -108,8 +109,9 @@ async def serve_until(
     faults: Faults | None,
     seed: int | None,
     stop: asyncio.Event,
-    max_page_size: int | None = None,
     on_started: Callable[[Started, Sandbox], None],
+    max_page_size: int | None = None,
+    limits: Limits | None = None,
 ) -> None:
     """Serve until ``stop`` is set; everything is closed on the way out."""
     if db != ":memory:":
@@ -121,24 +123,20 @@ async def serve_until(
         # Relative image URLs of the manifest's samples are relative to its folder.
         media_root = source.parent if source.is_file() else None
         sandbox = Sandbox(store, api_key, faults, seed, media_root, max_page_size)
-        server = Server(sandbox)
-        try:
-            bound_host, bound_port = await server.start(host, port)
-            url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-            url = f"http://{url_host}:{bound_port}/"
-            on_started(
-                Started(
-                    url,
-                    bound_host,
-                    bound_port,
-                    db,
-                    (result.datasets, result.labelsets, result.samples, result.labels),
-                ),
-                sandbox,
-            )
-            await stop.wait()
-        finally:
-            await server.close()
+        sock = bind(host, port)
+        bound: Any = sock.getsockname()
+        bound_host, bound_port = str(bound[0]), int(bound[1])
+        sandbox.bind(bound_host, bound_port)
+        url_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+        url = f"http://{url_host}:{bound_port}/"
+        started = Started(
+            url,
+            bound_host,
+            bound_port,
+            db,
+            (result.datasets, result.labelsets, result.samples, result.labels),
+        )
+        await serve(sandbox, sock, limits or Limits(), stop, lambda: on_started(started, sandbox))
     finally:
         store.close()
 
@@ -220,6 +218,7 @@ def start_sandbox(
     faults: Faults | None = None,
     seed: int | None = None,
     max_page_size: int | None = None,
+    limits: Limits | None = None,
 ) -> SandboxHandle:
     """Start a sandbox on a background thread and return once it accepts connections.
 
@@ -230,7 +229,8 @@ def start_sandbox(
     Raises :class:`ManifestError` for a bad manifest and ``OSError`` when the
     address cannot be bound. ``max_page_size``: serve at most this many items
     per page of a listing, whatever ``per_page`` asks (None: no cap), as the
-    platform may; raises ``ValueError`` when it is below 1.
+    platform may; raises ``ValueError`` when it is below 1. ``limits``: what one
+    client may take (head size, deadlines, connections; :class:`~.transport.Limits`).
     """
     if max_page_size is not None and max_page_size < 1:
         raise ValueError(f"max_page_size must be 1 or more, got {max_page_size}")
@@ -258,6 +258,7 @@ def start_sandbox(
             stop=box["stop"],
             on_started=on_started,
             max_page_size=max_page_size,
+            limits=limits,
         )
 
     def run() -> None:

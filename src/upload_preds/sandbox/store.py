@@ -41,6 +41,7 @@ neither duplicates nor overwrites anything that is already there.
 from __future__ import annotations
 
 import operator
+import os
 import secrets
 import sqlite3
 import threading
@@ -288,6 +289,10 @@ class Store:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        if path != ":memory:" and not os.path.exists(path):
+            # Labels are someone's work: the database is the user's alone (SQLite gives
+            # its -wal and -shm files the database file's mode).
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         # check_same_thread=False only because the store is created in the
         # thread that starts the sandbox and then used by the loop thread;
         # it is never used by two threads at once.

@@ -1,0 +1,128 @@
+"""The label routes: ``/labels/{sample_uuid}/{labelset}/`` (GET, PUT, PATCH, DELETE).
+
+These are what an upload calls, thousands of times: a PUT checks the body with
+:func:`~.validate.check_label_body` against the dataset's task type and writes
+the label without committing (the application commits a group of writes at
+once, :mod:`.app`). Bodies follow the platform (Django REST framework): a
+label as the SDK's ``Label`` model, field-keyed lists for 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from upload_preds.sandbox.routing import (
+    Request,
+    Response,
+    Router,
+    bad_request,
+    json_response,
+    not_found,
+    read_json,
+)
+from upload_preds.sandbox.store import DatasetInfo, LabelRow, Store
+from upload_preds.sandbox.validate import check_label_body
+
+#: The largest label body (before and after decompression): a few thousand
+#: polygons; the platform's own limit is not published.
+LABEL_BODY = 4 * 1024 * 1024
+
+
+def label_json(row: LabelRow, task_type: str) -> dict[str, Any]:
+    """The SDK's ``Label`` model, from a stored row."""
+    return {
+        "sample_uuid": row[0],
+        "label_type": task_type,
+        "label_status": row[2],
+        "labelset": row[1],
+        "attributes": orjson.Fragment(row[3]),
+        "created_at": row[5],
+        "created_by": row[6],
+        "updated_at": row[7],
+        "updated_by": row[8],
+        "score": row[4],
+        "rating": None,
+        "reviewed_at": None,
+        "reviewed_by": None,
+    }
+
+
+class LabelRoutes:
+    """Reading and writing one sample's label in one label set."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add_routes(self, r: Router) -> None:
+        lab = "/labels/{sample_uuid}/{labelset}/"
+        r.add("PUT", lab, self.put_label, LABEL_BODY)
+        r.add("GET", lab, self.get_label)
+        r.add("PATCH", lab, self.patch_label, LABEL_BODY)
+        r.add("DELETE", lab, self.delete_label)
+
+    def _label_target(self, request: Request) -> tuple[str, str, DatasetInfo] | Response:
+        sample_uuid = request.match_info["sample_uuid"]
+        labelset = request.match_info["labelset"]
+        ds = self.store.dataset_of_sample(sample_uuid)
+        if ds is None:
+            return not_found("Not found: sample does not exist.")
+        if labelset not in ds.labelsets:
+            return not_found(f"Not found: label set {labelset!r} does not exist in {ds.full_name}.")
+        return sample_uuid, labelset, ds
+
+    def get_label(self, request: Request) -> Response:
+        target = self._label_target(request)
+        if isinstance(target, Response):
+            return target
+        sample_uuid, labelset, ds = target
+        row = self.store.label(sample_uuid, labelset)
+        return json_response(label_json(row, ds.task_type)) if row else not_found()
+
+    def put_label(self, request: Request) -> Response:
+        target = self._label_target(request)
+        if isinstance(target, Response):
+            return target
+        sample_uuid, labelset, ds = target
+        clean, errors = check_label_body(ds.spec, read_json(request), partial=False)
+        if errors:
+            return bad_request(errors)
+        row, created = self.store.put_label(
+            sample_uuid,
+            labelset,
+            clean["label_status"],
+            orjson.dumps(clean["attributes"]).decode(),
+            clean.get("score"),
+        )
+        return json_response(label_json(row, ds.task_type), 201 if created else 200)
+
+    def patch_label(self, request: Request) -> Response:
+        target = self._label_target(request)
+        if isinstance(target, Response):
+            return target
+        sample_uuid, labelset, ds = target
+        old = self.store.label(sample_uuid, labelset)
+        if old is None:
+            return not_found()
+        clean, errors = check_label_body(ds.spec, read_json(request), partial=True)
+        if errors:
+            return bad_request(errors)
+        attrs_json = orjson.dumps(clean["attributes"]).decode() if "attributes" in clean else old[3]
+        row, _ = self.store.put_label(
+            sample_uuid,
+            labelset,
+            clean.get("label_status", old[2]),
+            attrs_json,
+            clean["score"] if "score" in clean else old[4],
+        )
+        return json_response(label_json(row, ds.task_type))
+
+    def delete_label(self, request: Request) -> Response:
+        target = self._label_target(request)
+        if isinstance(target, Response):
+            return target
+        sample_uuid, labelset, _ = target
+        if not self.store.delete_label(sample_uuid, labelset):
+            return not_found()
+        return Response(status=204, content_type=None)

@@ -1,0 +1,275 @@
+"""Serving the sandbox's ASGI application with uvicorn, and the few limits uvicorn lacks.
+
+uvicorn (``--http httptools``, the asyncio loop) does HTTP/1.1: parsing,
+keep-alive, pipelining, ``Expect: 100-continue``, closing idle keep-alive
+connections (``timeout_keep_alive``), and the graceful shutdown that answers
+requests in flight with ``Connection: close``. :func:`serve` runs a
+``uvicorn.Server`` on a socket bound here (so a busy port is an ``OSError`` for
+the caller, not uvicorn's ``sys.exit``) until a stop event is set, without
+uvicorn's signal handlers (the CLI owns SIGINT/SIGTERM; a background thread
+has none).
+
+What uvicorn's httptools protocol does not limit, :class:`SandboxProtocol`
+(a small subclass, selected through ``Config(http=...)``) adds, each because a
+client without the key could otherwise hold the server (issue 11):
+
+- **the head**: llhttp has no size limit and uvicorn sets none, so one endless
+  header line grows memory without bound. The URL and headers together may be
+  :attr:`Limits.max_head` bytes; past that the answer is 431 and the
+  connection closes. (httptools buffers a header line until it ends, so bytes
+  received while the head is incomplete are counted too.)
+- **a deadline to arrive**: ``timeout_keep_alive`` only covers the idle time
+  between requests. A request (from its first byte, or a new connection from
+  its opening) must arrive in full within :attr:`Limits.request_timeout`;
+  else the client gets 408 when nothing is being answered, and the connection
+  closes. A client trickling one byte every few seconds is cut off.
+- **connections**: uvicorn's ``limit_concurrency`` answers a request 503 (and
+  closes) while :attr:`Limits.max_connections` connections are open; a new
+  connection past twice that is closed at once, so file descriptors stay
+  bounded even when clients open connections and send nothing.
+- **dropping a request on purpose** (the drop faults): an ASGI application
+  cannot close its connection without an answer (raising makes uvicorn send a
+  500). The protocol puts ``scope["extensions"]["upload_preds.abort"]`` in
+  every request's scope: a callable that resets the connection.
+
+Body sizes are limited per route by the application (:mod:`.bodies`), which
+reads the body only after the key was checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+import httptools
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from upload_preds.sandbox.routing import App
+
+# uvicorn logs malformed requests and refused connections as warnings; the
+# client already got its 400/431/503, and a sandbox in someone's terminal
+# (`upload-preds --sandbox`) must not print them. The app logs its own bugs.
+logging.getLogger("uvicorn").addHandler(logging.NullHandler())
+logging.getLogger("uvicorn").propagate = False
+
+#: Key of the drop callable in ``scope["extensions"]``.
+ABORT = "upload_preds.abort"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client may take of the sandbox (see the module docstring)."""
+
+    #: URL and headers of one request, bytes (431 past it; nginx allows 8-32 KiB).
+    max_head: int = 16 * 1024
+    #: Seconds a request (or a new connection's first request) has to arrive in full.
+    request_timeout: float = 30.0
+    #: Seconds an idle keep-alive connection stays open (aiohttp.web's default).
+    keepalive_timeout: int = 75
+    #: Open connections served at once; requests past it get 503.
+    max_connections: int = 1000
+    #: Seconds requests in flight at stop have to be answered.
+    shutdown_grace: float = 2.0
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: the URL and headers passed ``max_head``."""
+
+
+class SandboxProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus a head limit, a request deadline and a drop hook."""
+
+    limits: ClassVar[Limits] = Limits()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_size = 0
+        self._unfinished = 0  # bytes received while the current head is incomplete
+        self._in_head = True
+        self._begun = self.loop.time()
+        self._deadline: asyncio.TimerHandle | None = None
+        if len(self.connections) > 2 * self.limits.max_connections:
+            transport.abort()
+            return
+        # A new connection must send a whole request in time, like every later one.
+        self._arm_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        if self._in_head:
+            self._unfinished += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # No WebSocket support is configured: uvicorn has answered the request as a
+            # plain one; whatever follows the upgrade is not HTTP.
+            self._refuse(400, "Protocol upgrades are not supported.")
+            return
+        except httptools.HttpParserError as e:
+            if isinstance(e.__context__, _HeadTooLarge):
+                self._refuse(431, "Request header fields too large.")
+            else:
+                self._refuse(400, f"Bad request: {e}.")
+            return
+        # Only a head that is still incomplete can grow here (one endless line is
+        # buffered inside httptools and reaches no callback until it ends). The
+        # slack of one read keeps a pipelined head behind a body from counting twice.
+        if self._in_head and self._unfinished > self.limits.max_head + 256 * 1024:
+            self._refuse(431, "Request header fields too large.")
+
+    # -- httptools callbacks, wrapped
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_size = 0
+        self.scope["extensions"] = {ABORT: self._abort}
+        if self._deadline is None:
+            # The common case (a whole request in one read) disarms it again at once.
+            self._begun = self.loop.time()
+            self._arm_deadline()
+
+    def on_url(self, url: bytes) -> None:
+        self._grow_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._grow_head(len(name) + len(value))
+        super().on_header(name, value)
+
+    def _grow_head(self, n: int) -> None:
+        self._head_size += n
+        if self._head_size > self.limits.max_head:
+            raise _HeadTooLarge
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._unfinished = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_head = True
+        self._disarm_deadline()
+        super().on_message_complete()
+
+    # -- deadline, refusal, drop
+
+    def _arm_deadline(self) -> None:
+        self._deadline = self.loop.call_at(
+            self._begun + self.limits.request_timeout, self._deadline_passed
+        )
+
+    def _disarm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        self._refuse(408, "The request did not arrive in time.")
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer ``status`` unless an answer is under way, then close the connection."""
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True  # the application's answer would come too late
+            self.transport.write(_error_bytes(status, message))
+        self.transport.close()
+
+    def _abort(self) -> None:
+        self._disarm_deadline()
+        if not self.transport.is_closing():
+            self.transport.abort()
+
+
+def _error_bytes(status: int, message: str) -> bytes:
+    body = ('{"detail": "' + message + '"}').encode()
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+def bind(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``OSError`` when it cannot be bound)."""
+    family, _, _, _, addr = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    return socket.create_server(addr, family=family, backlog=backlog)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Signals belong to the caller: the CLI sets the stop event on SIGINT/SIGTERM.
+        yield
+
+
+async def serve(
+    app: App,
+    sock: socket.socket,
+    limits: Limits,
+    stop: asyncio.Event,
+    on_listening: Callable[[], None],
+) -> None:
+    """Serve ``app`` on ``sock`` until ``stop`` is set; then answer what is in flight and close."""
+    protocol: type[SandboxProtocol] = type(
+        "SandboxProtocol", (SandboxProtocol,), {"limits": limits}
+    )
+    config = uvicorn.Config(
+        app,
+        http=protocol,
+        loop="none",
+        lifespan="off",
+        ws="none",
+        interface="asgi3",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        date_header=True,
+        headers=[("server", "upload-preds-sandbox")],
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=limits.keepalive_timeout,
+        # Typed int, but only ever passed to asyncio.timeout: tests use fractions.
+        timeout_graceful_shutdown=limits.shutdown_grace,  # type: ignore[arg-type]
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped the start
+                return
+            await asyncio.sleep(0.005)
+        on_listening()
+        stop_waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
+        stop_waiter.cancel()
+        server.should_exit = True
+        await task
+    finally:
+        # Past the grace uvicorn cancels the requests; their connections go too.
+        for conn in list(server.server_state.connections):
+            transport: Any = getattr(conn, "transport", None)
+            if transport is not None:
+                transport.abort()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
