@@ -23,10 +23,16 @@ of creates and replaces). Each run starts a fresh sandbox:
    request, so its share of the ceiling is what the sandbox allows; the 95%
    target of issue 3 is judged on it. Both clients check every status.
 
+3. ``--before SRC``: the same runs against the sandbox of another checkout
+   (``SRC`` is its ``src`` folder, put first on ``PYTHONPATH`` of the server
+   process), alternated with this one in the same run, ``--rounds`` times:
+   the "before/after" ratios of a change to the server (issue 10 measured the
+   home-made HTTP layer against uvicorn this way).
+
 The load average is printed with the results: on a shared 2-core machine
 other processes take CPU from both client and server.
 
-Usage: ``python bench/bench_sandbox.py [--puts N] [--latency-puts N]``.
+Usage: ``python bench/bench_sandbox.py [--puts N] [--latency-puts N] [--before SRC] [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -52,7 +58,9 @@ KEY = "bench-key"
 DATASET = "demo/street-scenes"
 
 
-def start_sandbox(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_sandbox(
+    tmp: Path, *extra: str, src: str | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     ready = tmp / f"ready-{time.monotonic_ns()}.json"
     db = tmp / f"bench-{time.monotonic_ns()}.sqlite3"
     cmd = [
@@ -70,12 +78,17 @@ def start_sandbox(tmp: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]
         str(ready),
         *extra,
     ]
-    return launch("sandbox", cmd, ready)
+    env = None
+    if src is not None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return launch("sandbox", cmd, ready, env)
 
 
-def launch(what: str, cmd: list[str], ready: Path) -> tuple[subprocess.Popen[bytes], str]:
+def launch(
+    what: str, cmd: list[str], ready: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start a server process and wait for the URL it writes to ``ready``."""
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 30
     while not ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -119,30 +132,42 @@ def start_bare(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 IDEAL_SERVER = """
 import asyncio, json, os, sys
-from upload_preds.sandbox.http import Response, Server
+import uvicorn
 
-ANSWER = Response(b'{"ok": true}')
+HEAD = {"type": "http.response.start", "status": 200,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"12")]}
+BODY = {"type": "http.response.body", "body": b'{"ok": true}'}
+
+async def app(scope, receive, send):
+    loop = asyncio.get_running_loop()
+    due = loop.time() + delay
+    while (await receive()).get("more_body"):
+        pass
+    await asyncio.sleep(due - loop.time())
+    await send(HEAD)
+    await send(BODY)
+
+delay = float(sys.argv[2])
+config = uvicorn.Config(app, host="127.0.0.1", port=0, http="httptools", loop="asyncio",
+                        lifespan="off", access_log=False, log_level="warning")
+server = uvicorn.Server(config)
 
 async def main():
-    loop = asyncio.get_running_loop()
-    delay = float(sys.argv[2])
-
-    def app(request):
-        loop.call_at(request.arrived + delay, request.respond, ANSWER)
-
-    server = Server(app)
-    host, port = await server.start("127.0.0.1", 0)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
     with open(sys.argv[1] + ".tmp", "w") as f:
         json.dump({"url": f"http://127.0.0.1:{port}/"}, f)
     os.replace(sys.argv[1] + ".tmp", sys.argv[1])
-    await asyncio.Event().wait()
+    await task
 
 asyncio.run(main())
 """
 
 
 def start_ideal(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The sandbox's own HTTP layer answering a constant LATENCY_MS after arrival, no work."""
+    """uvicorn answering a constant LATENCY_MS after arrival, no work (the sandbox's server)."""
     ready = tmp / f"ideal-{time.monotonic_ns()}.json"
     delay = str(LATENCY_MS / 1000)
     return launch("ideal server", [sys.executable, "-c", IDEAL_SERVER, str(ready), delay], ready)
@@ -269,10 +294,15 @@ def server_cpu_s(pid: int) -> float:
 
 
 def run(
-    tmp: Path, n: int, extra: list[str], n_samples: int, lean: bool = False
+    tmp: Path,
+    n: int,
+    extra: list[str],
+    n_samples: int,
+    lean: bool = False,
+    src: str | None = None,
 ) -> tuple[float, int, float]:
     """(PUTs/s, failures, server CPU µs per PUT) of one fresh sandbox."""
-    proc, url = start_sandbox(tmp, *extra)
+    proc, url = start_sandbox(tmp, *extra, src=src)
     try:
         uuids = asyncio.run(prepare(url, n_samples))
         cpu0 = server_cpu_s(proc.pid)
@@ -295,6 +325,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--puts", type=int, default=30_000, help="PUTs in the no-fault run")
     ap.add_argument("--latency-puts", type=int, default=6_400, help="PUTs in the 50 ms run")
+    ap.add_argument("--before", help="src folder of another checkout to compare with")
+    ap.add_argument("--rounds", type=int, default=1, help="before/after rounds (with --before)")
     args = ap.parse_args()
     print(f"sandbox benchmark: {CONCURRENCY} connections, {os.cpu_count()} cores, loopback")
     with tempfile.TemporaryDirectory() as d:
@@ -336,7 +368,30 @@ def main() -> None:
                 f"  ideal server, same client   : {best:6.0f}/s = {best / ceiling:.1%}; "
                 f"sandbox / ideal = {rate / best:.2f}"
             )
+        if args.before:
+            compare(tmp, args.before, args.rounds, args.puts, args.latency_puts)
         print(f"load average                  : {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def compare(tmp: Path, before: str, rounds: int, puts: int, latency_puts: int) -> None:
+    """Alternate the other checkout's sandbox ("before") with this one ("after")."""
+    ceiling = CONCURRENCY / (LATENCY_MS / 1000)
+    latency = ["--latency-ms", str(LATENCY_MS)]
+    for r in range(1, rounds + 1):
+        got: dict[str, tuple[float, float, float]] = {}
+        for label, src in (("before", before), ("after", None)):
+            rate, f1, cpu = run(tmp, puts, [], n_samples=puts // 2, src=src)
+            lat, f2, _ = run(tmp, latency_puts, latency, 1000, lean=True, src=src)
+            got[label] = (rate, cpu, lat / ceiling)
+            print(
+                f"round {r} {label:6s}: {rate:6.0f} PUTs/s, server CPU {cpu:4.0f} µs/PUT, "
+                f"50 ms lean {lat / ceiling:.1%} of C/L  (failures: {f1 + f2})"
+            )
+        (b_rate, b_cpu, b_lat), (a_rate, a_cpu, a_lat) = got["before"], got["after"]
+        print(
+            f"round {r} after/before: PUTs/s {a_rate / b_rate:.2f}, "
+            f"CPU per PUT {a_cpu / b_cpu:.2f}, share of C/L {a_lat / b_lat:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,117 +15,35 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
-import socket
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import pytest
-from sandboxkit import KEY, both_manifests
+from sandboxkit import (
+    KEY,
+    LABEL,
+    SAMPLES,
+    Running,
+    both_manifests,
+    closed,
+    put_label,
+    read_response,
+    request,
+    running_sandbox,
+)
 
-from upload_preds.sandbox import Faults, SandboxHandle, start_sandbox
+from upload_preds.sandbox import Faults, start_sandbox
 from upload_preds.sandbox.bodies import FilePart, parse_multipart
 from upload_preds.sandbox.labels import LABEL_BODY
 from upload_preds.sandbox.transport import Limits
-
-DEMO = json.loads(json.dumps(both_manifests()))
-SAMPLES = [s["uuid"] for s in DEMO["datasets"][0]["samples"]]
-LABEL = orjson.dumps(
-    {
-        "attributes": {
-            "format_version": "0.1",
-            "annotations": [
-                {"id": 1, "category_id": 1, "type": "bbox", "points": [[1, 2], [3, 4]]}
-            ],
-        }
-    }
-)
-
-
-@dataclass
-class Running:
-    sb: SandboxHandle
-    sockets: list[socket.socket] = field(default_factory=list)
-
-    @property
-    def port(self) -> int:
-        return urlsplit(self.sb.url).port or 80
-
-    def connect(self) -> socket.socket:
-        """A client socket, closed when the test ends."""
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        self.sockets.append(sock)
-        return sock
-
-    def label_count(self) -> int:
-        """Labels in the label set the tests write to (the manifest seeds none there)."""
-        counts: dict[str, dict[str, int]] = self.sb.stats()["labels"]["demo/street-scenes"]
-        return sum(counts.get("predictions", {}).values())
-
-
-@contextlib.contextmanager
-def running_sandbox(**kwargs: Any) -> Iterator[Running]:
-    with start_sandbox(data=both_manifests(), api_key=KEY, **kwargs) as sb:
-        r = Running(sb)
-        try:
-            yield r
-        finally:
-            for s in r.sockets:
-                s.close()
-            assert sb.stats()["server_errors"] == 0
 
 
 @pytest.fixture
 def running() -> Iterator[Running]:
     with running_sandbox() as r:
         yield r
-
-
-def read_response(s: socket.socket, buf: bytearray) -> tuple[int, dict[str, str], bytes]:
-    """One response off the socket (Content-Length framing); leftovers stay in ``buf``."""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed before a full answer")
-        buf += chunk
-    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed inside a body")
-        rest += chunk
-    buf[:] = rest[length:]
-    return status, headers, rest[:length]
-
-
-def closed(s: socket.socket) -> bool:
-    try:
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-
-
-def request(method: str, path: str, body: bytes = b"", key: bool = True, **headers: str) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
-    if key:
-        lines.append(f"Authorization: APIKey {KEY}")
-    if body or method in ("POST", "PUT"):
-        lines.append(f"Content-Length: {len(body)}")
-    lines += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def put_label(sample: str = SAMPLES[0], body: bytes = LABEL, **headers: str) -> bytes:
-    return request("PUT", f"/labels/{sample}/predictions/", body, **headers)
 
 
 # -- routing ---------------------------------------------------------------------------------

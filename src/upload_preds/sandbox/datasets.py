@@ -37,6 +37,8 @@ from upload_preds.sandbox.validate import (
 )
 
 DEFAULT_PER_PAGE = 1000
+#: The largest page and page size taken (SQLite's LIMIT/OFFSET are 64-bit).
+MAX_INT = 2**31 - 1
 #: The largest body of a sample write (a bulk add of many samples).
 SAMPLES_BODY = 16 * 1024 * 1024
 
@@ -207,10 +209,10 @@ class DatasetRoutes:
         q = request.query
         try:
             per_page = int(q.get("per_page", DEFAULT_PER_PAGE))
-            if per_page < 1:
+            if not 1 <= per_page <= MAX_INT:
                 raise ValueError
         except ValueError:
-            return bad_request({"per_page": ["A positive integer is required."]})
+            return bad_request({"per_page": [f"A whole number from 1 to {MAX_INT} is required."]})
         if self.max_page_size is not None:
             per_page = min(per_page, self.max_page_size)
         try:
@@ -218,13 +220,19 @@ class DatasetRoutes:
             if page < 1:
                 raise ValueError
         except ValueError:
+            # Django REST framework's answer to a page that is not a page number.
             return not_found("Invalid page.")
+        if page > MAX_INT:
+            # Would overflow SQLite's 64-bit OFFSET (it was a 500).
+            return bad_request({"page": [f"A whole number from 1 to {MAX_INT} is required."]})
         labelset = q.get("labelset")
         if labelset is not None and labelset not in ds.labelsets:
             return not_found(f"Not found: label set {labelset!r} does not exist in {ds.full_name}.")
         statuses: list[str] | None = None
         if q.get("label_status"):
             statuses = [s.strip() for s in q["label_status"].split(",") if s.strip()]
+            if not statuses:  # ",,," would filter on nothing (it built "AND ()": a 500)
+                return bad_request({"label_status": ["Name at least one label status."]})
             bad = [s for s in statuses if s not in ALL_STATUSES]
             if bad:
                 return bad_request(
