@@ -37,7 +37,7 @@ from sandboxkit import (
 from upload_preds.sandbox import Faults, start_sandbox
 from upload_preds.sandbox.bodies import FilePart, parse_multipart
 from upload_preds.sandbox.labels import LABEL_BODY
-from upload_preds.sandbox.transport import Limits
+from upload_preds.sandbox.transport import Limits, bind
 
 
 @pytest.fixture
@@ -362,3 +362,17 @@ def test_multipart_fields_and_a_binary_file_survive_byte_for_byte() -> None:
 def test_malformed_multipart_is_a_value_error(body: bytes, ctype: str) -> None:
     with pytest.raises(ValueError, match=r"multipart|boundary|blank line"):
         parse_multipart(body, ctype)
+
+
+def test_accepted_sockets_are_tcp_so_asyncio_sets_nodelay() -> None:
+    # asyncio sets TCP_NODELAY only when the accepted socket's proto is IPPROTO_TCP;
+    # a listening socket made with proto 0 lost 40 ms per keep-alive answer to Nagle.
+    listener = bind("127.0.0.1", 0)
+    try:
+        client = socket.create_connection(listener.getsockname()[:2])
+        conn, _ = listener.accept()
+        assert conn.proto == socket.IPPROTO_TCP
+        conn.close()
+        client.close()
+    finally:
+        listener.close()

@@ -206,11 +206,26 @@ def _error_bytes(status: int, message: str) -> bytes:
 
 
 def bind(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``OSError`` when it cannot be bound)."""
-    family, _, _, _, addr = socket.getaddrinfo(
+    """A listening TCP socket on ``host:port`` (``OSError`` when it cannot be bound).
+
+    Made with the protocol number getaddrinfo gives (``IPPROTO_TCP``), not 0:
+    asyncio sets ``TCP_NODELAY`` only on accepted sockets whose ``proto`` says
+    TCP, and without it Nagle's algorithm holds uvicorn's second write of each
+    answer (the body) for the client's delayed ACK: 40 ms more per request on
+    a keep-alive connection (measured: 92 ms instead of 51 at --latency-ms 50).
+    """
+    family, kind, proto, _, addr = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
-    return socket.create_server(addr, family=family, backlog=backlog)
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class _Server(uvicorn.Server):
