@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import socket
 import time
 import zlib
 from collections.abc import Callable, Iterator
