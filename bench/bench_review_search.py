@@ -34,7 +34,8 @@ import orjson
 
 from upload_preds.sandbox.manifest import parse_manifest
 from upload_preds.sandbox.review import search
-from upload_preds.sandbox.store import CountTerm, Store, counts_json
+from upload_preds.sandbox.review_index import CountTerm
+from upload_preds.sandbox.store import Store, counts_json
 
 CATS = {"car": 1, "truck": 2, "pedestrian": 3, "cyclist": 4}
 
@@ -127,23 +128,23 @@ def main() -> None:
 
     def page(offset: int, ts: list[CountTerm]) -> Any:
         # A new query each time: filter and sort run (no cached order).
-        store._review_cache = None
-        _, uuids = store.find_samples(
+        store.review.forget_order()
+        _, uuids = store.review.find_samples(
             ds, labelsets=both, terms=ts, sort="score", sort_labelset="predictions",
             descending=True, limit=24, offset=offset,
         )  # fmt: skip
-        return store.review_rows(uuids, both)
+        return store.review.rows(uuids, both)
 
     ms_first, _ = median_ms(lambda: page(0, terms))
     ms_last, _ = median_ms(lambda: page(max(0, res2.total - 24), terms))
     ms_all, _ = median_ms(lambda: page(0, []))
-    store.find_samples(
+    store.review.find_samples(
         ds, labelsets=both, terms=terms, sort="score", sort_labelset="predictions",
         descending=True, limit=24, offset=0,
     )  # fmt: skip
     ms_flip, _ = median_ms(
-        lambda: store.review_rows(
-            store.find_samples(
+        lambda: store.review.rows(
+            store.review.find_samples(
                 ds, labelsets=both, terms=terms, sort="score", sort_labelset="predictions",
                 descending=True, limit=24, offset=2400,
             )[1],

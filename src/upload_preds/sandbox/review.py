@@ -47,6 +47,7 @@ from urllib.parse import quote
 
 import orjson
 
+from upload_preds.sandbox.review_index import STATUS_ORDER, CountTerm
 from upload_preds.sandbox.routing import (
     SMALL_BODY,
     Request,
@@ -57,7 +58,7 @@ from upload_preds.sandbox.routing import (
     json_response,
 )
 from upload_preds.sandbox.search import QueryError, ResolvedTerm, parse_and_resolve
-from upload_preds.sandbox.store import STATUS_ORDER, CountTerm, DatasetInfo, LabelRow, Store
+from upload_preds.sandbox.store import DatasetInfo, LabelRow, Store
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, check_label_body
 
 REVIEW_PREFIX = "/_review/"
@@ -121,10 +122,10 @@ def search(store: Store, ds: DatasetInfo, text: str, *, limit: int | None = None
     """The samples of ``ds`` that match ``text``, with the counts the terms looked at."""
     resolved = resolve_query(ds, text)
     labelsets = list(dict.fromkeys(r.term.labelset for r in resolved))
-    total, uuids = store.find_samples(
+    total, uuids = store.review.find_samples(
         ds, labelsets=labelsets, terms=_count_terms(resolved), limit=limit
     )
-    idx = store.review_index(ds, labelsets)
+    idx = store.review.index(ds, labelsets)
     # One column per distinct labelset.category, in the order the query names them.
     columns: dict[str, tuple[str, int]] = {}
     for r in resolved:
@@ -340,7 +341,7 @@ class Review:
             )
         resolved = resolve_query(ds, q.get("q", ""))
         labelsets = list(dict.fromkeys([*shown, *(r.term.labelset for r in resolved)]))
-        total, uuids = self.store.find_samples(
+        total, uuids = self.store.review.find_samples(
             ds,
             labelsets=labelsets,
             terms=_count_terms(resolved),
@@ -351,7 +352,7 @@ class Review:
             offset=(page - 1) * per_page,
         )
         samples = []
-        for row in self.store.review_rows(uuids, shown):
+        for row in self.store.review.rows(uuids, shown):
             labels: dict[str, Any] = {}
             for i, ls in enumerate(shown):
                 status, score, attrs, counts, updated = row[3 + 5 * i : 8 + 5 * i]

@@ -23,16 +23,9 @@ back as :class:`orjson.Fragment`, never parsed twice.
 Every label row also keeps ``counts``, its objects per category id as a small
 JSON object (``{"1": 2, "3": 1}``, from :func:`.search.category_counts`),
 written by the same statement that writes the label (databases from before
-the column get it added and filled when opened). The review page's search
-and sorting (:meth:`Store.find_samples`) run over a :class:`ReviewIndex`: per
-dataset, sample names and, per label set, each label's status, score and
-counts, loaded with one scan the first time a label set is searched and kept
-in step by this store's own writes. Joining every sample to its labels in SQL
-took 0.3-1 s on 50,000 samples (uuid-keyed lookups); the index filters and
-sorts them in tens of ms (bench/bench_review_search.py). Commits by another
-connection (``upload-preds-sandbox copy`` beside a running server) change
-SQLite's ``PRAGMA data_version``, which every search checks: the index is
-then rebuilt.
+the column get it added and filled when opened). The review page's search and
+sorting read them through ``Store.review`` (:mod:`.review_index`), an
+in-memory index this store's writes keep in step.
 
 Seeding uses ``INSERT OR IGNORE`` everywhere: reseeding an existing database
 neither duplicates nor overwrites anything that is already there.
@@ -40,19 +33,19 @@ neither duplicates nor overwrites anything that is already there.
 
 from __future__ import annotations
 
-import operator
 import os
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from upload_preds.sandbox.manifest import Manifest
+from upload_preds.sandbox.review_index import ReviewQueries
 from upload_preds.sandbox.search import category_counts
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, TaskSpec
 
@@ -132,19 +125,6 @@ SORTS = {
 
 LabelRow = tuple[str, str, str, str, float | None, str, str, str, str | None]
 
-# The order "sort by label status" uses: no label first, then as work progresses.
-STATUS_ORDER: tuple[str, ...] = (
-    PSEUDO_STATUS_UNLABELED,
-    "PRELABELED",
-    "LABELING_IN_PROGRESS",
-    "LABELED",
-    "REVIEWING_IN_PROGRESS",
-    "REVIEWED",
-    "VERIFIED",
-    "REJECTED",
-    "SKIPPED",
-)
-
 
 def counts_json(attributes_json: str) -> str:
     """The ``counts`` column for a label's attributes text: ``{"category id": count}``.
@@ -163,36 +143,6 @@ def counts_json(attributes_json: str) -> str:
     else:
         counts = category_counts(attrs)
     return orjson.dumps(counts, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-@dataclass(frozen=True, slots=True)
-class CountTerm:
-    """One search condition as the store runs it: count of ``category_id`` in ``labelset``."""
-
-    labelset: str
-    category_id: int
-    op: str
-    value: int
-
-
-_PY_OPS: dict[str, Callable[[int, int], bool]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "=": operator.eq,
-}
-_STATUS_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}
-
-
-@dataclass(slots=True)
-class ReviewIndex:
-    """What search and sorting read, per dataset: sample names, and per label set each
-    sample's ``(label_status, score, {category id: count})``. The ids stay the
-    strings of the stored JSON (converting 50,000 of them costs 0.1 s)."""
-
-    names: dict[str, str]
-    labels: dict[str, dict[str, tuple[str, float | None, dict[str, int]]]]
 
 
 class _Clock:
@@ -329,9 +279,8 @@ class Store:
         self._datasets: dict[tuple[str, str], DatasetInfo] = {}
         self._by_id: dict[int, DatasetInfo] = {}
         self._sample_ds: dict[str, DatasetInfo] = {}
-        self._review: dict[int, ReviewIndex] = {}
-        self._review_cache: tuple[tuple[Any, ...], list[str]] | None = None
-        self._data_version: int = conn.execute("PRAGMA data_version").fetchone()[0]
+        #: The review page's search over an index this store keeps in step.
+        self.review = ReviewQueries(conn, self.dataset_of_sample)
         self._load_datasets()
         if path != ":memory:":
             self._checkpointer = _Checkpointer(path)
@@ -355,7 +304,7 @@ class Store:
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
         # The caches may hold what was just undone.
-        self._review.clear()
+        self.review.clear()
         self._sample_ds.clear()
 
     def close(self) -> None:
@@ -483,8 +432,7 @@ class Store:
         self._datasets.clear()
         self._by_id.clear()
         self._sample_ds.clear()
-        self._review.clear()
-        self._review_cache = None
+        self.review.clear()
         self._load_datasets()
         return SeedResult(*counts)
 
@@ -588,9 +536,7 @@ class Store:
         )
         if cur.rowcount:
             self._sample_ds[sample_uuid] = ds
-            self._review_cache = None
-            if ds.id in self._review:
-                self._review[ds.id].names[sample_uuid] = name
+            self.review.sample_added(ds, sample_uuid, name)
         return bool(cur.rowcount)
 
     def sample_by_name(self, ds: DatasetInfo, name: str) -> tuple[Any, ...] | None:
@@ -654,8 +600,8 @@ class Store:
                 counts,
             ),
         ).fetchone()
-        if self._review:
-            self._review_label_changed(
+        if self.review.active:
+            self.review.label_changed(
                 sample_uuid,
                 labelset,
                 (label_status, score, orjson.loads(counts)),
@@ -678,8 +624,8 @@ class Store:
         cur = self._conn.execute(
             "DELETE FROM labels WHERE sample_uuid = ? AND labelset = ?", (sample_uuid, labelset)
         )
-        if self._review:
-            self._review_label_changed(sample_uuid, labelset, None)
+        if self.review.active:
+            self.review.label_changed(sample_uuid, labelset, None)
         return bool(cur.rowcount)
 
     def label_status_counts(self, ds: DatasetInfo, labelset: str) -> dict[str, int]:
@@ -702,170 +648,6 @@ class Store:
             full = self._by_id[did].full_name
             out[full].setdefault(labelset, {})[status] = n
         return out
-
-    # -- review: search and paging -------------------------------------------------
-
-    def _review_fresh(self) -> None:
-        """Drop the review indexes when another connection committed (CLI copy, a second server)."""
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._data_version:
-            self._data_version = version
-            self._review.clear()
-            self._review_cache = None
-
-    def review_index(self, ds: DatasetInfo, labelsets: Iterable[str]) -> ReviewIndex:
-        """The in-memory index of ``ds`` with (at least) ``labelsets`` loaded."""
-        self._review_fresh()
-        idx = self._review.get(ds.id)
-        if idx is None:
-            idx = self._review[ds.id] = ReviewIndex(
-                dict(
-                    self._conn.execute(
-                        "SELECT uuid, name FROM samples WHERE dataset_id = ?", (ds.id,)
-                    )
-                ),
-                {},
-            )
-        names = idx.names
-        for ls in labelsets:
-            if ls not in idx.labels:
-                # One scan of the labels (their key starts with the sample, so
-                # there is no index on the label set to use); the samples of
-                # other datasets are dropped here, not with a join, which
-                # would cost a uuid lookup per label.
-                idx.labels[ls] = {
-                    u: (status, score, orjson.loads(counts))
-                    for u, status, score, counts in self._conn.execute(
-                        "SELECT sample_uuid, label_status, score, counts FROM labels "
-                        "WHERE labelset = ?",
-                        (ls,),
-                    )
-                    if u in names
-                }
-        return idx
-
-    def _review_label_changed(
-        self,
-        sample_uuid: str,
-        labelset: str,
-        entry: tuple[str, float | None, dict[str, int]] | None,
-    ) -> None:
-        self._review_cache = None
-        ds = self._sample_ds.get(sample_uuid) or self.dataset_of_sample(sample_uuid)
-        idx = self._review.get(ds.id) if ds is not None else None
-        per_ls = idx.labels.get(labelset) if idx is not None else None
-        if per_ls is None:
-            return
-        if entry is None:
-            per_ls.pop(sample_uuid, None)
-        else:
-            per_ls[sample_uuid] = entry
-
-    def find_samples(
-        self,
-        ds: DatasetInfo,
-        *,
-        labelsets: list[str],
-        terms: list[CountTerm],
-        sort: str = "name",
-        sort_labelset: str | None = None,
-        descending: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> tuple[int, list[str]]:
-        """How many samples of ``ds`` match every term, and one page of their uuids, sorted.
-
-        ``labelsets`` must include those the terms and the sort name. ``sort``:
-        ``name``, ``score`` or ``status`` (the last two of ``sort_labelset``);
-        a missing score or label sorts last in both directions; ties go by
-        name, then uuid. The sorted matches of the last call are kept until
-        the next write, so turning pages does not filter and sort again.
-        """
-        key = (ds.id, tuple(labelsets), tuple(terms), sort, sort_labelset, descending)
-        self._review_fresh()
-        cached = self._review_cache
-        if cached is not None and cached[0] == key:
-            ordered = cached[1]
-        else:
-            ordered = self._filter_and_sort(ds, labelsets, terms, sort, sort_labelset, descending)
-            self._review_cache = (key, ordered)
-        end = len(ordered) if limit is None else offset + limit
-        return len(ordered), ordered[offset:end]
-
-    def _filter_and_sort(
-        self,
-        ds: DatasetInfo,
-        labelsets: list[str],
-        terms: list[CountTerm],
-        sort: str,
-        sort_labelset: str | None,
-        descending: bool,
-    ) -> list[str]:
-        idx = self.review_index(ds, labelsets)
-        names = idx.names
-        uuids: Iterable[str] = names
-        for t in terms:
-            per_ls, cid, value = idx.labels[t.labelset], str(t.category_id), t.value
-            op = _PY_OPS[t.op]
-            # A sample without a label, or a label without the category, counts 0.
-            uuids = [
-                u for u in uuids if op((e[2].get(cid, 0) if (e := per_ls.get(u)) else 0), value)
-            ]
-        if sort == "name":
-            return sorted(uuids, key=lambda u: (names[u], u), reverse=descending)
-        per_ls = idx.labels[sort_labelset or ""]
-        if sort == "score":
-            scored, missing = [], []
-            for u in uuids:
-                e = per_ls.get(u)
-                if e is None or e[1] is None:
-                    missing.append(u)
-                else:
-                    scored.append((-e[1] if descending else e[1], names[u], u))
-            scored.sort()
-            missing.sort(key=lambda u: (names[u], u))
-            return [u for _, _, u in scored] + missing
-        if sort == "status":
-            sign = -1 if descending else 1
-            return sorted(
-                uuids,
-                key=lambda u: (
-                    sign * _STATUS_RANK.get(e[0] if (e := per_ls.get(u)) else "UNLABELED", 99),
-                    names[u],
-                    u,
-                ),
-            )
-        raise ValueError(f"unknown sort {sort!r}")
-
-    def review_rows(self, uuids: list[str], labelsets: list[str]) -> list[tuple[Any, ...]]:
-        """Rows for a page of samples, in the order of ``uuids``.
-
-        ``uuid, name, attributes``, then for each label set ``label_status,
-        score, attributes, counts, updated_at`` (NULLs without a label).
-        """
-        if not uuids:
-            return []
-        marks = ", ".join("?" * len(uuids))
-        samples = {
-            r[0]: r
-            for r in self._conn.execute(
-                f"SELECT uuid, name, attributes FROM samples WHERE uuid IN ({marks})", uuids
-            )
-        }
-        labels: dict[tuple[str, str], tuple[Any, ...]] = {}
-        ls_marks = ", ".join("?" * len(labelsets))
-        for r in self._conn.execute(
-            "SELECT sample_uuid, labelset, label_status, score, attributes, counts, updated_at "
-            f"FROM labels WHERE sample_uuid IN ({marks}) AND labelset IN ({ls_marks})",
-            [*uuids, *labelsets],
-        ):
-            labels[(r[0], r[1])] = r[2:]
-        empty = (None, None, None, None, None)
-        return [
-            (*samples[u], *(x for ls in labelsets for x in labels.get((u, ls), empty)))
-            for u in uuids
-            if u in samples
-        ]
 
     # -- assets --------------------------------------------------------------------
 
