@@ -15,9 +15,15 @@ In-process use (the uploader's ``--sandbox`` flag, tests)::
         ...
         sb.stats()["labels"]
 
-Module map: :mod:`.server` (start/stop, the handle), :mod:`.app` (routes),
-:mod:`.store` (SQLite), :mod:`.manifest` (the seed file), :mod:`.validate`
-(label checks), :mod:`.faults` (fault injection), :mod:`.cli` (the command).
+Module map: :mod:`.server` (start/stop, the handle), :mod:`.transport`
+(uvicorn, and the limits it lacks), :mod:`.app` (the ASGI application: the
+order of answering, group commit, faults' timing), :mod:`.routing` (request,
+response, router), :mod:`.bodies` (bodies under a cap, gzip, multipart),
+:mod:`.labels`, :mod:`.datasets` and :mod:`.assets` (the API's routes),
+:mod:`.store` (SQLite), :mod:`.review_index` (the review page's search index),
+:mod:`.review` (the review page), :mod:`.manifest` (the seed file),
+:mod:`.validate` (label checks), :mod:`.faults` (fault injection), :mod:`.cli`
+(the command).
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from upload_preds.sandbox.server import (
     default_db_path,
     start_sandbox,
 )
+from upload_preds.sandbox.transport import Limits
 
 __all__ = [
     "KEY_ENV",
     "Faults",
+    "Limits",
     "ManifestError",
     "SandboxHandle",
     "default_data_path",

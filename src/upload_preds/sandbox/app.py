@@ -1,30 +1,35 @@
-"""The sandbox's HTTP routes: the Segments API subset the uploader uses.
+"""The sandbox as an ASGI application: in what order a request is answered, and when.
 
 :class:`Sandbox` holds the running state (the :class:`~.store.Store`, the API
-key, the fault injector and the request counters), owns the
-:class:`~.http.Router`, and is the application callable the HTTP server
-(:mod:`.http`) hands each complete request to. Everything runs on one
-event-loop thread, so handlers call the store synchronously; nothing here is
-thread-safe, and the in-process API (:mod:`.server`) hops onto the loop to
-change faults or read stats.
+key, the fault injector, the request counters) and the :class:`~.routing.Router`
+filled by the route classes (:mod:`.labels`, :mod:`.datasets`, :mod:`.assets`,
+:mod:`.review`, and the control routes here). uvicorn (:mod:`.transport`) calls
+it once per request. Everything runs on one event-loop thread, so handlers call
+the store synchronously; nothing here is thread-safe, and the in-process API
+(:mod:`.server`) hops onto the loop to change faults or read stats.
 
-Handlers are plain functions ``Request -> Response``: the body is already in
-memory and SQLite is synchronous, so nothing awaits. *When* the answer leaves
+Handlers are plain functions ``Request -> Response``. *When* the answer leaves
 is decided by :meth:`Sandbox.__call__`, in this order for API routes:
 
-1. the fault decision: throttle → 429, error → 5xx, drop → close the
+1. the Host header: only the names of the bound address are answered (400
+   otherwise), so a web page that rebinds its DNS name to 127.0.0.1 cannot
+   read the sandbox;
+2. the fault decision: throttle → 429, error → 5xx, drop → reset the
    connection without an answer (before the handler, or after it, so the
    write happened but the client cannot know);
-2. the API key check (401), then the handler;
-3. group commit: a handler that wrote leaves its answer waiting; the first
-   one in a loop iteration schedules one COMMIT with ``call_soon``, and every
-   answer waiting for it is released after it. A client never sees an answer
-   for a write that is not committed;
-4. the added latency: the answer leaves no sooner than ``--latency-ms`` (plus
-   jitter) after the request *arrived* (``loop.call_at``), so the handler's
-   own time is inside the delay instead of added to it, and 64 clients that
-   wait together are not served as one serial burst;
-5. the request counter, by method, route pattern and status.
+3. the API key check (401), *before* the body is read: a client without the
+   key never makes the sandbox read or inflate anything;
+4. the body, read under the route's cap and decompressed (:mod:`.bodies`;
+   413 past the cap), then the handler;
+5. group commit: a request whose handler wrote waits; the first one in a loop
+   iteration schedules one COMMIT with ``call_soon``, and every request
+   waiting for it is released after it. A client never sees an answer for a
+   write that is not committed;
+6. the added latency: the answer leaves no sooner than ``--latency-ms`` (plus
+   jitter) after the request *arrived*, so the handler's own time is inside
+   the delay instead of added to it, and 64 clients that wait together are
+   not served as one serial burst;
+7. the request counter, by method, route pattern and status.
 
 Control routes under ``/_sandbox/`` need the key but see no faults and are not
 counted; the asset storage under ``/_storage/`` needs no key, like the
@@ -33,9 +38,11 @@ platform's S3 URLs. The review page (:mod:`.review`) is treated the same way:
 ``/_review/api/`` needs the key; neither sees faults or is counted (the page
 is for people, the counters for benchmarks).
 
-Bodies and status codes follow the platform (Django REST framework):
-``{"detail": "..."}`` for 401/404/429, field-keyed lists for 400. Response
-JSON is built with orjson; stored JSON text goes out as ``orjson.Fragment``.
+A handler that raises is a bug: the client gets 500 ``{"detail": "A server
+error occurred."}``, the traceback is logged, and ``stats()["server_errors"]``
+counts it (tests expect 0). Bodies and status codes follow the platform
+(Django REST framework): ``{"detail": "..."}`` for 401/404/429, field-keyed
+lists for 400.
 """
 
 from __future__ import annotations
