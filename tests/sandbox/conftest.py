@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sandboxkit import DEMO, KEY, ProcessFactory, both_manifests
+from sandboxkit import DEMO, KEY, ProcessFactory, Running, both_manifests, running_sandbox
 
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 
@@ -28,6 +28,13 @@ def sandbox() -> Iterator[SandboxHandle]:
     """A fresh in-memory sandbox with the demo and the segmentation dataset."""
     with start_sandbox(data=both_manifests(), api_key=KEY) as handle:
         yield handle
+
+
+@pytest.fixture
+def running() -> Iterator[Running]:
+    """A fresh sandbox and a raw-socket client's sockets, closed in teardown."""
+    with running_sandbox() as r:
+        yield r
 
 
 @pytest.fixture

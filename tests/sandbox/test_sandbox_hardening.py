@@ -16,7 +16,6 @@ import gzip
 import os
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +39,6 @@ from upload_preds.sandbox.assets import ASSET_BODY
 from upload_preds.sandbox.bodies import SLICE, BodyTooLarge, read_body
 from upload_preds.sandbox.labels import LABEL_BODY
 from upload_preds.sandbox.transport import Limits
-
-
-@pytest.fixture
-def running() -> Iterator[Running]:
-    with running_sandbox() as r:
-        yield r
-
 
 # -- the key before the body --------------------------------------------------------------
 

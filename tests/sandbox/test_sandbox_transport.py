@@ -18,7 +18,7 @@ import gzip
 import socket
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import orjson
 import pytest
@@ -39,13 +39,6 @@ from upload_preds.sandbox import Faults, start_sandbox
 from upload_preds.sandbox.bodies import FilePart, parse_multipart
 from upload_preds.sandbox.labels import LABEL_BODY
 from upload_preds.sandbox.transport import Limits, bind
-
-
-@pytest.fixture
-def running() -> Iterator[Running]:
-    with running_sandbox() as r:
-        yield r
-
 
 # -- routing ---------------------------------------------------------------------------------
 

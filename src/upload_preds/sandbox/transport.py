@@ -91,7 +91,6 @@ class SandboxProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(cast(asyncio.Transport, _OneWrite(transport, self.loop)))
-        self._head_size = 0
         self._unfinished = 0  # bytes received while the current head is incomplete
         self._in_head = True
         self._begun = self.loop.time()
@@ -139,27 +138,18 @@ class SandboxProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_size = 0
         self._in_message = True
         self._begun = self.loop.time()
         self.scope["extensions"] = {ABORT: self._abort}
 
-    def on_url(self, url: bytes) -> None:
-        self._grow_head(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._grow_head(len(name) + len(value))
-        super().on_header(name, value)
-
-    def _grow_head(self, n: int) -> None:
-        self._head_size += n
-        if self._head_size > self.limits.max_head:
-            raise _HeadTooLarge
-
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._unfinished = 0
+        # Summed once here rather than per header callback (a Python call each):
+        # while the head grows, the byte count in data_received bounds memory.
+        size = len(self.url) + sum(len(n) + len(v) for n, v in self.headers)
+        if size > self.limits.max_head:
+            raise _HeadTooLarge  # out of feed_data as a parser error: 431
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
