@@ -13,9 +13,11 @@ the uploader's tests through aiohttp.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -36,9 +38,12 @@ from sandboxkit import (
 )
 
 from upload_preds.sandbox import Faults, start_sandbox
+from upload_preds.sandbox.app import Sandbox
 from upload_preds.sandbox.bodies import FilePart, parse_multipart
 from upload_preds.sandbox.labels import LABEL_BODY
-from upload_preds.sandbox.transport import Limits, bind
+from upload_preds.sandbox.routing import Request, Response
+from upload_preds.sandbox.store import Store
+from upload_preds.sandbox.transport import Limits, bind, serve
 
 # -- routing ---------------------------------------------------------------------------------
 
@@ -370,3 +375,40 @@ def test_accepted_sockets_are_tcp_so_asyncio_sets_nodelay() -> None:
         client.close()
     finally:
         listener.close()
+
+
+def test_a_handler_that_raises_gets_500_and_is_counted() -> None:
+    # No route of the sandbox raises; a test route stands in for a bug, served by
+    # the same application and uvicorn as the real routes.
+    sandbox = Sandbox(Store(":memory:"), KEY)
+
+    def boom(request: Request) -> Response:
+        raise RuntimeError("a bug in a handler")
+
+    sandbox.router.add("GET", "/boom", boom)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    listening = threading.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(serve(sandbox, sock, Limits(), stop, listening.set),),
+        daemon=True,
+    )
+    thread.start()
+    try:
+        assert listening.wait(10)
+        s, buf = socket.create_connection(("127.0.0.1", port), timeout=5), bytearray()
+        s.sendall(request("GET", "/boom"))
+        status, headers, body = read_response(s, buf)
+        assert status == 500
+        assert headers["connection"] == "close"
+        assert orjson.loads(body) == {"detail": "A server error occurred."}
+        assert sandbox.stats()["server_errors"] == 1
+        s.close()
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+        sandbox.store.close()
