@@ -86,7 +86,7 @@ from upload_preds.sandbox.routing import (
     send_response,
 )
 from upload_preds.sandbox.store import Store
-from upload_preds.sandbox.transport import ABORT
+from upload_preds.sandbox.transport import ABORT, ARRIVED
 
 CONTROL_PREFIX = "/_sandbox/"
 
@@ -169,7 +169,7 @@ class Sandbox:
             scope["raw_path"].decode("latin-1"),
             scope["query_string"].decode("latin-1"),
             headers,
-            loop.time(),
+            scope.get("extensions", {}).get(ARRIVED) or loop.time(),
         )
         try:
             await self._answer(request, scope, receive, send)

@@ -30,7 +30,9 @@ client without the key could otherwise hold the server (issue 11):
 - **dropping a request on purpose** (the drop faults): an ASGI application
   cannot close its connection without an answer (raising makes uvicorn send a
   500). The protocol puts ``scope["extensions"]["upload_preds.abort"]`` in
-  every request's scope: a callable that resets the connection.
+  every request's scope: a callable that resets the connection; and
+  ``"upload_preds.arrived"``, the loop time the request began to arrive, from
+  which the added latency counts.
 
 Body sizes are limited per route by the application (:mod:`.bodies`), which
 reads the body only after the key was checked.
@@ -62,6 +64,9 @@ logging.getLogger("uvicorn").addHandler(logging.NullHandler())
 
 #: Key of the drop callable in ``scope["extensions"]``.
 ABORT = "upload_preds.abort"
+#: Key of the loop time the request began to arrive, in ``scope["extensions"]``:
+#: the added latency counts from here, not from when the application task ran.
+ARRIVED = "upload_preds.arrived"
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +145,7 @@ class SandboxProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_message = True
         self._begun = self.loop.time()
-        self.scope["extensions"] = {ABORT: self._abort}
+        self.scope["extensions"] = {ABORT: self._abort, ARRIVED: self._begun}
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -192,38 +197,43 @@ class SandboxProtocol(HttpToolsProtocol):
 
 
 class _OneWrite:
-    """A connection's transport whose writes of one loop iteration leave as one ``send``.
+    """A connection's transport that sends an answer's head and body in one ``send``.
 
     uvicorn writes an answer's head and body separately: two system calls per
     answer, the largest single cost of a small PUT in a profile (about a sixth
-    of the server's time). Buffering until the end of the loop iteration
-    (``call_soon``) sends both, and pipelined answers, in one. Everything else
-    is the transport's own.
+    of the server's time). A write is held until the next one (the body, in
+    the same step of the same task) and both leave together; a write with no
+    successor (the head of a HEAD answer) leaves at the end of the loop
+    iteration. Everything else is the transport's own.
     """
 
-    __slots__ = ("_buf", "_loop", "_transport")
+    __slots__ = ("_held", "_loop", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
-        self._buf: list[bytes] = []
+        self._held: bytes | None = None
 
     def write(self, data: bytes) -> None:
-        if not self._buf:
+        held = self._held
+        if held is None:
+            self._held = data
             self._loop.call_soon(self._flush)
-        self._buf.append(data)
+        else:
+            self._held = None
+            self._transport.write(held + data)
 
     def _flush(self) -> None:
-        buf, self._buf = self._buf, []
-        if buf and not self._transport.is_closing():
-            self._transport.write(b"".join(buf))
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
 
     def close(self) -> None:
         self._flush()
         self._transport.close()
 
     def abort(self) -> None:
-        self._buf = []
+        self._held = None
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:
