@@ -308,6 +308,15 @@ OverwriteOpt = Annotated[
         rich_help_panel="Upload",
     ),
 ]
+VerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify",
+        help="Read each label's status just before sending it and skip it if a person "
+        "worked on it (one extra GET per label; for teams labelling during the upload).",
+        rich_help_panel="Upload",
+    ),
+]
 ConcurrencyOpt = Annotated[
     int,
     typer.Option(
@@ -491,6 +500,7 @@ def upload_preds(
     create_labelset: CreateLabelsetOpt = False,
     labelset_description: LabelsetDescriptionOpt = "",
     overwrite: OverwriteOpt = False,
+    verify: VerifyOpt = False,
     concurrency: ConcurrencyOpt = 16,
     retries: RetriesOpt = 6,
     timeout: TimeoutOpt = 60.0,
@@ -551,6 +561,7 @@ def upload_preds(
             labelset_description=labelset_description,
             label_status=convert.label_status,
             overwrite=overwrite,
+            verify=verify,
             dry_run=dry_run,
             resume=not no_resume,
             state=state,

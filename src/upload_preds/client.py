@@ -7,7 +7,8 @@ limited to ``concurrency`` connections, so every request reuses a pooled
 keep-alive connection. Bodies are encoded with ``orjson``; bodies above
 :data:`GZIP_THRESHOLD` bytes are gzip-compressed (``Content-Encoding: gzip``), as
 the official SDK does. Each call returns parsed JSON (or, for the hot
-:meth:`SegmentsClient.put_label`, only the status) or raises one of::
+:meth:`SegmentsClient.put_label`, only the status and the label's ``updated_at``)
+or raises one of::
 
     ClientError                   base of what a single request can raise
     ├── ApiError                  the server answered with a non-2xx status
@@ -24,6 +25,12 @@ and :meth:`SegmentsClient.check_key`) retry transient failures themselves
 (connection errors, timeouts, 408/425/429/5xx gateway statuses) with capped
 exponential backoff and full jitter, honouring ``Retry-After``: a single 503
 while paging 100 pages of samples must not stop a run before it starts.
+
+Listings (:meth:`SegmentsClient.iter_samples`) page until an empty page or a
+404 "Invalid page.", never stopping on a short page (a server may cap the page
+size), and halve the page size on a 502. A 2xx answer whose body is the
+throttling message (``{"detail": "Request was throttled..."}``) is treated as
+the 429 it is, for every call.
 
 Why aiohttp directly, not httpx
 -------------------------------
@@ -101,9 +108,18 @@ except importlib.metadata.PackageNotFoundError:  # running from a source tree
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 # Retries of the preflight's read calls (the engine has its own, for label PUTs).
 _TRANSIENT = frozenset({408, 425, 429, 500, 502, 503, 504})
+_LISTING_TRANSIENT = _TRANSIENT - {502}  # a listing's 502 halves the page instead
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 10.0
 _MAX_RETRY_AFTER = 60.0
+# A 2xx whose body is DRF's throttling message is not a success (the official SDK
+# checks the body for this phrase); only the start of a body is scanned, so the hot
+# path costs one bounded substring search per answer.
+_THROTTLED_PHRASE = b"Request was throttled"
+_THROTTLED_SCAN = 512
+# Listings: a 502 means "page too large" as often as "gateway hiccup" (the SDK's
+# advice on a 502 is a smaller page), so the page size is halved down to this.
+MIN_PAGE_SIZE = 10
 
 
 class ClientError(Exception):
@@ -206,11 +222,49 @@ def _detail_from_body(body: bytes, reason: str) -> str:
     return str(data)
 
 
+def _throttled_status(status: int, data: bytes) -> int:
+    """429 when a 2xx body is ``{"detail": "Request was throttled..."}``, else ``status``.
+
+    Only a top-level ``detail`` counts: a label whose attributes happen to hold the
+    phrase is still a label.
+    """
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return status
+    if isinstance(body, dict):
+        detail = body.get("detail")
+        if isinstance(detail, str) and _THROTTLED_PHRASE.decode() in detail:
+            return 429
+    return status
+
+
+def _updated_at(data: bytes) -> str | None:
+    """``updated_at`` of a label answer, or None (no body, not JSON, no such field)."""
+    try:
+        label = orjson.loads(data) if data else None
+    except orjson.JSONDecodeError:
+        return None
+    stamp = label.get("updated_at") if isinstance(label, dict) else None
+    return stamp if isinstance(stamp, str) else None
+
+
 def _xml_text(text: str, tag: str) -> str:
     """The text of the first ``<tag>`` element of an S3 error body, or ``""``."""
     start = text.find(f"<{tag}>")
     end = text.find(f"</{tag}>", start + 1)
     return text[start + len(tag) + 2 : end].strip() if start >= 0 and end > start else ""
+
+
+def _smaller_page(size: int, offset: int) -> int | None:
+    """A page size at most half of ``size`` that divides ``offset`` (so page
+    ``offset // n + 1`` starts at the next unseen sample); None below the floor."""
+    n = size // 2
+    while n >= MIN_PAGE_SIZE:
+        if offset % n == 0:
+            return n
+        n -= 1
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -279,7 +333,6 @@ class SegmentsClient:
         self._storage_session: aiohttp.ClientSession | None = None
         self._json_headers = {"Content-Type": "application/json"}
         self._gzip_headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
-        self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"SegmentsClient(api_url={self.api_url!r}, concurrency={self.concurrency})"
@@ -350,13 +403,15 @@ class SegmentsClient:
                 headers = self._json_headers
         # encoded=True: paths are quoted by the callers, so yarl need not re-parse them.
         url = URL(self.api_url + path, encoded=True)
-        self.requests_sent += 1
         try:
             async with session.request(
                 method, url, data=body, headers=headers, allow_redirects=False
             ) as resp:
                 data = await resp.read()
-                return resp.status, data, resp.headers
+                status = resp.status
+                if 200 <= status < 300 and _THROTTLED_PHRASE in data[:_THROTTLED_SCAN]:
+                    status = _throttled_status(status, data)
+                return status, data, resp.headers
         except asyncio.TimeoutError:
             raise TransportError(
                 "timeout", f"no answer within {self.timeout:g} s", method=method, path=path
@@ -392,9 +447,15 @@ class SegmentsClient:
         )
 
     async def _send_retrying(
-        self, method: str, path: str, body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        transient: frozenset[int] = _TRANSIENT,
     ) -> tuple[int, bytes, CIMultiDictProxy[str]]:
-        """:meth:`_send`, retrying transient failures (see the module docstring)."""
+        """:meth:`_send`, retrying transient failures (see the module docstring);
+        ``transient`` is the set of statuses retried."""
         attempt = 0
         while True:
             try:
@@ -404,7 +465,7 @@ class SegmentsClient:
                     raise
                 delay = None
             else:
-                if status not in _TRANSIENT or attempt >= self.retries:
+                if status not in transient or attempt >= self.retries:
                     return status, data, headers
                 delay = parse_retry_after(headers.get("Retry-After"))
             if delay is None:
@@ -412,10 +473,19 @@ class SegmentsClient:
             await asyncio.sleep(min(delay, _MAX_RETRY_AFTER))
             attempt += 1
 
-    async def request_json(self, method: str, path: str, body: Any = None) -> Any:
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        transient: frozenset[int] = _TRANSIENT,
+    ) -> Any:
         """Send ``body`` (JSON-encoded when not ``None``) and return the parsed JSON answer."""
         payload = None if body is None else orjson.dumps(body)
-        status, data, headers = await self._send_retrying(method, path, payload)
+        status, data, headers = await self._send_retrying(
+            method, path, payload, transient=transient
+        )
         if not 200 <= status < 300:
             raise self._error(method, path, status, data, headers)
         if not data:
@@ -438,10 +508,6 @@ class SegmentsClient:
         status, data, headers = await self._send_retrying("GET", path)
         if not (200 <= status < 300 or status == 426):
             raise self._error("GET", path, status, data, headers)
-
-    async def get_user(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self.request_json("GET", "user")
-        return result
 
     async def get_dataset(self, full_name: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request_json(
@@ -477,30 +543,52 @@ class SegmentsClient:
         name__contains: str | None = None,
         per_page: int = 1000,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every sample of a dataset, page by page, until a short page or 404 "Invalid page."."""
+        """Every sample of a dataset, page by page, sorted by name.
+
+        The listing has no count and a server may cap ``per_page`` below what
+        was asked, so a short page proves nothing: pages are read until an
+        empty one or a 404 "Invalid page.". ``sort=name`` (as the SDK sends)
+        keeps the order stable from one page to the next. A 502 halves the
+        page size (down to :data:`MIN_PAGE_SIZE`) and asks again from the
+        same sample on; other transient failures are retried as usual.
+        """
         base = f"datasets/{_split_dataset(full_name)}/samples/"
-        query: dict[str, str] = {"per_page": str(per_page)}
+        query: dict[str, str] = {}
         if labelset is not None:
             query["labelset"] = labelset
         if label_status:
             query["label_status"] = ",".join(label_status)
         if name__contains is not None:
             query["name__contains"] = name__contains
+        query["sort"] = "name"
         page = 1
+        received = 0  # samples before this page: every earlier page was full
+        served = per_page  # the page size the server really uses (it may cap ours)
         while True:
-            path = base + "?" + urlencode({**query, "page": str(page)})
+            path = base + "?" + urlencode({**query, "per_page": str(per_page), "page": str(page)})
             try:
-                samples = await self.request_json("GET", path)
+                samples = await self.request_json("GET", path, transient=_LISTING_TRANSIENT)
             except ApiError as exc:
                 if exc.status == 404 and page > 1:
-                    return  # "Invalid page.": the previous page was exactly full
-                raise
+                    return  # "Invalid page.": past the last sample
+                if exc.status != 502:
+                    raise
+                smaller = _smaller_page(min(per_page, served), received)
+                if smaller is not None:
+                    per_page, page = smaller, received // smaller + 1
+                    served = per_page
+                    continue
+                # The page cannot shrink further: retry it like any transient failure.
+                samples = await self.request_json("GET", path)
             if not isinstance(samples, list):
                 raise ApiError(200, "the sample list is not a JSON array", method="GET", path=path)
+            if not samples:
+                return
+            if page == 1:
+                served = len(samples)
+            received += len(samples)
             for sample in samples:
                 yield sample
-            if len(samples) < per_page:
-                return
             page += 1
 
     def label_path(self, sample_uuid: str, labelset: str) -> str:
@@ -508,18 +596,39 @@ class SegmentsClient:
 
     async def put_label(
         self, sample_uuid: str, labelset: str, body: Mapping[str, Any] | bytes
-    ) -> int:
-        """``PUT /labels/{uuid}/{labelset}/`` (an upsert); returns the 2xx status.
+    ) -> tuple[int, str | None]:
+        """``PUT /labels/{uuid}/{labelset}/`` (an upsert); returns the 2xx status and
+        the label's ``updated_at`` as the server wrote it (None when it gave none).
 
-        ``body`` is the label body or its JSON encoding; the answer is read but not
-        parsed, to keep the hot path cheap.
+        ``updated_at`` is what the journal records to recognise, on a rerun, that
+        the label on the server is still the one this PUT wrote.
         """
         payload = body if isinstance(body, bytes) else orjson.dumps(body)
         path = self.label_path(sample_uuid, labelset)
         status, data, headers = await self._send("PUT", path, payload)
         if not 200 <= status < 300:
             raise self._error("PUT", path, status, data, headers)
-        return status
+        return status, _updated_at(data)
+
+    async def get_label_status(self, sample_uuid: str, labelset: str) -> str | None:
+        """The status of a sample's label in ``labelset``; None when it has none (404).
+
+        Not retried here: ``--verify`` calls it from the engine, under its retry rules.
+        """
+        path = self.label_path(sample_uuid, labelset)
+        status, data, headers = await self._send("GET", path)
+        if status == 404:
+            return None
+        if not 200 <= status < 300:
+            raise self._error("GET", path, status, data, headers)
+        try:
+            label = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            label = None
+        found = label.get("label_status") if isinstance(label, dict) else None
+        if not isinstance(found, str):
+            raise ApiError(status, "the label has no label_status", method="GET", path=path)
+        return found
 
     async def create_asset(self, filename: str) -> dict[str, Any]:
         """``POST /assets/ {"filename"}`` (not retried here: the engine retries it).
@@ -575,7 +684,6 @@ class SegmentsClient:
             form.add_field(str(name), str(value))
         form.add_field("file", data, filename=filename, content_type="image/png")
         where = urlsplit(url).path or "/"
-        self.requests_sent += 1
         try:
             async with session.post(url, data=form, allow_redirects=False) as resp:
                 body = await resp.read()

@@ -14,13 +14,25 @@ How it works
 
 * The feeder pulls one job at a time, so memory stays flat however long the
   input is; no ``gather`` over rows anywhere.
-* Skips happen in the feeder, in this order: the caller's ``precheck`` hook
-  (returns a reason string, e.g. for shards or duplicates), then ``protected``
-  (sample uuids whose label in the target label set a person has touched;
-  pass an empty set for ``--overwrite``), then the journal ("already
-  uploaded": the identical payload succeeded before; ``resume=False`` turns
-  the lookup off but still records). The body is encoded once, with sorted
-  keys: the same bytes are hashed for the journal and sent.
+* Skips happen in the feeder, in this order (:func:`skip_reason`, which the
+  dry run uses too): the caller's ``precheck`` hook (returns a reason
+  string, e.g. for shards or duplicates), then the journal ("already
+  uploaded": the identical payload succeeded before *and* the
+  :class:`~upload_preds.preflight.Guard` confirms the server still holds
+  that label unchanged; ``resume=False`` turns the lookup off but still
+  records), then the guard ("protected": a person worked on the label; the
+  static ``protected`` set does the same for callers without a guard). The
+  body is encoded once, with sorted keys: the same bytes are hashed for the
+  journal and sent.
+* The guard stays fresh: a task calls :meth:`Guard.refresh` every
+  ``refresh_interval`` seconds, and when the input is exhausted a last
+  refresh runs while workers hold the remaining jobs (at most the queue, "the
+  last batch") until it is done. Right before its PUT a worker asks the guard
+  again (a set look-up), so a label a person started mid-run is skipped as
+  protected. With ``verify`` the worker also GETs the label's current status
+  (one request per label) and skips a protected one.
+* A success is recorded with the ``updated_at`` the PUT's answer carried, so
+  a rerun can check the label is still ours.
 * Each worker takes a slot from :class:`~upload_preds.ratecontrol.AdaptiveLimiter`
   (AIMD in-flight limit) and a start time from the shared
   :class:`~upload_preds.ratecontrol.Pacer` (``--rate`` token bucket, the
@@ -67,6 +79,7 @@ from typing import Any, Protocol
 from upload_preds.client import ApiError, SegmentsClient, TransportError
 from upload_preds.errors import AbortError, AuthError, ServerFailingError
 from upload_preds.journal import Journal, encode_body, payload_hash
+from upload_preds.preflight import Guard, is_protected
 from upload_preds.ratecontrol import AdaptiveLimiter, Pacer
 from upload_preds.records import LabelJob
 
@@ -83,6 +96,7 @@ __all__ = [
     "EngineStats",
     "EventKind",
     "UploadEngine",
+    "skip_reason",
 ]
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -145,6 +159,7 @@ class EngineConfig:
     grace_period: float = 5.0
     resume: bool = True
     queue_size: int | None = None
+    verify: bool = False
 
 
 @dataclass(slots=True)
@@ -209,6 +224,34 @@ class Asset(Protocol):
     def attach(self, url: str) -> None: ...
 
 
+def skip_reason(
+    job: LabelJob,
+    digest: bytes | None,
+    *,
+    journal: Journal | None,
+    dataset: str,
+    guard: Guard | None,
+    resume: bool = True,
+    protected: Container[str] = frozenset(),
+) -> str | None:
+    """Why a resolved job is not sent (:data:`SKIP_ALREADY_UPLOADED`,
+    :data:`SKIP_PROTECTED`), or None to send it. The engine and the dry run both ask.
+
+    "Already uploaded" needs the journal's identical payload and, when there is a
+    guard, its confirmation that the server still holds that label unchanged.
+    """
+    uuid = job.sample_uuid
+    assert uuid is not None
+    if resume and journal is not None and digest is not None:
+        entry = journal.lookup(dataset, uuid, job.labelset)
+        if entry is not None and entry.digest == digest:
+            if guard is None or guard.confirms(uuid, job.labelset, entry):
+                return SKIP_ALREADY_UPLOADED
+    if uuid in protected or (guard is not None and guard.protected(uuid, job.labelset)):
+        return SKIP_PROTECTED
+    return None
+
+
 @dataclass(slots=True)
 class _Item:
     job: LabelJob
@@ -238,6 +281,7 @@ class UploadEngine:
         journal: Journal | None = None,
         journal_host: str | None = None,
         protected: Container[str] = frozenset(),
+        guard: Guard | None = None,
         precheck: PreCheck | None = None,
         on_event: EventCallback | None = None,
     ) -> None:
@@ -250,6 +294,7 @@ class UploadEngine:
             journal.batch_size = config.concurrency
         self.journal_host = journal_host if journal_host is not None else client.host_key
         self.protected = protected
+        self.guard = guard
         self.precheck = precheck
         self.on_event = on_event
         self.pacer = Pacer(config.rate, adaptive=config.adaptive)
@@ -261,6 +306,9 @@ class UploadEngine:
         self._retrying = 0
         self._consecutive_failures = 0
         self._random = random.Random()
+        # Set when the input is exhausted: the last refresh of the guard, which
+        # workers await before sending what remains.
+        self._final_refresh: asyncio.Task[None] | None = None
 
     # -- control -----------------------------------------------------------------------------
 
@@ -290,12 +338,19 @@ class UploadEngine:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def _uploaded(self, item: _Item) -> None:
+    def _uploaded(self, item: _Item, stamp: str | None) -> None:
         self.result.uploaded += 1
         self._consecutive_failures = 0
         job = item.job
         if self.journal is not None and item.digest is not None and job.sample_uuid is not None:
-            self.journal.record(self.journal_host, job.sample_uuid, job.labelset, item.digest)
+            self.journal.record(
+                self.journal_host,
+                job.sample_uuid,
+                job.labelset,
+                item.digest,
+                job.label_status,
+                stamp,
+            )
         if self.on_event is not None:
             self.on_event(EngineEvent(EventKind.UPLOADED, job))
 
@@ -331,6 +386,12 @@ class UploadEngine:
         feeder = asyncio.create_task(self._feed(jobs, queue))
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(cfg.concurrency)]
         flusher = asyncio.create_task(self._flush_loop()) if self.journal is not None else None
+        guard = self.guard
+        refresher = (
+            asyncio.create_task(self._refresh_loop(guard))
+            if guard is not None and guard.active
+            else None
+        )
         stop_wait = asyncio.create_task(self._stop_event.wait())
         pending: set[asyncio.Task[None]] = {feeder, *workers}
         try:
@@ -347,7 +408,8 @@ class UploadEngine:
                     await self._shutdown(feeder, workers, queue)
                     break
         finally:
-            leftovers = [t for t in (feeder, *workers, stop_wait, flusher) if t is not None]
+            tasks = (feeder, *workers, stop_wait, flusher, refresher, self._final_refresh)
+            leftovers = [t for t in tasks if t is not None]
             for task in leftovers:
                 task.cancel()
             await asyncio.gather(*leftovers, return_exceptions=True)
@@ -388,6 +450,11 @@ class UploadEngine:
             await asyncio.sleep(journal.flush_interval)
             journal.flush()
 
+    async def _refresh_loop(self, guard: Guard) -> None:
+        while True:
+            await asyncio.sleep(guard.refresh_interval)
+            await guard.refresh()
+
     async def _feed(
         self,
         jobs: AsyncIterable[LabelJob] | Iterable[LabelJob],
@@ -421,6 +488,10 @@ class UploadEngine:
         finally:
             if held is not None:  # cancelled while waiting for room in the queue
                 self._skipped(held.job, SKIP_NOT_SENT)
+        if self.guard is not None and self.guard.active:
+            # The input is done: what is still queued is the last batch. One more
+            # look at the guard before it is sent (workers wait for it).
+            self._final_refresh = asyncio.create_task(self.guard.refresh())
         for _ in range(self.config.concurrency):
             await queue.put(_END)
 
@@ -441,18 +512,20 @@ class UploadEngine:
                 None,
             )
             return None
-        if uuid in self.protected:
-            self._skipped(job, SKIP_PROTECTED)
-            return None
         payload = encode_body(job.body())
-        digest = None
-        if self.journal is not None:
-            digest = payload_hash(payload)
-            if self.config.resume and self.journal.already_uploaded(
-                self.journal_host, uuid, job.labelset, digest
-            ):
-                self._skipped(job, SKIP_ALREADY_UPLOADED)
-                return None
+        digest = payload_hash(payload) if self.journal is not None else None
+        reason = skip_reason(
+            job,
+            digest,
+            journal=self.journal,
+            dataset=self.journal_host,
+            guard=self.guard,
+            resume=self.config.resume,
+            protected=self.protected,
+        )
+        if reason is not None:
+            self._skipped(job, reason)
+            return None
         extra = job.extra
         return _Item(job, payload, digest, extra.get("asset") if extra else None)
 
@@ -487,10 +560,33 @@ class UploadEngine:
         cfg = self.config
         return self._random.uniform(0.0, min(cfg.backoff_cap, cfg.backoff_base * 2**attempt))
 
+    async def _still_open(self, job: LabelJob, uuid: str) -> bool:
+        """Right before the PUT: may this label still be written? Records the skip
+        (or the failure of ``--verify``'s GET) and returns False when not."""
+        guard = self.guard
+        if guard is not None:
+            final = self._final_refresh
+            if final is not None and not final.done():
+                await asyncio.shield(final)
+            if guard.protected(uuid, job.labelset):
+                self._skipped(job, SKIP_PROTECTED)
+                return False
+        if self.config.verify and not (guard is not None and guard.overwrite):
+            client = self.client
+            status = await self._call(job, lambda: client.get_label_status(uuid, job.labelset))
+            if status is _DONE:
+                return False
+            if isinstance(status, str) and is_protected(status):
+                self._skipped(job, SKIP_PROTECTED)
+                return False
+        return True
+
     async def _process(self, item: _Item) -> None:
         job = item.job
         uuid = job.sample_uuid
         assert uuid is not None
+        if not await self._still_open(job, uuid):
+            return
         asset = item.asset
         if asset is not None:
             # The file first (each step retried on its own), then the label naming it.
@@ -509,10 +605,11 @@ class UploadEngine:
         payload = item.payload
         labelset = job.labelset
         put = self.client.put_label
-        if await self._call(job, lambda: put(uuid, labelset, payload)) is _DONE:
+        answer = await self._call(job, lambda: put(uuid, labelset, payload))
+        if answer is _DONE:
             return
         # No await between the answer and the outcome (see _worker).
-        self._uploaded(item)
+        self._uploaded(item, answer[1])
 
     async def _call(
         self, job: LabelJob, send: Callable[[], Awaitable[Any]], auth_aborts: bool = True

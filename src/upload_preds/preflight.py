@@ -13,20 +13,36 @@ that either returns what the upload needs or raises an error from
    ``--create-labelset``, which makes the same call create it.
 4. :func:`fetch_sample_index`: pages the dataset's sample list once
    (``per_page=1000``), never one request per row, into a
-   :class:`SampleIndex`: name → uuid, and, when a label set is given, each
-   sample's label status in it (from the label summary every listed sample
-   carries). :meth:`SampleIndex.suggest` finds the closest names for an
-   unknown one.
-5. :func:`fetch_protected`: the guard when names need not be resolved: the
-   uuids whose label in the target set has a status a person gave it
-   (anything but PRELABELED/UNLABELED), from the listing filtered by
-   ``label_status=...``: only the protected samples are transferred.
+   :class:`SampleIndex`: name → uuid. :meth:`SampleIndex.suggest` finds the
+   closest names for an unknown one.
+5. :class:`Guard`, LAST (the snapshot is as fresh as the preflight allows):
+   :meth:`Guard.snapshot` pages each target label set's listing
+   (``labelset=...``); every sample whose label there has a status other
+   than PRELABELED/UNLABELED (:func:`is_protected`: a status the platform
+   adds later is protected too) is protected, and, when the journal holds
+   records to check, each label's ``(label_status, updated_at)`` is kept so
+   :meth:`Guard.confirms` can tell whether the label the journal says we
+   uploaded is still the one on the server.
 
-The remaining race, by design: the guard is a snapshot taken before the
-upload. A person who opens a sample and saves a label *after* the snapshot
-and *before* our PUT for that sample can have their label replaced; the
-platform has no conditional PUT to close that window. Keeping the window
-short (the upload starts right after the preflight) is all a client can do.
+Every listing pages until an empty page or "Invalid page." (see
+:meth:`~upload_preds.client.SegmentsClient.iter_samples`), so a server that
+caps the page size cannot hide samples.
+
+The guard during the run: the engine calls :meth:`Guard.refresh` every
+``refresh_interval`` seconds and once more before the last batch is sent. A
+refresh is the listing filtered by ``label_status=`` (the known human
+statuses, plus any other status the snapshot met), so only the protected
+samples are transferred; a server that rejects the filter (400) gets the
+whole label set listing instead. Protection only grows during a run: a label
+once seen protected stays protected. A refresh that fails keeps the last
+snapshot and is tried again at the next interval.
+
+The remaining race, by design: a person who starts a label *after* the last
+refresh and *before* our PUT for that sample can have their label replaced
+(``--verify`` narrows that window to one GET before each PUT); the platform
+has no conditional PUT to close it. And the platform keeps a label
+PRELABELED while a labeler works on it until they submit, so no listing, and
+no ``--verify``, can see unsubmitted work.
 
 Suggestions: ``difflib.get_close_matches`` over 100,000 names takes 6-12 s
 per unknown name on this machine (measured), so :meth:`SampleIndex.suggest`
@@ -42,16 +58,20 @@ from __future__ import annotations
 
 import collections
 import difflib
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from upload_preds.client import ApiError, ClientError, SegmentsClient, TransportError
 from upload_preds.errors import AuthError, SetupError
+from upload_preds.journal import Entry
 
 __all__ = [
     "HUMAN_STATUSES",
+    "OPEN_STATUSES",
     "DatasetInfo",
+    "Guard",
     "SampleIndex",
     "check_key",
     "create_labelset",
@@ -60,9 +80,13 @@ __all__ = [
     "fetch_protected",
     "fetch_sample_index",
     "get_dataset",
+    "is_protected",
 ]
 
-# Statuses that mean a person worked on the label: the guard does not replace them.
+# The only statuses a label nobody worked on has; every other one is protected.
+OPEN_STATUSES = frozenset({"PRELABELED", "UNLABELED"})
+# The human statuses known today: the filter of a refresh (unknown ones are added
+# as the snapshot meets them). Protection itself is "not open", see is_protected.
 HUMAN_STATUSES = (
     "LABELED",
     "REVIEWED",
@@ -72,6 +96,13 @@ HUMAN_STATUSES = (
     "REVIEWING_IN_PROGRESS",
     "VERIFIED",
 )
+
+
+def is_protected(status: str) -> bool:
+    """A person worked on a label with this status (anything but PRELABELED/UNLABELED)."""
+    return status not in OPEN_STATUSES
+
+
 _KEY_HINT = "check SEGMENTS_API_KEY or --api-key (or try --sandbox for a local stand-in)"
 
 
@@ -103,6 +134,18 @@ class DatasetInfo:
     task_attributes: dict[str, Any]
     labelsets: tuple[str, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
+
+    def identity(self, server: str) -> str:
+        """Which dataset this is, for the journal: the server, the name, and what the
+        API says about the dataset's own identity (its ``uuid`` when given, and its
+        ``created_at``), so a dataset deleted and created again under the same name,
+        or a sandbox whose database was recreated, is a different dataset."""
+        parts = [server, self.full_name]
+        for key in ("uuid", "id", "created_at"):
+            value = self.raw.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                parts.append(f"{key}={value}")
+        return " ".join(parts)
 
     @property
     def categories(self) -> list[dict[str, Any]]:
@@ -242,7 +285,7 @@ class SampleIndex:
 
     def protected(self) -> set[str]:
         """Uuids whose label (in the listed label set) a person has worked on."""
-        return {u for u, s in self.status_by_uuid.items() if s in HUMAN_STATUSES}
+        return {u for u, s in self.status_by_uuid.items() if is_protected(s)}
 
     def suggest(self, name: str, n: int = 3, cutoff: float = 0.6) -> list[str]:
         """Up to ``n`` known names closest to ``name`` (best first)."""
@@ -302,8 +345,152 @@ async def fetch_protected(
             label = sample.get("label")
             status = label.get("label_status") if isinstance(label, dict) else None
             # Trust but verify: a server that ignored the filter must not protect everything.
-            if status is None or status in wanted:
+            if status is None or (status in wanted and is_protected(status)):
                 out.add(str(sample.get("uuid")))
     except ClientError as exc:
         raise _setup_error(f"listing the labelled samples of {dataset}", exc) from None
     return out
+
+
+def _summary(sample: dict[str, Any]) -> tuple[str, str, str | None] | None:
+    """``(uuid, label_status, updated_at)`` of a listed sample's label summary; None
+    when the sample has no label in the listed label set."""
+    label = sample.get("label")
+    if not isinstance(label, dict):
+        return None
+    status = label.get("label_status")
+    if not isinstance(status, str) or status == "UNLABELED":
+        return None
+    stamp = label.get("updated_at")
+    return str(sample.get("uuid")), status, stamp if isinstance(stamp, str) else None
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    """What the guard knows of one label set."""
+
+    protected: set[str] = field(default_factory=set)
+    # uuid → (label_status, updated_at) of every label, kept only to check the journal.
+    labels: dict[str, tuple[str, str | None]] | None = None
+    taken_at: float = 0.0  # wall clock when the listing started
+    statuses: set[str] = field(default_factory=set)  # protected statuses met
+    filter_works: bool = True
+
+
+class Guard:
+    """Labels people worked on, per label set, kept fresh during the run.
+
+    ``overwrite``: nothing is protected (``--overwrite``), but the snapshot still
+    serves :meth:`confirms`. ``refresh_interval``: seconds between refreshes the
+    engine runs (a test sets a fraction of a second).
+    """
+
+    def __init__(
+        self,
+        client: SegmentsClient,
+        dataset: str,
+        *,
+        overwrite: bool = False,
+        refresh_interval: float = 180.0,
+        per_page: int = 1000,
+    ) -> None:
+        self.client = client
+        self.dataset = dataset
+        self.overwrite = overwrite
+        self.refresh_interval = refresh_interval
+        self.per_page = per_page
+        self.refreshes = 0
+        self.refresh_failures = 0
+        self.last_refresh_error: str | None = None
+        self._sets: dict[str, _Snapshot] = {}
+        self.started = time.time()  # entries recorded after this are this run's own
+
+    def __repr__(self) -> str:
+        return f"Guard(dataset={self.dataset!r}, labelsets={sorted(self._sets)})"
+
+    @property
+    def active(self) -> bool:
+        """Is anything protected at all (so refreshes are worth their requests)?"""
+        return not self.overwrite and bool(self._sets)
+
+    async def snapshot(self, labelset: str, *, keep_labels: bool) -> int:
+        """List ``labelset`` once; returns how many samples are protected in it.
+
+        ``keep_labels``: remember every label's status and ``updated_at`` for
+        :meth:`confirms` (only needed when the journal has records to check).
+        """
+        snap = _Snapshot(labels={} if keep_labels else None, taken_at=time.time())
+        try:
+            await self._list(snap, labelset, None)
+        except ClientError as exc:
+            raise _setup_error(f"listing the labels of {self.dataset} in {labelset!r}", exc) from None
+        self._sets[labelset] = snap
+        return len(snap.protected)
+
+    async def _list(self, snap: _Snapshot, labelset: str, statuses: list[str] | None) -> None:
+        async for sample in self.client.iter_samples(
+            self.dataset, labelset=labelset, label_status=statuses, per_page=self.per_page
+        ):
+            found = _summary(sample)
+            if found is None:
+                continue
+            uuid, status, stamp = found
+            if is_protected(status):
+                snap.protected.add(uuid)
+                snap.statuses.add(status)
+            if snap.labels is not None:
+                snap.labels[uuid] = (status, stamp)
+
+    async def refresh(self) -> None:
+        """Add the labels people worked on since the last look (never raises)."""
+        if self.overwrite:
+            return
+        for labelset, snap in self._sets.items():
+            wanted = sorted(set(HUMAN_STATUSES) | snap.statuses)
+            try:
+                try:
+                    await self._list(snap, labelset, wanted if snap.filter_works else None)
+                except ApiError as exc:
+                    if exc.status != 400 or not snap.filter_works:
+                        raise
+                    snap.filter_works = False  # the server rejects the filter: list it all
+                    await self._list(snap, labelset, None)
+            except ClientError as exc:
+                self.refresh_failures += 1
+                self.last_refresh_error = str(exc)
+                continue
+        self.refreshes += 1
+
+    def protected(self, sample_uuid: str, labelset: str) -> bool:
+        """Must a label of this sample in ``labelset`` be left alone?"""
+        if self.overwrite:
+            return False
+        snap = self._sets.get(labelset)
+        return snap is not None and sample_uuid in snap.protected
+
+    def protected_count(self, labelset: str) -> int:
+        snap = self._sets.get(labelset)
+        return len(snap.protected) if snap is not None else 0
+
+    def confirms(self, sample_uuid: str, labelset: str, entry: Entry) -> bool:
+        """Does the server still hold the label the journal ``entry`` says we wrote?
+
+        Yes when the entry was written after the snapshot (by this run: the
+        snapshot cannot know it yet), or when the snapshot shows a label with
+        the status we sent and the ``updated_at`` our PUT's answer gave (with
+        no ``updated_at`` on record, the status alone). No label, another
+        status, or a later edit: no. A label set the guard did not list with
+        ``keep_labels`` cannot be checked, and is not confirmed.
+        """
+        snap = self._sets.get(labelset)
+        if entry.recorded_at >= (snap.taken_at if snap is not None else self.started):
+            return True
+        if snap is None or snap.labels is None:
+            return False
+        held = snap.labels.get(sample_uuid)
+        if held is None:
+            return False
+        status, stamp = held
+        if status != entry.status:
+            return False
+        return entry.stamp is None or stamp == entry.stamp

@@ -410,7 +410,7 @@ class Run:
         self._labels_out: LabelsFile | None = None
         self._index: preflight.SampleIndex | None = None
         self._matcher: Matcher | None = None
-        self._protected: dict[str, set[str]] = {}
+        self._guard: preflight.Guard | None = None
         self.categories: Categories | None = None
         self._started = time.monotonic()
         self._total: int | None = None
@@ -534,14 +534,6 @@ class Run:
         elif ev.kind is EventKind.FAILED:
             message = ev.message or str(ev.reason)
             self._fail_rows(str(ev.reason), rows, job.sample_ref, message, job.loc)
-
-    def _precheck(self, job: LabelJob) -> str | None:
-        from upload_preds.engine import SKIP_PROTECTED
-
-        protected = self._protected.get(job.labelset)
-        if protected and job.sample_uuid in protected:
-            return SKIP_PROTECTED
-        return None
 
     # -- signals -------------------------------------------------------------------------
 
@@ -744,18 +736,6 @@ class Run:
                     )
                     existing.add(ls)
                     self.plan(f"label set {ls!r} created")
-            if s.overwrite:
-                self.plan("guard off (--overwrite): labels people worked on will be replaced")
-            else:
-                for ls in labelsets:
-                    if ls not in existing:
-                        continue
-                    protected = await preflight.fetch_protected(client, info.full_name, ls)
-                    self._protected[ls] = protected
-                    self.plan(
-                        f"guard: {len(protected):,} samples in {ls!r} have labels people "
-                        "worked on; they are skipped (--overwrite replaces them)"
-                    )
             if scan.uses_names:
                 self._index = await preflight.fetch_sample_index(client, info.full_name)
                 self._matcher = Matcher(self._index, self.inputs.match)
@@ -771,37 +751,66 @@ class Run:
                     self.plan(line)
             journal = Journal(s.state) if s.state is not None else Journal()
             self.report.journal = str(journal.path)
-            host = self.journal_host or client.host_key
+            # The journal knows a dataset by its identity, not by its URL alone.
+            key = info.identity(self.journal_host or client.host_key)
             with journal:
+                # The guard last: its snapshot is as fresh as the preflight allows.
+                await self._take_guard(client, info.full_name, labelsets, existing, journal, key)
                 self.plan(
-                    f"journal: {journal.path} ({journal.count(host):,} labels recorded for "
-                    "this server)" + ("" if s.resume else "; --no-resume: sending everything")
+                    f"journal: {journal.path} ({journal.count(key):,} labels recorded for "
+                    "this dataset)" + ("" if s.resume else "; --no-resume: sending everything")
                 )
                 if self._no_send:
-                    self._dry_run(prep, journal, host)
+                    self._dry_run(prep, journal, key)
                 else:
-                    await self._upload(prep, client, journal, host)
+                    await self._upload(prep, client, journal, key)
 
-    def _dry_run(self, prep: Preparer, journal: Journal, host: str) -> None:
-        from upload_preds.engine import SKIP_ALREADY_UPLOADED, SKIP_PROTECTED
+    async def _take_guard(
+        self,
+        client: SegmentsClient,
+        dataset: str,
+        labelsets: list[str],
+        existing: set[str],
+        journal: Journal,
+        key: str,
+    ) -> None:
+        from upload_preds import preflight
+
+        s = self.settings
+        guard = self._guard = preflight.Guard(client, dataset, overwrite=s.overwrite)
+        if s.overwrite:
+            self.plan("guard off (--overwrite): labels people worked on will be replaced")
+        for ls in labelsets:
+            check = s.resume and journal.count(key, ls) > 0
+            if ls not in existing or (s.overwrite and not check):
+                continue
+            protected = await guard.snapshot(ls, keep_labels=check)
+            if not s.overwrite:
+                self.plan(
+                    f"guard: {protected:,} samples in {ls!r} have labels people "
+                    "worked on; they are skipped (--overwrite replaces them)"
+                )
+        if s.verify and not s.overwrite:
+            self.plan("--verify: each label's status is read just before it is sent")
+
+    def _dry_run(self, prep: Preparer, journal: Journal, key: str) -> None:
+        from upload_preds.engine import skip_reason
         from upload_preds.journal import encode_body, payload_hash
 
         for job in self._items(prep):
-            rows = len(job.locs)
-            if self._precheck(job) is not None:
-                self.counts.skip(SKIP_PROTECTED, rows)
-                continue
-            assert job.sample_uuid is not None
             digest = payload_hash(encode_body(job.body()))
-            if self.settings.resume and journal.already_uploaded(
-                host, job.sample_uuid, job.labelset, digest
-            ):
-                self.counts.skip(SKIP_ALREADY_UPLOADED, rows)
-            else:
-                self.counts.skip(SKIP_WOULD_UPLOAD, rows)
+            reason = skip_reason(
+                job,
+                digest,
+                journal=journal,
+                dataset=key,
+                guard=self._guard,
+                resume=self.settings.resume,
+            )
+            self.counts.skip(reason or SKIP_WOULD_UPLOAD, len(job.locs))
 
     async def _upload(
-        self, prep: Preparer, client: SegmentsClient, journal: Journal, host: str
+        self, prep: Preparer, client: SegmentsClient, journal: Journal, key: str
     ) -> None:
         from upload_preds.engine import EngineConfig, UploadEngine
 
@@ -809,11 +818,15 @@ class Run:
         engine = UploadEngine(
             client,
             EngineConfig(
-                concurrency=s.concurrency, retries=s.retries, rate=s.rate, resume=s.resume
+                concurrency=s.concurrency,
+                retries=s.retries,
+                rate=s.rate,
+                resume=s.resume,
+                verify=s.verify,
             ),
             journal=journal,
-            journal_host=host,
-            precheck=self._precheck,
+            journal_host=key,
+            guard=self._guard,
             on_event=self._on_event,
         )
         self._engine = engine

@@ -99,6 +99,7 @@ class Settings(BaseModel):
     label_status: str = "PRELABELED"
     # behaviour
     overwrite: bool = False
+    verify: bool = False  # --verify: GET each label's status just before its PUT
     dry_run: bool = False
     resume: bool = True
     state: Path | None = None
