@@ -1,0 +1,233 @@
+"""Test kit for the guard and journal tests: a sandbox, a page-capping proxy, the CLI.
+
+* :func:`manifest` builds a vector dataset ``test/guard`` of ``n`` samples
+  whose ground-truth labels are seeded with the statuses given.
+* :class:`CappingProxy` is a small aiohttp server on a real socket, in a
+  background thread, in front of a real sandbox: it forwards every request
+  unchanged, except that a sample listing asking for more than ``max_page``
+  samples gets ``max_page`` (as a platform that caps ``per_page`` does), a
+  listing asking for more than ``fail_above`` answers 502 (a gateway that
+  gives up on large pages), and ``rename`` maps label statuses in listing
+  answers (to play a status the platform adds later). It counts the
+  listing requests and the page sizes asked for.
+* :class:`Cli` runs ``python -m upload_preds`` as a subprocess (real exit
+  codes and stderr) against a URL, with its own journal file.
+
+The sandbox itself gets a page cap on another branch; until then the proxy
+is what shows a capped server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[2]
+DATASET = "test/guard"
+NS = uuid.UUID("6b0f3c0e-8d7c-4f5e-9c5a-3f1f2f6d7e11")
+CATEGORIES = [{"id": 1, "name": "car"}, {"id": 2, "name": "truck"}]
+
+
+def sample_uuid(i: int) -> str:
+    return str(uuid.uuid5(NS, f"guard-{i}"))
+
+
+def sample_name(i: int) -> str:
+    return f"img_{i:05d}.jpg"
+
+
+def manifest(n: int, seeded: dict[int, str] | None = None) -> dict[str, Any]:
+    """``n`` samples; ``seeded[i]`` is the status of sample i's ground-truth label."""
+    samples = []
+    for i in range(n):
+        labels = {}
+        if seeded and i in seeded:
+            labels["ground-truth"] = {
+                "label_status": seeded[i],
+                "score": None,
+                "attributes": {"format_version": "0.1", "annotations": []},
+            }
+        samples.append(
+            {
+                "uuid": sample_uuid(i),
+                "name": sample_name(i),
+                "attributes": {"image": {"url": f"https://example.invalid/{i}.jpg"}},
+                "metadata": {},
+                "labels": labels,
+            }
+        )
+    owner, name = DATASET.split("/")
+    return {
+        "datasets": [
+            {
+                "owner": owner,
+                "name": name,
+                "task_type": "vector",
+                "task_attributes": {"format_version": "0.1", "categories": CATEGORIES},
+                "labelsets": [
+                    {"name": "ground-truth", "description": ""},
+                    {"name": "predictions", "description": ""},
+                ],
+                "samples": samples,
+            }
+        ]
+    }
+
+
+def prediction(i: int, *, by_name: bool = False, x: float = 10.0) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "annotations": [{"category": "car", "bbox": [x, 20.0, x + 30.0, 60.0]}],
+        "score": 0.8,
+    }
+    if by_name:
+        row["sample_name"] = sample_name(i)
+    else:
+        row["sample_uuid"] = sample_uuid(i)
+    return row
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@dataclass
+class CappingProxy:
+    """A forwarding proxy in front of ``target`` (see the module docstring)."""
+
+    target: str
+    max_page: int | None = None
+    fail_above: int | None = None
+    rename: dict[str, str] = field(default_factory=dict)
+    listings: list[int] = field(default_factory=list)  # per_page asked, per listing request
+    queries: list[dict[str, str]] = field(default_factory=list)  # each listing's query
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        self._session = aiohttp.ClientSession(auto_decompress=False)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        assert self._session is not None
+        query = dict(request.query)
+        listing = request.method == "GET" and request.path.endswith("/samples/")
+        if listing:
+            asked = int(query.get("per_page", "1000"))
+            self.listings.append(asked)
+            self.queries.append(dict(query))
+            if self.fail_above is not None and asked > self.fail_above:
+                return web.json_response({"detail": "Bad gateway."}, status=502)
+            if self.max_page is not None:
+                query["per_page"] = str(min(asked, self.max_page))
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
+        }
+        async with self._session.request(
+            request.method,
+            self.target.rstrip("/") + request.path,
+            params=query,
+            data=await request.read(),
+            headers=headers,
+            allow_redirects=False,
+        ) as resp:
+            body = await resp.read()
+            status = resp.status
+            out_headers = {
+                k: v
+                for k, v in resp.headers.items()
+                if k.lower() in ("content-type", "content-encoding", "retry-after")
+            }
+        if listing and self.rename and status == 200:
+            samples = orjson.loads(body)
+            for s in samples:
+                label = s.get("label")
+                if isinstance(label, dict) and label.get("label_status") in self.rename:
+                    label["label_status"] = self.rename[label["label_status"]]
+            body = orjson.dumps(samples)
+            out_headers.pop("Content-Encoding", None)
+        return web.Response(status=status, body=body, headers=out_headers)
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            if self._session is not None:
+                await self._session.close()
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def report(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.stdout)
+        return data
+
+
+@dataclass
+class Cli:
+    """Runs the CLI against ``url`` with ``key``, journal ``state``, in ``cwd``."""
+
+    url: str
+    key: str
+    state: Path
+    cwd: Path
+
+    def run(self, *args: str | Path, timeout: float = 180) -> Result:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
+        env.update(
+            {
+                "SEGMENTS_API_KEY": self.key,
+                "SEGMENTS_API_URL": self.url,
+                "NO_COLOR": "1",
+                "COLUMNS": "200",
+            }
+        )
+        cmd = [sys.executable, "-m", "upload_preds", *map(str, args), "--state", str(self.state)]
+        proc = subprocess.run(
+            cmd, capture_output=True, cwd=self.cwd, env=env, timeout=timeout, check=False
+        )
+        return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())

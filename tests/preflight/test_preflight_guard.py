@@ -1,0 +1,125 @@
+"""The guard sees every label people worked on, whatever the server's paging does.
+
+End to end: the real CLI in a subprocess, a real sandbox, and (where the
+sandbox cannot show the behaviour) a proxy in front of it that caps page
+sizes, answers 502 to large pages, or renames a status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from preflightkit import (
+    DATASET,
+    CappingProxy,
+    Cli,
+    prediction,
+    sample_uuid,
+    write_jsonl,
+)
+
+from upload_preds import preflight
+from upload_preds.client import SegmentsClient
+from upload_preds.sandbox import SandboxHandle
+
+MakeSandbox = Callable[..., SandboxHandle]
+MakeProxy = Callable[..., CappingProxy]
+
+
+def test_a_server_capping_pages_hides_no_protected_label(
+    make_sandbox: MakeSandbox, make_proxy: MakeProxy, tmp_path: Path
+) -> None:
+    # 2,500 samples, 250 with LABELED ground truth spread over the whole list;
+    # the server serves at most 100 samples a page although 1,000 are asked for.
+    labeled = {i: "LABELED" for i in range(0, 2500, 10)}
+    box = make_sandbox(2500, labeled)
+    proxy = make_proxy(box.url, max_page=100)
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i) for i in range(2500)])
+    cli = Cli(proxy.url, box.api_key, tmp_path / "j.sqlite3", tmp_path)
+    res = cli.run(preds, "--dataset", DATASET, "--json", "-j", "32")
+    assert res.code == 0, res.stderr
+    report = res.report()
+    assert report["skipped_by_reason"] == {"protected": 250}
+    assert report["counts"]["uploaded"] == 2250
+    assert "guard: 250 samples in 'ground-truth'" in res.stderr
+    # Not one LABELED label was replaced.
+    statuses = asyncio.run(_statuses(box))
+    assert {i for i, s in statuses.items() if s == "LABELED"} == set(labeled)
+
+
+def test_names_resolve_through_a_capped_listing(
+    make_sandbox: MakeSandbox, make_proxy: MakeProxy, tmp_path: Path
+) -> None:
+    box = make_sandbox(350)
+    proxy = make_proxy(box.url, max_page=100)
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i, by_name=True) for i in range(350)])
+    cli = Cli(proxy.url, box.api_key, tmp_path / "j.sqlite3", tmp_path)
+    res = cli.run(preds, "--dataset", DATASET, "--json")
+    assert res.code == 0, res.stderr
+    assert res.report()["counts"]["uploaded"] == 350
+    # Both listings (names, then the guard) read past the short pages, sorted by name.
+    assert all(q["sort"] == "name" for q in proxy.queries)
+    names = [q for q in proxy.queries if "labelset" not in q]
+    assert [q["page"] for q in names] == ["1", "2", "3", "4", "5"]
+
+
+def test_a_status_the_platform_adds_later_is_protected(
+    make_sandbox: MakeSandbox, make_proxy: MakeProxy, tmp_path: Path
+) -> None:
+    # The sandbox knows no new status: the proxy renames VERIFIED to one.
+    box = make_sandbox(20, {3: "VERIFIED", 4: "PRELABELED"})
+    proxy = make_proxy(box.url, rename={"VERIFIED": "SOME_NEW_STATUS"})
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i) for i in range(20)])
+    cli = Cli(proxy.url, box.api_key, tmp_path / "j.sqlite3", tmp_path)
+    res = cli.run(preds, "--dataset", DATASET, "--json")
+    assert res.code == 0, res.stderr
+    assert res.report()["skipped_by_reason"] == {"protected": 1}
+    assert asyncio.run(_statuses(box))[3] == "VERIFIED"
+    assert preflight.is_protected("SOME_NEW_STATUS")
+    assert not preflight.is_protected("PRELABELED") and not preflight.is_protected("UNLABELED")
+
+
+def test_a_502_on_large_pages_halves_the_page_instead_of_aborting(
+    make_sandbox: MakeSandbox, make_proxy: MakeProxy, tmp_path: Path
+) -> None:
+    labeled = {i: "REVIEWED" for i in range(0, 700, 7)}
+    box = make_sandbox(700, labeled)
+    proxy = make_proxy(box.url, fail_above=200)
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i, by_name=True) for i in range(700)])
+    cli = Cli(proxy.url, box.api_key, tmp_path / "j.sqlite3", tmp_path)
+    res = cli.run(preds, "--dataset", DATASET, "--json")
+    assert res.code == 0, res.stderr
+    report = res.report()
+    assert report["skipped_by_reason"] == {"protected": 100}
+    assert report["counts"]["uploaded"] == 600
+    assert 125 in proxy.listings and max(proxy.listings) == 1000
+
+
+def test_the_guard_snapshot_is_the_last_listing_of_the_preflight(
+    make_sandbox: MakeSandbox, make_proxy: MakeProxy, tmp_path: Path
+) -> None:
+    box = make_sandbox(30, {1: "LABELED"})
+    proxy = make_proxy(box.url)
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i, by_name=True) for i in range(30)])
+    cli = Cli(proxy.url, box.api_key, tmp_path / "j.sqlite3", tmp_path)
+    res = cli.run(preds, "--dataset", DATASET, "--json")
+    assert res.code == 0, res.stderr
+    plan = res.stderr
+    assert plan.index("sample names: resolved") < plan.index("guard: 1 samples")
+    # The last listing before the upload is the guard's, of the target label set.
+    assert proxy.queries[0].get("labelset") is None
+    assert proxy.queries[-1].get("labelset") == "ground-truth"
+
+
+async def _statuses(box: SandboxHandle) -> dict[int, str]:
+    """Sample index → ground-truth status, read through the client (no proxy)."""
+    out: dict[str, str] = {}
+    async with SegmentsClient(box.url, box.api_key) as client:
+        async for s in client.iter_samples(DATASET, labelset="ground-truth"):
+            label = s.get("label")
+            if isinstance(label, dict):
+                out[str(s["uuid"])] = str(label["label_status"])
+    by_uuid = {sample_uuid(i): i for i in range(5000)}
+    return {by_uuid[u]: st for u, st in out.items() if u in by_uuid}
