@@ -244,9 +244,12 @@ def skip_reason(
     assert uuid is not None
     if resume and journal is not None and digest is not None:
         entry = journal.lookup(dataset, uuid, job.labelset)
-        if entry is not None and entry.digest == digest:
-            if guard is None or guard.confirms(uuid, job.labelset, entry):
-                return SKIP_ALREADY_UPLOADED
+        if (
+            entry is not None
+            and entry.digest == digest
+            and (guard is None or guard.confirms(uuid, job.labelset, entry))
+        ):
+            return SKIP_ALREADY_UPLOADED
     if uuid in protected or (guard is not None and guard.protected(uuid, job.labelset)):
         return SKIP_PROTECTED
     return None

@@ -68,7 +68,6 @@ from upload_preds.errors import SetupError
 __all__ = ["Entry", "Journal", "default_journal_path", "encode_body", "payload_hash"]
 
 # 2: rows keyed by dataset identity, with the status sent and the updated_at answered.
-# Rows of version 1 (keyed by URL, nothing to check them against) are not read.
 _SCHEMA_VERSION = 2
 
 
@@ -139,8 +138,12 @@ class Journal:
             raise sqlite3.DatabaseError(
                 f"it was written by a newer upload-preds (journal version {row[0]})"
             )
+        if row is not None and int(row[0]) < _SCHEMA_VERSION:
+            # Version 1 rows are keyed by URL and hold nothing to check them against
+            # the server: dropped (their labels are sent once more; PUT is an upsert).
+            db.execute("DROP TABLE IF EXISTS uploaded")
         db.execute(
-            "CREATE TABLE IF NOT EXISTS labels ("
+            "CREATE TABLE IF NOT EXISTS uploaded ("
             " dataset TEXT NOT NULL, sample_uuid TEXT NOT NULL, labelset TEXT NOT NULL,"
             " payload_hash BLOB NOT NULL, uploaded_at REAL NOT NULL,"
             " status TEXT, updated_at TEXT,"
@@ -178,13 +181,15 @@ class Journal:
         if pending is not None:
             return Entry(*pending)
         row = self._db.execute(
-            "SELECT payload_hash, uploaded_at, status, updated_at FROM labels"
+            "SELECT payload_hash, uploaded_at, status, updated_at FROM uploaded"
             " WHERE dataset=? AND sample_uuid=? AND labelset=?",
             key,
         ).fetchone()
         return None if row is None else Entry(bytes(row[0]), float(row[1]), row[2], row[3])
 
-    def already_uploaded(self, dataset: str, sample_uuid: str, labelset: str, digest: bytes) -> bool:
+    def already_uploaded(
+        self, dataset: str, sample_uuid: str, labelset: str, digest: bytes
+    ) -> bool:
         """Was exactly this payload recorded for this label (whatever the server says)?"""
         entry = self.lookup(dataset, sample_uuid, labelset)
         return entry is not None and entry.digest == digest
@@ -215,7 +220,7 @@ class Journal:
         self._db.execute("BEGIN")
         try:
             self._db.executemany(
-                "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT OR REPLACE INTO uploaded VALUES (?, ?, ?, ?, ?, ?, ?)", rows
             )
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -227,7 +232,7 @@ class Journal:
     def count(self, dataset: str | None = None, labelset: str | None = None) -> int:
         """How many labels are recorded (committed), optionally for one dataset
         (and one of its label sets)."""
-        query = "SELECT count(*) FROM labels"
+        query = "SELECT count(*) FROM uploaded"
         args: tuple[str, ...] = ()
         if dataset is not None:
             query += " WHERE dataset=?"

@@ -423,7 +423,9 @@ class Guard:
         try:
             await self._list(snap, labelset, None)
         except ClientError as exc:
-            raise _setup_error(f"listing the labels of {self.dataset} in {labelset!r}", exc) from None
+            raise _setup_error(
+                f"listing the labels of {self.dataset} in {labelset!r}", exc
+            ) from None
         self._sets[labelset] = snap
         return len(snap.protected)
 

@@ -33,7 +33,7 @@ def test_a_server_capping_pages_hides_no_protected_label(
 ) -> None:
     # 2,500 samples, 250 with LABELED ground truth spread over the whole list;
     # the server serves at most 100 samples a page although 1,000 are asked for.
-    labeled = {i: "LABELED" for i in range(0, 2500, 10)}
+    labeled = dict.fromkeys(range(0, 2500, 10), "LABELED")
     box = make_sandbox(2500, labeled)
     proxy = make_proxy(box.url, max_page=100)
     preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i) for i in range(2500)])
@@ -78,13 +78,14 @@ def test_a_status_the_platform_adds_later_is_protected(
     assert res.report()["skipped_by_reason"] == {"protected": 1}
     assert asyncio.run(_statuses(box))[3] == "VERIFIED"
     assert preflight.is_protected("SOME_NEW_STATUS")
-    assert not preflight.is_protected("PRELABELED") and not preflight.is_protected("UNLABELED")
+    assert not preflight.is_protected("PRELABELED")
+    assert not preflight.is_protected("UNLABELED")
 
 
 def test_a_502_on_large_pages_halves_the_page_instead_of_aborting(
     make_sandbox: MakeSandbox, make_proxy: MakeProxy, tmp_path: Path
 ) -> None:
-    labeled = {i: "REVIEWED" for i in range(0, 700, 7)}
+    labeled = dict.fromkeys(range(0, 700, 7), "REVIEWED")
     box = make_sandbox(700, labeled)
     proxy = make_proxy(box.url, fail_above=200)
     preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i, by_name=True) for i in range(700)])
@@ -94,7 +95,8 @@ def test_a_502_on_large_pages_halves_the_page_instead_of_aborting(
     report = res.report()
     assert report["skipped_by_reason"] == {"protected": 100}
     assert report["counts"]["uploaded"] == 600
-    assert 125 in proxy.listings and max(proxy.listings) == 1000
+    assert 125 in proxy.listings
+    assert max(proxy.listings) == 1000
 
 
 def test_the_guard_snapshot_is_the_last_listing_of_the_preflight(
