@@ -59,7 +59,7 @@ from __future__ import annotations
 import collections
 import difflib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +77,6 @@ __all__ = [
     "create_labelset",
     "discover_dataset",
     "ensure_labelset",
-    "fetch_protected",
     "fetch_sample_index",
     "get_dataset",
     "is_protected",
@@ -250,17 +249,16 @@ def _trigrams(text: str) -> set[str]:
 
 
 class SampleIndex:
-    """Sample names → uuids of one dataset, and label statuses in one label set."""
+    """Sample names → uuids of one dataset."""
 
     def __init__(self) -> None:
         self.uuid_by_name: dict[str, str] = {}
         self.duplicates: set[str] = set()
-        self.status_by_uuid: dict[str, str] = {}
         self.samples = 0
         self._postings: dict[str, list[int]] | None = None
         self._names: list[str] = []
 
-    def add(self, sample: dict[str, Any], labelset: str | None) -> None:
+    def add(self, sample: dict[str, Any]) -> None:
         uuid = str(sample.get("uuid"))
         name = sample.get("name")
         self.samples += 1
@@ -269,10 +267,6 @@ class SampleIndex:
                 self.duplicates.add(name)
             else:
                 self.uuid_by_name[name] = uuid
-        if labelset is not None:
-            label = sample.get("label")
-            if isinstance(label, dict) and isinstance(label.get("label_status"), str):
-                self.status_by_uuid[uuid] = label["label_status"]
 
     def __len__(self) -> int:
         return self.samples
@@ -282,10 +276,6 @@ class SampleIndex:
         if name in self.duplicates:
             return None
         return self.uuid_by_name.get(name)
-
-    def protected(self) -> set[str]:
-        """Uuids whose label (in the listed label set) a person has worked on."""
-        return {u for u, s in self.status_by_uuid.items() if is_protected(s)}
 
     def suggest(self, name: str, n: int = 3, cutoff: float = 0.6) -> list[str]:
         """Up to ``n`` known names closest to ``name`` (best first)."""
@@ -311,45 +301,16 @@ class SampleIndex:
 
 
 async def fetch_sample_index(
-    client: SegmentsClient,
-    dataset: str,
-    *,
-    labelset: str | None = None,
-    per_page: int = 1000,
+    client: SegmentsClient, dataset: str, *, per_page: int = 1000
 ) -> SampleIndex:
-    """Page the dataset's sample list once; with ``labelset`` also learn label statuses."""
+    """Page the dataset's sample list once into a :class:`SampleIndex`."""
     index = SampleIndex()
     try:
-        async for sample in client.iter_samples(dataset, labelset=labelset, per_page=per_page):
-            index.add(sample, labelset)
+        async for sample in client.iter_samples(dataset, per_page=per_page):
+            index.add(sample)
     except ClientError as exc:
         raise _setup_error(f"listing the samples of {dataset}", exc) from None
     return index
-
-
-async def fetch_protected(
-    client: SegmentsClient,
-    dataset: str,
-    labelset: str,
-    *,
-    statuses: Iterable[str] = HUMAN_STATUSES,
-    per_page: int = 1000,
-) -> set[str]:
-    """Uuids whose label in ``labelset`` has one of ``statuses`` (the filtered listing)."""
-    out: set[str] = set()
-    wanted = list(statuses)
-    try:
-        async for sample in client.iter_samples(
-            dataset, labelset=labelset, label_status=wanted, per_page=per_page
-        ):
-            label = sample.get("label")
-            status = label.get("label_status") if isinstance(label, dict) else None
-            # Trust but verify: a server that ignored the filter must not protect everything.
-            if status is None or (status in wanted and is_protected(status)):
-                out.add(str(sample.get("uuid")))
-    except ClientError as exc:
-        raise _setup_error(f"listing the labelled samples of {dataset}", exc) from None
-    return out
 
 
 def _summary(sample: dict[str, Any]) -> tuple[str, str, str | None] | None:

@@ -4,20 +4,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))
 
-from enginekit import ScriptServer
+from enginekit import server  # the fixture
 
-
-@pytest.fixture
-def server() -> Iterator[ScriptServer]:
-    srv = ScriptServer()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+__all__ = ["server"]

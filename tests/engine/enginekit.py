@@ -17,11 +17,12 @@ import asyncio
 import gzip
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 
 from upload_preds.records import LabelJob, Location
@@ -153,6 +154,16 @@ class ScriptServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptServer]:
+    """A :class:`ScriptServer` for one test (conftests import this fixture)."""
+    srv = ScriptServer()
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 def per_label(replies: dict[str, list[Reply]], default: Script = ok_script) -> Script:

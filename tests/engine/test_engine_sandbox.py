@@ -90,8 +90,10 @@ def test_preflight_finds_dataset_labelsets_and_samples(sandbox: SandboxHandle) -
         await preflight.check_key(c)
         name = await preflight.discover_dataset(c, sample_uuid(7))
         info = await preflight.get_dataset(c, name)
-        index = await preflight.fetch_sample_index(c, name, labelset="ground-truth", per_page=100)
-        protected = await preflight.fetch_protected(c, name, "ground-truth", per_page=100)
+        index = await preflight.fetch_sample_index(c, name, per_page=100)
+        guard = preflight.Guard(c, name, per_page=100)
+        await guard.snapshot("ground-truth", keep_labels=False)
+        protected = {u for u in map(sample_uuid, range(N)) if guard.protected(u, "ground-truth")}
         return name, info, index, protected
 
     name, info, index, protected = with_client(sandbox, flow)
@@ -103,10 +105,9 @@ def test_preflight_finds_dataset_labelsets_and_samples(sandbox: SandboxHandle) -
     assert index.uuid_for(sample_name(123)) == sample_uuid(123)
     assert index.uuid_for("street/img_99999.jpg") is None
     assert sample_name(123) in index.suggest("street/img_0123.jpg")
-    human = {sample_uuid(i) for i, status in SEEDED.items() if status in preflight.HUMAN_STATUSES}
-    assert index.protected() == human
+    human = {sample_uuid(i) for i, status in SEEDED.items() if preflight.is_protected(status)}
     assert protected == human
-    # One listing pass: 3 pages of 100 (+1 that ends on a short or invalid page) per listing.
+    # One listing pass: 3 pages of 100 (+1 that ends on "Invalid page.") per listing.
     gets = sandbox.stats()["requests"]["GET"]
     assert sum(sum(v.values()) for route, v in gets.items() if "samples" in route) <= 2 * 4 + 1
 
@@ -152,16 +153,18 @@ def test_upload_survives_errors_drops_and_throttling(sandbox: SandboxHandle) -> 
 def test_guard_keeps_human_labels_unless_overwrite(sandbox: SandboxHandle) -> None:
     jobs = label_jobs(6, labelset="ground-truth")
 
-    async def guard(c: SegmentsClient) -> set[str]:
-        return await preflight.fetch_protected(c, DATASET, "ground-truth")
+    async def guarded(c: SegmentsClient) -> EngineResult:
+        guard = preflight.Guard(c, DATASET)
+        await guard.snapshot("ground-truth", keep_labels=False)
+        config = EngineConfig(concurrency=16, backoff_base=0.05)
+        return await UploadEngine(c, config, guard=guard).run(jobs)
 
-    protected = with_client(sandbox, guard)
-    result, _ = run_engine(sandbox, jobs, protected=protected)
+    result = with_client(sandbox, guarded)
     assert result.skipped == {SKIP_PROTECTED: 3}
     client = sdk(sandbox)
     for i, status in SEEDED.items():
         label = client.get_label(sample_uuid(i), "ground-truth")
-        if status in preflight.HUMAN_STATUSES:
+        if preflight.is_protected(status):
             assert (label.label_status, label.attributes.annotations) == (status, [])
         else:
             assert label.label_status == "PRELABELED"
