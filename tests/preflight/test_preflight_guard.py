@@ -125,3 +125,24 @@ async def _statuses(box: SandboxHandle) -> dict[int, str]:
                 out[str(s["uuid"])] = str(label["label_status"])
     by_uuid = {sample_uuid(i): i for i in range(5000)}
     return {by_uuid[u]: st for u, st in out.items() if u in by_uuid}
+
+
+def test_verify_costs_one_get_per_label_and_the_default_none(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    box = make_sandbox(40, {2: "LABELED"})
+    route = "/labels/{sample_uuid}/{labelset}/"
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i) for i in range(40)])
+    cli = Cli(box.url, box.api_key, tmp_path / "j.sqlite3", tmp_path)
+
+    def label_gets() -> int:
+        return sum(box.stats()["requests"].get("GET", {}).get(route, {}).values())
+
+    plain = cli.run(preds, "--dataset", DATASET, "--json", "--labelset", "predictions")
+    assert plain.code == 0, plain.stderr
+    assert label_gets() == 0
+    verified = cli.run(preds, "--dataset", DATASET, "--json", "--verify", "--no-resume")
+    assert verified.code == 0, verified.stderr
+    assert "--verify: each label's status is read" in verified.stderr
+    assert verified.report()["skipped_by_reason"] == {"protected": 1}
+    assert label_gets() == 39  # the protected one is skipped before its GET
