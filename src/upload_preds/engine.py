@@ -282,7 +282,7 @@ class UploadEngine:
         config: EngineConfig | None = None,
         *,
         journal: Journal | None = None,
-        journal_host: str | None = None,
+        journal_key: str | None = None,
         protected: Container[str] = frozenset(),
         guard: Guard | None = None,
         precheck: PreCheck | None = None,
@@ -295,7 +295,8 @@ class UploadEngine:
         self.journal = journal
         if journal is not None:
             journal.batch_size = config.concurrency
-        self.journal_host = journal_host if journal_host is not None else client.host_key
+        # Which dataset the journal records under (its identity; see journal.py).
+        self.journal_key = journal_key if journal_key is not None else client.host_key
         self.protected = protected
         self.guard = guard
         self.precheck = precheck
@@ -347,7 +348,7 @@ class UploadEngine:
         job = item.job
         if self.journal is not None and item.digest is not None and job.sample_uuid is not None:
             self.journal.record(
-                self.journal_host,
+                self.journal_key,
                 job.sample_uuid,
                 job.labelset,
                 item.digest,
@@ -521,7 +522,7 @@ class UploadEngine:
             job,
             digest,
             journal=self.journal,
-            dataset=self.journal_host,
+            dataset=self.journal_key,
             guard=self.guard,
             resume=self.config.resume,
             protected=self.protected,

@@ -825,7 +825,7 @@ class Run:
                 verify=s.verify,
             ),
             journal=journal,
-            journal_host=key,
+            journal_key=key,
             guard=self._guard,
             on_event=self._on_event,
         )
