@@ -431,10 +431,6 @@ class Guard:
         snap = self._sets.get(labelset)
         return snap is not None and sample_uuid in snap.protected
 
-    def protected_count(self, labelset: str) -> int:
-        snap = self._sets.get(labelset)
-        return len(snap.protected) if snap is not None else 0
-
     def confirms(self, sample_uuid: str, labelset: str, entry: Entry) -> bool:
         """Does the server still hold the label the journal ``entry`` says we wrote?
 

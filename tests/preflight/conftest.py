@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))  # enginekit's ScriptServer
 
+from enginekit import server  # the fixture
 from preflightkit import CappingProxy, manifest
 
 from upload_preds.sandbox import SandboxHandle, start_sandbox
@@ -51,3 +53,6 @@ def make_proxy() -> Iterator[Callable[..., CappingProxy]]:
     yield _make
     for p in proxies:
         p.stop()
+
+
+__all__ = ["make_proxy", "make_sandbox", "server"]
