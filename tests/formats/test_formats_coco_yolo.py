@@ -294,7 +294,7 @@ def test_unmatched_stems_suggest_the_closest_samples(fenv: FormatsEnv) -> None:
 def index_of(names: list[str]) -> SampleIndex:
     index = SampleIndex()
     for i, n in enumerate(names):
-        index.add({"uuid": f"u{i}", "name": n}, None)
+        index.add({"uuid": f"u{i}", "name": n})
     return index
 
 
