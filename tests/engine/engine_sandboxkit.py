@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+from enginekit import API_KEY
+
 from upload_preds.records import LabelJob, Location
+from upload_preds.sandbox.server import SandboxHandle, start_sandbox
 
 DATASET = "test/boxes"
 NS = uuid.UUID("0d5c7a52-29f4-4c4e-a1b0-7d6a5f3e9b21")
@@ -86,3 +91,13 @@ def label_jobs(n: int, *, labelset: str = "predictions", start: int = 0) -> list
         )
         for i in range(start, start + n)
     ]
+
+
+@contextlib.contextmanager
+def running_sandbox(n: int) -> Iterator[SandboxHandle]:
+    """An in-memory sandbox holding :func:`manifest` of ``n`` samples, for one test."""
+    box = start_sandbox(data=manifest(n), db=":memory:", api_key=API_KEY)
+    try:
+        yield box
+    finally:
+        box.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_sandboxkit import DATASET, SEEDED, label_jobs, manifest, sample_uuid
+from engine_sandboxkit import DATASET, SEEDED, label_jobs, running_sandbox, sample_uuid
 from enginekit import API_KEY, Reply, ScriptServer, Seen, make_jobs
 from segments import SegmentsClient as SdkClient
 
@@ -31,7 +31,7 @@ from upload_preds.engine import (
 from upload_preds.journal import Journal
 from upload_preds.preflight import Guard, is_protected
 from upload_preds.records import LabelJob
-from upload_preds.sandbox.server import SandboxHandle, start_sandbox
+from upload_preds.sandbox.server import SandboxHandle
 
 N = 60
 TARGET = N - 5  # the sample a person starts working on mid-run
@@ -40,11 +40,8 @@ SEEDED_PROTECTED = sum(1 for status in SEEDED.values() if is_protected(status))
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxHandle]:
-    box = start_sandbox(data=manifest(N), db=":memory:", api_key=API_KEY)
-    try:
+    with running_sandbox(N) as box:
         yield box
-    finally:
-        box.stop()
 
 
 def person_labels(box: SandboxHandle, i: int, status: str = "LABELED") -> None:

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from engine_sandboxkit import DATASET, SEEDED, label_jobs, manifest, sample_name, sample_uuid
+from engine_sandboxkit import (
+    DATASET,
+    SEEDED,
+    label_jobs,
+    running_sandbox,
+    sample_name,
+    sample_uuid,
+)
 from enginekit import API_KEY
 from segments import SegmentsClient as SdkClient
 
@@ -23,7 +30,7 @@ from upload_preds.errors import AuthError, SetupError
 from upload_preds.journal import Journal
 from upload_preds.records import LabelJob
 from upload_preds.sandbox.faults import Faults
-from upload_preds.sandbox.server import SandboxHandle, start_sandbox
+from upload_preds.sandbox.server import SandboxHandle
 
 T = TypeVar("T")
 N = 300
@@ -31,11 +38,8 @@ N = 300
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxHandle]:
-    box = start_sandbox(data=manifest(N), db=":memory:", api_key=API_KEY)
-    try:
+    with running_sandbox(N) as box:
         yield box
-    finally:
-        box.stop()
 
 
 def with_client(
