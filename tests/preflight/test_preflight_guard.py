@@ -49,6 +49,21 @@ def test_a_server_capping_pages_hides_no_protected_label(
     assert {i for i, s in statuses.items() if s == "LABELED"} == set(labeled)
 
 
+def test_the_sandbox_capping_its_pages_hides_no_protected_label(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    # The same reproduction against the sandbox's own cap (no proxy in between).
+    labeled = dict.fromkeys(range(3, 1200, 10), "LABELED")
+    box = make_sandbox(1200, labeled, max_page_size=100)
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i, by_name=True) for i in range(1200)])
+    res = Cli(box.url, box.api_key, tmp_path / "j.sqlite3", tmp_path).run(
+        preds, "--dataset", DATASET, "--json", "-j", "32"
+    )
+    assert res.code == 0, res.stderr
+    assert res.report()["skipped_by_reason"] == {"protected": 120}
+    assert res.report()["counts"]["uploaded"] == 1080
+
+
 def test_names_resolve_through_a_capped_listing(
     make_sandbox: MakeSandbox, make_proxy: MakeProxy, tmp_path: Path
 ) -> None:
