@@ -13,8 +13,8 @@
 * :class:`Cli` runs ``python -m upload_preds`` as a subprocess (real exit
   codes and stderr) against a URL, with its own journal file.
 
-The sandbox itself gets a page cap on another branch; until then the proxy
-is what shows a capped server.
+The sandbox caps pages itself too (``start_sandbox(max_page_size=N)``); the
+proxy is what plays a gateway's 502s and a status the sandbox does not know.
 """
 
 from __future__ import annotations
