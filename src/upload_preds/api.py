@@ -79,7 +79,7 @@ def upload(
     normalized: bool = False,
     categories_file: PathLike | None = None,
     min_score: float | None = None,
-    score_from: Literal["max", "mean", "min"] | None = None,
+    score_from: Literal["max", "mean", "min", "none"] = "mean",
     object_score_attribute: str | None = None,
     output_labels: PathLike | None = None,
     failures: PathLike | None = None,

@@ -46,6 +46,7 @@ class ScoreFrom(str, Enum):
     max = "max"
     mean = "mean"
     min = "min"
+    none = "none"
 
 
 class OnDuplicateChoice(str, Enum):
@@ -193,10 +194,11 @@ MinScoreOpt = Annotated[
     ),
 ]
 ScoreFromOpt = Annotated[
-    ScoreFrom | None,
+    ScoreFrom,
     typer.Option(
         "--score-from",
-        help="Derive a label's score from its annotation scores.",
+        help="A label without a score takes the max, mean or min of its kept annotation "
+        "scores; none: it gets none.",
         rich_help_panel="Conversion",
     ),
 ]
@@ -487,7 +489,7 @@ def upload_preds(
     normalized: NormalizedOpt = False,
     categories: CategoriesOpt = None,
     min_score: MinScoreOpt = None,
-    score_from: ScoreFromOpt = None,
+    score_from: ScoreFromOpt = ScoreFrom.mean,
     object_score_attribute: ObjectScoreOpt = None,
     on_duplicate: OnDuplicateOpt = OnDuplicateChoice.error,
     dry_run: DryRunOpt = False,
@@ -542,7 +544,7 @@ def upload_preds(
             label_status=label_status,
             bbox_format=bbox_format.value,
             min_score=min_score,
-            score_from=score_from.value if score_from else None,
+            score_from=score_from.value,
             object_score_attribute=object_score_attribute,
             normalized=normalized,
         )

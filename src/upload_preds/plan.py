@@ -101,6 +101,12 @@ class Tally:
     _types: Counter[Any] = field(default_factory=Counter)
     _categories: Counter[Any] = field(default_factory=Counter)
     filtered_annotations: int = 0
+    #: The run's --score-from rule (how a label without a score gets one), and how many
+    #: labels got their score by it.
+    score_from: str = "mean"
+    scores_derived: int = 0
+    #: Boxes of complete attributes whose corners were put in order.
+    bbox_reordered: int = 0
     unresolved_names: int = 0
     object_scores_dropped: int = 0
     failed_rows: int = 0
@@ -146,6 +152,10 @@ class Tally:
                 self._count_annotations(item.attributes)
             if item.filtered_annotations:
                 self.filtered_annotations += item.filtered_annotations
+            if item.score_derived:
+                self.scores_derived += 1
+            if item.bbox_reordered:
+                self.bbox_reordered += item.bbox_reordered
             if item.sample_uuid is None:
                 self.unresolved_names += 1
             if item.object_scores_dropped:
@@ -188,6 +198,8 @@ class Tally:
         _subtract(self._types, [a.get("type", "segment") for a in anns])
         _subtract(self._categories, [a.get("category_id") for a in anns])
         self.filtered_annotations -= job.filtered_annotations
+        self.scores_derived -= job.score_derived
+        self.bbox_reordered -= job.bbox_reordered
         if job.sample_uuid is None:
             self.unresolved_names -= 1
         if job.object_scores_dropped:

@@ -114,6 +114,10 @@ class LabelJob:
     filtered_annotations: int = 0
     object_scores_dropped: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # More counts for the plan: bboxes of complete attributes whose corners were put
+    # in order, and whether ``score`` was derived from annotation scores (--score-from).
+    bbox_reordered: int = 0
+    score_derived: bool = False
 
     @property
     def loc(self) -> Location:
@@ -169,6 +173,7 @@ class PlannedLabelJob(LabelJob):
         locs: tuple[Location, ...],
         filtered_annotations: int,
         object_scores_dropped: bool,
+        score_derived: bool,
         plan_type: str,
         plan_categories: list[Any],
         source: tuple[AttributesBuilder, Any, Location],
@@ -184,6 +189,8 @@ class PlannedLabelJob(LabelJob):
         self.filtered_annotations = filtered_annotations
         self.object_scores_dropped = object_scores_dropped
         self.extra = {}
+        self.bbox_reordered = 0
+        self.score_derived = score_derived
         self.plan_type = plan_type
         self.plan_categories = plan_categories
         self._source = source

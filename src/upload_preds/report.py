@@ -46,6 +46,16 @@ def format_row_error(err: RowError) -> str:
     return str(err)
 
 
+def score_rule(tally: Tally) -> str:
+    """Which rule gave labels without a score of their own one (--score-from)."""
+    if tally.score_from == "none":
+        return "only the rows' own scores (--score-from none)"
+    return (
+        f"{_plural(tally.scores_derived, 'label')} scored by the {tally.score_from} of their "
+        f"kept annotation scores (--score-from {tally.score_from}; a row's own score wins)"
+    )
+
+
 def render_plan(
     console: Console,
     tally: Tally,
@@ -88,6 +98,10 @@ def render_plan(
                 + (f" {min_score:g}" if min_score is not None else ""),
             )
         )
+    if tally.scores_derived or tally.score_from != "mean":
+        rows.append(("label scores", score_rule(tally)))
+    if tally.bbox_reordered:
+        rows.append(("bbox corners reordered", f"{tally.bbox_reordered:,}"))
     if tally.unresolved_names:
         rows.append(
             (
@@ -250,6 +264,11 @@ def _render_counts(console: Console, report: UploadReport) -> None:
     ]
     if report.mode != "upload":
         rows[1] = ("labels converted", f"{report.tally.label_count:,}")
+    tally = report.tally
+    if tally.scores_derived or tally.score_from != "mean":
+        rows.append(("label scores", score_rule(tally)))
+    if tally.bbox_reordered:
+        rows.append(("bbox corners reordered", f"{tally.bbox_reordered:,}"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         console.print(f"  {key:<{width}}  {value}")

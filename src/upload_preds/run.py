@@ -170,6 +170,8 @@ class UploadReport:
                 "converted": self.tally.label_count,
                 "uploaded": c.labels_uploaded,
                 "by_labelset": dict(self.tally.labels),
+                "score_from": self.tally.score_from,
+                "scores_derived": self.tally.scores_derived,
             },
             "annotations": {
                 "total": self.tally.annotation_count,
@@ -178,6 +180,7 @@ class UploadReport:
                     str(k): v for k, v in self.tally.annotations_by_category.items()
                 },
                 "filtered_by_min_score": self.tally.filtered_annotations,
+                "bbox_corners_reordered": self.tally.bbox_reordered,
             },
             # Reasons and examples are human text that may hold input or server
             # text: no control or bidi characters (JSON escapes only C0 itself).
@@ -395,7 +398,7 @@ class Run:
         self.handle_signals = handle_signals
         self.journal_host = journal_host
         self.counts = Counts()
-        self.tally = Tally()
+        self.tally = Tally(score_from=inputs.convert.score_from)
         mode = "dry-run" if settings.dry_run else "upload"
         if inputs.output_labels is not None and not settings.dry_run:
             mode = "convert"

@@ -162,16 +162,22 @@ def _check_label(job: LabelJob, from_attributes: bool) -> None:
     assert accepted, job.attributes
 
 
+# Every --score-from rule: the default (mean), and max, min and none, so the fast
+# path's label score is checked against the full path's for each.
 OPTIONS = [
     ConvertOptions(),
     ConvertOptions(
         bbox_format="xywh", min_score=0.5, score_from="mean", object_score_attribute="confidence"
     ),
+    ConvertOptions(min_score=0.3, score_from="max"),
+    ConvertOptions(score_from="min"),
+    ConvertOptions(score_from="none"),
 ]
+WHICH = st.integers(0, len(OPTIONS) - 1)
 
 
 @SETTINGS
-@given(row=rows(), which=st.integers(0, 1), with_categories=st.booleans())
+@given(row=rows(), which=WHICH, with_categories=st.booleans())
 def test_any_row_converts_or_fails_with_a_location(
     row: Any, which: int, with_categories: bool
 ) -> None:
@@ -211,10 +217,11 @@ def _agree(row: Any, which: int) -> None:
         full.label_status,
     )
     assert fast.object_scores_dropped == full.object_scores_dropped
+    assert fast.score_derived == full.score_derived
 
 
 @SETTINGS
-@given(row=rows(), which=st.integers(0, 1))
+@given(row=rows(), which=WHICH)
 def test_fast_path_agrees_with_full_path(row: Any, which: int) -> None:
     _agree(row, which)
 
@@ -248,7 +255,7 @@ def boxes_only(draw: st.DrawFn) -> Any:
 
 
 @SETTINGS
-@given(row=boxes_only(), which=st.integers(0, 1))
+@given(row=boxes_only(), which=WHICH)
 def test_fast_path_agrees_on_box_rows(row: Any, which: int) -> None:
     _agree(row, which)
 
@@ -265,7 +272,7 @@ def _plan_agrees(row: Any, which: int) -> None:
         return
     assert isinstance(planned, LabelJob)
     fields = ("sample_uuid", "sample_name", "labelset", "label_status", "score", "locs")
-    more = ("filtered_annotations", "object_scores_dropped")
+    more = ("filtered_annotations", "object_scores_dropped", "score_derived")
     for name in fields + more:
         assert getattr(planned, name) == getattr(converted, name), name
     if isinstance(planned, PlannedLabelJob):
@@ -279,13 +286,13 @@ def _plan_agrees(row: Any, which: int) -> None:
 
 
 @SETTINGS
-@given(row=rows(), which=st.integers(0, 1))
+@given(row=rows(), which=WHICH)
 def test_plan_mode_agrees_with_convert(row: Any, which: int) -> None:
     _plan_agrees(row, which)
 
 
 @SETTINGS
-@given(row=boxes_only(), which=st.integers(0, 1))
+@given(row=boxes_only(), which=WHICH)
 def test_plan_mode_agrees_on_box_rows(row: Any, which: int) -> None:
     _plan_agrees(row, which)
 
@@ -362,6 +369,7 @@ good_boxes = st.tuples(
         + [("Car", ""), (" car", ""), ("bus", ""), ("", "9"), ("car", "1"), ("", "+1"), ("", "")]
     ),
     occluded=st.sampled_from(["", "true", "FALSE", "3", '["a"]', '["a", 1]', "sunny"]),
+    # The first two options only: their bbox formats name the columns below.
     which=st.integers(0, 1),
 )
 def test_csv_fast_path_agrees_with_full_path(

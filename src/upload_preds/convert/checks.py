@@ -11,8 +11,9 @@ stable strings: the plan and the summary group errors by them.
   null (:func:`check_flat_map`).
 * Scores, label and annotation, must be finite numbers; no range is enforced,
   as neither the SDK (``score: Optional[float]``) nor the platform docs set one.
-  ``--score-from`` derives a missing label score from the kept annotations'
-  scores (:func:`derive_score`); annotation scores reach the label only through
+  A label without a score of its own takes one from its kept annotations'
+  scores, the mean unless ``--score-from max|min|none`` says otherwise
+  (:func:`derive_score`); annotation scores reach the label only through
   ``--object-score-attribute`` (:func:`store_score`).
 * ``--normalized`` coordinates are fractions of the row's ``width``/``height``
   (:func:`scale_points`); values outside 0..1 are an error, not clamped.
@@ -177,9 +178,10 @@ def image_size(
     return (out[0], out[1]) if len(out) == 2 else None
 
 
-def derive_score(scores: list[float], how: str | None) -> float | None:
-    """A label score from its annotations' scores, as ``--score-from`` says (or ``None``)."""
-    if how is None or not scores:
+def derive_score(scores: list[float], how: str) -> float | None:
+    """A label score from its annotations' scores, as ``--score-from`` says (``None`` for
+    ``none`` or no scores)."""
+    if how == "none" or not scores:
         return None
     if how == "max":
         return max(scores)

@@ -4,6 +4,14 @@ The pydantic models of :mod:`upload_preds.models` validate the label format
 (only here: a million shorthand rows would cost more in pydantic than in
 parsing their JSON); then ids must be unique within each annotations list (top
 level, frames, sensors) and category ids must be the dataset's.
+
+Boxes are sent as ``[[min x, min y], [max x, max y]]`` whatever corner order
+they came in, as in the shorthand: the platform wants upper-left then
+lower-right, and its own prediction example gives ``[[12.34, 56.78], [90.12,
+34.56]]``. Every annotations list is walked (image vector, the ``frames`` of a
+sequence, each sensor's ``attributes`` of a multi-sensor label, where only
+image-vector sensors have boxes); :func:`full_attributes` returns how many
+boxes it reordered, so the plan can count them.
 """
 
 from __future__ import annotations
@@ -19,16 +27,21 @@ from upload_preds.records import Location, RowError
 
 def full_attributes(
     ctx: Context, attributes: Any, loc: Location, errors: list[RowError]
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, int]:
+    """The validated label and the number of boxes whose corners were reordered; ``None``
+    (and the problems appended to ``errors``) when the label is not valid."""
     normalized, problems = validate_attributes(attributes, ctx.task_type)
     for path, msg in problems:
         field = "attributes" + ("" if not path or path.startswith("[") else ".") + path
         errors.append(RowError(loc, field, R_LABEL_FORMAT, msg))
     if normalized is None:
-        return None
+        return None, 0
+    reordered = 0
     for path, lst in _annotation_lists(normalized, "attributes"):
         seen: dict[int, int] = {}
         for i, ann in enumerate(lst):
+            if ann.get("type") == "bbox" and _order_corners(ann):
+                reordered += 1
             ann_id = ann["id"]
             if ann_id in seen:
                 errors.append(
@@ -51,7 +64,21 @@ def full_attributes(
                         ctx.unknown_id_message(ann["category_id"]),
                     )
                 )
-    return normalized
+    return normalized, reordered
+
+
+def _order_corners(ann: dict[str, Any]) -> bool:
+    """Put a bbox's two corners in the order ``[[min x, min y], [max x, max y]]``; true
+    when they were not. A bbox without exactly two ``[x, y]`` points is left as it is
+    (the server says what is wrong with it)."""
+    points = ann["points"]
+    if len(points) != 2 or len(points[0]) != 2 or len(points[1]) != 2:
+        return False
+    (x0, y0), (x1, y1) = points
+    if x0 <= x1 and y0 <= y1:
+        return False
+    ann["points"] = [[min(x0, x1), min(y0, y1)], [max(x0, x1), max(y0, y1)]]
+    return True
 
 
 def _annotation_lists(

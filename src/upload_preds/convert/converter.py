@@ -127,6 +127,8 @@ def convert_row(ctx: Context, data: Any, loc: Location) -> LabelJob | list[RowEr
     anns = data.get("annotations")
     label: dict[str, Any] | None = None
     built: Built | None = None
+    reordered = 0
+    derived = False
     if attributes is not None:
         if anns is not None:
             errors.append(
@@ -148,7 +150,7 @@ def convert_row(ctx: Context, data: Any, loc: Location) -> LabelJob | list[RowEr
                 )
             )
         else:
-            label = full_attributes(ctx, attributes, loc, errors)
+            label, reordered = full_attributes(ctx, attributes, loc, errors)
     else:
         family = _family(ctx, data, anns, loc, errors)
         if family is not None:
@@ -157,6 +159,7 @@ def convert_row(ctx: Context, data: Any, loc: Location) -> LabelJob | list[RowEr
                 label = built.label
                 if score is None:
                     score = built.score
+                    derived = score is not None
     if errors or label is None:
         return errors or [RowError(loc, None, R_INVALID, "row could not be converted")]
     return LabelJob(
@@ -170,6 +173,8 @@ def convert_row(ctx: Context, data: Any, loc: Location) -> LabelJob | list[RowEr
         filtered_annotations=built.filtered if built else 0,
         object_scores_dropped=built.dropped if built else False,
         extra={"asset": built.asset} if built and built.asset else {},
+        bbox_reordered=reordered,
+        score_derived=derived,
     )
 
 

@@ -298,6 +298,7 @@ def convert_group(
                 locs=locs,
                 filtered_annotations=assembled.filtered,
                 object_scores_dropped=assembled.dropped,
+                score_derived=assembled.score is not None,
             )
     first = locs[min(bad)]
     sample = f"sample {ref}" if ref_kind == "u" else f"sample name {ref!r}"

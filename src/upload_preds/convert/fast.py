@@ -222,8 +222,10 @@ def try_fast(ctx: Context, data: Any, loc: Location, build: bool = True) -> Labe
                     "attributes": at,
                 }
             )
+    derived = False
     if score is None and scores:
         score = derive_score(scores, ctx.options.score_from)
+        derived = score is not None
     if not build:
         return PlannedLabelJob(
             uuid,
@@ -234,6 +236,7 @@ def try_fast(ctx: Context, data: Any, loc: Location, build: bool = True) -> Labe
             (loc,),
             filtered,
             osa is None and (scored or filtered > 0),
+            derived,
             "bbox",
             out,
             (ctx.build_attributes, data, loc),
@@ -251,6 +254,7 @@ def try_fast(ctx: Context, data: Any, loc: Location, build: bool = True) -> Labe
         (loc,),
         filtered,
         osa is None and (scored or filtered > 0),
+        score_derived=derived,
     )
 
 

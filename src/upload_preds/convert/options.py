@@ -14,7 +14,10 @@ from upload_preds.errors import UsageError
 from upload_preds.models import LABEL_STATUSES
 
 BboxFormat = Literal["xyxy", "xywh", "cxcywh"]
-ScoreFrom = Literal["max", "mean", "min"]
+#: How a label without a score of its own gets one from its kept annotations' scores;
+#: ``none``: it gets none.
+ScoreFrom = Literal["max", "mean", "min", "none"]
+SCORE_FROM: tuple[str, ...] = ("max", "mean", "min", "none")
 
 BBOX_FORMATS: tuple[str, ...] = ("xyxy", "xywh", "cxcywh")
 
@@ -27,7 +30,9 @@ class ConvertOptions:
     label_status: str = "PRELABELED"
     bbox_format: BboxFormat = "xyxy"
     min_score: float | None = None
-    score_from: ScoreFrom | None = None
+    #: Detector output is sorted by score on the platform: by default a label takes
+    #: the mean of its kept annotation scores (a row's own ``score`` always wins).
+    score_from: ScoreFrom = "mean"
     object_score_attribute: str | None = None
     #: 2-D coordinates are fractions of the image size (0..1), scaled by the row's
     #: ``width``/``height`` (JSON fields or CSV columns).
@@ -53,9 +58,10 @@ class ConvertOptions:
             )
         if self.min_score is not None and not is_num(self.min_score):
             raise UsageError(f"--min-score {self.min_score!r} is not a finite number")
-        if self.score_from not in (None, "max", "mean", "min"):
+        if self.score_from not in SCORE_FROM:
             raise UsageError(
-                f"--score-from {self.score_from!r} is not supported", hint="use max, mean or min"
+                f"--score-from {self.score_from!r} is not supported",
+                hint="use " + ", ".join(SCORE_FROM),
             )
         if self.object_score_attribute is not None and not self.object_score_attribute.strip():
             raise UsageError("--object-score-attribute needs a non-empty attribute name")
