@@ -423,6 +423,27 @@ DebugOpt = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    """``--version``: eager, so it answers before any other option is checked."""
+    if value:
+        from upload_preds import __version__
+
+        typer.echo(f"upload-preds {__version__}")
+        raise typer.Exit(0)
+
+
+VersionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+        rich_help_panel="Output",
+    ),
+]
+
+
 def _fail(console: Console, err: UploadPredsError) -> NoReturn:
     from upload_preds.report import render_error
 
@@ -518,6 +539,7 @@ def upload_preds(
     allow_insecure_http: InsecureOpt = False,
     print_schema: SchemaOpt = False,
     debug: DebugOpt = False,
+    version: VersionOpt = False,
 ) -> None:
     """Upload model predictions to Segments.ai as pre-labels or into a label set.
 

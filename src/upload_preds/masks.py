@@ -18,7 +18,9 @@ Masks come in three shapes, all painted onto one :class:`Canvas` (a Pillow
   the last one is the sign; from the third count on, each number is the
   difference to the count two places back. :func:`decode_rle_counts` reads it;
   :func:`rle_mask` fills a column-major 0/255 buffer run by run (slice
-  assignments) and transposes it with Pillow into a row-major ``L`` mask.
+  assignments) and transposes it with Pillow into a row-major ``L`` mask;
+  :func:`rle_box` reads a mask's extent from the runs alone (for COCO results
+  that give a mask and no box).
 * **polygons** (COCO's ``[[x1, y1, x2, y2, ...], ...]``): rasterised with
   ``ImageDraw.polygon`` onto an ``L`` mask of the image size.
 * a **PNG file** (``mask_path``): an instance-id PNG (pixel = annotation id)
@@ -82,7 +84,9 @@ __all__ = [
     "ids_in",
     "open_mask_file",
     "polygon_mask",
+    "rle_box",
     "rle_mask",
+    "rle_runs",
     "rle_size",
 ]
 
@@ -165,8 +169,9 @@ def rle_size(rle: Any) -> tuple[int, int]:
     return size[0], size[1]
 
 
-def rle_mask(rle: Any) -> Image.Image:
-    """An RLE (compressed string or list of counts) → an ``L`` mask, 255 inside."""
+def rle_runs(rle: Any) -> tuple[int, int, list[int]]:
+    """An RLE's ``(height, width, runs)``: its counts (a compressed string or a list of
+    integers) as runs of 0s and 1s, checked to be non-negative and to cover every pixel."""
     h, w = rle_size(rle)
     counts = rle.get("counts")
     if isinstance(counts, str):
@@ -176,23 +181,60 @@ def rle_mask(rle: Any) -> Image.Image:
     else:
         raise MaskError("RLE counts should be a compressed string or a list of integers")
     total = h * w
-    buf = bytearray(total)  # column-major, as COCO counts
     pos = 0
-    on = False
     for run in runs:
         if run < 0:
             raise MaskError(f"RLE counts hold a negative run ({run})")
+        pos += run
+    if pos > total:
+        raise MaskError(f"RLE counts cover more than the {h}x{w} pixels of its size")
+    if pos != total:
+        raise MaskError(f"RLE counts cover {pos} of the {h}x{w} = {total} pixels of its size")
+    return h, w, runs
+
+
+def rle_mask(rle: Any) -> Image.Image:
+    """An RLE (compressed string or list of counts) → an ``L`` mask, 255 inside."""
+    h, w, runs = rle_runs(rle)
+    buf = bytearray(h * w)  # column-major, as COCO counts
+    pos = 0
+    on = False
+    for run in runs:
         end = pos + run
-        if end > total:
-            raise MaskError(f"RLE counts cover more than the {h}x{w} pixels of its size")
         if on and run:
             buf[pos:end] = b"\xff" * run
         pos = end
         on = not on
-    if pos != total:
-        raise MaskError(f"RLE counts cover {pos} of the {h}x{w} = {total} pixels of its size")
     # Column-major bytes are the transposed image: w rows of h pixels.
     return Image.frombytes("L", (h, w), bytes(buf)).transpose(Image.Transpose.TRANSPOSE)
+
+
+def rle_box(rle: Any) -> tuple[int, int, int, int]:
+    """The pixel extent of an RLE mask as COCO's ``[x, y, width, height]``, read from its
+    runs without painting the mask; an empty mask raises :class:`MaskError`.
+
+    Runs go down each column in turn: a run of 1s from pixel ``p`` starts in column
+    ``p // h``, row ``p % h``; one that reaches into another column covers every row
+    between (so the rows span the whole height).
+    """
+    h, _w, runs = rle_runs(rle)
+    x0 = y0 = 1 << 62
+    x1 = y1 = -1
+    pos = 0
+    for k, run in enumerate(runs):
+        if k % 2 and run:
+            last = pos + run - 1
+            cx0, cx1 = divmod(pos, h)[0], divmod(last, h)[0]
+            if cx0 == cx1:
+                ry0, ry1 = pos % h, last % h
+            else:
+                ry0, ry1 = 0, h - 1
+            x0, x1 = min(x0, cx0), max(x1, cx1)
+            y0, y1 = min(y0, ry0), max(y1, ry1)
+        pos += run
+    if x1 < 0:
+        raise MaskError("the RLE mask is empty, so it has no box")
+    return x0, y0, x1 - x0 + 1, y1 - y0 + 1
 
 
 def polygon_mask(polygons: Any, width: int, height: int) -> Image.Image:

@@ -19,6 +19,10 @@ Boxes become ``xyxy`` pixels; polygon segmentations become polygon annotations
 on vector datasets (boxes stay boxes on ``bboxes`` datasets); on
 segmentation-bitmap datasets every detection's mask (RLE, compressed or not,
 or polygons) becomes an instance of the label's bitmap (:mod:`upload_preds.masks`).
+A detection that must be a box and gives a mask but no ``bbox`` (cocoapi's own
+segm results: pycocotools' ``loadRes`` derives the box with ``toBbox``) gets
+its mask's extent: an RLE's pixels (:func:`upload_preds.masks.rle_box`, as
+``toBbox``), or its polygons' coordinates.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from upload_preds import masks
 from upload_preds.catmap import CategoryResolver, Resolved
 from upload_preds.errors import InputFileError, UsageError
 from upload_preds.formats import FormatRow
@@ -314,9 +319,19 @@ class CocoSource:
                     yield Notice(
                         loc,
                         "RLE masks become segmentation bitmaps only on segmentation-bitmap "
-                        "datasets; the detections' boxes are uploaded instead",
+                        "datasets; the detections' boxes are uploaded instead (a detection "
+                        "without a bbox gets its mask's extent)",
                     )
                 bbox = d.get("bbox")
+                if (bbox is None or bbox == []) and seg:
+                    # loadRes derives a missing box from the mask; so do we.
+                    try:
+                        bbox = mask_box(seg)
+                    except masks.MaskError as exc:
+                        row.errors.append(
+                            RowError(loc, "segmentation", R_COCO, f"no bbox, and {exc}")
+                        )
+                        continue
                 try:
                     x, y, w, h = bbox  # type: ignore[misc]
                     base["bbox"] = [x, y, x + w, y + h]
@@ -333,6 +348,24 @@ class CocoSource:
                 anns.append(base)
                 ann_locs.append(loc)
             yield row
+
+
+def mask_box(seg: Any) -> list[float]:
+    """The ``[x, y, width, height]`` extent of a COCO segmentation: an RLE's pixels (as
+    pycocotools' ``toBbox``), or the smallest box around a polygon list's points."""
+    if type(seg) is dict:
+        return list(map(float, masks.rle_box(seg)))
+    if type(seg) is list and all(type(p) is list and len(p) >= 6 and not len(p) % 2 for p in seg):
+        xs = [v for p in seg for v in p[0::2]]
+        ys = [v for p in seg for v in p[1::2]]
+        try:
+            x0, y0 = min(xs), min(ys)
+            return [x0, y0, max(xs) - x0, max(ys) - y0]
+        except TypeError:
+            pass  # not numbers
+    raise masks.MaskError(
+        "the segmentation is neither an RLE nor polygons [[x1, y1, x2, y2, ...], ...]"
+    )
 
 
 def _polygons(

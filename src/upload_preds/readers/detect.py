@@ -10,6 +10,13 @@ line holds more of. A ``.json`` file starting with ``{`` goes through the same
 The first bytes are read through :class:`Head` (decompressed, on demand); a
 CSV/TSV header that sits on one plain line is checked here already, so that
 a bad header fails the file before any row of any file is read.
+
+A JSON document is also checked for being a detector's COCO file read without
+``--format coco`` (:func:`refuse_coco`): a results list (objects with
+``image_id``, ``category_id``, ``bbox`` or ``segmentation``) or an instances
+file (``images``, ``annotations``, ``categories``). Read as rows, each of its
+detections would fail three times over; it fails once, as a file, naming the
+flags that read it.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 import orjson
 
@@ -37,6 +44,45 @@ _EXTENSIONS: Final[dict[str, Format]] = {
     ".csv": "csv",
     ".tsv": "tsv",
 }
+
+
+#: Keys of upload-preds rows; a COCO detection has none of them.
+_ROW_KEYS: Final = frozenset({"sample_uuid", "sample_name", "annotations", "attributes"})
+#: How many leading elements of a JSON array decide whether it is a COCO results list.
+COCO_PROBE: Final = 3
+
+
+def refuse_coco(name: str, value: Any, count: int = 1) -> None:
+    """Raise :class:`InputFileError` when a parsed JSON document is a COCO results list
+    (``value``: its first elements; ``count``: how many it has) or a COCO instances file
+    (``value``: the top-level object), read without ``--format coco``."""
+    if type(value) is list:
+        probe = value[:COCO_PROBE]
+        if probe and all(
+            type(d) is dict
+            and "image_id" in d
+            and "category_id" in d
+            and ("bbox" in d or "segmentation" in d)
+            and not d.keys() & _ROW_KEYS
+            for d in probe
+        ):
+            raise InputFileError(
+                name,
+                f"this is a COCO results list ({count:,} detections with image_id and "
+                "category_id), not upload-preds rows",
+                hint="read it with --format coco --coco-gt INSTANCES.json (the COCO dataset "
+                "file that names its images and categories)",
+            )
+    elif (
+        type(value) is dict
+        and {"images", "annotations", "categories"} <= value.keys()
+        and not value.keys() & {"sample_uuid", "sample_name"}
+    ):
+        raise InputFileError(
+            name,
+            "this is a COCO dataset (instances) file, not upload-preds rows",
+            hint="read its annotations as predictions with --format coco",
+        )
 
 
 class Head:

@@ -32,7 +32,7 @@ from upload_preds.readers.common import (
     read_some,
     stream_error,
 )
-from upload_preds.readers.detect import WS
+from upload_preds.readers.detect import COCO_PROBE, WS, refuse_coco
 from upload_preds.readers.rowchecks import flat_keys, not_object, row_problem
 from upload_preds.records import Location, Notice, Record, RowError
 
@@ -212,6 +212,7 @@ def _walk_document(doc: _JsonDoc, rows: list[_Element]) -> Iterator[Item]:
     c = text[pos : pos + 1]
     if c == "[":
         end = doc.array(pos, rows)
+        refuse_coco(doc.name, [e[1] for e in rows[:COCO_PROBE]], len(rows))
     elif c == "{":
         end = yield from _walk_object(doc, pos, rows)
     elif not c:
@@ -299,6 +300,7 @@ def _walk_object(doc: _JsonDoc, pos: int, rows: list[_Element]) -> Generator[Ite
         for k, v in members.items()
         if k != ERROR_KEY
     }
+    refuse_coco(doc.name, row)
     bad = doc.bad_in(pos, end) if doc.bad_lines else None
     rows.append((first_line, row, bad, first, end))
     return end

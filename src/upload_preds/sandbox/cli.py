@@ -338,6 +338,11 @@ def _start_line(started: Started, key: str, source: str, faults: Faults, seed: i
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point; routes a bare or option-first invocation to ``serve``."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:
+        from upload_preds import __version__
+
+        typer.echo(f"{PROG} {__version__}")
+        raise SystemExit(0)
     if not args or (args[0].startswith("-") and args[0] not in ("--help", "-h")):
         args.insert(0, "serve")
     app(args=args, prog_name=PROG)
