@@ -751,7 +751,8 @@ class _RowBase(_Doc):
         None,
         description=(
             "The label's prediction score (any finite number; the platform sorts and "
-            "filters by it). Without it, --score-from can derive it from annotation scores."
+            "filters by it). Without it, the label takes the mean of its kept annotation "
+            "scores (--score-from max|mean|min|none)."
         ),
         examples=[0.91],
     )

@@ -129,8 +129,11 @@ def try_fast(ctx: Context, data: Any, loc: Location, build: bool = True) -> Labe
     append = out.append
     n = 0
     filtered = 0
-    scored = False
-    # Only what is needed is kept: the scores themselves for --score-from.
+    # The kept scores' count and sum (the default label score is their mean, summed
+    # left to right as checks.derive_score does), and for --score-from max|min the
+    # scores themselves.
+    scored = 0
+    score_sum = 0.0
     scores: list[float] = []
     for a in anns:
         # Not a dict, no bbox, an unknown or unhashable category name:
@@ -201,7 +204,8 @@ def try_fast(ctx: Context, data: Any, loc: Location, build: bool = True) -> Labe
             if min_score is not None and s < min_score:
                 filtered += 1
                 continue
-            scored = True
+            scored += 1
+            score_sum += s
             if keep_scores:
                 scores.append(s)
             if osa is not None:
@@ -223,9 +227,14 @@ def try_fast(ctx: Context, data: Any, loc: Location, build: bool = True) -> Labe
                 }
             )
     derived = False
-    if score is None and scores:
-        score = derive_score(scores, ctx.options.score_from)
-        derived = score is not None
+    if score is None and scored:
+        how = ctx.options.score_from
+        if how == "mean":
+            score = score_sum / scored
+            derived = True
+        elif how != "none":
+            score = derive_score(scores, how)
+            derived = True
     if not build:
         return PlannedLabelJob(
             uuid,
@@ -235,7 +244,7 @@ def try_fast(ctx: Context, data: Any, loc: Location, build: bool = True) -> Labe
             score,
             (loc,),
             filtered,
-            osa is None and (scored or filtered > 0),
+            osa is None and (scored > 0 or filtered > 0),
             derived,
             "bbox",
             out,
@@ -253,7 +262,7 @@ def try_fast(ctx: Context, data: Any, loc: Location, build: bool = True) -> Labe
         score,
         (loc,),
         filtered,
-        osa is None and (scored or filtered > 0),
+        osa is None and (scored > 0 or filtered > 0),
         score_derived=derived,
     )
 
