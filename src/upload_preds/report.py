@@ -46,14 +46,24 @@ def format_row_error(err: RowError) -> str:
     return str(err)
 
 
-def score_rule(tally: Tally) -> str:
-    """Which rule gave labels without a score of their own one (--score-from)."""
+def _fidelity_rows(tally: Tally) -> list[tuple[str, str]]:
+    """The plan's lines on what conversion did for the user: which --score-from rule
+    gave labels without a score of their own one, and boxes put in order."""
+    rows = []
     if tally.score_from == "none":
-        return "only the rows' own scores (--score-from none)"
-    return (
-        f"{_plural(tally.scores_derived, 'label')} scored by the {tally.score_from} of their "
-        f"kept annotation scores (--score-from {tally.score_from}; a row's own score wins)"
-    )
+        rows.append(("label scores", "only the rows' own scores (--score-from none)"))
+    elif tally.scores_derived or tally.score_from != "mean":
+        rows.append(
+            (
+                "label scores",
+                f"{_plural(tally.scores_derived, 'label')} scored by the {tally.score_from} of "
+                f"their kept annotation scores (--score-from {tally.score_from}; a row's own "
+                "score wins)",
+            )
+        )
+    if tally.bbox_reordered:
+        rows.append(("bbox corners reordered", f"{tally.bbox_reordered:,}"))
+    return rows
 
 
 def render_plan(
@@ -98,10 +108,7 @@ def render_plan(
                 + (f" {min_score:g}" if min_score is not None else ""),
             )
         )
-    if tally.scores_derived or tally.score_from != "mean":
-        rows.append(("label scores", score_rule(tally)))
-    if tally.bbox_reordered:
-        rows.append(("bbox corners reordered", f"{tally.bbox_reordered:,}"))
+    rows.extend(_fidelity_rows(tally))
     if tally.unresolved_names:
         rows.append(
             (
@@ -262,13 +269,10 @@ def _render_counts(console: Console, report: UploadReport) -> None:
         ("skipped", f"{skipped:,} rows"),
         ("failed", f"{failed:,} rows"),
     ]
-    if report.mode != "upload":
+    if report.mode == "upload":
+        rows.extend(_fidelity_rows(report.tally))  # other modes show them in the plan
+    else:
         rows[1] = ("labels converted", f"{report.tally.label_count:,}")
-    tally = report.tally
-    if tally.scores_derived or tally.score_from != "mean":
-        rows.append(("label scores", score_rule(tally)))
-    if tally.bbox_reordered:
-        rows.append(("bbox corners reordered", f"{tally.bbox_reordered:,}"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         console.print(f"  {key:<{width}}  {value}")
