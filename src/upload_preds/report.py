@@ -18,7 +18,7 @@ from upload_preds.errors import UploadPredsError
 from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.records import RowError
-from upload_preds.run import Snapshot, UploadReport
+from upload_preds.run import SENT_INSTEAD, Snapshot, UploadReport
 
 
 def safe(text: str) -> str:
@@ -269,16 +269,26 @@ def _render_counts(console: Console, report: UploadReport) -> None:
         ("skipped", f"{skipped:,} rows"),
         ("failed", f"{failed:,} rows"),
     ]
+    # A run that sends nothing accounts the rows it would have sent (or wrote to
+    # --output-labels) as skips with a reason of their own; the summary gives them
+    # their own line instead, so that the lines add up to the rows read.
+    instead = (
+        {r: n for r, n in c.skipped.items() if r in SENT_INSTEAD} if report.mode != "upload" else {}
+    )
     if report.mode == "upload":
         rows.extend(_fidelity_rows(report.tally))  # other modes show them in the plan
     else:
         rows[1] = ("labels converted", f"{report.tally.label_count:,}")
+        skipped -= sum(instead.values())
+        rows[2] = ("skipped", f"{skipped:,} rows")
+        rows[2:2] = [(r, f"{n:,} rows") for r, n in instead.items()]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         console.print(f"  {key:<{width}}  {value}")
         if key == "skipped":
             for reason, n in c.skipped.most_common():
-                console.print(f"    [yellow]{safe(reason)}[/]: {n:,}")
+                if reason not in instead:
+                    console.print(f"    [yellow]{safe(reason)}[/]: {n:,}")
     if report.mode == "upload":
         console.print(
             f"  {'retries':<{width}}  {report.retries:,} ({report.throttled:,} throttled)"
@@ -300,8 +310,17 @@ def _render_counts(console: Console, report: UploadReport) -> None:
 def _render_tail(console: Console, report: UploadReport, retry_command: str | None) -> None:
     if report.failures_files:
         console.print("failed rows written to " + safe(", ".join(report.failures_files)))
-        if retry_command:
+        if retry_command and report.mode.startswith("dry-run"):
+            # The file holds only the failed rows: uploading it alone would leave
+            # the others unsent, so the command offered checks the fixes again.
+            console.print(
+                f"  fix them, then check them again with: [bold]{safe(retry_command)}[/]"
+                "\n  (a dry run; upload with the original command once they pass)"
+            )
+        elif retry_command:
             console.print(f"  fix them, then retry with: [bold]{safe(retry_command)}[/]")
+    elif report.mode.startswith("dry-run") and sum(report.counts.failed.values()):
+        console.print("failed rows are not written by a dry run unless asked: add --failures FILE")
     if report.output_labels:
         console.print(f"labels written to {safe(report.output_labels)}")
     if report.aborted:

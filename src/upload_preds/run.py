@@ -80,6 +80,10 @@ SKIP_OTHER_SHARD = "other shard"
 SKIP_DRY_RUN = "dry run"
 SKIP_CONVERTED = "written to --output-labels"
 SKIP_WOULD_UPLOAD = "would upload"
+#: Skip reasons of the rows a run that sends nothing would have sent: the summary
+#: shows them on their own line, not among the skips (the JSON report keeps them
+#: in ``skipped_by_reason``, so that rows == uploaded + skipped + failed).
+SENT_INSTEAD = frozenset({SKIP_DRY_RUN, SKIP_CONVERTED, SKIP_WOULD_UPLOAD})
 REASON_UNKNOWN_SAMPLE = "unknown sample"
 
 
@@ -288,7 +292,7 @@ def check_options(s: Settings, inputs: RunInputs) -> None:
 
 
 def _reads_and_writes(
-    s: Settings, inputs: RunInputs, failures: FailureSink
+    s: Settings, inputs: RunInputs, failures: FailureSink | None
 ) -> tuple[list[Named], list[Named]]:
     """The files a run reads and those it writes, named as the user knows them."""
     reads: list[Named] = [("input", p) for p in inputs.paths]
@@ -300,7 +304,7 @@ def _reads_and_writes(
     ):
         if path is not None:
             reads.append((what, path))
-    targets = failures.targets()
+    targets = failures.targets() if failures is not None else []
     named = s.failures is not None and len(targets) == 1
     writes: list[Named] = [
         ("--failures" if named else f"the failures file of {src}", path)
@@ -572,11 +576,17 @@ class Run:
             resolver=resolver,
         )
         with prep:
-            failures = self._failures = open_failures(
-                prep.sources,
-                s.failures,
-                detector_fmt=inputs.formats.fmt if inputs.formats is not None else None,
-                detector_paths=inputs.paths,
+            # A dry run writes only what it was asked for: failed rows go to a file
+            # only with an explicit --failures (the summary says so).
+            failures = self._failures = (
+                open_failures(
+                    prep.sources,
+                    s.failures,
+                    detector_fmt=inputs.formats.fmt if inputs.formats is not None else None,
+                    detector_paths=inputs.paths,
+                )
+                if not s.dry_run or s.failures is not None
+                else None
             )
             refuse_clashing_outputs(*_reads_and_writes(s, inputs, failures))
             if inputs.output_labels is not None:
@@ -594,10 +604,12 @@ class Run:
                     self._labels_out.abort()
                 # What failed so far is kept (an interrupted run's failures file),
                 # unless the disk is full: then the sink has removed its own files.
-                with contextlib.suppress(OutputError):
-                    self.report.failures_files = failures.close()
+                if failures is not None:
+                    with contextlib.suppress(OutputError):
+                        self.report.failures_files = failures.close()
                 raise
-            self.report.failures_files = failures.close()
+            if failures is not None:
+                self.report.failures_files = failures.close()
         self.report.elapsed_s = time.monotonic() - self._started
         self.report.exit_code = self._exit_code()
         return self.report
