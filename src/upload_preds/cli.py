@@ -496,6 +496,7 @@ def _retry_command(argv: Sequence[str], inputs: Sequence[str], failures: Sequenc
 
 @app.command()
 def upload_preds(
+    ctx: typer.Context,
     files: Files = None,
     fmt: FormatOpt = None,
     coco_gt: CocoGtOpt = None,
@@ -620,6 +621,7 @@ def upload_preds(
             match=match.value,
             category_map=category_map,
             skip_unknown_categories=skip_unknown_categories,
+            labelset_given=_given(ctx, "labelset"),
         )
         code = _run(
             console,
@@ -646,6 +648,13 @@ def upload_preds(
         if sandbox_handle is not None:
             sandbox_handle.stop()
     raise typer.Exit(int(code))
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was given (on the command line or by its env var)."""
+    # typer vendors click's ParameterSource privately: compared by name.
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name != "DEFAULT"
 
 
 def _start_sandbox(console: Console, data: Path | None, quiet: bool) -> tuple[Any, str, str]:

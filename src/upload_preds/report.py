@@ -308,6 +308,8 @@ def _render_counts(console: Console, report: UploadReport) -> None:
 
 
 def _render_tail(console: Console, report: UploadReport, retry_command: str | None) -> None:
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {safe(warning)}")
     if report.failures_files:
         console.print("failed rows written to " + safe(", ".join(report.failures_files)))
         if retry_command and report.mode.startswith("dry-run"):

@@ -154,6 +154,8 @@ class UploadReport:
     api_url: str | None = None
     sandbox_db: str | None = None
     journal: str | None = None
+    #: Things the user should know that are neither skips nor failures.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def labels_per_s(self) -> float:
@@ -204,6 +206,7 @@ class UploadReport:
             "output_labels": self.output_labels,
             "aborted": printable(self.aborted) if self.aborted is not None else None,
             "interrupted": self.interrupted,
+            "warnings": [printable(w) for w in self.warnings],
             "exit_code": int(self.exit_code),
         }
 
@@ -263,6 +266,10 @@ class RunInputs:
     match: MatchMode = "name"
     category_map: Path | None = None
     skip_unknown_categories: bool = False
+    #: ``--labelset`` was given (not its default). A row's own ``labelset`` still
+    #: wins (an ``--output-labels`` file names the set of every label), but the
+    #: rows that kept another set are counted and the report warns about them.
+    labelset_given: bool = False
 
 
 def check_options(s: Settings, inputs: RunInputs) -> None:
@@ -421,6 +428,8 @@ class Run:
         self.categories: Categories | None = None
         self._started = time.monotonic()
         self._total: int | None = None
+        # Rows whose own label set is not the --labelset given, by set.
+        self._own_sets: Counter[str] = Counter()
         # --output-labels converts instead of uploading, like a dry run that writes.
         self._no_send = settings.dry_run or inputs.output_labels is not None
 
@@ -476,6 +485,8 @@ class Run:
     def _items(self, prep: Preparer) -> Iterator[LabelJob]:
         """Jobs ready for the engine; everything else is accounted for here."""
         shard = self.settings.shard
+        flag_set = self.inputs.convert.default_labelset
+        own_sets = self._own_sets if self.inputs.labelset_given else None
         for item in prep.items():
             if self._stopping:
                 return
@@ -494,6 +505,8 @@ class Run:
                 self.counts.skip(SKIP_OTHER_SHARD, len(job.locs))
                 continue
             self.tally.add(job)
+            if own_sets is not None and job.labelset != flag_set:
+                own_sets[job.labelset] += len(job.locs)
             if job.sample_uuid is None and self._matcher is not None:
                 name = str(job.sample_name)
                 uuid = self._matcher.uuid_for(name)
@@ -610,9 +623,30 @@ class Run:
                 raise
             if failures is not None:
                 self.report.failures_files = failures.close()
+        self._warn_own_labelsets()
         self.report.elapsed_s = time.monotonic() - self._started
         self.report.exit_code = self._exit_code()
         return self.report
+
+    def _warn_own_labelsets(self) -> None:
+        """One warning for the rows that named a label set other than ``--labelset``.
+
+        The row's set wins, as documented, but an ``--output-labels`` file fed
+        back with ``--labelset X`` names a set in every row: without a word the
+        flag would look ignored.
+        """
+        if not self._own_sets:
+            return
+        n = sum(self._own_sets.values())
+        sets = ", ".join(f"{ls!r} ({k:,})" for ls, k in self._own_sets.most_common(3))
+        if len(self._own_sets) > 3:
+            sets += f" and {len(self._own_sets) - 3} more"
+        flag = self.inputs.convert.default_labelset
+        self.report.warnings.append(
+            f"{n:,} row(s) kept the label set they name, not --labelset {flag!r}: {sets}; "
+            "a row's 'labelset' wins over the flag: remove or change it in the rows "
+            f"to send them to {flag!r}"
+        )
 
     def _exit_code(self) -> ExitCode:
         if self.report.interrupted:
