@@ -321,7 +321,7 @@ def _render_tail(console: Console, report: UploadReport, retry_command: str | No
             )
         elif retry_command:
             console.print(f"  fix them, then retry with: [bold]{safe(retry_command)}[/]")
-    elif report.mode.startswith("dry-run") and sum(report.counts.failed.values()):
+    elif report.mode.startswith("dry-run") and report.counts.failed.total():
         console.print("failed rows are not written by a dry run unless asked: add --failures FILE")
     if report.output_labels:
         console.print(f"labels written to {safe(report.output_labels)}")
