@@ -15,12 +15,17 @@ a CSV/TSV record's cells (:meth:`LabelKey.of_cells`), a converted job
 (:meth:`LabelKey.of_job`) or a :class:`~upload_preds.grouping.Grouper` key
 (:meth:`LabelKey.of_group`). Every path ends in the same three fields, so
 rows, records and jobs of one label always agree, with nothing to keep in step.
+Where a dataset is known, :meth:`LabelKey.resolved` turns a name key into the
+uuid key of the sample the name resolves to, so that duplicates are found
+after resolution (the run's second look at the keys; a uuid key is unchanged,
+so inputs by uuid pay nothing for it).
 A row without a usable sample reference has no key (``None``): the converter
 reports it with a proper message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final, Literal, NamedTuple
 
 import orjson
@@ -30,6 +35,10 @@ from upload_preds.records import LabelJob
 # Mixed into the hash of a sample *name* key, so that a name and a uuid with
 # the same text hash apart (a collision would only cost a re-read anyway).
 _NAME_SALT: Final = 0x2545F4914F6CDD1D
+
+
+#: Sample name → the uuid of the one sample it names, or None (see :meth:`LabelKey.resolved`).
+Resolve = Callable[[str], "str | None"]
 
 
 class LabelKey(NamedTuple):
@@ -83,6 +92,19 @@ class LabelKey(NamedTuple):
         if name and "/" not in name:
             return cls(labelset, "name", name)
         return None
+
+    def resolved(self, resolve: Resolve | None) -> LabelKey:
+        """This key with its sample name replaced by the uuid ``resolve`` gives it.
+
+        Once sample names are resolved (a dataset is known), a name row and a
+        uuid row of one sample, or two names ``--match stem|path`` maps to one
+        sample, are the same label: their resolved keys are equal. A name that
+        resolves to no sample, or ``resolve`` None (offline), keeps its name key.
+        """
+        if resolve is None or self.kind == "uuid":
+            return self
+        uuid = resolve(self.ref)
+        return self if uuid is None else LabelKey(self.labelset, "uuid", uuid)
 
     @classmethod
     def of_group(cls, group_key: str) -> LabelKey:

@@ -73,7 +73,7 @@ from upload_preds.dedupe import (
 )
 from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
 from upload_preds.grouping import Grouper
-from upload_preds.labelkey import LabelKey, job_hash
+from upload_preds.labelkey import LabelKey, Resolve, job_hash
 from upload_preds.outputs import AtomicWriter, category_names, label_record
 from upload_preds.plan import Tally
 from upload_preds.readers import Source, open_sources, read_records
@@ -254,6 +254,9 @@ class Preparer:
             s.fmt in _CSV_FORMATS for s in self.sources
         )
         self._scan: Scan | None = None
+        #: Sample name → uuid, once the preflight knows the dataset's samples: keys
+        #: are compared after resolution (see :meth:`resolve_names`).
+        self.resolve: Resolve | None = None
         self._on_retract: Callable[[LabelJob], None] | None = None
 
     @property
@@ -299,6 +302,8 @@ class Preparer:
         if not sources:
             self._scan = out
             return out
+        row_key = self._row_key
+        cells_key = self._cells_key
         with DuplicateIndex() as index:
             last: tuple[str, str] | None = None  # the last CSV record's file and key
             for item in read_records(sources):
@@ -309,11 +314,11 @@ class Preparer:
                 out.rows += 1
                 data = item.data
                 if item.fmt in _JSON_FORMATS:
-                    key = LabelKey.of_row(data, default)
+                    key = row_key(data)
                     if key is not None:
                         index.add(key.text, item.loc)
                 elif dedupe_csv:
-                    key = LabelKey.of_cells(data, default)
+                    key = cells_key(data)
                     # A sorted file's records of one label come in a run: one add.
                     if key is not None and (item.loc.file, key.text) != last:
                         index.add(key.text, item.loc, grouped=True)
@@ -333,6 +338,26 @@ class Preparer:
             out.duplicates = index.duplicates()
         self._scan = out
         return out
+
+    def resolve_names(self, resolve: Resolve) -> None:
+        """Compare labels by the samples their names resolve to, from now on.
+
+        A ``sample_name`` row and a ``sample_uuid`` row of one sample, or two
+        names that ``--match`` maps to one sample, are then duplicates like any
+        others. The first pass ran before the dataset's names were known, so
+        its duplicate keys are found again (one more read of the inputs that
+        take part in deduplication), with resolved keys.
+        """
+        self.resolve = resolve
+        self.scan(full=False)
+
+    def _row_key(self, data: dict[str, Any]) -> LabelKey | None:
+        key = LabelKey.of_row(data, self._default_labelset)
+        return key.resolved(self.resolve) if key is not None else None
+
+    def _cells_key(self, cells: dict[str, Any]) -> LabelKey | None:
+        key = LabelKey.of_cells(cells, self._default_labelset)
+        return key.resolved(self.resolve) if key is not None else None
 
     def single_pass(self, on_retract: Callable[[LabelJob], None]) -> None:
         """Make :meth:`items` read the input once, for a run that sends nothing.
@@ -408,7 +433,7 @@ class Preparer:
             labels = _split_by_file(members)
             locs: list[Location] | None = None
             if dups:
-                locs = dups.get(LabelKey.of_group(key).text)
+                locs = dups.get(LabelKey.of_group(key).resolved(self.resolve).text)
             if locs is None and len(labels) > 1:
                 locs = [label[0][0] for label in labels]  # not seen by the look-ahead
             for label in labels:
@@ -459,7 +484,7 @@ class Preparer:
     def _json_row(self, record: Record, duplicates: dict[str, list[Location]]) -> Iterator[Item]:
         rows = ((record.loc, record.data),)
         if duplicates:
-            key = LabelKey.of_row(record.data, self._default_labelset)
+            key = self._row_key(record.data)
             locs = duplicates.get(key.text) if key is not None else None
             if locs is not None:
                 outcome = self._duplicate_outcome(record, locs)

@@ -788,6 +788,9 @@ class Run:
             if scan.uses_names:
                 self._index = await preflight.fetch_sample_index(client, info.full_name)
                 self._matcher = Matcher(self._index, self.inputs.match)
+                # Names are now samples: two rows of one sample are duplicates,
+                # however they name it (found again, by resolved key).
+                prep.resolve_names(self._matcher.uuid_for)
                 self.plan(
                     f"sample names: resolved against {len(self._index):,} samples "
                     f"of {info.full_name} (--match {self.inputs.match})"
