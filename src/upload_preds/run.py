@@ -53,7 +53,7 @@ from upload_preds.convert.categories import Categories
 from upload_preds.errors import AbortError, ExitCode, OutputError, SetupError, UsageError
 from upload_preds.failures import FailureSink, error_text, first_errors, open_failures
 from upload_preds.formats import FormatOptions
-from upload_preds.masks import Bitmap
+from upload_preds.masks import CONTENT_URL_PREFIX, Bitmap
 from upload_preds.matching import MatchMode, key_stem
 from upload_preds.outputs import AtomicWriter, Named, label_record, refuse_clashing_outputs
 from upload_preds.pipeline import Preparer
@@ -85,6 +85,8 @@ SKIP_WOULD_UPLOAD = "would upload"
 #: in ``skipped_by_reason``, so that rows == uploaded + skipped + failed).
 SENT_INSTEAD = frozenset({SKIP_DRY_RUN, SKIP_CONVERTED, SKIP_WOULD_UPLOAD})
 REASON_UNKNOWN_SAMPLE = "unknown sample"
+REASON_MASK_FILE = "mask file"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 # ---------------------------------------------------------------------------
@@ -346,7 +348,9 @@ class LabelsFile:
     """``--output-labels``: the converted labels as JSONL, put in place when complete.
 
     A label's bitmap PNG goes to ``<output>.masks/``, named by its content, and
-    the label names that file (there is no asset url offline). A write that
+    the label names that file (there is no asset url offline) by a path relative
+    to the labels file's folder, so that the pair can be moved together; fed
+    back in, the path is uploaded as an asset (see :func:`local_mask_path`). A write that
     fails (a full disk) removes the temporary file and raises OutputError.
     """
 
@@ -385,7 +389,25 @@ class LabelsFile:
         path = folder / asset.filename
         if not path.exists():
             path.write_bytes(asset.png)
-        return str(path)
+        return f"{folder.name}/{asset.filename}"
+
+
+def local_mask_path(url: str, input_file: str) -> Path | None:
+    """The file a label's ``segmentation_bitmap.url`` names, when it is a local path.
+
+    An ``--output-labels`` file names its bitmaps by paths relative to its own
+    folder; an absolute path is taken as it is. A relative path is looked up
+    beside the input file first, then in the working directory (where files
+    written by earlier versions, which named the path as given, point). None
+    when ``url`` is not a local path (a URL, or the content hash of a mask row).
+    """
+    if "://" in url or url.startswith(CONTENT_URL_PREFIX):
+        return None
+    path = Path(url)
+    if path.is_absolute():
+        return path
+    beside = Path(input_file).parent / path
+    return beside if beside.exists() or not path.exists() else path
 
 
 class Run:
@@ -487,6 +509,9 @@ class Run:
         shard = self.settings.shard
         flag_set = self.inputs.convert.default_labelset
         own_sets = self._own_sets if self.inputs.labelset_given else None
+        # Local bitmap files are read when something is sent or written (not by an
+        # offline dry run, which reads each row once and takes labels back).
+        check_masks = not (self.settings.dry_run and self.settings.api_key is None)
         for item in prep.items():
             if self._stopping:
                 return
@@ -514,9 +539,51 @@ class Run:
                     self._unknown_sample(job, name)
                     continue
                 job.sample_uuid = uuid
+            if check_masks and not self._attach_local_mask(job):
+                continue
             if self._labels_out is not None:
                 self._labels_out.write(job)
             yield job
+
+    def _attach_local_mask(self, job: LabelJob) -> bool:
+        """A label whose bitmap url is a local file gets that PNG as its asset.
+
+        An ``--output-labels`` file fed back in names its masks by path: sent as
+        it is, the label would point at a file on this machine. The PNG goes
+        through the same asset upload (and journal) as the bitmaps of mask rows:
+        the label names its content hash until the worker has uploaded it and put
+        the asset's url in. False (the label failed, accounted here) when the
+        file cannot be read or is not a PNG.
+        """
+        bitmap = job.attributes.get("segmentation_bitmap")
+        if not isinstance(bitmap, dict) or "asset" in job.extra:
+            return True
+        url = bitmap.get("url")
+        path = local_mask_path(url, job.loc.file) if isinstance(url, str) else None
+        if path is None:
+            return True
+        try:
+            png = path.read_bytes()
+        except OSError as exc:
+            problem = f"cannot read it: {exc.strerror or exc}"
+        else:
+            if png.startswith(_PNG_SIGNATURE):
+                digest = hashlib.sha256(png).hexdigest()
+                target = {**bitmap, "url": CONTENT_URL_PREFIX + digest}
+                job.attributes = {**job.attributes, "segmentation_bitmap": target}
+                job.extra["asset"] = Bitmap(png, digest, target)
+                return True
+            problem = "it is not a PNG file"
+        self._fail_rows(
+            REASON_MASK_FILE,
+            raw_rows(job) or tuple((loc, {}) for loc in job.locs),
+            # The sample as the row names it (a resolved name now has a uuid too).
+            job.sample_name if job.sample_name is not None else job.sample_ref,
+            f"attributes.segmentation_bitmap.url: {url!r} is a local file ({path}), and "
+            f"{problem}; give the PNG's path (relative to the input file) or an asset url",
+            job.loc,
+        )
+        return False
 
     def _unknown_sample(self, job: LabelJob, name: str) -> None:
         assert self._index is not None
