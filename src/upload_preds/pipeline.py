@@ -66,6 +66,7 @@ import os
 import pickle
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
@@ -268,6 +269,8 @@ class Preparer:
         #: are compared after resolution (see :meth:`resolve_names`).
         self.resolve: Resolve | None = None
         self._on_retract: Callable[[LabelJob], None] | None = None
+        # Sample uuids that several detector images resolve to (resolve_names).
+        self._format_dups: set[str] = set()
 
     @property
     def converter(self) -> Converter:
@@ -362,7 +365,13 @@ class Preparer:
         take part in deduplication), with resolved keys.
         """
         self.resolve = resolve
+        keys = self._scan.keys if self._scan is not None else []
         self.scan(full=False)
+        # Detector images (COCO, YOLO): one label per image key; two keys of one
+        # sample (two label files of an image, or two names --match maps to one
+        # sample) are two labels of it. Their uuids, to hold those labels back.
+        uuids = Counter(u for u in map(resolve, keys) if u is not None)
+        self._format_dups = {u for u, n in uuids.items() if n > 1}
 
     def single_pass(self, on_retract: Callable[[LabelJob], None]) -> None:
         """Make :meth:`items` read the input once, for a run that sends nothing.
@@ -603,14 +612,45 @@ class Preparer:
         cats = conv.categories
         task_type = cats.task_type if cats is not None else None
         self.resolver.bind(cats)
+        dups = self._format_dups
+        resolve = self.resolve
+        held: dict[str, list[FormatRow]] = {}  # the images of one sample, in input order
         for fsrc in self.format_sources:
             for row in fsrc.rows(self.resolver, task_type):
                 if isinstance(row, Notice):
                     yield row
                 elif isinstance(row, RowError):
                     yield Failure((row,), ((row.loc, {}),))
+                elif dups and resolve is not None and not row.errors and row.rows:
+                    uuid = resolve(row.key)
+                    if uuid in dups:
+                        held.setdefault(uuid, []).append(row)
+                    else:
+                        yield from self._format_row(row, convert)
                 else:
                     yield from self._format_row(row, convert)
+        for rows in held.values():
+            yield from self._format_duplicates(rows, convert)
+
+    def _format_duplicates(
+        self, images: list[FormatRow], convert: Callable[[Record], LabelJob | list[RowError]]
+    ) -> Iterator[Item]:
+        """The images (held back) that resolve to one sample: each fails naming the
+        others, or with ``on_duplicate="last"`` the last one stands."""
+        if len(images) == 1:  # the others failed on their own
+            yield from self._format_row(images[0], convert)
+            return
+        locs = [image.loc for image in images]
+        keys = ", ".join(dict.fromkeys(repr(image.key) for image in images))
+        for image in images:
+            rows = tuple(image.rows)
+            if self._on_duplicate == "last" and image is images[-1]:
+                yield from self._format_row(image, convert)
+            elif self._on_duplicate == "last":
+                yield Skip("superseded", f"superseded by {locs[-1]}", rows)
+            else:
+                message = _duplicate_message(image.loc, locs) + f" (images {keys} are one sample)"
+                yield Failure((RowError(image.loc, None, "duplicate row", message),), rows)
 
     def _format_row(
         self, row: FormatRow, convert: Callable[[Record], LabelJob | list[RowError]]

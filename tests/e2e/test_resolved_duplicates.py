@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from segments import SegmentsClient
 from segments.exceptions import NotFoundError
 from tests.e2e.conftest import Env, MakeEnv, prediction_row, sample_uuid, write_jsonl
@@ -122,3 +123,41 @@ def test_offline_dry_run_cannot_resolve_names_and_says_nothing_false(
     res = env.run(preds, "--dry-run", "--json", "--categories", cats, SEGMENTS_API_KEY="")
     assert res.code == 0, res.stderr
     assert res.report()["labels"]["converted"] == 3
+
+
+def _yolo_twice(tmp_path: Path) -> list[str]:
+    """Two YOLO label folders, each with a file for the image of sample 2."""
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new("RGB", (100, 100)).save(images / "frame_00002.jpg", "PNG")
+    names = tmp_path / "classes.names"
+    names.write_text("car\ntruck\n")
+    for folder, line in (("run_a", "0 0.5 0.5 0.2 0.2"), ("run_b", "1 0.4 0.4 0.2 0.2 0.9")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "frame_00002.txt").write_text(line + "\n")
+    return [
+        "run_a",
+        "run_b",
+        "--format",
+        "yolo",
+        "--yolo-names",
+        str(names),
+        "--images",
+        str(images),
+    ]
+
+
+def test_two_detector_files_of_one_image_are_duplicates(make_env: MakeEnv, tmp_path: Path) -> None:
+    env = make_env(6)
+    args = [*_yolo_twice(tmp_path), "--dataset", "test/big", "--json"]
+    res = env.run(*args)
+    assert res.code == 1, res.stderr
+    report = res.report()
+    assert report["failed_by_reason"] == {"duplicate row": 2}
+    assert "same sample and label set as run_b/frame_00002.txt:1" in res.stderr
+    assert env.label_puts() == 0
+    res = env.run(*args, "--on-duplicate", "last")
+    assert res.code == 0, res.stderr
+    assert res.report()["skipped_by_reason"] == {"superseded": 1}
+    label = sdk(env).get_label(sample_uuid(2), "ground-truth")
+    assert [a.category_id for a in label.attributes.annotations] == [2]  # truck, from run_b
