@@ -157,9 +157,12 @@ def test_two_inputs_with_one_failures_file_are_refused(
     a.mkdir()
     write_jsonl(a / "preds.jsonl", [prediction_row(0)])
     (a / "preds.json").write_text(json.dumps([prediction_row(1)]))
-    extra = ["--dry-run"] if dry_run else []
+    # A dry run writes failed rows only when asked (--failures): then it refuses too.
+    extra = ["--dry-run", "--failures", str(a)] if dry_run else []
     res = env.run(a / "preds.jsonl", a / "preds.json", *extra)
     _assert_refused(env, res, "preds.failed.jsonl", "a/preds.jsonl", "a/preds.json")
+    if dry_run:  # not asked: nothing to write, nothing to refuse
+        assert env.run(a / "preds.jsonl", a / "preds.json", "--dry-run").code == 0
 
 
 def test_two_same_named_inputs_into_one_failures_folder_are_refused(
