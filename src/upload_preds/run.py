@@ -8,9 +8,11 @@ callback, and returns an :class:`UploadReport`. The stages::
     preflight         key → dataset (given or discovered) → categories →
                       label sets exist (or --create-labelset) → guard snapshot
                       (protected uuids per label set, unless --overwrite) →
-                      sample-name index (only when rows name their samples)
+                      sample-name index (only when rows name their samples),
+                      then duplicates found again by the samples names resolve to
     Preparer.items()  second pass: LabelJob | Failure | Skip | Notice
-    _items()          shard filter, name → uuid; failures/skips accounted here
+    _items()          shard filter, name → uuid, a local bitmap file → asset;
+                      failures/skips accounted here
     UploadEngine      journal skip, guard skip, PUT with retries; events back
 
 Accounting is in *rows* (input records) so that ``rows == uploaded + skipped
