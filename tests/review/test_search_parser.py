@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 
 from upload_preds.sandbox.search import (
     OPS,
+    TOTAL,
+    MetaTerm,
+    NameTerm,
     Query,
     QueryError,
     Term,
@@ -57,7 +60,6 @@ def test_valid_queries_parse(text: str, expected: tuple[tuple[str, str, str, int
 
 # (query, the text the error underlines, a phrase of the message)
 INVALID = [
-    pytest.param("car:>0", "car", "needs its label set", id="no-labelset"),
     pytest.param("gt.car>0", ">0", "between the category and the operator", id="no-colon"),
     pytest.param("gt.car", "", "expected ':'", id="ends-after-category"),
     pytest.param("gt.car:", "", "expected an operator", id="no-operator"),
@@ -77,6 +79,11 @@ INVALID = [
     pytest.param("gt.car:>0 p.truck:=", "", "whole number", id="second-term-bad"),
     pytest.param(".car:>0", ".", "expected a label set name", id="starts-with-dot"),
     pytest.param("gt.:>0", ":", "expected a category name", id="empty-category"),
+    pytest.param("camera:>front", ">front", "expected a number after '>'", id="meta-op-text"),
+    pytest.param("camera:", "", "expected a value", id="meta-no-value"),
+    pytest.param("camera:[a,b", "[a,b", "close the list", id="meta-open-list"),
+    pytest.param("gt.car:[1,x]", "[1,x]", "expected an operator", id="count-list-text"),
+    pytest.param("img>3", ">3", "expected ':'", id="name-then-operator"),
 ]
 
 
@@ -107,13 +114,24 @@ RESOLVE_ERRORS = [
     pytest.param(
         'ground-truth.car:>0 "model.v3".bus:=0', "bus", "has no category 'bus'", id="second-term"
     ),
+    pytest.param("car:>0", "car", "'car' is a category: write LABELSET.car:>0", id="no-labelset"),
+    pytest.param("camra:front", "camra", "did you mean camera", id="metadata-typo"),
+    pytest.param(
+        'predictions."total_count":>0', '"total_count"', "total_count counts them all", id="quoted"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "underlined", "phrase"), RESOLVE_ERRORS)
 def test_unknown_names_point_at_the_name(text: str, underlined: str, phrase: str) -> None:
     with pytest.raises(QueryError) as info:
-        parse_and_resolve(text, dataset="o/d", labelsets=LABELSETS, categories=CATEGORIES)
+        parse_and_resolve(
+            text,
+            dataset="o/d",
+            labelsets=LABELSETS,
+            categories=CATEGORIES,
+            metadata_keys=["camera", "sequence"],
+        )
     assert text[info.value.start : info.value.end] == underlined
     assert phrase in info.value.message
 
@@ -125,10 +143,55 @@ def test_resolve_maps_category_names_to_ids() -> None:
         labelsets=LABELSETS,
         categories=CATEGORIES,
     )
-    assert [(r.term.labelset, r.category_id) for r in resolved] == [
+    assert [(r.term.labelset, r.category_id) for r in resolved.counts] == [
         ("model.v3", 5),
         ("predictions", 1),
     ]
+
+
+def test_the_platforms_term_kinds_parse_and_resolve() -> None:
+    """total_count, metadata (numbers, text, lists), count lists and name words, side by side."""
+    text = (
+        "predictions.total_count:>2 ground-truth.car:[1,2] camera:front,rear "
+        'sequence:>=2 sequence:1.0 img_00 "two words" camera:="a b"'
+    )
+    q = parse(text)
+    assert parse(q.render()) == q
+    resolved = parse_and_resolve(
+        text,
+        dataset="o/d",
+        labelsets=LABELSETS,
+        categories=CATEGORIES,
+        metadata_keys=["camera", "sequence"],
+    )
+    total, cars = resolved.counts
+    assert (total.category_id, total.term.op, total.term.value) == (None, ">", 2)
+    assert (cars.category_id, cars.term.values) == (1, (1, 2))
+    assert [(m.key, m.op, m.texts) for m in resolved.metadata] == [
+        ("camera", "in", ("front", "rear")),
+        ("sequence", ">=", ("2",)),
+        ("sequence", "in", ("1.0",)),
+        ("camera", "in", ("a b",)),
+    ]
+    assert [n.text for n in resolved.names] == ["img_00", "two words"]
+
+
+@pytest.mark.parametrize(
+    ("value", "term", "expected"),
+    [
+        (3, "k:>2", True), (2, "k:>2", False), ("3.5", "k:>=3.5", True), ("x", "k:>0", False),
+        (True, "k:>0", False), (1, "k:1.0", True), (1.0, "k:1", True), ("1", "k:1", True),
+        ("front", "k:front", True), ("Front", "k:front", False), ("rear", "k:[front,rear]", True),
+        (True, "k:true", True), (None, "k:null", True), (0, "k:=0", True), ([1], "k:1", False),
+    ],
+)  # fmt: skip
+def test_metadata_values_compare_as_the_docstring_says(
+    value: object, term: str, expected: bool
+) -> None:
+    (t,) = parse(term).terms
+    assert isinstance(t, MetaTerm)
+    assert t.holds({"k": value}) is expected
+    assert t.holds({"other": value}) is False  # a sample without the key never matches
 
 
 @pytest.mark.parametrize(
@@ -155,7 +218,36 @@ terms = st.builds(
     op=st.sampled_from(OPS),
     value=st.integers(min_value=0, max_value=10**6),
 )
-queries = st.builds(Query, terms=st.lists(terms, max_size=5).map(tuple))
+count_lists = st.builds(
+    lambda t, vs, total: Term(
+        t.labelset, TOTAL if total else t.category, "=", vs[0], values=tuple(vs), total=total
+    ),
+    terms,
+    st.lists(st.integers(0, 99), min_size=2, max_size=4, unique=True),
+    st.booleans(),
+)
+values = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=8
+)
+meta_terms = st.one_of(
+    st.builds(
+        MetaTerm,
+        key=names,
+        op=st.just("in"),
+        texts=st.lists(values, min_size=1, max_size=3, unique=True).map(tuple),
+    ),
+    st.builds(
+        MetaTerm,
+        key=names,
+        op=st.sampled_from([">", ">=", "<", "<="]),
+        texts=st.sampled_from(["0", "2.5", "-3", "1e3"]).map(lambda n: (n,)),
+    ),
+)
+name_terms = st.builds(NameTerm, text=names)
+queries = st.builds(
+    Query,
+    terms=st.lists(st.one_of(terms, count_lists, meta_terms, name_terms), max_size=5).map(tuple),
+)
 
 
 @given(queries)
@@ -171,7 +263,7 @@ def test_render_name_quotes_exactly_when_needed(name: str) -> None:
     assert parse(f"{rendered}.{rendered}:=1").terms[0].labelset == name
 
 
-@given(st.text(alphabet=st.sampled_from(list('ab.:<>=" \\0123-_')), max_size=30))
+@given(st.text(alphabet=st.sampled_from(list('ab.:<>=" \\0123-_,[]')), max_size=30))
 @settings(max_examples=500)
 def test_any_text_parses_or_points_inside_it(text: str) -> None:
     try:

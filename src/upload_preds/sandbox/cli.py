@@ -26,7 +26,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -229,9 +229,18 @@ def _dataset(store: Store, full_name: str) -> DatasetInfo:
     return ds
 
 
+def _cell(value: Any) -> str:
+    """A count or a metadata value as the table shows it (metadata as JSON: text quoted)."""
+    return (
+        str(value)
+        if isinstance(value, int) and not isinstance(value, bool)
+        else (json.dumps(value, ensure_ascii=False))
+    )
+
+
 def _print_table(result: SearchResult) -> None:
     header = ["name", "uuid", *result.columns]
-    rows = [[n, u, *(str(c[k]) for k in result.columns)] for n, u, c in result.samples]
+    rows = [[n, u, *(_cell(c[k]) for k in result.columns)] for n, u, c in result.samples]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
@@ -242,9 +251,11 @@ def search_command(
     query: Annotated[
         str,
         typer.Argument(
-            help="Terms LABELSET.CATEGORY:OP N (OP: > >= < <= =), all must hold, e.g. "
-            '"ground-truth.car:>0 predictions.car:=0". Quote names with spaces or dots '
-            "in double quotes: '\"model.v3\".car:>0'.",
+            help="Terms, all must hold: LABELSET.CATEGORY:OP N (OP: > >= < <= =) or "
+            "LABELSET.total_count:OP N, KEY:VALUE / KEY:>=N / KEY:[A,B] for sample "
+            "metadata, a bare word for the sample name; e.g. "
+            '"ground-truth.car:>0 predictions.total_count:=0 camera:front". Quote names '
+            "with spaces or dots in double quotes: '\"model.v3\".car:>0'.",
             show_default=False,
         ),
     ],

@@ -57,7 +57,14 @@ from upload_preds.sandbox.routing import (
     file_response,
     json_response,
 )
-from upload_preds.sandbox.search import QueryError, ResolvedTerm, parse_and_resolve
+from upload_preds.sandbox.search import (
+    MetaTerm,
+    QueryError,
+    Resolved,
+    parse,
+    render_name,
+    resolve,
+)
 from upload_preds.sandbox.store import DatasetInfo, LabelRow, Store
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, check_label_body
 
@@ -88,15 +95,33 @@ def categories_by_name(ds: DatasetInfo) -> dict[str, int]:
     return {c["name"]: c["id"] for c in cats if isinstance(c, dict) and "name" in c and "id" in c}
 
 
-def resolve_query(ds: DatasetInfo, text: str) -> list[ResolvedTerm]:
-    """Parse and check a query against ``ds``; :class:`~.search.QueryError` when it is wrong."""
-    return parse_and_resolve(
-        text, dataset=ds.full_name, labelsets=ds.labelsets, categories=categories_by_name(ds)
+def resolve_query(store: Store, ds: DatasetInfo, text: str) -> Resolved:
+    """Parse and check a query against ``ds``; :class:`~.search.QueryError` when it is wrong.
+
+    The samples' metadata keys are read (and kept in the review index) only
+    when the query has a metadata term, so count searches cost what they did.
+    """
+    query = parse(text)
+    keys = (
+        store.review.metadata_keys(ds)
+        if any(isinstance(t, MetaTerm) for t in query.terms)
+        else None
+    )
+    return resolve(
+        query,
+        text,
+        dataset=ds.full_name,
+        labelsets=ds.labelsets,
+        categories=categories_by_name(ds),
+        metadata_keys=keys,
     )
 
 
-def _count_terms(resolved: list[ResolvedTerm]) -> list[CountTerm]:
-    return [CountTerm(r.term.labelset, r.category_id, r.term.op, r.term.value) for r in resolved]
+def _count_terms(resolved: Resolved) -> list[CountTerm]:
+    return [
+        CountTerm(r.term.labelset, r.category_id, r.term.op, r.term.value, r.term.values)
+        for r in resolved.counts
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +129,8 @@ class SearchResult:
     dataset: str
     query: str
     total: int
-    # (name, uuid, {"labelset.category": count}) in name order
-    samples: list[tuple[str, str, dict[str, int]]]
+    # (name, uuid, {"labelset.category": count, "metadata key": value}) in name order
+    samples: list[tuple[str, str, dict[str, Any]]]
     columns: list[str]
 
     def as_json(self) -> dict[str, Any]:
@@ -119,25 +144,38 @@ class SearchResult:
 
 
 def search(store: Store, ds: DatasetInfo, text: str, *, limit: int | None = None) -> SearchResult:
-    """The samples of ``ds`` that match ``text``, with the counts the terms looked at."""
-    resolved = resolve_query(ds, text)
-    labelsets = list(dict.fromkeys(r.term.labelset for r in resolved))
+    """The samples of ``ds`` that match ``text``, with the counts and metadata the terms looked at."""
+    resolved = resolve_query(store, ds, text)
+    labelsets = list(dict.fromkeys(r.term.labelset for r in resolved.counts))
     total, uuids = store.review.find_samples(
-        ds, labelsets=labelsets, terms=_count_terms(resolved), limit=limit
+        ds,
+        labelsets=labelsets,
+        terms=_count_terms(resolved),
+        metadata=resolved.metadata,
+        names=resolved.names,
+        limit=limit,
     )
     idx = store.review.index(ds, labelsets)
-    # One column per distinct labelset.category, in the order the query names them.
-    columns: dict[str, tuple[str, int]] = {}
-    for r in resolved:
+    # One column per distinct labelset.category and metadata key, in the order
+    # the query names them.
+    columns: dict[str, tuple[str, int | None]] = {}
+    for r in resolved.counts:
         columns.setdefault(r.term.key, (r.term.labelset, r.category_id))
+    meta_columns = list(dict.fromkeys(render_name(m.key) for m in resolved.metadata))
+    meta_keys = list(dict.fromkeys(m.key for m in resolved.metadata))
+    meta = store.review.metadata(ds) if meta_keys else {}
     samples = []
     for u in uuids:
-        counts = {}
+        row: dict[str, Any] = {}
         for key, (ls, cid) in columns.items():
             entry = idx.labels[ls].get(u)
-            counts[key] = entry[2].get(str(cid), 0) if entry else 0
-        samples.append((idx.names[u], u, counts))
-    return SearchResult(ds.full_name, text, total, samples, list(columns))
+            counts = entry[2] if entry else {}
+            row[key] = sum(counts.values()) if cid is None else counts.get(str(cid), 0)
+        sample_meta = meta.get(u)
+        for column, key in zip(meta_columns, meta_keys, strict=True):
+            row[column] = sample_meta.get(key) if isinstance(sample_meta, dict) else None
+        samples.append((idx.names[u], u, row))
+    return SearchResult(ds.full_name, text, total, samples, [*columns, *meta_columns])
 
 
 def find_sample(store: Store, ds: DatasetInfo, ref: str) -> tuple[str, str]:
@@ -339,12 +377,14 @@ class Review:
                 f"sort {sort_text!r}: use name, score:LABELSET or status:LABELSET "
                 "(a shown label set), with a leading - for descending",
             )
-        resolved = resolve_query(ds, q.get("q", ""))
-        labelsets = list(dict.fromkeys([*shown, *(r.term.labelset for r in resolved)]))
+        resolved = resolve_query(self.store, ds, q.get("q", ""))
+        labelsets = list(dict.fromkeys([*shown, *(r.term.labelset for r in resolved.counts)]))
         total, uuids = self.store.review.find_samples(
             ds,
             labelsets=labelsets,
             terms=_count_terms(resolved),
+            metadata=resolved.metadata,
+            names=resolved.names,
             sort=sort,
             sort_labelset=sort_ls or None,
             descending=descending,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from upload_preds.sandbox.search import MetaTerm, NameTerm
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED
 
 if TYPE_CHECKING:
@@ -46,12 +47,14 @@ STATUS_ORDER: tuple[str, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class CountTerm:
-    """One search condition as the store runs it: count of ``category_id`` in ``labelset``."""
+    """One search condition as the store runs it: count of ``category_id`` in ``labelset``
+    (``None``: of every category); ``values`` non-empty: the count must be one of them."""
 
     labelset: str
-    category_id: int
+    category_id: int | None
     op: str
     value: int
+    values: tuple[int, ...] = ()
 
 
 _PY_OPS: dict[str, Callable[[int, int], bool]] = {
@@ -72,6 +75,18 @@ class ReviewIndex:
 
     names: dict[str, str]
     labels: dict[str, dict[str, tuple[str, float | None, dict[str, int]]]]
+    # Sample metadata, parsed, loaded the first time a search names a key.
+    metadata: dict[str, Any] | None = None
+
+
+def _counter(
+    per_ls: dict[str, tuple[str, float | None, dict[str, int]]], category_id: int | None
+) -> Callable[[str], int]:
+    """Objects of ``category_id`` (None: of every category) in a sample's label; 0 without one."""
+    if category_id is None:
+        return lambda u: sum(e[2].values()) if (e := per_ls.get(u)) else 0
+    cid = str(category_id)
+    return lambda u: e[2].get(cid, 0) if (e := per_ls.get(u)) else 0
 
 
 class ReviewQueries:
@@ -105,7 +120,9 @@ class ReviewQueries:
     def sample_added(self, ds: DatasetInfo, sample_uuid: str, name: str) -> None:
         self._cache = None
         if ds.id in self._indexes:
-            self._indexes[ds.id].names[sample_uuid] = name
+            idx = self._indexes[ds.id]
+            idx.names[sample_uuid] = name
+            idx.metadata = None  # read again, with the new sample's, when next needed
 
     def fresh(self) -> None:
         """Drop the review indexes when another connection committed (CLI copy, a second server)."""
@@ -146,6 +163,26 @@ class ReviewQueries:
                 }
         return idx
 
+    def metadata(self, ds: DatasetInfo) -> dict[str, Any]:
+        """Every sample's metadata of ``ds`` (uuid → parsed JSON), loaded once per index."""
+        idx = self.index(ds, ())
+        if idx.metadata is None:
+            idx.metadata = {
+                u: orjson.loads(m)
+                for u, m in self._conn.execute(
+                    "SELECT uuid, metadata FROM samples WHERE dataset_id = ?", (ds.id,)
+                )
+            }
+        return idx.metadata
+
+    def metadata_keys(self, ds: DatasetInfo) -> set[str]:
+        """The metadata keys any sample of ``ds`` has."""
+        keys: set[str] = set()
+        for m in self.metadata(ds).values():
+            if isinstance(m, dict):
+                keys.update(m)
+        return keys
+
     def label_changed(
         self,
         sample_uuid: str,
@@ -169,6 +206,8 @@ class ReviewQueries:
         *,
         labelsets: list[str],
         terms: list[CountTerm],
+        metadata: tuple[MetaTerm, ...] = (),
+        names: tuple[NameTerm, ...] = (),
         sort: str = "name",
         sort_labelset: str | None = None,
         descending: bool = False,
@@ -177,19 +216,32 @@ class ReviewQueries:
     ) -> tuple[int, list[str]]:
         """How many samples of ``ds`` match every term, and one page of their uuids, sorted.
 
-        ``labelsets`` must include those the terms and the sort name. ``sort``:
+        ``labelsets`` must include those the terms and the sort name; the
+        sample must also satisfy every ``metadata`` term and contain every
+        ``names`` text in its name. ``sort``:
         ``name``, ``score`` or ``status`` (the last two of ``sort_labelset``);
         a missing score or label sorts last in both directions; ties go by
         name, then uuid. The sorted matches of the last call are kept until
         the next write, so turning pages does not filter and sort again.
         """
-        key = (ds.id, tuple(labelsets), tuple(terms), sort, sort_labelset, descending)
+        key = (
+            ds.id,
+            tuple(labelsets),
+            tuple(terms),
+            metadata,
+            names,
+            sort,
+            sort_labelset,
+            descending,
+        )
         self.fresh()
         cached = self._cache
         if cached is not None and cached[0] == key:
             ordered = cached[1]
         else:
-            ordered = self._filter_and_sort(ds, labelsets, terms, sort, sort_labelset, descending)
+            ordered = self._filter_and_sort(
+                ds, labelsets, terms, metadata, names, sort, sort_labelset, descending
+            )
             self._cache = (key, ordered)
         end = len(ordered) if limit is None else offset + limit
         return len(ordered), ordered[offset:end]
@@ -199,6 +251,8 @@ class ReviewQueries:
         ds: DatasetInfo,
         labelsets: list[str],
         terms: list[CountTerm],
+        metadata: tuple[MetaTerm, ...],
+        name_terms: tuple[NameTerm, ...],
         sort: str,
         sort_labelset: str | None,
         descending: bool,
@@ -206,13 +260,28 @@ class ReviewQueries:
         idx = self.index(ds, labelsets)
         names = idx.names
         uuids: Iterable[str] = names
+        for nt in name_terms:
+            uuids = [u for u in uuids if nt.holds(names[u])]
+        if metadata:
+            meta = self.metadata(ds)
+            for mt in metadata:
+                uuids = [u for u in uuids if mt.holds(meta.get(u))]
         for t in terms:
-            per_ls, cid, value = idx.labels[t.labelset], str(t.category_id), t.value
-            op = _PY_OPS[t.op]
-            # A sample without a label, or a label without the category, counts 0.
-            uuids = [
-                u for u in uuids if op((e[2].get(cid, 0) if (e := per_ls.get(u)) else 0), value)
-            ]
+            per_ls = idx.labels[t.labelset]
+            count = _counter(per_ls, t.category_id)
+            if t.values:
+                wanted = frozenset(t.values)
+                uuids = [u for u in uuids if count(u) in wanted]
+            elif t.category_id is not None:
+                # The common case inline (no call per sample): a sample without
+                # a label, or a label without the category, counts 0.
+                op, cid, value = _PY_OPS[t.op], str(t.category_id), t.value
+                uuids = [
+                    u for u in uuids if op((e[2].get(cid, 0) if (e := per_ls.get(u)) else 0), value)
+                ]
+            else:
+                op, value = _PY_OPS[t.op], t.value
+                uuids = [u for u in uuids if op(count(u), value)]
         if sort == "name":
             return sorted(uuids, key=lambda u: (names[u], u), reverse=descending)
         per_ls = idx.labels[sort_labelset or ""]

@@ -1,24 +1,40 @@
 """The search syntax of the review page and ``upload-preds-sandbox search``: parse, render, resolve.
 
-A query is terms joined by spaces, all of which must hold (AND)::
+A query is terms joined by spaces, all of which must hold (AND). Four kinds
+of term, the ones the platform's "search within a dataset" box takes::
 
-    ground-truth.car:>0 predictions.car:=0
-    "model.v3"."traffic light":>=2
+    ground-truth.car:>0 predictions.car:=0     objects of a category in a label set
+    predictions.total_count:>=3                objects of any category in a label set
+    camera:front  sequence:>=2  camera:front,rear  sequence:[1,2]   sample metadata
+    img_00  "front cam"                        the sample name contains the text
 
-Each term is ``LABELSET.CATEGORY:OP N``: OP is one of ``>``, ``>=``, ``<``,
-``<=``, ``=`` and N a whole number ≥ 0, compared with the number of objects
-of that category in the sample's label of that label set (a sample without a
-label in the set counts 0 of everything). A name is written bare when it
-has no whitespace, ``.``, ``:``, ``"``, ``\\``, ``<``, ``>`` or ``=``; otherwise in double quotes,
+* ``LABELSET.CATEGORY:COND`` (and ``LABELSET.total_count:COND``) compare the
+  number of objects of that category (of all categories) in the sample's
+  label of that label set; a sample without a label counts 0. COND is
+  ``OP N`` with OP one of ``>``, ``>=``, ``<``, ``<=``, ``=`` and N a whole
+  number ≥ 0, or a list of whole numbers ``1,2`` / ``[1,2]`` (any of them).
+* ``KEY:COND`` compares the sample's metadata value under KEY: ``OP NUMBER``
+  compares numerically (a metadata value that is a number, or text that
+  reads as one; anything else does not match); a value or a list of values
+  ``a,b`` / ``[a,b]`` matches when the metadata equals any of them, numbers
+  compared as numbers (``sequence:1`` matches ``1`` and ``1.0``), ``true``,
+  ``false`` and ``null`` as JSON's. A sample without the key never matches.
+* A term with no ``:`` matches samples whose name contains it, ignoring case.
+
+A name or value is written bare when it has no whitespace, ``.``, ``:``,
+``"``, ``\\``, ``<``, ``>``, ``=``, ``,``, ``[`` or ``]``; otherwise in double quotes,
 with ``\\"`` and ``\\\\`` inside (label set names may contain dots, category
-names anything). The empty query matches every sample.
+names anything). The empty query matches every sample. ``total_count`` is
+the word for "all categories"; a category that is really named so is
+written quoted, ``gt."total_count":>0``.
 
 :func:`parse` is purely syntactic and needs no dataset; :func:`resolve` then
-checks the names against a dataset (label sets, category names → ids). Both
-raise :class:`QueryError`, which carries the character span of the bad part,
-so every front end can point at it: :meth:`QueryError.pointer` draws the
-query with a caret line under the span, the page underlines it.
-:func:`render` writes a query back in canonical form; ``parse(render(q)) == q``.
+checks the names against a dataset (label sets, category names → ids,
+metadata keys). Both raise :class:`QueryError`, which carries the character
+span of the bad part, so every front end can point at it:
+:meth:`QueryError.pointer` draws the query with a caret line under the span,
+the page underlines it. :func:`render` writes a query back in canonical form;
+``parse(render(q)) == q``.
 
 :func:`category_counts` counts the objects per category of one label's
 attributes; the store keeps its result next to every label so a search reads
@@ -34,11 +50,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OPS: tuple[str, ...] = (">=", "<=", ">", "<", "=")
-SYNTAX_HINT = "write LABELSET.CATEGORY:OP N, e.g. ground-truth.car:>0"
+TOTAL = "total_count"
+SYNTAX_HINT = (
+    "write LABELSET.CATEGORY:OP N (e.g. ground-truth.car:>0), KEY:VALUE for metadata, "
+    "or a word of the sample name"
+)
 _SPACE = re.compile(r"\s+")
-_BARE = re.compile(r'[^\s.:"\\<>=]+')
+_BARE = re.compile(r'[^\s.:"\\<>=,\[\]]+')
+# Metadata values may hold dots and colons (versions, times): only the list
+# and quoting characters end them.
+_BARE_VALUE = re.compile(r'[^\s,"\\\[\]]+')
 _DIGITS = re.compile(r"[0-9]+")
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _WORD = re.compile(r"\S+")
+_Span = tuple[int, int]
 
 
 class QueryError(ValueError):
@@ -68,31 +93,87 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One ``LABELSET.CATEGORY:OP N`` condition. The span is where it was written (not compared)."""
+    """One ``LABELSET.CATEGORY:COND`` condition. The spans are where it was written (not compared).
+
+    ``values`` non-empty: the count must be one of them (``op`` is then ``=``
+    and ``value`` the first). ``total``: count every category
+    (``LABELSET.total_count``); ``category`` is then ``total_count``.
+    """
 
     labelset: str
     category: str
     op: str
     value: int
-    span: tuple[int, int] = field(default=(0, 0), compare=False)
-    labelset_span: tuple[int, int] = field(default=(0, 0), compare=False)
-    category_span: tuple[int, int] = field(default=(0, 0), compare=False)
+    span: _Span = field(default=(0, 0), compare=False)
+    labelset_span: _Span = field(default=(0, 0), compare=False)
+    category_span: _Span = field(default=(0, 0), compare=False)
+    values: tuple[int, ...] = ()
+    total: bool = False
 
     def holds(self, count: int) -> bool:
+        if self.values:
+            return count in self.values
         return compare(count, self.op, self.value)
 
     @property
     def key(self) -> str:
         """``labelset.category`` as written canonically (the column name in results)."""
-        return f"{render_name(self.labelset)}.{render_name(self.category)}"
+        category = TOTAL if self.total else render_name(self.category, reserved=True)
+        return f"{render_name(self.labelset)}.{category}"
 
     def render(self) -> str:
+        if self.values:
+            return f"{self.key}:[{','.join(map(str, self.values))}]"
         return f"{self.key}:{self.op}{self.value}"
 
 
 @dataclass(frozen=True, slots=True)
+class MetaTerm:
+    """``KEY:OP NUMBER`` (``numbers`` holds the one number) or ``KEY:V1,V2`` (``op`` is ``in``)."""
+
+    key: str
+    op: str
+    texts: tuple[str, ...]
+    span: _Span = field(default=(0, 0), compare=False)
+    key_span: _Span = field(default=(0, 0), compare=False)
+
+    def holds(self, metadata: Any) -> bool:
+        """Whether a sample's metadata (a dict, or anything else: no match) satisfies the term."""
+        if not isinstance(metadata, dict) or self.key not in metadata:
+            return False
+        return meta_matches(metadata[self.key], self.op, self.texts)
+
+    def render(self) -> str:
+        if self.op != "in":
+            return f"{render_name(self.key)}:{self.op}{self.texts[0]}"
+        values = ",".join(render_value(t) for t in self.texts)
+        return (
+            f"{render_name(self.key)}:[{values}]"
+            if len(self.texts) > 1
+            else (f"{render_name(self.key)}:{values}")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NameTerm:
+    """Text the sample name must contain, ignoring case."""
+
+    text: str
+    span: _Span = field(default=(0, 0), compare=False)
+
+    def holds(self, name: str) -> bool:
+        return self.text.casefold() in name.casefold()
+
+    def render(self) -> str:
+        return render_name(self.text, reserved=True)
+
+
+AnyTerm = Term | MetaTerm | NameTerm
+
+
+@dataclass(frozen=True, slots=True)
 class Query:
-    terms: tuple[Term, ...] = ()
+    terms: tuple[AnyTerm, ...] = ()
 
     def render(self) -> str:
         return " ".join(t.render() for t in self.terms)
@@ -100,13 +181,13 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedTerm:
-    """A term checked against a dataset: its category id is known."""
+    """A count term checked against a dataset: its category id is known (None: all categories)."""
 
     term: Term
-    category_id: int
+    category_id: int | None
 
 
-def compare(count: int, op: str, value: int) -> bool:
+def compare(count: float, op: str, value: float) -> bool:
     if op == ">":
         return count > value
     if op == ">=":
@@ -120,11 +201,53 @@ def compare(count: int, op: str, value: int) -> bool:
     raise ValueError(f"unknown operator {op!r}")
 
 
-def render_name(name: str) -> str:
-    """A name as a query writes it: bare when it can be, else double-quoted."""
-    if _BARE.fullmatch(name):
+def _as_number(value: Any) -> float | None:
+    """A metadata value as a number: JSON numbers, and text that reads as one; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return None
+
+
+def meta_matches(value: Any, op: str, texts: tuple[str, ...]) -> bool:
+    """One metadata value against ``OP NUMBER`` or a list of wanted values (op ``in``)."""
+    if op != "in":
+        number = _as_number(value)
+        return number is not None and compare(number, op, float(texts[0]))
+    if isinstance(value, bool) or value is None:
+        shown = "null" if value is None else ("true" if value else "false")
+        return shown in texts
+    number = _as_number(value) if isinstance(value, int | float) else None
+    for text in texts:
+        if number is not None and _NUMBER.fullmatch(text):
+            if number == float(text):
+                return True
+        elif isinstance(value, str) and value == text:
+            return True
+    return False
+
+
+def render_name(name: str, *, reserved: bool = False) -> str:
+    """A name as a query writes it: bare when it can be, else double-quoted.
+
+    ``reserved``: also quote ``total_count`` and the words AND/OR/NOT, which
+    bare would mean something else in that place.
+    """
+    if _BARE.fullmatch(name) and not (
+        reserved and (name == TOTAL or name.upper() in ("AND", "OR", "NOT"))
+    ):
         return name
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_value(text: str) -> str:
+    # A leading operator or bracket would be read as one: quote those too.
+    if _BARE_VALUE.fullmatch(text) and text[0] not in "<>=[":
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def render(query: Query) -> str:
@@ -142,32 +265,41 @@ class _Parser:
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
+    def at_end_of_term(self) -> bool:
+        return self.pos >= len(self.text) or self.text[self.pos].isspace()
+
     def word_end(self, start: int) -> int:
         m = _WORD.match(self.text, start)
         return m.end() if m else start + 1
 
-    def name(self, what: str) -> tuple[str, tuple[int, int]]:
+    def quoted(self, what: str) -> tuple[str, _Span]:
+        start = self.pos
+        out: list[str] = []
+        i = start + 1
+        while i < len(self.text):
+            c = self.text[i]
+            if c == '"':
+                self.pos = i + 1
+                if not out:
+                    raise self.fail(start, self.pos, f"empty {what}")
+                return "".join(out), (start, self.pos)
+            if c == "\\":
+                nxt = self.text[i + 1 : i + 2]
+                if nxt not in ('"', "\\"):
+                    raise self.fail(i, i + 2, 'only \\" and \\\\ can be escaped inside quotes')
+                out.append(nxt)
+                i += 2
+                continue
+            out.append(c)
+            i += 1
+        raise self.fail(start, len(self.text), 'unterminated quote: close it with "')
+
+    def name(self, what: str) -> tuple[str, _Span, bool]:
+        """A bare or quoted name; the flag says whether it was quoted."""
         start = self.pos
         if self.peek() == '"':
-            out: list[str] = []
-            i = start + 1
-            while i < len(self.text):
-                c = self.text[i]
-                if c == '"':
-                    self.pos = i + 1
-                    if not out:
-                        raise self.fail(start, self.pos, f"empty {what} name")
-                    return "".join(out), (start, self.pos)
-                if c == "\\":
-                    nxt = self.text[i + 1 : i + 2]
-                    if nxt not in ('"', "\\"):
-                        raise self.fail(i, i + 2, 'only \\" and \\\\ can be escaped inside quotes')
-                    out.append(nxt)
-                    i += 2
-                    continue
-                out.append(c)
-                i += 1
-            raise self.fail(start, len(self.text), 'unterminated quote: close it with "')
+            text, span = self.quoted(f"{what} name")
+            return text, span, True
         m = _BARE.match(self.text, self.pos)
         if m is None:
             c = self.peek()
@@ -176,31 +308,37 @@ class _Parser:
                 start, start + 1, f"expected a {what} name, found {shown}; {SYNTAX_HINT}"
             )
         self.pos = m.end()
-        return m.group(), (start, self.pos)
+        return m.group(), (start, self.pos), False
 
-    def term(self) -> Term:
+    def end_of_term(self, start: int, what: str) -> None:
+        if not self.at_end_of_term():
+            raise self.fail(start, self.word_end(start), f"{what}; separate terms with spaces")
+
+    def term(self) -> AnyTerm:
         start = self.pos
-        labelset, ls_span = self.name("label set")
-        if self.peek() != ".":
-            if labelset.upper() in ("AND", "OR", "NOT") and self.peek() in ("", " ", "\t", "\n"):
+        first, first_span, quoted = self.name("label set")
+        nxt = self.peek()
+        if nxt == ".":
+            return self.count_term(start, first, first_span)
+        if nxt == ":":
+            self.pos += 1
+            return self.meta_term(start, first, first_span)
+        if self.at_end_of_term():
+            if not quoted and first.upper() in ("AND", "OR", "NOT"):
                 raise self.fail(
                     start,
                     self.pos,
-                    f"{labelset!r} is not needed: terms separated by spaces must all hold "
+                    f"{first!r} is not needed: terms separated by spaces must all hold "
                     "(AND); OR and NOT are not supported",
                 )
-            if self.peek() == ":":
-                raise self.fail(
-                    start,
-                    self.pos,
-                    f"{labelset!r} needs its label set: {SYNTAX_HINT} "
-                    "(quote names that contain '.', e.g. \"model.v3\".car:>0)",
-                )
-            raise self.fail(
-                start, self.word_end(start), f"expected '.' after the label set; {SYNTAX_HINT}"
-            )
+            return NameTerm(first, (start, self.pos))
+        what = "between the name and the operator" if nxt in "<>=" else "after the name"
+        raise self.fail(self.pos, self.word_end(self.pos), f"expected ':' {what}; {SYNTAX_HINT}")
+
+    def count_term(self, start: int, labelset: str, ls_span: _Span) -> Term:
         self.pos += 1
-        category, cat_span = self.name("category")
+        category, cat_span, quoted = self.name("category")
+        total = category == TOTAL and not quoted
         if self.peek() != ":":
             if self.peek() == ".":
                 raise self.fail(
@@ -222,10 +360,25 @@ class _Parser:
         op_start = self.pos
         op = next((o for o in OPS if self.text.startswith(o, self.pos)), None)
         if op is None:
-            raise self.fail(
-                op_start,
-                self.word_end(op_start),
-                "expected an operator: one of >, >=, <, <=, = (e.g. car:>0)",
+            values = self.count_list()
+            if values is None:
+                raise self.fail(
+                    op_start,
+                    self.word_end(op_start),
+                    "expected an operator (one of >, >=, <, <=, =) and a whole number, "
+                    "or a list of whole numbers (e.g. car:>0, car:2, car:[1,2])",
+                )
+            span = (start, self.pos)
+            return Term(
+                labelset,
+                category,
+                "=",
+                values[0],
+                span,
+                ls_span,
+                cat_span,
+                values if len(values) > 1 else (),
+                total,
             )
         self.pos += len(op)
         num_start = self.pos
@@ -242,17 +395,100 @@ class _Parser:
                 f"expected a whole number ≥ 0 after '{op}'",
             )
         self.pos = m.end()
-        if self.pos < len(self.text) and not self.text[self.pos].isspace():
+        if not self.at_end_of_term():
             raise self.fail(
                 num_start,
                 self.word_end(num_start),
                 "expected a whole number ≥ 0 (no sign, decimals or units); "
                 "separate terms with spaces",
             )
-        return Term(labelset, category, op, int(m.group()), (start, self.pos), ls_span, cat_span)
+        return Term(
+            labelset, category, op, int(m.group()), (start, self.pos), ls_span, cat_span, (), total
+        )
+
+    def count_list(self) -> tuple[int, ...] | None:
+        """``N``, ``N,M,...`` or ``[N,M,...]`` after the colon; None when it is not one."""
+        list_start = self.pos
+        bracket = self.peek() == "["
+        if bracket:
+            self.pos += 1
+        numbers: list[int] = []
+        while True:
+            m = _DIGITS.match(self.text, self.pos)
+            if m is None:
+                self.pos = list_start
+                return None
+            numbers.append(int(m.group()))
+            self.pos = m.end()
+            if self.peek() != ",":
+                break
+            self.pos += 1
+        if bracket:
+            if self.peek() != "]":
+                raise self.fail(list_start, self.word_end(list_start), "close the list with ']'")
+            self.pos += 1
+        self.end_of_term(list_start, "expected whole numbers ≥ 0 separated by ','")
+        return tuple(dict.fromkeys(numbers))
+
+    def meta_term(self, start: int, key: str, key_span: _Span) -> MetaTerm:
+        op_start = self.pos
+        op = next((o for o in OPS if self.text.startswith(o, self.pos)), None)
+        if op is not None:
+            self.pos += len(op)
+            m = _NUMBER.match(self.text, self.pos)
+            if op == "=" and m is None:
+                # key:=text compares text, like key:text.
+                return self.meta_list(start, key, key_span)
+            if m is None or not (self.at_end_of_term_after(m.end())):
+                raise self.fail(
+                    op_start,
+                    self.word_end(op_start),
+                    f"expected a number after '{op}' (e.g. {render_name(key)}:{op}10); "
+                    f"to match text write {render_name(key)}:VALUE",
+                )
+            self.pos = m.end()
+            if op == "=":
+                return MetaTerm(key, "in", (m.group(),), (start, self.pos), key_span)
+            return MetaTerm(key, op, (m.group(),), (start, self.pos), key_span)
+        return self.meta_list(start, key, key_span)
+
+    def at_end_of_term_after(self, pos: int) -> bool:
+        return pos >= len(self.text) or self.text[pos].isspace()
+
+    def meta_list(self, start: int, key: str, key_span: _Span) -> MetaTerm:
+        list_start = self.pos
+        bracket = self.peek() == "["
+        if bracket:
+            self.pos += 1
+        texts: list[str] = []
+        while True:
+            if self.peek() == '"':
+                text, _ = self.quoted("value")
+            else:
+                m = _BARE_VALUE.match(self.text, self.pos)
+                if m is None:
+                    raise self.fail(
+                        self.pos,
+                        self.word_end(self.pos),
+                        f"expected a value after ':' (e.g. {render_name(key)}:front, "
+                        f'{render_name(key)}:"two words", {render_name(key)}:[a,b] '
+                        f"or {render_name(key)}:>=2)",
+                    )
+                text = m.group()
+                self.pos = m.end()
+            texts.append(text)
+            if self.peek() != ",":
+                break
+            self.pos += 1
+        if bracket:
+            if self.peek() != "]":
+                raise self.fail(list_start, self.word_end(list_start), "close the list with ']'")
+            self.pos += 1
+        self.end_of_term(list_start, "expected values separated by ','")
+        return MetaTerm(key, "in", tuple(dict.fromkeys(texts)), (start, self.pos), key_span)
 
     def query(self) -> Query:
-        terms: list[Term] = []
+        terms: list[AnyTerm] = []
         while True:
             m = _SPACE.match(self.text, self.pos)
             if m:
@@ -278,6 +514,15 @@ def _suggest(name: str, known: Iterable[str]) -> str:
     return ""
 
 
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A query checked against a dataset, its terms sorted by kind (each in written order)."""
+
+    counts: tuple[ResolvedTerm, ...] = ()
+    metadata: tuple[MetaTerm, ...] = ()
+    names: tuple[NameTerm, ...] = ()
+
+
 def resolve(
     query: Query,
     text: str,
@@ -285,14 +530,40 @@ def resolve(
     dataset: str,
     labelsets: Iterable[str],
     categories: Mapping[str, int],
-) -> list[ResolvedTerm]:
-    """Check a query parsed from ``text`` against a dataset's label sets and categories.
+    metadata_keys: Iterable[str] | None = None,
+) -> Resolved:
+    """Check a query parsed from ``text`` against a dataset's label sets, categories and
+    metadata keys (the keys any sample has; None: not checked).
 
     ``categories`` maps category names to ids. Errors point into ``text``.
     """
     labelsets = list(labelsets)
-    out: list[ResolvedTerm] = []
+    keys = None if metadata_keys is None else sorted(set(metadata_keys))
+    counts: list[ResolvedTerm] = []
+    metas: list[MetaTerm] = []
+    names: list[NameTerm] = []
     for term in query.terms:
+        if isinstance(term, NameTerm):
+            names.append(term)
+            continue
+        if isinstance(term, MetaTerm):
+            if keys is not None and term.key not in keys:
+                s, e = term.key_span
+                hint = (
+                    f"; {term.key!r} is a category: write LABELSET.{render_name(term.key)}"
+                    f"{term.render()[len(render_name(term.key)) :]}"
+                    if term.key in categories
+                    else _suggest(term.key, keys)
+                )
+                raise QueryError(
+                    text,
+                    s,
+                    e,
+                    f"no sample of {dataset} has metadata {term.key!r}{hint}"
+                    f" (metadata keys: {', '.join(keys) or 'none'})",
+                )
+            metas.append(term)
+            continue
         if term.labelset not in labelsets:
             s, e = term.labelset_span
             raise QueryError(
@@ -303,6 +574,9 @@ def resolve(
                 + _suggest(term.labelset, labelsets)
                 + f" (label sets: {', '.join(labelsets)})",
             )
+        if term.total:
+            counts.append(ResolvedTerm(term, None))
+            continue
         cid = categories.get(term.category)
         if cid is None:
             s, e = term.category_span
@@ -311,18 +585,31 @@ def resolve(
                 s,
                 e,
                 f"{dataset} has no category {term.category!r}"
-                + _suggest(term.category, categories)
-                + f" (categories: {', '.join(render_name(c) for c in categories)})",
+                + _suggest(term.category, [*categories, TOTAL])
+                + f" (categories: {', '.join(render_name(c) for c in categories)};"
+                f" {TOTAL} counts them all)",
             )
-        out.append(ResolvedTerm(term, cid))
-    return out
+        counts.append(ResolvedTerm(term, cid))
+    return Resolved(tuple(counts), tuple(metas), tuple(names))
 
 
 def parse_and_resolve(
-    text: str, *, dataset: str, labelsets: Iterable[str], categories: Mapping[str, int]
-) -> list[ResolvedTerm]:
+    text: str,
+    *,
+    dataset: str,
+    labelsets: Iterable[str],
+    categories: Mapping[str, int],
+    metadata_keys: Iterable[str] | None = None,
+) -> Resolved:
     """:func:`parse` then :func:`resolve`."""
-    return resolve(parse(text), text, dataset=dataset, labelsets=labelsets, categories=categories)
+    return resolve(
+        parse(text),
+        text,
+        dataset=dataset,
+        labelsets=labelsets,
+        categories=categories,
+        metadata_keys=metadata_keys,
+    )
 
 
 def category_counts(attributes: Any) -> dict[int, int]:
