@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -84,6 +85,71 @@ def test_search_limit(db: Path) -> None:
     assert "24 of 24 samples in demo/street-scenes match (showing 5)" in r.stderr
 
 
+def metadata_of() -> dict[str, dict[str, object]]:
+    return {s["name"]: s["metadata"] for s in demo_manifest()["datasets"][0]["samples"]}
+
+
+# The platform's term kinds, pasted as its search box takes them: (query, which
+# predictions match, the columns printed).
+PLATFORM_TERMS = [
+    pytest.param(
+        "predictions.total_count:>3",
+        lambda p, meta: len(p.annotations) > 3,
+        ["predictions.total_count"],
+        id="total_count",
+    ),
+    pytest.param(
+        "predictions.total_count:[2,4]",
+        lambda p, meta: len(p.annotations) in (2, 4),
+        ["predictions.total_count"],
+        id="count-list",
+    ),
+    pytest.param(
+        "sequence:>=2", lambda p, meta: meta["sequence"] >= 2, ["sequence"], id="metadata-number"
+    ),
+    pytest.param(
+        "sequence:[1,3]",
+        lambda p, meta: meta["sequence"] in (1, 3),
+        ["sequence"],
+        id="metadata-list",
+    ),
+    pytest.param("camera:front", lambda p, meta: True, ["camera"], id="metadata-text"),
+    pytest.param("camera:rear", lambda p, meta: False, ["camera"], id="metadata-no-match"),
+    pytest.param("img_001", lambda p, meta: "img_001" in p.sample_name, [], id="sample-name"),
+    pytest.param(
+        "IMG_002 sequence:3 predictions.total_count:>=1",
+        lambda p, meta: "img_002" in p.sample_name and meta["sequence"] == 3 and p.annotations,
+        ["predictions.total_count", "sequence"],
+        id="all-kinds",
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "matches", "columns"), PLATFORM_TERMS)
+def test_search_takes_the_platforms_terms(
+    db: Path, preds: list[Prediction], query: str, matches: Any, columns: list[str]
+) -> None:
+    meta = metadata_of()
+    want = sorted(
+        (p for p in preds if matches(p, meta[p.sample_name])), key=lambda p: p.sample_name
+    )
+    r = run("search", query, "--dataset", DS, "--db", str(db), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["columns"] == columns
+    assert [s["name"] for s in out["samples"]] == [p.sample_name for p in want]
+    for s, p in zip(out["samples"], want, strict=True):
+        if "predictions.total_count" in columns:
+            assert s["counts"]["predictions.total_count"] == len(p.annotations)
+        for key in ("sequence", "camera"):
+            if key in columns:
+                assert s["counts"][key] == meta[p.sample_name][key]
+    table = run("search", query, "--dataset", DS, "--db", str(db))
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == ["name", "uuid", *columns]
+    assert f"{len(want)} of 24 samples in {DS} match" in table.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "phrases"),
     [
@@ -96,6 +162,9 @@ def test_search_limit(db: Path) -> None:
             ["search", "groundtruth.car:>0"], ["did you mean ground-truth"], id="unknown-labelset"
         ),
         pytest.param(["search", "x.car:>0", "--dataset", "demo/nope"], ["no dataset 'demo/nope'"], id="unknown-dataset"),
+        pytest.param(["search", "camra:front"], ["no sample of demo/street-scenes has metadata 'camra'", "did you mean camera"], id="unknown-metadata-key"),
+        pytest.param(["search", "car:>0"], ["'car' is a category: write LABELSET.car:>0"], id="category-without-labelset"),
+        pytest.param(["search", "sequence:>two"], ["expected a number after '>'"], id="metadata-not-a-number"),
     ],
 )  # fmt: skip
 def test_search_errors_exit_2(db: Path, args: list[str], phrases: list[str]) -> None:

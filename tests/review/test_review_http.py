@@ -166,11 +166,54 @@ def test_search_endpoint_equals_brute_force(
 
 
 @pytest.mark.parametrize(
+    ("query", "matches"),
+    [
+        pytest.param("predictions.total_count:=0", lambda p, m: not p.annotations, id="total_count"),
+        pytest.param("sequence:>2", lambda p, m: m["sequence"] > 2, id="metadata-number"),
+        pytest.param("sequence:1,2", lambda p, m: m["sequence"] in (1, 2), id="metadata-list"),
+        pytest.param('camera:"front"', lambda p, m: m["camera"] == "front", id="metadata-quoted"),
+        pytest.param("0001", lambda p, m: "0001" in p.sample_name, id="sample-name"),
+        pytest.param("predictions.car:[0,1] sequence:3", lambda p, m: count(p.annotations, "car") in (0, 1) and m["sequence"] == 3, id="list-and-metadata"),
+    ],
+)  # fmt: skip
+def test_search_api_takes_the_platforms_terms(
+    review_sandbox: SandboxHandle, preds: list[Prediction], query: str, matches: Any
+) -> None:
+    meta = {s["name"]: s["metadata"] for s in demo_manifest()["datasets"][0]["samples"]}
+    expected = sorted(p.sample_name for p in preds if matches(p, meta[p.sample_name]))
+    with client(review_sandbox) as c:
+        data = c.get(f"{API}/search", params={"q": query}).json()
+        page = c.get(f"{API}/samples", params={"q": query, "sort": "name", "per_page": 200})
+    assert [s["name"] for s in data["samples"]] == expected
+    assert page.status_code == 200, page.text
+    assert [s["name"] for s in page.json()["samples"]] == expected
+    assert page.json()["total"] == len(expected)
+
+
+def test_metadata_search_sees_a_sample_added_after_the_first_search(
+    review_sandbox: SandboxHandle,
+) -> None:
+    """The metadata kept for search is read again when a sample is added through the API."""
+    with client(review_sandbox) as c:
+        assert c.get(f"{API}/search", params={"q": "sequence:>=4"}).json()["total"] == 0
+        r = c.post(
+            f"/datasets/{DS}/samples/",
+            json={"name": "late.jpg", "attributes": {"image": {"url": "x.png"}},
+                  "metadata": {"camera": "rear", "sequence": 4}},
+        )  # fmt: skip
+        assert r.status_code in (200, 201), r.text
+        data = c.get(f"{API}/search", params={"q": "sequence:>=4 camera:rear"}).json()
+    assert [s["name"] for s in data["samples"]] == ["late.jpg"]
+
+
+@pytest.mark.parametrize(
     ("query", "underlined"),
     [
         pytest.param("ground-truth.car:>x", "x", id="syntax"),
         pytest.param("ground-truth.car:>0 predictons.car:=0", "predictons", id="labelset"),
         pytest.param("ground-truth.Car:>0", "Car", id="category"),
+        pytest.param("sequnce:>1", "sequnce", id="metadata-key"),
+        pytest.param("sequence:>one", ">one", id="metadata-number"),
     ],
 )
 def test_bad_query_answers_400_pointing_at_it(
