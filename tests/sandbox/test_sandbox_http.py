@@ -241,11 +241,17 @@ def test_put_label_unknown_labelset_and_sample(
     assert r.status_code == 404
 
 
+MASK_URL = "https://example.com/masks/m.png"
+
+
 @pytest.mark.parametrize(
     ("attributes", "ok"),
     [
         pytest.param(
-            {"annotations": [{"id": 1, "category_id": 2}], "segmentation_bitmap": {"url": "u"}},
+            {
+                "annotations": [{"id": 1, "category_id": 2}],
+                "segmentation_bitmap": {"url": MASK_URL},
+            },
             True,
             id="good",
         ),
@@ -253,13 +259,16 @@ def test_put_label_unknown_labelset_and_sample(
         pytest.param(
             {
                 "annotations": [{"id": 1, "category_id": 2, "type": "bbox"}],
-                "segmentation_bitmap": {"url": "u"},
+                "segmentation_bitmap": {"url": MASK_URL},
             },
             False,
             id="vector-key",
         ),
         pytest.param(
-            {"annotations": [{"id": 0, "category_id": 2}], "segmentation_bitmap": {"url": "u"}},
+            {
+                "annotations": [{"id": 0, "category_id": 2}],
+                "segmentation_bitmap": {"url": MASK_URL},
+            },
             False,
             id="instance-zero",
         ),

@@ -18,7 +18,12 @@ import pytest
 import requests
 from sandboxkit import DEMO_DS, KEY, SEG_DS
 from segments import SegmentsClient
-from segments.exceptions import AlreadyExistsError, AuthenticationError, NotFoundError
+from segments.exceptions import (
+    AlreadyExistsError,
+    AuthenticationError,
+    NetworkError,
+    NotFoundError,
+)
 from segments.typing import Label, LabelSummary
 
 from upload_preds.sandbox import SandboxHandle
@@ -243,6 +248,50 @@ def test_upload_asset_then_segmentation_label(client: SegmentsClient) -> None:
     got = client.get_label(sample.uuid, "model")
     assert got.attributes is not None
     assert got.attributes.segmentation_bitmap.url == asset.url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("/tmp/mask.png", id="absolute-path"),
+        pytest.param("file:///tmp/mask.png", id="file-url"),
+        pytest.param("masks/mask.png", id="relative-path"),
+        pytest.param("ftp://example.com/mask.png", id="other-scheme"),
+        pytest.param("https:///mask.png", id="no-host"),
+    ],
+)
+def test_a_mask_url_that_is_not_an_asset_is_refused(
+    client: SegmentsClient, sandbox: SandboxHandle, url: str
+) -> None:
+    """A label naming a local file (what --output-labels writes) gets a field-keyed 400."""
+    sample = client.get_samples(SEG_DS, per_page=1)[0]
+    attrs = {
+        "format_version": "0.1",
+        "annotations": [{"id": 1, "category_id": 1}],
+        "segmentation_bitmap": {"url": url},
+    }
+    with pytest.raises(NetworkError) as info:  # the SDK's name for any 4xx it does not know
+        client.add_label(sample.uuid, "model", attrs)
+    assert "400 client error" in repr(info.value).lower()
+    assert "is not an asset url" in str(info.value).lower()  # the SDK lowercases the body
+    # The same body over plain HTTP: the error is keyed by field, names the url.
+    r = requests.put(
+        f"{sandbox.url}labels/{sample.uuid}/model/",
+        json={"attributes": attrs},
+        headers={"Authorization": f"APIKey {KEY}"},
+        timeout=10,
+    )
+    assert r.status_code == 400
+    (message,) = r.json()["attributes"]
+    assert message.startswith(f"segmentation_bitmap.url: {url!r} is not an asset URL")
+    assert (
+        requests.get(
+            f"{sandbox.url}labels/{sample.uuid}/model/",
+            headers={"Authorization": f"APIKey {KEY}"},
+            timeout=10,
+        ).status_code
+        == 404
+    )
 
 
 def test_wrong_key_fails_at_construction(sandbox: SandboxHandle) -> None:

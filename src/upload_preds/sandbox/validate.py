@@ -21,7 +21,10 @@ What is checked, by task type family:
   point; a polyline two or more; a polygon three or more; the annotation types
   the task allows (``bboxes`` only bbox, ``keypoints`` only point).
 * image segmentation (``segmentation-bitmap``, ``segmentation-bitmap-highres``):
-  annotations ``id``/``category_id`` and a ``segmentation_bitmap.url``.
+  annotations ``id``/``category_id`` and a ``segmentation_bitmap.url`` that is
+  an http(s) URL with a host (the sandbox's own asset URLs are): a local path
+  or ``file://`` URL names a file only the uploader's machine has, which the
+  platform can never fetch, so it is refused rather than stored.
 * point cloud cuboids (``pointcloud-cuboid`` and its sequence): ``position``,
   ``dimensions``, ``yaw``, optional ``rotation``.
 
@@ -37,6 +40,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
+from urllib.parse import urlsplit
 
 LABEL_STATUSES: tuple[str, ...] = (
     "PRELABELED",
@@ -195,6 +199,15 @@ class _Messages(list[str]):
             self.append("... more errors not shown")
 
 
+def _is_web_url(url: str) -> bool:
+    """An http(s) URL with a host: what the platform can fetch a mask from."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
 def check_label_body(
     spec: TaskSpec, body: Any, *, partial: bool
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -301,6 +314,12 @@ def _check_single(
             msgs.add(f"{where}segmentation_bitmap: required, an object with a 'url' string")
         elif not bitmap["url"]:
             msgs.add(f"{where}segmentation_bitmap.url: must not be empty")
+        elif not _is_web_url(bitmap["url"]):
+            msgs.add(
+                f"{where}segmentation_bitmap.url: {bitmap['url']!r} is not an asset URL; "
+                "upload the PNG first (POST /assets/, as the SDK's upload_asset does) "
+                "and use the http(s) url it returns"
+            )
     anns = attrs.get("annotations")
     if not isinstance(anns, list):
         msgs.add(f"{where}annotations: required, a list (it may be empty)")
