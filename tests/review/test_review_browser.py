@@ -19,7 +19,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from upload_preds.sandbox import SandboxHandle
+from upload_preds.sandbox import SandboxHandle, start_sandbox
 
 pytestmark = pytest.mark.slow
 
@@ -217,3 +217,125 @@ def test_copy_button_and_the_guard(
     with SegmentsClient(KEY, api_url=review_sandbox.url) as sdk:
         status = sdk.get_label(preds[0].sample_uuid, labelset="ground-truth").label_status
     assert status == "PRELABELED"
+
+
+# -- issue 12: the review page's bugs -------------------------------------------------
+
+COLLECT_ERRORS = (
+    "window.__errors = [];"
+    "window.addEventListener('error', (e) => window.__errors.push(String(e.message)));"
+    "window.addEventListener('unhandledrejection', (e) => window.__errors.push(String(e.reason)));"
+)
+
+
+def page_errors(driver: Any) -> list[str]:
+    errors: list[str] = driver.execute_script("return window.__errors || []")
+    return errors
+
+
+def test_a_key_added_to_an_open_tabs_address_is_taken_and_cleared(
+    chrome: Any, review_sandbox: SandboxHandle
+) -> None:
+    chrome.get(review_sandbox.url)
+    chrome.execute_script("sessionStorage.clear()")
+    chrome.get(f"{review_sandbox.url}?sort=name")
+    wait_for(chrome, "the key form", chrome.find_element(By.ID, "key-panel").is_displayed)
+    chrome.execute_script(COLLECT_ERRORS)
+    # What a user does by pasting "#key=..." after the address of the open tab.
+    chrome.execute_script("location.hash = arguments[0]", f"#key={KEY}")
+    wait_for(chrome, "24 samples", lambda: len(names_shown(chrome)) == 24)
+    assert page_errors(chrome) == []
+    assert KEY not in chrome.current_url
+    assert "#" not in chrome.current_url
+    assert chrome.current_url.endswith("?sort=name")
+    assert not chrome.find_element(By.ID, "key-panel").is_displayed()
+
+
+def test_a_bad_query_clears_the_previous_results(
+    chrome: Any, review_sandbox: SandboxHandle
+) -> None:
+    open_page(chrome, review_sandbox, "?sort=name&per_page=12")
+    wait_for(chrome, "the page count", lambda: "of 2" in text_of(chrome, ".page-info"))
+    box = chrome.find_element(By.ID, "query")
+    box.clear()
+    box.send_keys("predictions.total_count:>=x\n")
+    wait_for(chrome, "the query error", chrome.find_element(By.ID, "query-error").is_displayed)
+    wait_for(chrome, "no cards", lambda: names_shown(chrome) == [])
+    assert text_of(chrome, ".page-info") == ""
+    assert chrome.find_element(By.ID, "samples").get_attribute("data-total") is None
+    assert all(not b.is_enabled() for b in chrome.find_elements(By.CSS_SELECTOR, ".pager button"))
+    # A good query afterwards shows results and pages again.
+    box.clear()
+    box.send_keys("predictions.total_count:>=0\n")
+    wait_for(chrome, "12 cards", lambda: len(names_shown(chrome)) == 12)
+    assert not chrome.find_element(By.ID, "query-error").is_displayed()
+    assert "Page 1 of 2" in text_of(chrome, ".page-info")
+
+
+def shown_sides(driver: Any) -> list[str]:
+    sides: list[str] = driver.execute_script(
+        "const c = document.querySelector('#samples article.card');"
+        "return c ? [...c.querySelectorAll('[data-labelset-panel]')]"
+        ".map((p) => p.dataset.labelsetPanel) : []"
+    )
+    return sides
+
+
+@pytest.mark.parametrize(("side", "other"), [("ls-a", "ls-b"), ("ls-b", "ls-a")])
+def test_picking_the_other_sides_set_swaps_left_and_right(
+    chrome: Any, review_sandbox: SandboxHandle, side: str, other: str
+) -> None:
+    open_page(chrome, review_sandbox, "?a=ground-truth&b=predictions&sort=name")
+    assert shown_sides(chrome) == ["ground-truth", "predictions"]
+    taken = Select(chrome.find_element(By.ID, other)).first_selected_option.get_attribute("value")
+    Select(chrome.find_element(By.ID, side)).select_by_value(taken)
+    wait_for(
+        chrome,
+        "the sides swapped",
+        lambda: shown_sides(chrome) == ["predictions", "ground-truth"],
+    )
+    assert "a=predictions" in chrome.current_url
+    assert "b=ground-truth" in chrome.current_url
+
+
+def test_a_shared_link_with_the_same_set_twice_shows_two_sets(
+    chrome: Any, review_sandbox: SandboxHandle
+) -> None:
+    open_page(chrome, review_sandbox, "?a=predictions&b=predictions")
+    assert shown_sides(chrome) == ["predictions", "ground-truth"]
+
+
+def test_the_search_placeholder_is_made_of_the_datasets_own_names(
+    chrome: Any, tmp_path: Any
+) -> None:
+    manifest = {
+        "datasets": [
+            {
+                "owner": "o",
+                "name": "lights",
+                "task_type": "vector",
+                "task_attributes": {
+                    "format_version": "0.1",
+                    "categories": [{"id": 7, "name": "traffic light"}, {"id": 8, "name": "bus"}],
+                },
+                "labelsets": [{"name": "gt"}, {"name": "model.v3"}],
+                "samples": [{"name": "a.jpg", "attributes": {"image": {"url": "a.png"}}}],
+            }
+        ]
+    }
+    with start_sandbox(data=manifest, db=tmp_path / "p.sqlite3", api_key=KEY) as sb:
+        # (every dataset also has ground-truth, first)
+        open_page(chrome, sb)
+        placeholder = chrome.find_element(By.ID, "query").get_attribute("placeholder")
+        assert placeholder == 'ground-truth."traffic light":>0 gt."traffic light":=0'
+        Select(chrome.find_element(By.ID, "ls-a")).select_by_value("gt")
+        Select(chrome.find_element(By.ID, "ls-b")).select_by_value("model.v3")
+        wait_for(chrome, "the new sides", lambda: "b=model.v3" in chrome.current_url)
+        placeholder = chrome.find_element(By.ID, "query").get_attribute("placeholder")
+        assert placeholder == 'gt."traffic light":>0 "model.v3"."traffic light":=0'
+        # The placeholder is a query the dataset accepts.
+        box = chrome.find_element(By.ID, "query")
+        box.send_keys(placeholder + "\n")
+        wait_for(chrome, "the search ran", lambda: "q=" in chrome.current_url)
+        wait_for(chrome, "no cards", lambda: names_shown(chrome) == [])
+        assert not chrome.find_element(By.ID, "query-error").is_displayed()

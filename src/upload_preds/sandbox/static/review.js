@@ -2,8 +2,9 @@
 //
 // State (dataset, the two label sets, sort, query, page, page size) lives in
 // the URL's query string, so a view can be reloaded or shared; the API key
-// lives in sessionStorage only (taken once from a "#key=..." fragment, which
-// is then removed from the address bar, or typed into the key form).
+// lives in sessionStorage only (taken from a "#key=..." fragment, at load or
+// when one is added to an open tab's address, which is then removed from the
+// address bar, or typed into the key form).
 // Every list request asks the server for one page: the server filters
 // (search), sorts and pages, so thousands of samples never reach the browser
 // at once. Everything from the data is put in the page with textContent and
@@ -18,7 +19,8 @@ const FALLBACK = [
 ];
 
 const $ = (id) => document.getElementById(id);
-const state = { datasets: [], ds: null, colors: new Map(), names: new Map(), page: 1, pages: 1 };
+const state = { datasets: [], ds: null, colors: new Map(), names: new Map(), page: 1, pages: 1,
+  shown: null };
 
 function el(tag, attrs = {}, ...children) {
   const node = tag.startsWith("svg:")
@@ -39,11 +41,17 @@ function el(tag, attrs = {}, ...children) {
 
 // -- the key ------------------------------------------------------------------
 
+// Returns whether a key was taken (the caller then (re)starts the page).
 function takeKeyFromFragment() {
   const m = /(?:^#|&)key=([^&]*)/.exec(location.hash);
-  if (!m) return;
-  sessionStorage.setItem(KEY_STORE, decodeURIComponent(m[1]));
+  if (!m) return false;
+  let key = m[1];
+  try { key = decodeURIComponent(key); } catch (e) { /* a stray %: take it as written */ }
+  // The key leaves the address bar (and the history entry) before anything else.
   history.replaceState(null, "", location.pathname + location.search);
+  if (!key) return false;
+  sessionStorage.setItem(KEY_STORE, key);
+  return true;
 }
 
 function askForKey(message) {
@@ -105,6 +113,20 @@ function colorOf(cid) {
 }
 const rgb = (c, a = 1) => `rgba(${c[0]}, ${c[1]}, ${c[2]}, ${a})`;
 
+// A name as the search syntax writes it (search.py's render_name): bare, or quoted.
+function queryName(name) {
+  if (/^[^\s.:"\\<>=,[\]]+$/.test(name) && name !== "total_count") return name;
+  return `"${name.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+// The search box's example, made of this dataset's own label sets and categories.
+function placeholderFor(ds, A, B) {
+  const cat = ds.categories.length ? queryName(ds.categories[0].name) : "total_count";
+  const a = queryName(A);
+  if (!B || B === A) return `${a}.${cat}:>0 ${a}.total_count:<=10`;
+  return `${a}.${cat}:>0 ${queryName(B)}.${cat}:=0`;
+}
+
 function chooseDataset(fullName) {
   const ds = state.datasets.find((d) => d.full_name === fullName) || state.datasets[0];
   state.ds = ds;
@@ -125,10 +147,14 @@ function syncControls() {
   const ds = chooseDataset($("dataset").value);
   const sets = ds.labelsets.map((n) => [n, n]);
   const a = p.get("a") || ds.labelsets[0];
-  const b = p.get("b") || ds.labelsets.find((n) => n !== a) || a;
+  // Left and Right show different label sets whenever the dataset has two.
+  let b = p.get("b") || a;
+  if (b === a) b = ds.labelsets.find((n) => n !== a) || a;
   fillSelect($("ls-a"), sets, a);
   fillSelect($("ls-b"), sets, b);
   const A = $("ls-a").value, B = $("ls-b").value;
+  state.shown = [A, B];
+  $("query").placeholder = placeholderFor(ds, A, B);
   const sorts = [
     [`-score:${B}`, `Score of ${B}, high → low`], [`score:${B}`, `Score of ${B}, low → high`],
     [`-score:${A}`, `Score of ${A}, high → low`], [`score:${A}`, `Score of ${A}, low → high`],
@@ -337,6 +363,11 @@ function renderPager(total) {
   for (const b of document.querySelectorAll(".pager .next")) b.disabled = p >= n;
 }
 
+function clearPager() {
+  for (const info of document.querySelectorAll(".page-info")) info.textContent = "";
+  for (const b of document.querySelectorAll(".pager button")) b.disabled = true;
+}
+
 let generation = 0;
 
 async function load({ keepScroll = false } = {}) {
@@ -366,6 +397,11 @@ async function load({ keepScroll = false } = {}) {
   } catch (e) {
     if (mine !== generation) return;
     $("status").textContent = "";
+    // Nothing below the error may look like its answer: clear the old results.
+    list.replaceChildren();
+    delete list.dataset.total;
+    delete list.dataset.page;
+    clearPager();
     if (e.body && e.body.query_error) showQueryError(e.body.query_error);
     else if (e.status !== 401) $("status").textContent = e.message;
   } finally {
@@ -405,7 +441,16 @@ function wire() {
     setParams({ dataset: $("dataset").value, a: null, b: null, sort: null, q: null, page: 1 });
     syncControls(); load();
   });
-  for (const id of ["ls-a", "ls-b", "sort", "per-page"]) {
+  // Picking for one side the set the other side shows swaps the two sides.
+  for (const [id, other, side] of [["ls-a", "ls-b", 0], ["ls-b", "ls-a", 1]]) {
+    $(id).addEventListener("change", () => {
+      const [oldA, oldB] = state.shown || [null, null];
+      const previous = side === 0 ? oldA : oldB;
+      if ($(id).value === $(other).value && previous) $(other).value = previous;
+      state.page = 1; readControls(); syncControls(); load();
+    });
+  }
+  for (const id of ["sort", "per-page"]) {
     $(id).addEventListener("change", () => {
       state.page = 1; readControls(); syncControls(); load();
     });
@@ -422,7 +467,10 @@ function wire() {
   for (const b of document.querySelectorAll(".pager .next")) {
     b.addEventListener("click", () => { state.page += 1; readControls(); load(); });
   }
-  window.addEventListener("popstate", () => { syncControls(); load(); });
+  // Before the key is known there is nothing to redraw (no datasets yet).
+  window.addEventListener("popstate", () => { if (state.ds) { syncControls(); load(); } });
+  // A "#key=..." added to an open tab's address: take it, clear it, start over.
+  window.addEventListener("hashchange", () => { if (takeKeyFromFragment()) start(); });
 }
 
 takeKeyFromFragment();
