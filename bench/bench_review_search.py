@@ -13,6 +13,9 @@ through ``Store.put_label`` as the API writes them, then times, in one run:
 * the same search as SQL joining every sample to its two labels, counting
   with the stored counts or with ``json_each`` over the annotations, for the
   ratios (the designs the review index replaced);
+* the platform's other term kinds together (``total_count``, metadata
+  numbers and lists, a name word): the first such search (which reads every
+  sample's metadata into the index) and warm;
 * what keeping the counts costs a label write.
 
 Each timing is the median of 5 runs. Usage:
@@ -81,7 +84,14 @@ def main() -> None:
                     },
                     "labelsets": [{"name": "ground-truth"}, {"name": "predictions"}],
                     "samples": [
-                        {"name": f"img_{i:06d}.jpg", "attributes": {"image": {"url": "x.png"}}}
+                        {
+                            "name": f"img_{i:06d}.jpg",
+                            "attributes": {"image": {"url": "x.png"}},
+                            "metadata": {
+                                "camera": ("front", "rear", "left")[i % 3],
+                                "seq": i % 100,
+                            },
+                        }
                         for i in range(n)
                     ],
                 }
@@ -123,6 +133,9 @@ def main() -> None:
     search(store, ds, q2)
     ms2, res2 = median_ms(lambda: search(store, ds, q2))
     ms4, res4 = median_ms(lambda: search(store, ds, q4))
+    qp = "predictions.total_count:>3 seq:>=50 camera:[front,rear] img_0"
+    ms_plat_first, _ = median_ms(lambda: search(store, ds, qp), runs=1)
+    ms_plat, res_plat = median_ms(lambda: search(store, ds, qp))
     terms = [CountTerm("ground-truth", 1, ">", 0), CountTerm("predictions", 1, "=", 0)]
     both = ["ground-truth", "predictions"]
 
@@ -192,6 +205,10 @@ def main() -> None:
     print(
         f"  the same in SQL, joining every sample to its labels: {ms_sql:.0f} ms "
         f"({ms_sql / ms2:.0f}x); counting with json_each: {ms_each:.0f} ms ({ms_each / ms2:.0f}x)"
+    )
+    print(
+        f"search {qp!r}: {res_plat.total} matches; first {ms_plat_first:.1f} ms "
+        f"(reads the metadata), warm {ms_plat:.1f} ms"
     )
     print("review page (24 samples + their labels), sorted by predictions' score:")
     print(f"  that search, first page {ms_first:.1f} ms, last page {ms_last:.1f} ms")
