@@ -117,11 +117,26 @@ def resolve_query(store: Store, ds: DatasetInfo, text: str) -> Resolved:
     )
 
 
-def _count_terms(resolved: Resolved) -> list[CountTerm]:
-    return [
+def find(
+    store: Store, ds: DatasetInfo, resolved: Resolved, shown: list[str], **order: Any
+) -> tuple[list[str], int, list[str]]:
+    """Run a resolved query: the label sets loaded (``shown`` and those the terms
+    name), the number of matches and one page of their uuids (``order``: the
+    sort and paging arguments of :meth:`~.review_index.ReviewQueries.find_samples`)."""
+    labelsets = list(dict.fromkeys([*shown, *(r.term.labelset for r in resolved.counts)]))
+    terms = [
         CountTerm(r.term.labelset, r.category_id, r.term.op, r.term.value, r.term.values)
         for r in resolved.counts
     ]
+    total, uuids = store.review.find_samples(
+        ds,
+        labelsets=labelsets,
+        terms=terms,
+        metadata=resolved.metadata,
+        names=resolved.names,
+        **order,
+    )
+    return labelsets, total, uuids
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +161,7 @@ class SearchResult:
 def search(store: Store, ds: DatasetInfo, text: str, *, limit: int | None = None) -> SearchResult:
     """The samples of ``ds`` that match ``text``, with the counts and metadata the terms looked at."""
     resolved = resolve_query(store, ds, text)
-    labelsets = list(dict.fromkeys(r.term.labelset for r in resolved.counts))
-    total, uuids = store.review.find_samples(
-        ds,
-        labelsets=labelsets,
-        terms=_count_terms(resolved),
-        metadata=resolved.metadata,
-        names=resolved.names,
-        limit=limit,
-    )
+    labelsets, total, uuids = find(store, ds, resolved, [], limit=limit)
     idx = store.review.index(ds, labelsets)
     # One column per distinct labelset.category and metadata key, in the order
     # the query names them.
@@ -378,13 +385,11 @@ class Review:
                 "(a shown label set), with a leading - for descending",
             )
         resolved = resolve_query(self.store, ds, q.get("q", ""))
-        labelsets = list(dict.fromkeys([*shown, *(r.term.labelset for r in resolved.counts)]))
-        total, uuids = self.store.review.find_samples(
+        _, total, uuids = find(
+            self.store,
             ds,
-            labelsets=labelsets,
-            terms=_count_terms(resolved),
-            metadata=resolved.metadata,
-            names=resolved.names,
+            resolved,
+            shown,
             sort=sort,
             sort_labelset=sort_ls or None,
             descending=descending,

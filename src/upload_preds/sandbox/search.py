@@ -45,9 +45,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 OPS: tuple[str, ...] = (">=", "<=", ">", "<", "=")
 TOTAL = "total_count"
@@ -64,6 +64,7 @@ _DIGITS = re.compile(r"[0-9]+")
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _WORD = re.compile(r"\S+")
 _Span = tuple[int, int]
+T = TypeVar("T")
 
 
 class QueryError(ValueError):
@@ -406,20 +407,20 @@ class _Parser:
             labelset, category, op, int(m.group()), (start, self.pos), ls_span, cat_span, (), total
         )
 
-    def count_list(self) -> tuple[int, ...] | None:
-        """``N``, ``N,M,...`` or ``[N,M,...]`` after the colon; None when it is not one."""
+    def items(self, item: Callable[[], T | None], what: str) -> tuple[T, ...] | None:
+        """``X``, ``X,Y,...`` or ``[X,Y,...]``: ``item`` reads one (None: not one here, which
+        for the first item means "not a list" and puts the position back)."""
         list_start = self.pos
         bracket = self.peek() == "["
         if bracket:
             self.pos += 1
-        numbers: list[int] = []
+        out: list[T] = []
         while True:
-            m = _DIGITS.match(self.text, self.pos)
-            if m is None:
+            one = item()
+            if one is None:
                 self.pos = list_start
                 return None
-            numbers.append(int(m.group()))
-            self.pos = m.end()
+            out.append(one)
             if self.peek() != ",":
                 break
             self.pos += 1
@@ -427,8 +428,20 @@ class _Parser:
             if self.peek() != "]":
                 raise self.fail(list_start, self.word_end(list_start), "close the list with ']'")
             self.pos += 1
-        self.end_of_term(list_start, "expected whole numbers ≥ 0 separated by ','")
-        return tuple(dict.fromkeys(numbers))
+        self.end_of_term(list_start, f"expected {what} separated by ','")
+        return tuple(dict.fromkeys(out))
+
+    def count_list(self) -> tuple[int, ...] | None:
+        """Whole numbers after the colon; None when there are none."""
+
+        def number() -> int | None:
+            m = _DIGITS.match(self.text, self.pos)
+            if m is None:
+                return None
+            self.pos = m.end()
+            return int(m.group())
+
+        return self.items(number, "whole numbers ≥ 0")
 
     def meta_term(self, start: int, key: str, key_span: _Span) -> MetaTerm:
         op_start = self.pos
@@ -456,36 +469,24 @@ class _Parser:
         return pos >= len(self.text) or self.text[pos].isspace()
 
     def meta_list(self, start: int, key: str, key_span: _Span) -> MetaTerm:
-        list_start = self.pos
-        bracket = self.peek() == "["
-        if bracket:
-            self.pos += 1
-        texts: list[str] = []
-        while True:
+        def value() -> str:
             if self.peek() == '"':
-                text, _ = self.quoted("value")
-            else:
-                m = _BARE_VALUE.match(self.text, self.pos)
-                if m is None:
-                    raise self.fail(
-                        self.pos,
-                        self.word_end(self.pos),
-                        f"expected a value after ':' (e.g. {render_name(key)}:front, "
-                        f'{render_name(key)}:"two words", {render_name(key)}:[a,b] '
-                        f"or {render_name(key)}:>=2)",
-                    )
-                text = m.group()
-                self.pos = m.end()
-            texts.append(text)
-            if self.peek() != ",":
-                break
-            self.pos += 1
-        if bracket:
-            if self.peek() != "]":
-                raise self.fail(list_start, self.word_end(list_start), "close the list with ']'")
-            self.pos += 1
-        self.end_of_term(list_start, "expected values separated by ','")
-        return MetaTerm(key, "in", tuple(dict.fromkeys(texts)), (start, self.pos), key_span)
+                return self.quoted("value")[0]
+            m = _BARE_VALUE.match(self.text, self.pos)
+            if m is None:
+                raise self.fail(
+                    self.pos,
+                    self.word_end(self.pos),
+                    f"expected a value after ':' (e.g. {render_name(key)}:front, "
+                    f'{render_name(key)}:"two words", {render_name(key)}:[a,b] '
+                    f"or {render_name(key)}:>=2)",
+                )
+            self.pos = m.end()
+            return m.group()
+
+        texts = self.items(value, "values")
+        assert texts is not None  # value() raises instead of answering None
+        return MetaTerm(key, "in", texts, (start, self.pos), key_span)
 
     def query(self) -> Query:
         terms: list[AnyTerm] = []
