@@ -5,7 +5,9 @@ SQLite connection. Joining every sample to its labels in SQL took 0.3-1 s on
 50,000 samples (uuid-keyed lookups); instead, per dataset, a
 :class:`ReviewIndex` holds sample names and, per label set, each label's
 status, score and object counts per category, loaded with one scan the first
-time a label set is searched. The store's own label and sample writes update it
+time a label set is searched, and every sample's metadata, loaded the first
+time a query names a metadata key (a new sample drops it, to be read again).
+The store's own label and sample writes update it
 (:meth:`ReviewQueries.label_changed`, :meth:`ReviewQueries.sample_added`);
 commits by another connection (``upload-preds-sandbox copy`` beside a running
 server) change SQLite's ``PRAGMA data_version``, which every search checks: the
