@@ -1,12 +1,16 @@
-"""Fixtures shared by several test folders."""
+"""Fixtures shared by several test folders; this folder is put on ``sys.path`` so that
+the kits every folder uses (``clikit``) import by name (``--import-mode=importlib``)."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ Every test gets its own journal file and sandbox database.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from clikit import Result, cli_env, run_cli
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,17 +100,6 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 @dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def report(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.stdout)
-        return data
-
-
-@dataclass
 class Env:
     """How to reach one sandbox: key, URL, journal, and a runner for the CLI."""
 
@@ -120,33 +109,18 @@ class Env:
     tmp: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
-        env.update(
-            {
-                "SEGMENTS_API_KEY": self.key,
-                "SEGMENTS_API_URL": self.sandbox.url,
-                "NO_COLOR": "1",
-                "COLUMNS": "200",
-            }
-        )
-        env.update(extra)
-        return env
+        return cli_env(self.sandbox.url, self.key, **extra)
 
     def args(self, *args: str | Path) -> list[str]:
         return [sys.executable, "-m", "upload_preds", *map(str, args), "--state", str(self.journal)]
 
     def run(self, *args: str | Path, timeout: float = 180, **env: str) -> Result:
-        proc = subprocess.run(
-            self.args(*args),
-            capture_output=True,
-            cwd=self.tmp,
+        return run_cli(
+            [*map(str, args), "--state", str(self.journal)],
             env=self.env(**env),
+            cwd=self.tmp,
             timeout=timeout,
-            check=False,
         )
-        res = Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-        assert "Traceback" not in res.stderr, res.stderr
-        return res
 
     def popen(self, *args: str | Path, **env: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(

@@ -14,11 +14,7 @@ and ``tests/masks/conftest.py`` put this directory on ``sys.path`` so they can
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +24,7 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 
+from clikit import Result, cli_env, run_cli
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 
 
@@ -74,17 +71,6 @@ def dataset_manifest(
 
 
 @dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def report(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.stdout)
-        return data
-
-
-@dataclass
 class SandboxEnv:
     """A running sandbox, its key and a working folder; subclasses set the two ClassVars."""
 
@@ -96,14 +82,13 @@ class SandboxEnv:
     tmp: Path
 
     def run(self, *args: str | Path) -> Result:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
-        env.update(SEGMENTS_API_KEY=self.key, SEGMENTS_API_URL=self.sandbox.url, NO_COLOR="1")
-        cmd = [sys.executable, "-m", "upload_preds", *map(str, args)]
-        cmd += ["--dataset", self.DATASET, "--state", str(self.tmp / "journal.sqlite3"), "--json"]
-        proc = subprocess.run(cmd, capture_output=True, cwd=self.tmp, env=env, timeout=120)
-        res = Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-        assert "Traceback" not in res.stderr, res.stderr
-        return res
+        state = str(self.tmp / "journal.sqlite3")
+        return run_cli(
+            [*map(str, args), "--dataset", self.DATASET, "--state", state, "--json"],
+            env=cli_env(self.sandbox.url, self.key),
+            cwd=self.tmp,
+            timeout=120,
+        )
 
     def label(self, name: str) -> dict[str, Any] | None:
         """The sample's ground-truth label as the API returns it, or None when it has none."""

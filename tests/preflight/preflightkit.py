@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +30,8 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+
+from clikit import Result, cli_env, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = "test/guard"
@@ -197,17 +196,6 @@ class CappingProxy:
 
 
 @dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def report(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.stdout)
-        return data
-
-
-@dataclass
 class Cli:
     """Runs the CLI against ``url`` with ``key``, journal ``state``, in ``cwd``."""
 
@@ -217,17 +205,10 @@ class Cli:
     cwd: Path
 
     def run(self, *args: str | Path, timeout: float = 180) -> Result:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
-        env.update(
-            {
-                "SEGMENTS_API_KEY": self.key,
-                "SEGMENTS_API_URL": self.url,
-                "NO_COLOR": "1",
-                "COLUMNS": "200",
-            }
+        return run_cli(
+            [*map(str, args), "--state", str(self.state)],
+            env=cli_env(self.url, self.key),
+            cwd=self.cwd,
+            timeout=timeout,
+            no_traceback=False,
         )
-        cmd = [sys.executable, "-m", "upload_preds", *map(str, args), "--state", str(self.state)]
-        proc = subprocess.run(
-            cmd, capture_output=True, cwd=self.cwd, env=env, timeout=timeout, check=False
-        )
-        return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
