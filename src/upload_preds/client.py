@@ -542,6 +542,7 @@ class SegmentsClient:
         label_status: Sequence[str] | None = None,
         name__contains: str | None = None,
         per_page: int = 1000,
+        ends_below: int = 0,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every sample of a dataset, page by page, sorted by name.
 
@@ -551,6 +552,10 @@ class SegmentsClient:
         keeps the order stable from one page to the next. A 502 halves the
         page size (down to :data:`MIN_PAGE_SIZE`) and asks again from the
         same sample on; other transient failures are retried as usual.
+
+        ``ends_below=2`` (a name lookup) takes a first page of 0 or 1 samples
+        as the whole answer: no server caps a page at one sample, and a lookup
+        of a unique name then costs one request instead of two.
         """
         base = f"datasets/{_split_dataset(full_name)}/samples/"
         query: dict[str, str] = {}
@@ -589,6 +594,8 @@ class SegmentsClient:
             received += len(samples)
             for sample in samples:
                 yield sample
+            if page == 1 and len(samples) < ends_below:
+                return
             page += 1
 
     def label_path(self, sample_uuid: str, labelset: str) -> str:

@@ -15,7 +15,11 @@ SampleIndex` the preflight pages anyway) and answers by dictionary look-ups:
 * ``uuid``: the key, or its stem, is the sample uuid itself.
 
 A key that two samples would match is ambiguous and matches neither (it fails
-naming both). Unmatched keys get the closest sample names as suggestions.
+naming both). Unmatched keys get the closest sample names as suggestions,
+and :meth:`Matcher.other_match` names the ``--match`` that would find the key
+(``bus.jpg`` is sample ``images/bus.jpg`` by ``path``, ``bus.png`` by
+``stem``): the other modes' matchers are built from the same index only when a
+key fails, once each.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class Matcher:
                 self._add(normalise_path(name), name, uuid)
         # path mode: every trailing part of a sample's path ('b/c.jpg', 'c.jpg' of
         # 'a/b/c.jpg') → its uuid, or "" when several samples end that way.
+        self._others: dict[MatchMode, Matcher] = {}
         self._suffix: dict[str, str] = {}
         if mode == "path":
             for key, uuid in self._by_key.items():
@@ -118,6 +123,24 @@ class Matcher:
                 return uuid
         return self._suffix.get(k) or None
 
+    def other_match(self, key: str) -> str:
+        """``"; sample 'images/bus.jpg' matches it by --match path"`` when another
+        mode (path, then stem) finds the one sample ``key`` means, else ``""``."""
+        name_of: dict[str, str] | None = None
+        for mode in ("path", "stem"):
+            if mode == self.mode:
+                continue
+            other = self._others.get(mode)
+            if other is None:
+                other = self._others[mode] = Matcher(self.index, mode)
+            uuid = other.uuid_for(key)
+            if uuid is None:
+                continue
+            if name_of is None:
+                name_of = {u: n for n, u in self.index.uuid_by_name.items()}
+            return f"; sample {name_of.get(uuid, uuid)!r} matches it by --match {mode}"
+        return ""
+
     def why_not(self, key: str, dataset: str | None) -> str:
         """The message for a key that did not match: ambiguity, or the closest names."""
         k = self._key(key)
@@ -130,6 +153,9 @@ class Matcher:
             )
         where = f" in {dataset}" if dataset else ""
         message = f"no sample{where} matches {key!r} by {how[self.mode]} (--match {self.mode})"
+        other = self.other_match(key)
+        if other:
+            return message + other
         probe = key_stem(key) if self.mode == "stem" else key.strip()
         near = self.index.suggest(probe) or self.index.suggest(normalise_path(key))
         if near:

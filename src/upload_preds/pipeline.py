@@ -224,6 +224,9 @@ class Scan:
     uses_names: bool = False
     #: The image keys of detector-format inputs (COCO/YOLO), for the plan's match counts.
     keys: list[str] = field(default_factory=list)
+    #: The distinct ``sample_name`` values of rows: the preflight looks these up
+    #: one by one instead of paging the dataset when they are few.
+    names: set[str] = field(default_factory=set)
 
 
 class Preparer:
@@ -351,6 +354,7 @@ class Preparer:
                             out.first_uuid = uuid.strip()
                     elif isinstance(data.get("sample_name"), str):
                         out.uses_names = True
+                        out.names.add(data["sample_name"])
             out.duplicates = index.duplicates()
         self._scan = out
         return out

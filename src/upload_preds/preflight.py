@@ -14,7 +14,17 @@ that either returns what the upload needs or raises an error from
 4. :func:`fetch_sample_index`: pages the dataset's sample list once
    (``per_page=1000``), never one request per row, into a
    :class:`SampleIndex`: name → uuid. :meth:`SampleIndex.suggest` finds the
-   closest names for an unknown one.
+   closest names for an unknown one. When the file names far fewer samples
+   than the dataset holds, :func:`lookup_sample_index` asks for each name
+   instead (``name__contains=NAME``, a "contains" filter, so the exact match
+   is made here by the :class:`~upload_preds.matching.Matcher`; the near names
+   it also returns feed the hints of unmatched names). :func:`lookup_pays`
+   chooses by counting round trips: paging is ``samples_count / 1000``
+   sequential requests (``samples_count`` comes free with the dataset
+   response), lookups are ``names / concurrency`` rounds of parallel ones,
+   run by ``concurrency`` workers over one shared list (never an unbounded
+   gather). ``--match stem|path`` matches names that are not exact, so they
+   need the whole index and always page.
 5. :class:`Guard`, LAST (the snapshot is as fresh as the preflight allows):
    :meth:`Guard.snapshot` pages each target label set's listing
    (``labelset=...``); every sample whose label there has a status other
@@ -56,10 +66,11 @@ is a compiled dependency for an error message).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import difflib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +91,8 @@ __all__ = [
     "fetch_sample_index",
     "get_dataset",
     "is_protected",
+    "lookup_pays",
+    "lookup_sample_index",
 ]
 
 # The only statuses a label nobody worked on has; every other one is protected.
@@ -257,10 +270,14 @@ class SampleIndex:
         self.samples = 0
         self._postings: dict[str, list[int]] | None = None
         self._names: list[str] = []
+        self._seen: set[str] = set()
 
     def add(self, sample: dict[str, Any]) -> None:
         uuid = str(sample.get("uuid"))
         name = sample.get("name")
+        if uuid in self._seen:  # two lookups may both return one sample
+            return
+        self._seen.add(uuid)
         self.samples += 1
         if isinstance(name, str):
             if name in self.uuid_by_name and self.uuid_by_name[name] != uuid:
@@ -310,6 +327,56 @@ async def fetch_sample_index(
             index.add(sample)
     except ClientError as exc:
         raise _setup_error(f"listing the samples of {dataset}", exc) from None
+    return index
+
+
+def lookup_pays(
+    names: int, samples_count: int | None, concurrency: int, *, per_page: int = 1000
+) -> bool:
+    """Whether looking ``names`` up one by one beats paging the whole dataset.
+
+    Paging costs ``ceil(samples_count / per_page)`` round trips one after the
+    other; lookups cost ``ceil(names / concurrency)`` rounds of parallel ones,
+    each at least one round trip (a name that many samples contain takes more
+    pages), so lookups are chosen only when they take at most half the rounds.
+    An unknown count (a server that does not say ``samples_count``) pages.
+    """
+    if samples_count is None or names <= 0:
+        return False
+    pages = max(1, -(-samples_count // per_page))
+    rounds = -(-names // max(1, concurrency))
+    return 2 * rounds <= pages
+
+
+async def lookup_sample_index(
+    client: SegmentsClient, dataset: str, names: Iterable[str], *, per_page: int = 100
+) -> SampleIndex:
+    """A :class:`SampleIndex` of the samples whose names contain one of ``names``.
+
+    One ``name__contains`` listing per distinct (trimmed) name, run by
+    ``client.concurrency`` workers taking names from one iterator, so at most
+    that many requests are in flight and memory does not grow with the file.
+    """
+    index = SampleIndex()
+    todo = iter(sorted({n.strip() for n in names if n.strip()}))
+
+    async def worker() -> None:
+        for name in todo:
+            async for sample in client.iter_samples(
+                dataset, name__contains=name, per_page=per_page, ends_below=2
+            ):
+                index.add(sample)
+
+    # A fixed number of workers (not one task per name); the first failure
+    # cancels the others (Python 3.10 has no TaskGroup).
+    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, client.concurrency))]
+    try:
+        await asyncio.gather(*tasks)
+    except ClientError as exc:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise _setup_error(f"looking up sample names in {dataset}", exc) from None
     return index
 
 

@@ -597,7 +597,10 @@ class Run:
         else:
             near = self._index.suggest(name.strip())
             message = f"no sample named {name!r} in {self.report.dataset}"
-            if near:
+            other = self._matcher.other_match(name)
+            if other:
+                message += other
+            elif near:
                 message += "; did you mean " + ", ".join(repr(n) for n in near) + "?"
         self._fail_rows(
             REASON_UNKNOWN_SAMPLE,
@@ -855,15 +858,35 @@ class Run:
                     existing.add(ls)
                     self.plan(f"label set {ls!r} created")
             if scan.uses_names:
-                self._index = await preflight.fetch_sample_index(client, info.full_name)
+                # --match name with few names: one name__contains lookup each;
+                # stem/path (and image keys) need every name, so they page.
+                count = info.raw.get("samples_count")
+                lookup = (
+                    self.inputs.match == "name"
+                    and not scan.keys
+                    and preflight.lookup_pays(
+                        len(scan.names),
+                        count if isinstance(count, int) else None,
+                        client.concurrency,
+                    )
+                )
+                if lookup:
+                    self._index = await preflight.lookup_sample_index(
+                        client, info.full_name, scan.names
+                    )
+                else:
+                    self._index = await preflight.fetch_sample_index(client, info.full_name)
                 self._matcher = Matcher(self._index, self.inputs.match)
                 # Names are now samples: two rows of one sample are duplicates,
                 # however they name it (found again, by resolved key).
                 prep.resolve_names(self._matcher.uuid_for)
-                self.plan(
-                    f"sample names: resolved against {len(self._index):,} samples "
-                    f"of {info.full_name} (--match {self.inputs.match})"
+                how = (
+                    f"looked up {len(scan.names):,} names one by one "
+                    f"({len(self._index):,} samples contain one)"
+                    if lookup
+                    else f"resolved against {len(self._index):,} samples"
                 )
+                self.plan(f"sample names: {how} of {info.full_name} (--match {self.inputs.match})")
                 if scan.keys:
                     matched, unmatched, examples = self._matcher.count(scan.keys)
                     line = f"images: {matched:,} match a sample, {unmatched:,} do not"
