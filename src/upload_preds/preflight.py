@@ -32,7 +32,10 @@ that either returns what the upload needs or raises an error from
    adds later is protected too) is protected, and, when the journal holds
    records to check, each label's ``(label_status, updated_at)`` is kept so
    :meth:`Guard.confirms` can tell whether the label the journal says we
-   uploaded is still the one on the server.
+   uploaded is still the one on the server. When the names were looked up
+   and no row names a sample by uuid, the guard reads only those samples
+   (``Guard(names=...)``: the same ``name__contains`` lookups with
+   ``labelset=``, paged to the end, snapshot and refreshes alike).
 
 Every listing pages until an empty page or "Invalid page." (see
 :meth:`~upload_preds.client.SegmentsClient.iter_samples`), so a server that
@@ -70,7 +73,7 @@ import asyncio
 import collections
 import difflib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -358,26 +361,38 @@ async def lookup_sample_index(
     that many requests are in flight and memory does not grow with the file.
     """
     index = SampleIndex()
-    todo = iter(sorted({n.strip() for n in names if n.strip()}))
+
+    async def look_up(name: str) -> None:
+        async for sample in client.iter_samples(
+            dataset, name__contains=name, per_page=per_page, ends_below=2
+        ):
+            index.add(sample)
+
+    try:
+        await _each(client.concurrency, sorted({n.strip() for n in names if n.strip()}), look_up)
+    except ClientError as exc:
+        raise _setup_error(f"looking up sample names in {dataset}", exc) from None
+    return index
+
+
+async def _each(workers: int, items: Sequence[str], job: Callable[[str], Awaitable[None]]) -> None:
+    """``job(item)`` for every item, by ``workers`` tasks sharing one iterator
+    (never one task per item); the first failure cancels the rest and is raised.
+    (Python 3.10 has no TaskGroup.)"""
+    todo = iter(items)
 
     async def worker() -> None:
-        for name in todo:
-            async for sample in client.iter_samples(
-                dataset, name__contains=name, per_page=per_page, ends_below=2
-            ):
-                index.add(sample)
+        for item in todo:
+            await job(item)
 
-    # A fixed number of workers (not one task per name); the first failure
-    # cancels the others (Python 3.10 has no TaskGroup).
-    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, client.concurrency))]
+    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, min(workers, len(items))))]
     try:
         await asyncio.gather(*tasks)
-    except ClientError as exc:
+    except BaseException:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        raise _setup_error(f"looking up sample names in {dataset}", exc) from None
-    return index
+        raise
 
 
 def _summary(sample: dict[str, Any]) -> tuple[str, str, str | None] | None:
@@ -421,8 +436,12 @@ class Guard:
         overwrite: bool = False,
         refresh_interval: float = 180.0,
         per_page: int = 1000,
+        names: Iterable[str] | None = None,
     ) -> None:
         self.client = client
+        # Only these samples' labels (by name lookup) instead of every label set
+        # listing: set when the file names few samples and all of them by name.
+        self.names = sorted({n.strip() for n in names if n.strip()}) if names is not None else None
         self.dataset = dataset
         self.overwrite = overwrite
         self.refresh_interval = refresh_interval
@@ -458,18 +477,39 @@ class Guard:
         return len(snap.protected)
 
     async def _list(self, snap: _Snapshot, labelset: str, statuses: list[str] | None) -> None:
-        async for sample in self.client.iter_samples(
-            self.dataset, labelset=labelset, label_status=statuses, per_page=self.per_page
-        ):
-            found = _summary(sample)
-            if found is None:
-                continue
-            uuid, status, stamp = found
-            if is_protected(status):
-                snap.protected.add(uuid)
-                snap.statuses.add(status)
-            if snap.labels is not None:
-                snap.labels[uuid] = (status, stamp)
+        if self.names is None:
+            async for sample in self.client.iter_samples(
+                self.dataset, labelset=labelset, label_status=statuses, per_page=self.per_page
+            ):
+                self._note(snap, sample)
+            return
+
+        async def look_up(name: str) -> None:
+            # Every sample whose name contains this one is noted: near names
+            # are not uploaded to, so protecting them too costs nothing.
+            async for sample in self.client.iter_samples(
+                self.dataset,
+                labelset=labelset,
+                label_status=statuses,
+                name__contains=name,
+                per_page=100,
+                ends_below=2,
+            ):
+                self._note(snap, sample)
+
+        await _each(self.client.concurrency, self.names, look_up)
+
+    @staticmethod
+    def _note(snap: _Snapshot, sample: dict[str, Any]) -> None:
+        found = _summary(sample)
+        if found is None:
+            return
+        uuid, status, stamp = found
+        if is_protected(status):
+            snap.protected.add(uuid)
+            snap.statuses.add(status)
+        if snap.labels is not None:
+            snap.labels[uuid] = (status, stamp)
 
     async def refresh(self) -> None:
         """Add the labels people worked on since the last look (never raises)."""

@@ -857,6 +857,7 @@ class Run:
                     )
                     existing.add(ls)
                     self.plan(f"label set {ls!r} created")
+            guard_names: set[str] | None = None
             if scan.uses_names:
                 # --match name with few names: one name__contains lookup each;
                 # stem/path (and image keys) need every name, so they page.
@@ -870,6 +871,9 @@ class Run:
                         client.concurrency,
                     )
                 )
+                if lookup and scan.first_uuid is None:
+                    # Every row names its sample: the guard reads only those.
+                    guard_names = scan.names
                 if lookup:
                     self._index = await preflight.lookup_sample_index(
                         client, info.full_name, scan.names
@@ -899,7 +903,9 @@ class Run:
             key = info.identity(self.journal_host or client.host_key)
             with journal:
                 # The guard last: its snapshot is as fresh as the preflight allows.
-                await self._take_guard(client, info.full_name, labelsets, existing, journal, key)
+                await self._take_guard(
+                    client, info.full_name, labelsets, existing, journal, key, guard_names
+                )
                 self.plan(
                     f"journal: {journal.path} ({journal.count(key):,} labels recorded for "
                     "this dataset)" + ("" if s.resume else "; --no-resume: sending everything")
@@ -917,11 +923,12 @@ class Run:
         existing: set[str],
         journal: Journal,
         key: str,
+        names: set[str] | None = None,
     ) -> None:
         from upload_preds import preflight
 
         s = self.settings
-        guard = self._guard = preflight.Guard(client, dataset, overwrite=s.overwrite)
+        guard = self._guard = preflight.Guard(client, dataset, overwrite=s.overwrite, names=names)
         if s.overwrite:
             self.plan("guard off (--overwrite): labels people worked on will be replaced")
         for ls in labelsets:

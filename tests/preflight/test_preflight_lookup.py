@@ -46,6 +46,24 @@ def test_few_names_are_looked_up_instead_of_paging_the_dataset(
     assert "looked up 2 names one by one" in res.stderr
 
 
+def test_the_guard_reads_only_the_named_samples_and_still_protects(
+    make_sandbox: MakeSandbox, make_proxy: MakeProxy, tmp_path: Path
+) -> None:
+    box = make_sandbox(2500, {7: "REVIEWED", 8: "REVIEWED"})
+    proxy = make_proxy(box.url)
+    preds = write_jsonl(tmp_path / "p.jsonl", [prediction(i, by_name=True) for i in (7, 2400)])
+    cli = Cli(proxy.url, box.api_key, tmp_path / "j.sqlite3", tmp_path)
+    res = cli.run(preds, "--dataset", DATASET, "--json")
+    assert res.code == 0, res.stderr
+    counts = res.report()["counts"]
+    assert (counts["uploaded"], counts["skipped"]) == (1, 1)  # sample 7 is protected
+    guard = [q for q in proxy.queries if "labelset" in q]
+    # The snapshot, then the refresh before the last batch: each by the two names.
+    assert {q["name__contains"] for q in guard} == {"img_00007.jpg", "img_02400.jpg"}
+    assert all(q["page"] == "1" for q in guard)
+    assert "guard: 1 samples in 'ground-truth'" in res.stderr
+
+
 def test_a_file_covering_the_dataset_pages_it(
     make_sandbox: MakeSandbox, make_proxy: MakeProxy, tmp_path: Path
 ) -> None:
