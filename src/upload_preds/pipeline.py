@@ -213,6 +213,12 @@ _JSON_FORMATS = ("json", "jsonl")
 _CSV_FORMATS = ("csv", "tsv")
 
 
+#: Above this many distinct sample names a file always pages the dataset's
+#: sample list (lookups would take more round trips than paging all but the
+#: largest datasets), so the scan stops collecting them.
+MAX_LOOKUP_NAMES = 100_000
+
+
 @dataclass(slots=True)
 class Scan:
     """What the first pass learned about the input."""
@@ -225,8 +231,11 @@ class Scan:
     #: The image keys of detector-format inputs (COCO/YOLO), for the plan's match counts.
     keys: list[str] = field(default_factory=list)
     #: The distinct ``sample_name`` values of rows: the preflight looks these up
-    #: one by one instead of paging the dataset when they are few.
+    #: one by one instead of paging the dataset when they are few. Collected up
+    #: to :data:`MAX_LOOKUP_NAMES` only, so memory stays bounded; past that
+    #: ``names_overflow`` is set (and the set emptied): so many names page.
     names: set[str] = field(default_factory=set)
+    names_overflow: bool = False
 
 
 class Preparer:
@@ -354,7 +363,11 @@ class Preparer:
                             out.first_uuid = uuid.strip()
                     elif isinstance(data.get("sample_name"), str):
                         out.uses_names = True
-                        out.names.add(data["sample_name"])
+                        if not out.names_overflow:
+                            out.names.add(data["sample_name"])
+                            if len(out.names) > MAX_LOOKUP_NAMES:
+                                out.names_overflow = True
+                                out.names = set()
             out.duplicates = index.duplicates()
         self._scan = out
         return out

@@ -865,6 +865,7 @@ class Run:
                 lookup = (
                     self.inputs.match == "name"
                     and not scan.keys
+                    and not scan.names_overflow
                     and preflight.lookup_pays(
                         len(scan.names),
                         count if isinstance(count, int) else None,
