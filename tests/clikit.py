@@ -1,7 +1,8 @@
 """Running the ``upload-preds`` CLI as a user would: a subprocess with its own environment.
 
-One runner for the end-to-end tests of every folder (``tests/conftest.py`` puts
-this directory on ``sys.path``; pytest runs with ``--import-mode=importlib``).
+One runner, and one writer of its JSONL inputs, for the end-to-end tests of
+every folder (``tests/conftest.py`` puts this directory on ``sys.path``;
+pytest runs with ``--import-mode=importlib``).
 The environment is the test process's own, less any ``SEGMENTS_*`` variable of
 the machine, plus the key and URL of the server under test; colour is off and
 the terminal wide, so that assertions on stderr see whole lines.
@@ -27,6 +28,11 @@ class Result:
     def report(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(self.stdout)
         return data
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
 
 
 def cli_env(url: str, key: str, **extra: str) -> dict[str, str]:

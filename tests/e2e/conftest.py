@@ -94,11 +94,6 @@ def prediction_row(i: int, *, by_name: bool = False, shift: float = 0.0) -> dict
     return row
 
 
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
 @dataclass
 class Env:
     """How to reach one sandbox: key, URL, journal, and a runner for the CLI."""

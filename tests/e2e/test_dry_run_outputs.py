@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.conftest import MakeEnv, prediction_row, write_jsonl
+from tests.e2e.conftest import MakeEnv, prediction_row
+
+from clikit import write_jsonl
 
 
 def _rows(n: int, bad: int) -> list[dict[str, object]]:

@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
+from clikit import write_jsonl
 from upload_preds.sandbox import Faults
 
-from .conftest import Env, MakeEnv, Result, prediction_row, write_jsonl
+from .conftest import Env, MakeEnv, Result, prediction_row
 
 
 def _printed_command(stderr: str, label: str) -> list[str]:

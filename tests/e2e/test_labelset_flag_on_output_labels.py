@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.conftest import MakeEnv, prediction_row, write_jsonl
+from tests.e2e.conftest import MakeEnv, prediction_row
+
+from clikit import write_jsonl
 
 
 def test_labelset_flag_on_output_labels_rows_warns_once(make_env: MakeEnv, tmp_path: Path) -> None:

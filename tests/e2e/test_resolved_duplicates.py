@@ -18,7 +18,9 @@ import pytest
 from PIL import Image
 from segments import SegmentsClient
 from segments.exceptions import NotFoundError
-from tests.e2e.conftest import Env, MakeEnv, prediction_row, sample_uuid, write_jsonl
+from tests.e2e.conftest import Env, MakeEnv, prediction_row, sample_uuid
+
+from clikit import write_jsonl
 
 
 def sdk(env: Env) -> SegmentsClient:

@@ -14,9 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from clikit import write_jsonl
 from upload_preds.sandbox import Faults
 
-from .conftest import ROOT, Env, MakeEnv, prediction_row, sample_uuid, write_jsonl
+from .conftest import ROOT, Env, MakeEnv, prediction_row, sample_uuid
 
 
 def run_in_pty(env: Env, *args: str | Path, timeout: float = 120) -> tuple[int, str]:

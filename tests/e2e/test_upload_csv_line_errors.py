@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 from segments import SegmentsClient
 
-from .conftest import DEMO, MakeEnv, sample_uuid, write_jsonl
+from clikit import write_jsonl
+
+from .conftest import DEMO, MakeEnv, sample_uuid
 
 NOT_OWN = "no error of its own; not uploaded because its label failed: "
 COLUMNS = ["sample_name", "category", "xmin", "ymin", "xmax", "ymax", "score"]

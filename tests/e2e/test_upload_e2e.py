@@ -18,6 +18,7 @@ import pytest
 import segments
 
 import upload_preds
+from clikit import write_jsonl
 from upload_preds.sandbox import Faults
 
 from .conftest import (
@@ -27,7 +28,6 @@ from .conftest import (
     make_manifest,
     prediction_row,
     sample_uuid,
-    write_jsonl,
 )
 
 

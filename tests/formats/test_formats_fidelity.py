@@ -29,6 +29,7 @@ import segments
 from PIL import Image
 from pycocotools.coco import COCO
 
+from clikit import write_jsonl
 from upload_preds.formats.coco import mask_box
 from upload_preds.masks import MaskError, rle_box
 from upload_preds.sandbox.cli import main as sandbox_main
@@ -83,11 +84,6 @@ def platform_example_rows() -> list[dict[str, Any]]:
             "score": 0.92,
         },
     ]
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def test_the_platforms_prediction_example_uploads_with_ordered_corners(

@@ -20,7 +20,6 @@ proxy is what plays a gateway's 502s and a status the sandbox does not know.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -95,11 +94,6 @@ def prediction(i: int, *, by_name: bool = False, x: float = 10.0) -> dict[str, A
     else:
         row["sample_uuid"] = sample_uuid(i)
     return row
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 @dataclass

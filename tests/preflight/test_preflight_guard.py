@@ -17,9 +17,9 @@ from preflightkit import (
     Cli,
     prediction,
     sample_uuid,
-    write_jsonl,
 )
 
+from clikit import write_jsonl
 from upload_preds import preflight
 from upload_preds.client import SegmentsClient
 from upload_preds.sandbox import SandboxHandle

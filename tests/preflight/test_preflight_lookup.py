@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from preflightkit import DATASET, CappingProxy, Cli, manifest, prediction, write_jsonl
+from preflightkit import DATASET, CappingProxy, Cli, manifest, prediction
 
+from clikit import write_jsonl
 from upload_preds import preflight
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 
