@@ -55,8 +55,7 @@ Which label a row is comes from :class:`~upload_preds.labelkey.LabelKey`; the
 values handed out (:class:`~upload_preds.records.Failure`,
 :class:`~upload_preds.records.Skip`) live in :mod:`upload_preds.records`, the
 plan that counts them in :mod:`upload_preds.plan`, and the files written
-beside a run in :mod:`upload_preds.outputs`. Those names stay importable from
-here for callers written against the one-module layout.
+beside a run in :mod:`upload_preds.outputs`.
 """
 
 from __future__ import annotations
@@ -85,8 +84,6 @@ from upload_preds.dedupe import (
 from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
 from upload_preds.grouping import Grouper
 from upload_preds.labelkey import LabelKey, Resolve, job_hash
-from upload_preds.outputs import AtomicWriter, category_names, label_record
-from upload_preds.plan import Tally
 from upload_preds.readers import Source, open_sources, read_records
 from upload_preds.records import (
     Failure,
@@ -96,23 +93,9 @@ from upload_preds.records import (
     Record,
     RowError,
     Skip,
-    raw_rows,
 )
 
-__all__ = [
-    # Moved out, importable here too (see the module docstring).
-    "AtomicWriter",
-    "Failure",
-    "Item",
-    "OnDuplicate",
-    "Preparer",
-    "Scan",
-    "Skip",
-    "Tally",
-    "category_names",
-    "label_record",
-    "raw_rows",
-]
+__all__ = ["Item", "OnDuplicate", "Preparer", "Scan"]
 
 OnDuplicate = Literal["error", "last"]
 

@@ -28,8 +28,9 @@ import pytest
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.dedupe import SIEVE_PARTS, HashSieve
-from upload_preds.pipeline import Failure, OnDuplicate, Preparer, Skip, Tally
-from upload_preds.records import LabelJob, Notice
+from upload_preds.pipeline import OnDuplicate, Preparer
+from upload_preds.plan import Tally
+from upload_preds.records import Failure, LabelJob, Notice, Skip
 from upload_preds.run import Run, RunInputs
 from upload_preds.settings import Settings
 

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from upload_preds.errors import OutputError, UsageError
-from upload_preds.pipeline import Tally
+from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.records import Location, RowError
 from upload_preds.report import PlainProgress, render_error, render_plan, render_summary
