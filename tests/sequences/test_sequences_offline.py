@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from seqkit import CATEGORIES, box_row, categories_file, sdk_model
 
 from clikit import run_cli, write_jsonl
-from upload_preds.convert import ConvertOptions, Converter
+from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.pipeline import Preparer
 from upload_preds.records import Failure, LabelJob
