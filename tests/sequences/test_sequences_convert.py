@@ -132,3 +132,25 @@ def test_frame_counts_from_sample_attributes() -> None:
         None,
     )
     assert shapes.sensors("m") == sensor_shapes(sensors)
+
+
+def test_print_schema_documents_the_per_frame_fields() -> None:
+    from upload_preds.convert.sequences import ANN_KEYS, ROW_KEYS
+    from upload_preds.convert.shorthand import ANN_KEYS as SHORTHAND_ANN_KEYS
+    from upload_preds.models import row_json_schema
+    from upload_preds.seqschema import SequenceAnnotation, SequenceRow
+
+    schema = row_json_schema()
+    assert "SequenceRow" in {item["$ref"].rsplit("/", 1)[1] for item in schema["anyOf"]}
+    props = schema["$defs"]["SequenceAnnotation"]["properties"]
+    for key in ("frame", "track_id", "is_keyframe"):
+        assert props[key]["description"], key
+    # The documented fields are the ones the converter takes.
+    assert set(SequenceRow.model_fields) == ROW_KEYS
+    assert set(SequenceAnnotation.model_fields) == SHORTHAND_ANN_KEYS | ANN_KEYS
+    rules = Converter(ConvertOptions(), CATS).sequence
+    assert rules is not None
+    for example in SequenceRow.model_json_schema()["examples"]:
+        SequenceRow.model_validate(example)
+        errors: list[RowError] = []
+        assert _json_line(rules, example, LOC, errors) is not None, errors

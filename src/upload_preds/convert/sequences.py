@@ -356,7 +356,7 @@ def _json_line(
                     f"should be true or false, got {short(kf)}",
                 )
             )
-        if "id" in a:
+        if a.get("id") is not None:
             errors.append(
                 RowError(
                     loc,
