@@ -9,7 +9,7 @@ from seqkit import CATEGORIES
 
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.convert.sequences import _fast_line, _json_line
+from upload_preds.convert.seqlines import _fast_line, _json_line
 from upload_preds.records import Location, RowError
 from upload_preds.sampleshape import SampleShapes, frame_count, sensor_shapes
 
@@ -135,7 +135,7 @@ def test_frame_counts_from_sample_attributes() -> None:
 
 
 def test_print_schema_documents_the_per_frame_fields() -> None:
-    from upload_preds.convert.sequences import ANN_KEYS, ROW_KEYS
+    from upload_preds.convert.seqlines import ANN_KEYS, ROW_KEYS
     from upload_preds.convert.shorthand import ANN_KEYS as SHORTHAND_ANN_KEYS
     from upload_preds.models import row_json_schema
     from upload_preds.seqschema import SequenceAnnotation, SequenceRow
