@@ -188,5 +188,6 @@ def test_a_complete_label_and_per_frame_rows_of_one_sample_are_duplicates(tmp_pa
     assert last.code == 0, last.stderr
     # The per-frame rows stand at their first line (1), so the complete row (2) wins.
     assert last.report()["skipped_by_reason"]["superseded"] == 2
-    out = {r["sample_name"]: r for r in map(json.loads, (tmp_path / "out.jsonl").open())}
+    text = (tmp_path / "out.jsonl").read_text()
+    out = {r["sample_name"]: r for r in map(json.loads, text.splitlines())}
     assert out["v"]["attributes"]["frames"][0]["annotations"][0]["type"] == "point"
