@@ -63,8 +63,13 @@ class Obj:
     keyframe: bool
     score: float | None
     out: dict[str, Any]
-    #: How the input names it: ``annotations[2]`` in a JSON row, "" for a CSV record.
-    where: str
+    #: Its position in the row's ``annotations``; -1 for a CSV record (one object).
+    index: int
+
+    @property
+    def where(self) -> str:
+        """How the input names it: ``annotations[2]`` in a JSON row, "" for a CSV record."""
+        return f"annotations[{self.index}]" if self.index >= 0 else ""
 
 
 @dataclass(slots=True)
@@ -366,7 +371,7 @@ def _json_line(
     if built is None or len(errors) > n_err:
         return None
     objs = [
-        Obj(f, t, kf, s.get("score"), _without_id(o), f"annotations[{i}]")
+        Obj(f, t, kf, s.get("score"), _without_id(o), i)
         for i, ((f, t, kf), s, o) in enumerate(
             zip(seq, stripped, built.label["annotations"], strict=True)
         )
@@ -459,9 +464,10 @@ def _csv_line(rules: FrameRules, record: Record, errors: list[RowError]) -> Line
         return None
     assert frame is not None
     assert track is not None
-    return Line(loc, [Obj(frame, track, keyframe, payload.get("s"), payload["a"], "")])
+    return Line(loc, [Obj(frame, track, keyframe, payload.get("s"), payload["a"], -1)])
 
 
+_INF = float("inf")
 _FAST_ROW_KEYS: Final = frozenset(
     {"sample_uuid", "sample_name", "labelset", "frame", "annotations"}
 )
@@ -506,33 +512,44 @@ def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line |
         pts = check_bbox(box, fmt)
         if type(pts) is tuple:
             return None
-        frame = a.get("frame", row_frame)
         if "frame" in a:
             known += 1
+            frame = a["frame"]
             if type(frame) is not int or not 0 <= frame <= INT_MAX:
                 return None
             if row_frame is not None and frame != row_frame:
                 return None
-        elif frame is None:
+        elif row_frame is None:
             return None
+        else:
+            frame = row_frame
         score = a.get("score")
         if score is not None:
             known += 1
-            if not is_num(score):
+            if not (type(score) is float and -_INF < score < _INF) and not is_num(score):
                 return None
-        keyframe = a.get("is_keyframe", True)
+        keyframe = True
         if "is_keyframe" in a:
             known += 1
+            keyframe = a["is_keyframe"]
             if type(keyframe) is not bool:
                 return None
-        if a.get("type", "bbox") != "bbox":
-            return None
         if "type" in a:
             known += 1
+            if a["type"] != "bbox":
+                return None
         if len(a) != known:
             return None  # attributes, ids, unknown keys: the full path
-        out = {"category_id": cid, "type": "bbox", "points": pts}
-        objs.append(Obj(frame, track, keyframe, score, out, f"annotations[{i}]"))
+        objs.append(
+            Obj(
+                frame,
+                track,
+                keyframe,
+                score,
+                {"category_id": cid, "type": "bbox", "points": pts},
+                i,
+            )
+        )
     return Line(loc, objs)
 
 
