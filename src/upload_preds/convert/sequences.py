@@ -215,10 +215,7 @@ def assemble(
             objs.sort(key=_TRACK)
         entry: dict[str, Any] = {
             "format_version": fv,
-            "annotations": [
-                {"id": o.track, **o.out, "track_id": o.track, "is_keyframe": o.keyframe}
-                for o in objs
-            ],
+            "annotations": [o.out for o in objs],
         }
         if attrs[f] is not None:
             entry["image_attributes"] = attrs[f]
