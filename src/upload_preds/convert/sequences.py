@@ -52,7 +52,7 @@ import orjson
 
 from upload_preds.convert.checks import INT_MAX, R_INVALID, derive_score
 from upload_preds.convert.context import Built, Context
-from upload_preds.convert.csvrows import label_failed
+from upload_preds.convert.csvrows import input_order, label_failed
 from upload_preds.convert.seqlines import (
     R_FRAME,
     R_TRACK,
@@ -239,10 +239,7 @@ def convert_sequence(
     """All rows and records of one (label set, sample) → one sequence label, or one
     error per line (its own, or that another line of the label failed)."""
     labelset, ref_kind, ref = orjson.loads(key)
-    rank: dict[str, int] = {}
-    for loc, _ in items:
-        rank.setdefault(loc.file, len(rank))
-    ordered = sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+    ordered = input_order(items)
     locs = tuple(loc for loc, _ in ordered)
     bad: dict[int, RowError] = {}
     lines: list[Line] = []
