@@ -288,11 +288,9 @@ def check_options(s: Settings, inputs: RunInputs) -> None:
             "no API key: set SEGMENTS_API_KEY (or pass --api-key)",
             hint="or try it locally first with --sandbox, or check the files with --dry-run",
         )
-    if inputs.formats is None and (
-        inputs.category_map is not None or inputs.skip_unknown_categories
-    ):
+    if inputs.formats is None and inputs.skip_unknown_categories:
         raise UsageError(
-            "--category-map and --skip-unknown-categories apply to --format coco or yolo",
+            "--skip-unknown-categories applies to --format coco or yolo",
             hint="rows in the native formats name dataset categories directly",
         )
     if inputs.formats is not None and inputs.convert.normalized:
@@ -735,6 +733,10 @@ class Run:
         if self.inputs.formats is not None:
             # The detector readers give boxes as corners, whatever --bbox-format says.
             options = dataclasses.replace(options, bbox_format="xyxy")
+        elif self.inputs.category_map is not None:
+            # Native rows: the map is for the class ids of point label files (pcseg).
+            cmap = load_category_map(self.inputs.category_map)
+            options = dataclasses.replace(options, class_map=cmap)
         return Converter(options, categories)
 
     def _offline(self, prep: Preparer) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from upload_preds.convert import bitmaps, csvrows, shorthand
+from upload_preds.convert import bitmaps, csvrows, pcseg, shorthand
 from upload_preds.convert.categories import Categories
 from upload_preds.convert.checks import (
     R_INVALID,
@@ -54,7 +54,7 @@ ROW_KEYS = frozenset(
 # Row fields of masks (see bitmaps.build) and the image size (masks, --normalized). Kept
 # apart from ROW_KEYS, which mirrors the row models of --print-schema (models.py).
 MASK_ROW_KEYS = frozenset({"mask_path", "mask_kind", "width", "height"})
-ALL_ROW_KEYS = ROW_KEYS | MASK_ROW_KEYS
+ALL_ROW_KEYS = ROW_KEYS | MASK_ROW_KEYS | pcseg.POINT_ROW_KEYS
 
 #: The label families by the dataset's label kind (``models.label_kind`` of its task
 #: type): the one table the converter dispatches rows through. A kind not listed
@@ -63,6 +63,7 @@ LABEL_FAMILIES: dict[str, Family] = {
     "vector": Family("image vector", shorthand.build),
     "pointcloud-cuboid": Family("point cloud cuboid", shorthand.build),
     "segmentation-bitmap": Family("image segmentation bitmap", bitmaps.build, masks=True),
+    "pointcloud-segmentation": Family("point cloud segmentation", pcseg.build, points=True),
 }
 #: A shorthand row when no task type is known: 2-D shapes or cuboids, by their ``type``.
 ANY_SHAPES = Family("image vector or point cloud cuboid", shorthand.build)
@@ -184,6 +185,32 @@ def _family(
     """The label family of a row without complete ``attributes``, from the table; or
     ``None`` with the reason appended to ``errors``."""
     family = LABEL_FAMILIES.get(ctx.kind) if ctx.kind is not None else None
+    if pcseg.has_point_labels(data):
+        if ctx.kind is None:  # no task type known: point labels make a segmentation label
+            return LABEL_FAMILIES["pointcloud-segmentation"]
+        if family is not None and family.points:
+            return family
+        errors.append(
+            RowError(
+                loc,
+                "point_labels_path",
+                R_TASK_TYPE,
+                "point labels are for pointcloud-segmentation datasets; this one is "
+                f"{ctx.task_type}",
+            )
+        )
+        return None
+    if family is not None and family.points:
+        errors.append(
+            RowError(
+                loc,
+                "point_labels_path",
+                R_MISSING,
+                "a point cloud segmentation row needs 'point_labels_path' (a .label, .npy or "
+                ".txt file of per-point ids), or the complete label as 'attributes'",
+            )
+        )
+        return None
     if bitmaps.has_mask(data, anns):
         if ctx.kind is None:  # no task type known: masks make a segmentation label
             return LABEL_FAMILIES["segmentation-bitmap"]
