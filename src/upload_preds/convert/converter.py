@@ -54,7 +54,9 @@ ROW_KEYS = frozenset(
 # Row fields of masks (see bitmaps.build) and the image size (masks, --normalized). Kept
 # apart from ROW_KEYS, which mirrors the row models of --print-schema (models.py).
 MASK_ROW_KEYS = frozenset({"mask_path", "mask_kind", "width", "height"})
-ALL_ROW_KEYS = ROW_KEYS | MASK_ROW_KEYS | pcseg.POINT_ROW_KEYS
+ALL_ROW_KEYS = ROW_KEYS | MASK_ROW_KEYS
+#: Every field a row may have: with point-cloud segmentation's (pcseg.build).
+KNOWN_ROW_KEYS = ALL_ROW_KEYS | pcseg.POINT_ROW_KEYS
 
 #: The label families by the dataset's label kind (``models.label_kind`` of its task
 #: type): the one table the converter dispatches rows through. A kind not listed
@@ -81,18 +83,18 @@ def convert_row(ctx: Context, data: Any, loc: Location) -> LabelJob | list[RowEr
             )
         ]
     errors: list[RowError] = []
-    if not data.keys() <= ALL_ROW_KEYS:
+    if not data.keys() <= KNOWN_ROW_KEYS:
         for k in data:
-            if k not in ALL_ROW_KEYS:
+            if k not in KNOWN_ROW_KEYS:
                 errors.append(
                     RowError(
                         loc,
                         str(k),
                         R_UNKNOWN_FIELD,
                         "unknown field (known: "
-                        + ", ".join(sorted(ALL_ROW_KEYS))
+                        + ", ".join(sorted(KNOWN_ROW_KEYS))
                         + ")"
-                        + suggest_key(k, ALL_ROW_KEYS),
+                        + suggest_key(k, KNOWN_ROW_KEYS),
                     )
                 )
     uuid, name = _sample(data, loc, errors)
