@@ -60,6 +60,7 @@ from upload_preds.sandbox.routing import (
     file_response,
     json_response,
 )
+from upload_preds.sandbox.sample_shape import UNKNOWN, shape_of
 from upload_preds.sandbox.search import (
     MetaTerm,
     QueryError,
@@ -242,7 +243,13 @@ def copy_label(
             target_status=old_status,
         )
     body = {"attributes": orjson.loads(src[3]), "label_status": COPY_STATUS, "score": src[4]}
-    clean, errors = check_label_body(ds.spec, body, partial=False)
+    sample = store.sample(sample_uuid)
+    shape = (
+        shape_of(ds.task_type, orjson.loads(sample[2]), orjson.loads(sample[3]))
+        if sample is not None
+        else UNKNOWN
+    )
+    clean, errors = check_label_body(ds.spec, body, partial=False, shape=shape)
     if errors:
         raise ReviewError(400, f"the {source!r} label of {name} does not fit the dataset: {errors}")
     row, _ = store.put_label(
