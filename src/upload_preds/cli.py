@@ -215,6 +215,17 @@ MinScoreOpt = Annotated[
         rich_help_panel="Conversion",
     ),
 ]
+FramesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--frames",
+        help="Sequence datasets: how many frames a sample has when its own count is not "
+        "known (offline runs). Default: the sample's attributes; offline, the highest "
+        "frame index + 1.",
+        show_default=False,
+        rich_help_panel="Conversion",
+    ),
+]
 ScoreFromOpt = Annotated[
     ScoreFrom,
     typer.Option(
@@ -537,6 +548,7 @@ def upload_preds(
     min_score: MinScoreOpt = None,
     score_from: ScoreFromOpt = ScoreFrom.mean,
     object_score_attribute: ObjectScoreOpt = None,
+    frames: FramesOpt = None,
     on_duplicate: OnDuplicateOpt = OnDuplicateChoice.error,
     dry_run: DryRunOpt = False,
     output_labels: OutputLabelsOpt = None,
@@ -596,6 +608,7 @@ def upload_preds(
             normalized=normalized,
             point_labels_kind=point_labels_kind,
             points=points,
+            frames=frames,
         )
         journal_host = None
         sandbox_db = None

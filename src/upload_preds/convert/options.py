@@ -50,6 +50,9 @@ class ConvertOptions:
     #: ``--category-map`` for the class ids of point label files: model class id (as
     #: text) → dataset category name, or ``None`` to leave those points unlabeled.
     class_map: Mapping[str, str | None] | None = field(default=None, hash=False)
+    #: The frame count of every sequence sample whose own count is not known (offline
+    #: runs; ``--frames N``). A sample's own count (its attributes) always wins.
+    frames: int | None = None
 
     def __post_init__(self) -> None:
         if not valid_labelset(self.default_labelset):
@@ -75,6 +78,10 @@ class ConvertOptions:
             raise UsageError(
                 f"--score-from {self.score_from!r} is not supported",
                 hint="use " + ", ".join(SCORE_FROM),
+            )
+        if self.frames is not None and not (type(self.frames) is int and self.frames > 0):
+            raise UsageError(
+                f"--frames {self.frames!r} is not a frame count", hint="give a positive integer"
             )
         if self.object_score_attribute is not None and not self.object_score_attribute.strip():
             raise UsageError("--object-score-attribute needs a non-empty attribute name")
