@@ -375,7 +375,17 @@ class LabelsFile:
         if asset is not None:
             url = self._guard(lambda: self._save_mask(asset))
             record["attributes"] = {**job.attributes, "segmentation_bitmap": {"url": url}}
-        self._guard(lambda: self._out.write(orjson.dumps(record) + b"\n"))
+        # A segmentation sequence's bitmaps (one per frame): named by their files while
+        # the record is written, then by their content again (as the upload needs).
+        assets: tuple[Bitmap, ...] = job.extra.get("assets", ()) if job.extra else ()
+        urls = [a.target["url"] for a in assets]
+        try:
+            for a in assets:
+                a.attach(self._guard(lambda a=a: self._save_mask(a)))  # type: ignore[misc]
+            self._guard(lambda: self._out.write(orjson.dumps(record) + b"\n"))
+        finally:
+            for a, url0 in zip(assets, urls, strict=True):
+                a.attach(url0)
 
     def commit(self) -> None:
         self._guard(self._out.commit)

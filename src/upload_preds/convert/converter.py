@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from upload_preds.convert import bitmaps, csvrows, pcseg, seqlines, sequences, shorthand
+from upload_preds.convert import (
+    bitmaps,
+    csvrows,
+    pcseg,
+    segsequences,
+    seqlines,
+    sequences,
+    shorthand,
+)
 from upload_preds.convert.categories import Categories
 from upload_preds.convert.checks import (
     R_INVALID,
@@ -66,6 +74,9 @@ LABEL_FAMILIES: dict[str, Family] = {
     "pointcloud-cuboid": Family("point cloud cuboid", shorthand.build),
     "segmentation-bitmap": Family("image segmentation bitmap", bitmaps.build, masks=True),
     "pointcloud-segmentation": Family("point cloud segmentation", pcseg.build, points=True),
+    # One row per frame, grouped (convert/segsequences.py).
+    "pointcloud-segmentation-sequence": segsequences.family("pointcloud-segmentation-sequence"),
+    "image-segmentation-sequence": segsequences.family("image-segmentation-sequence"),
 }
 # Sequence task types: per-frame rows grouped into one label (convert/sequences.py), for
 # every sequence kind whose frame kind has a family above.
@@ -414,4 +425,6 @@ class Converter:
             (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
             for loc, p in items
         ]
+        if rules.frame_kind in segsequences.FRAME_KINDS.values():
+            return segsequences.convert_sequence(rules, key, records, frames, on_duplicate)
         return sequences.convert_sequence(rules, key, records, frames, on_duplicate)

@@ -87,9 +87,14 @@ def point_label(
     *,
     points: int | None = None,
     field: str = "point_labels_path",
+    stable: bool = False,
 ) -> tuple[list[dict[str, Any]], list[int]] | None:
     """The annotations and ``point_annotations`` of one label file; ``points``: the
-    point count it must match (else ``--points``); ``field``: how messages name it."""
+    point count it must match (else ``--points``); ``field``: how messages name it.
+
+    ``stable``: an annotation's id is its label's own value (instance * 65,536 +
+    class; the class id; the instance id), the same in every frame of a sequence,
+    instead of 1, 2, 3... in the file's order."""
     if type(path) is not str or not path.strip():
         errors.append(RowError(loc, field, R_INVALID, f"should be a file path, got {short(path)}"))
         return None
@@ -128,7 +133,7 @@ def point_label(
         return None
     if kind == "instance":
         return _instances(ctx, path, d, anns, loc, errors, field)
-    return _classes(ctx, path, d, loc, errors, field)
+    return _classes(ctx, path, d, loc, errors, field, stable)
 
 
 def _classes(
@@ -138,6 +143,7 @@ def _classes(
     loc: Location,
     errors: list[RowError],
     field: str,
+    stable: bool,
 ) -> tuple[list[dict[str, Any]], list[int]] | None:
     """Class (or SemanticKITTI class + instance) groups: one annotation each."""
     by_class: dict[int, int | Err] = {}
@@ -157,8 +163,9 @@ def _classes(
         elif cid == 0:
             group_ids.append(0)
         else:
-            out.append({"id": len(out) + 1, "category_id": cid})
-            group_ids.append(len(out))
+            aid = g.instance << 16 | g.cls if stable else len(out) + 1
+            out.append({"id": aid, "category_id": cid})
+            group_ids.append(aid)
     if unknown:
         shown = ", ".join(f"{c} ({n:,} points)" for c, n in list(unknown.items())[:10])
         more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
