@@ -10,12 +10,15 @@ says, counted here with numpy independently of the converter: distinct
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import segments.typing as st
+
+from clikit import cli_env, run_cli
 
 #: The dataset's categories: SemanticKITTI-like names with ids of their own.
 CATEGORIES = [
@@ -101,9 +104,28 @@ def check_label(attributes: dict[str, Any], raw: np.ndarray[Any, Any]) -> None:
         assert len(set(raw[ids == aid].tolist())) == 1
 
 
-def categories_file(path: Path) -> Path:
-    import json
+def upload(url: str, key: str, tmp: Path, dataset: str, *extra: str) -> tuple[int, str]:
+    """``upload-preds rows.jsonl`` in ``tmp`` to ``dataset`` (the map written beside it, a
+    journal and a failures file of its own there); the exit code and stderr."""
+    (tmp / "map.json").write_text(json.dumps(CLASS_MAP))
+    res = run_cli(
+        [
+            "rows.jsonl",
+            "--dataset",
+            dataset,
+            "--state",
+            str(tmp / "journal.sqlite3"),
+            "--failures",
+            "failed.jsonl",
+            *extra,
+        ],
+        env=cli_env(url, key),
+        cwd=tmp,
+    )
+    return res.code, res.stderr
 
+
+def categories_file(path: Path) -> Path:
     path.write_text(json.dumps({"format_version": "0.1", "categories": CATEGORIES}))
     return path
 

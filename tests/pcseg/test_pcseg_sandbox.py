@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pcsegkit
 import pytest
 from pcsegkit import CATEGORIES, CATEGORY_IDS, CLASS_MAP, check_label, make_scan, write_label
 from segments import SegmentsClient
 
-from clikit import cli_env, run_cli, write_jsonl
+from clikit import write_jsonl
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 
 KEY = "sk-test-pcseg"
@@ -67,24 +68,7 @@ def sandbox(tmp_path: Path) -> Iterator[SandboxHandle]:
 
 
 def upload(sb: SandboxHandle, tmp: Path, *extra: str) -> tuple[int, str]:
-    (tmp / "map.json").write_text(json.dumps(CLASS_MAP))
-    res = run_cli(
-        [
-            "rows.jsonl",
-            "--dataset",
-            "test/scans",
-            "--category-map",
-            "map.json",
-            "--state",
-            str(tmp / "journal.sqlite3"),
-            "--failures",
-            "failed.jsonl",
-            *extra,
-        ],
-        env=cli_env(sb.url, KEY),
-        cwd=tmp,
-    )
-    return res.code, res.stderr
+    return pcsegkit.upload(sb.url, KEY, tmp, "test/scans", "--category-map", "map.json", *extra)
 
 
 def test_scans_round_trip_through_the_sandbox_and_the_sdk(

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pcsegkit
 import pytest
 import segments.typing as st
 from pcsegkit import CATEGORIES, CLASS_MAP, check_label, make_scan, write_label
@@ -91,22 +92,7 @@ def sandbox(tmp_path: Path) -> Iterator[SandboxHandle]:
 
 
 def upload(sb: SandboxHandle, tmp: Path, dataset: str, *extra: str) -> tuple[int, str]:
-    (tmp / "map.json").write_text(json.dumps(CLASS_MAP))
-    res = run_cli(
-        [
-            "rows.jsonl",
-            "--dataset",
-            dataset,
-            "--state",
-            str(tmp / "journal.sqlite3"),
-            "--failures",
-            "failed.jsonl",
-            *extra,
-        ],
-        env=cli_env(sb.url, KEY),
-        cwd=tmp,
-    )
-    return res.code, res.stderr
+    return pcsegkit.upload(sb.url, KEY, tmp, dataset, *extra)
 
 
 def scans_rows(

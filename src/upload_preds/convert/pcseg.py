@@ -27,17 +27,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from upload_preds.convert import pointlabels
+from upload_preds.convert import bitmaps, pointlabels
 from upload_preds.convert.checks import (
-    R_ATTRIBUTES,
     R_CATEGORY,
     R_CATEGORY_ID,
-    R_DUPLICATE_ID,
     R_INVALID,
     R_MISSING,
-    R_UNKNOWN_FIELD,
     Err,
-    check_flat_map,
     checked_image_attributes,
     short,
 )
@@ -46,7 +42,6 @@ from upload_preds.records import Location, RowError
 
 #: The row field of this family (the converter's known row keys include it).
 POINT_ROW_KEYS = frozenset({"point_labels_path"})
-POINT_ANN_KEYS = frozenset({"id", "category_id", "category", "attributes"})
 R_POINT_LABELS = "invalid point labels"
 #: The platform's point cloud segmentation labels are format 0.2.
 FORMAT_VERSION = "0.2"
@@ -238,60 +233,15 @@ def _instances(
         )
         return None
     n0 = len(errors)
-    out: list[dict[str, Any]] = []
-    seen: dict[int, int] = {}
-    for i, a in enumerate(anns):
-        where = f"annotations[{i}]"
-        if type(a) is not dict:
-            errors.append(RowError(loc, where, R_INVALID, f"should be an object, got {short(a)}"))
-            continue
-        for k in a:
-            if k not in POINT_ANN_KEYS:
-                errors.append(
-                    RowError(
-                        loc,
-                        f"{where}.{k}",
-                        R_UNKNOWN_FIELD,
-                        "unknown field of a point annotation (known: "
-                        + ", ".join(sorted(POINT_ANN_KEYS))
-                        + ")",
-                    )
-                )
-        aid = a.get("id")
-        if type(aid) is not int or not 0 < aid <= pointlabels.MAX_ID:
-            errors.append(
-                RowError(
-                    loc,
-                    f"{where}.id",
-                    R_INVALID,
-                    f"should be the points' id in the file, from 1 to {pointlabels.MAX_ID}, "
-                    f"got {short(aid)}",
-                )
-            )
-            continue
-        if aid in seen:
-            errors.append(
-                RowError(
-                    loc,
-                    f"{where}.id",
-                    R_DUPLICATE_ID,
-                    f"id {aid} is used by annotations[{seen[aid]}]",
-                )
-            )
-            continue
-        seen[aid] = i
-        cid = _annotation_category(ctx, a, where, loc, errors)
-        at = a.get("attributes")
-        if at is not None and type(check_flat_map(at)) is tuple:
-            errors.append(
-                RowError(loc, f"{where}.attributes", R_ATTRIBUTES, "should be a flat map")
-            )
-            continue
-        if cid is not None:
-            o: dict[str, Any] = {"id": aid, "category_id": cid}
-            if at is not None:
-                o["attributes"] = at
-            out.append(o)
+    out, seen = bitmaps.listed_instances(
+        ctx,
+        anns,
+        loc,
+        errors,
+        max_id=pointlabels.MAX_ID,
+        id_is=f"the points' id in the file, from 1 to {pointlabels.MAX_ID}",
+        known="of a point annotation",
+    )
     unlisted = [g for g in d.groups if g.cls and g.cls not in seen]
     if unlisted:
         shown = ", ".join(f"{g.cls} ({g.points:,} points)" for g in unlisted[:10])
@@ -308,31 +258,3 @@ def _instances(
     if len(errors) > n0:
         return None
     return out, d.point_ids([g.cls for g in d.groups])
-
-
-def _annotation_category(
-    ctx: Context, a: dict[str, Any], where: str, loc: Location, errors: list[RowError]
-) -> int | None:
-    """An annotation's ``category_id`` or ``category`` (a name) → a checked category id."""
-    cid = a.get("category_id")
-    cname = a.get("category")
-    if cid is not None and cname is not None:
-        errors.append(
-            RowError(loc, f"{where}.category", R_INVALID, "give either category_id or category")
-        )
-        return None
-    if cid is not None:
-        if type(cid) is int and (ctx.ids is None or cid in ctx.ids):
-            return cid
-        reason, msg = ctx.category_id_problem(cid)
-        errors.append(RowError(loc, f"{where}.category_id", reason, msg))
-        return None
-    hit = ctx.names.get(cname) if type(cname) is str else None
-    if hit is not None:
-        return hit
-    found = ctx.category_name(cname)
-    if type(found) is tuple:
-        errors.append(RowError(loc, f"{where}.category", found[0], found[1]))
-        return None
-    assert type(found) is int
-    return found

@@ -19,11 +19,11 @@ which are few in a LiDAR scan (cars and people, not road and buildings).
 :meth:`Distinct.point_ids` then writes every point's final id with one table
 look-up per point, as a plain list for the label JSON.
 
-Measured on a 120,000-point scan (bench/bench_pcseg.py): pure Python (``array``,
-``struct`` or ``memoryview`` with a dict per point) costs about 14x of
-``numpy.fromfile`` + ``orjson.dumps`` of the label, ``numpy.unique`` over all
-points about 30x (it sorts), this way about 2-3x; hence numpy as a runtime
-dependency.
+Measured on a 120,000-point scan (bench/bench_pcseg.py), against
+``numpy.fromfile`` + ``orjson.dumps`` of the finished label: pure Python
+(``array``, ``struct`` or ``memoryview`` with a dict look-up per point) about
+10-14x, ``numpy.unique`` over all points 25-30x (it sorts them), this way
+2.6-2.7x; hence numpy as a runtime dependency.
 
 Every problem is a :class:`PointLabelsError` whose message names the file; the
 converter turns it into the row's error.

@@ -51,7 +51,7 @@ from upload_preds.convert.checks import (
     suggest_key,
 )
 from upload_preds.convert.context import Built, Context, Family
-from upload_preds.convert.csvrows import label_failed
+from upload_preds.convert.csvrows import input_order, label_failed
 from upload_preds.convert.seqlines import R_FRAME, FrameRules
 from upload_preds.records import LabelJob, Location, Record, RowError
 
@@ -114,10 +114,7 @@ def convert_sequence(
     """All frame rows of one (label set, sample) → one sequence label, or one error per
     row (its own, or that another row of the label failed)."""
     labelset, ref_kind, ref = orjson.loads(key)
-    rank: dict[str, int] = {}
-    for loc, _ in items:
-        rank.setdefault(loc.file, len(rank))
-    ordered = sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+    ordered = input_order(items)
     locs = tuple(loc for loc, _ in ordered)
     bad: dict[int, RowError] = {}
     checked: dict[int, _Frame] = {}  # position in ``ordered`` → its frame
