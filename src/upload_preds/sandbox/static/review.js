@@ -241,17 +241,58 @@ function drawMask(canvas, url, annotations) {
   img.src = url;
 }
 
-function panel(sample, labelset) {
-  const label = sample.labels[labelset];
-  const anns = (label && label.attributes && label.attributes.annotations) || [];
-  const status = label ? label.label_status : "UNLABELED";
+// -- what a card shows: views (one, or one per sensor), frames ----------------------
+
+const POINTCLOUD = (tt) => tt.startsWith("pointcloud-");
+const SEQUENCE = (tt) => tt.endsWith("-sequence");
+
+// One view per sensor of a multi-sensor sample, else one view of the sample.
+function views(sample) {
+  const tt = state.ds.task_type;
+  if (tt === "multisensor-sequence") {
+    return (sample.sensors || []).map((s) => ({ sensor: s.name, task_type: s.task_type,
+      frames: s.frames || [] }));
+  }
+  return [{ sensor: null, task_type: tt, frames: sample.frames }];
+}
+
+// A view's label attributes in one label (a sensor's, for multi-sensor labels).
+function viewAttributes(label, view) {
+  const attrs = label && label.attributes;
+  if (!attrs) return null;
+  if (view.sensor === null) return attrs;
+  const s = (attrs.sensors || []).find((x) => x && x.name === view.sensor);
+  return s && !Array.isArray(s.attributes) ? s.attributes : null;
+}
+
+// The attributes of frame f (the whole label for single-frame task types).
+function frameAttributes(attrs, view, f) {
+  if (!attrs) return null;
+  if (!SEQUENCE(view.task_type)) return attrs;
+  return (attrs.frames || [])[f] || null;
+}
+
+function frameCount(sample) {
+  let n = 1;
+  for (const v of views(sample)) if (SEQUENCE(v.task_type)) n = Math.max(n, (v.frames || []).length);
+  return n;
+}
+
+const drawStyle = {
+  color: (cid) => colorOf(cid), rgb: (c, a) => rgb(c, a),
+  name: (cid) => state.names.get(cid) || String(cid), describe: (a) => describe(a),
+};
+
+// A 2-D figure: the (frame's) image, its mask, its shapes.
+function imageFigure(imageUrl, frame, name, labelset) {
+  const anns = (frame && frame.annotations) || [];
   const [w, h] = extent(anns);
   const svg = el("svg:svg", { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none",
     "aria-label": `${labelset} annotations` });
   for (const a of anns) { const s = shape(a, labelset); if (s) svg.append(s); }
   const fig = el("figure", { style: { aspectRatio: `${w} / ${h}` } });
-  if (sample.image_url) {
-    const img = el("img", { src: sample.image_url, alt: sample.name, loading: "lazy" });
+  if (imageUrl) {
+    const img = el("img", { src: imageUrl, alt: name, loading: "lazy" });
     img.addEventListener("load", () => {
       const W = img.naturalWidth, H = img.naturalHeight;
       if (W && H) { svg.setAttribute("viewBox", `0 0 ${W} ${H}`); fig.style.aspectRatio = `${W} / ${H}`; }
@@ -264,37 +305,117 @@ function panel(sample, labelset) {
   } else {
     fig.append(el("div", { class: "noimage", text: "no image" }));
   }
-  const bitmap = label && label.attributes && label.attributes.segmentation_bitmap;
+  const bitmap = frame && frame.segmentation_bitmap;
   if (bitmap && bitmap.url) {
     const canvas = el("canvas", { "data-labelset": labelset });
     fig.append(canvas);
     drawMask(canvas, bitmap.url, anns);
   }
   fig.append(svg);
+  return fig;
+}
+
+// A bird's-eye figure: the cloud's points (when the sandbox can read them) and the shapes.
+function bevFigure(frame, R, cloud, labelset) {
+  const fig = el("figure", { class: "bev", "data-r": R });
+  if (cloud) {
+    fig.append(BEV.points(cloud, R, BEV.segmentationColors(frame, colorOf)));
+    fig.dataset.points = "drawn";
+  }
+  const svg = BEV.shapes((frame && frame.annotations) || [], R, drawStyle);
+  svg.setAttribute("aria-label", `${labelset} annotations, top-down`);
+  fig.append(svg);
+  return fig;
+}
+
+function countsText(label) {
   const counts = label ? Object.entries(label.counts || {}) : [];
-  const countText = counts.length
+  return counts.length
     ? counts.map(([cid, n]) => `${state.names.get(Number(cid)) || cid} ${n}`).join(" · ")
     : (label ? "no objects" : "no label");
+}
+
+function panel(sample, labelset, view) {
+  const label = sample.labels[labelset];
+  const status = label ? label.label_status : "UNLABELED";
   const score = label && label.score !== null && label.score !== undefined
     ? `score ${Number(label.score).toFixed(3)}` : "";
-  return el("div", { class: "panel", "data-labelset-panel": labelset, "data-status": status },
+  return el("div", { class: "panel", "data-labelset-panel": labelset, "data-status": status,
+    "data-sensor": view.sensor },
     el("div", { class: "panel-head" },
       el("span", { class: "ls", text: labelset, title: labelset }),
       el("span", { class: `badge ${status}`, text: status }),
       el("span", { class: "score", text: score })),
-    fig,
-    el("div", { class: "counts", text: countText }));
+    el("figure", {}),
+    el("div", { class: "counts", text: countsText(label) }));
+}
+
+// Draw frame f of every view of a card into its panels (both label sets together).
+function drawFrame(node, sample, A, B, f) {
+  node.dataset.frame = String(f);
+  const mine = (node.drawn = (node.drawn || 0) + 1);
+  views(sample).forEach((view, vi) => {
+    const row = node.querySelectorAll(".panels")[vi];
+    const sides = [A, B].map((ls, i) => [ls, row.children[i]]);
+    const frames = sides.map(([ls]) => frameAttributes(viewAttributes(sample.labels[ls], view), view, f));
+    const media = SEQUENCE(view.task_type) ? (view.frames || [])[f] || {} : sample;
+    const put = (cloud) => {
+      if (mine !== node.drawn) return;  // a newer frame was asked for meanwhile
+      const R = POINTCLOUD(view.task_type)
+        ? BEV.extent(frames.map((fr) => (fr && fr.annotations) || []), cloud) : 0;
+      sides.forEach(([ls, p], i) => {
+        p.dataset.frame = String(f);
+        const fig = POINTCLOUD(view.task_type)
+          ? bevFigure(frames[i], R, cloud, ls)
+          : imageFigure(media.image_url, frames[i], sample.name, ls);
+        p.querySelector("figure").replaceWith(fig);
+      });
+    };
+    put(null);
+    if (POINTCLOUD(view.task_type) && media.points_url) {
+      BEV.loadPoints(media.points_url).then(put, (e) => { row.dataset.pointsError = e.message; });
+    }
+  });
+  const label = node.querySelector(".frame-label");
+  if (label) label.textContent = `frame ${f + 1} / ${frameCount(sample)}`;
+}
+
+// The card the arrow keys step: the last one whose slider or panels were used.
+function setActive(node) {
+  for (const c of document.querySelectorAll("article.card.active")) c.classList.remove("active");
+  node.classList.add("active");
 }
 
 function card(sample, A, B) {
   const msg = el("span", { class: "msg", role: "status" });
   const foot = el("div", { class: "card-foot" });
+  const rows = [];
+  for (const view of views(sample)) {
+    if (view.sensor !== null) rows.push(el("div", { class: "sensor", text: `${view.sensor} · ${view.task_type}` }));
+    rows.push(el("div", { class: "panels", "data-sensor": view.sensor },
+      panel(sample, A, view), panel(sample, B, view)));
+  }
+  const n = frameCount(sample);
   const node = el("article", { class: "card", "data-sample-name": sample.name,
-    "data-sample-uuid": sample.uuid },
+    "data-sample-uuid": sample.uuid, "data-frames": n },
     el("div", { class: "card-head" }, el("h3", { text: sample.name }),
       el("span", { class: "uuid", text: sample.uuid })),
-    el("div", { class: "panels" }, panel(sample, A), panel(sample, B)),
-    foot);
+    ...rows, foot);
+  if (SEQUENCE(state.ds.task_type)) {
+    const slider = el("input", { type: "range", class: "frame-slider", min: 0, max: n - 1,
+      value: 0, step: 1, "aria-label": `frame of ${sample.name}` });
+    slider.addEventListener("input", () => { setActive(node); drawFrame(node, sample, A, B, Number(slider.value)); });
+    node.step = (d) => {
+      const f = Math.min(n - 1, Math.max(0, Number(slider.value) + d));
+      if (f === Number(slider.value)) return;
+      slider.value = String(f);
+      drawFrame(node, sample, A, B, f);
+    };
+    node.addEventListener("pointerdown", () => setActive(node));
+    node.querySelector(".card-head").after(el("div", { class: "frames" }, slider,
+      el("span", { class: "frame-label" })));
+  }
+  drawFrame(node, sample, A, B, 0);
   if (A !== B) {
     for (const [from, to] of [[B, A], [A, B]]) {
       if (!sample.labels[from]) continue;
@@ -305,6 +426,23 @@ function card(sample, A, B) {
   }
   foot.append(msg);
   return node;
+}
+
+// Left/Right step the frames of the active sequence card (the first on the page until
+// another is used). Not while typing or choosing (the search box, the selects and the
+// slider keep their own arrow keys) and not with a modifier: Alt+Left is the browser's
+// Back, which the page's history relies on.
+function onArrow(ev) {
+  if (ev.key !== "ArrowLeft" && ev.key !== "ArrowRight") return;
+  if (ev.altKey || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+  const t = ev.target;
+  if (t && t.closest && t.closest("input, select, textarea, [contenteditable]")) return;
+  const node = document.querySelector("article.card.active") ||
+    document.querySelector("article.card[data-frames]:has(.frame-slider)");
+  if (!node || !node.step) return;
+  ev.preventDefault();
+  setActive(node);
+  node.step(ev.key === "ArrowLeft" ? -1 : 1);
 }
 
 async function copyLabel(sample, from, to, overwrite, msg, button) {
@@ -471,6 +609,7 @@ function wire() {
   window.addEventListener("popstate", () => { if (state.ds) { syncControls(); load(); } });
   // A "#key=..." added to an open tab's address: take it, clear it, start over.
   window.addEventListener("hashchange", () => { if (takeKeyFromFragment()) start(); });
+  document.addEventListener("keydown", onArrow);
 }
 
 takeKeyFromFragment();
