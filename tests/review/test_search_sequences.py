@@ -59,7 +59,8 @@ def test_sequence_counts_are_tracks_not_boxes(db_sandbox: tuple[SandboxHandle, P
     put(sb, "lidar-cuboids", 0, label)
     want = tracks(label["frames"])
     boxes = sum(1 for f in label["frames"] for a in f["annotations"] if a["category_id"] == 1)
-    assert want == {1: 2, 2: 1} and boxes == 6  # 2 car tracks, drawn 6 times over 4 frames
+    assert want == {1: 2, 2: 1}  # 2 car tracks ...
+    assert boxes == 6  # ... drawn 6 times over 4 frames
     got = search(sb, "lidar-cuboids", "ground-truth.car:>0")
     assert [s["counts"]["ground-truth.car"] for s in got["samples"]] == [want[1]]
     assert search(sb, "lidar-cuboids", f"ground-truth.car:={boxes}")["total"] == 0

@@ -535,3 +535,27 @@ def test_samples_added_through_the_api_give_the_shape_labels_are_checked_against
     )
     assert r.status_code == 400
     assert "not one the dataset declares" in r.json()["attributes"][0]
+
+
+def test_point_counts_come_from_the_manifests_point_cloud_files(tmp_path: Path) -> None:
+    m = manifest(tmp_path, samples=1)
+    scan = next(d for d in m["datasets"] if d["name"] == "scan")
+    scans = next(d for d in m["datasets"] if d["name"] == "scans")
+    del scan["samples"][0]["metadata"]["point_count"]
+    del scans["samples"][0]["metadata"]["point_count"]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(m))
+    with start_sandbox(data=path, api_key=KEY) as sb, SegmentsClient(KEY, api_url=sb.url) as c:
+        assert c.get_sample(sample_uuid("scan", 0)).metadata["point_count"] == POINTS
+        assert c.get_sample(sample_uuid("scans", 0)).metadata["point_count"] == [POINTS] * FRAMES
+        short = good_label("pointcloud-segmentation")
+        short["point_annotations"].pop()
+        with pytest.raises(NetworkError, match=f"{POINTS - 1} ids for a point cloud of {POINTS}"):
+            c.add_label(sample_uuid("scan", 0), "ground-truth", short)
+    # A count that disagrees with the file is the manifest's error.
+    scan["samples"][0]["metadata"]["point_count"] = POINTS + 1
+    path.write_text(json.dumps(m))
+    with pytest.raises(
+        ManifestError, match=f"{POINTS + 1}, but the point cloud files have {POINTS}"
+    ):
+        start_sandbox(data=path, api_key=KEY)
