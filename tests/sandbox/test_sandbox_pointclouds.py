@@ -65,7 +65,8 @@ def test_kitti_sweeps_are_float32_x_y_z_intensity(tmp_path: Path) -> None:
     [
         (b"VERSION 0.7\nFIELDS x y\nPOINTS 1\n", "no DATA line"),
         (b"FIELDS a b\nPOINTS 1\nDATA ascii\n1 2\n", "no x and y fields"),
-        (b"FIELDS x y\nPOINTS 3\nDATA ascii\n1 2\n3 4\n", "2 point lines for POINTS 3"),
+        (b"FIELDS x y\nPOINTS 3\nDATA ascii\n1 2\n3 4\n", "4 values for POINTS 3 of 2 columns"),
+        (b"FIELDS x y\nPOINTS 2\nDATA ascii\n1 2\n3 four\n", "not a number"),
         (b"FIELDS x y\nSIZE 4 4\nTYPE F F\nPOINTS 2\nDATA binary\n" + b"\0" * 12, "12 data bytes"),
         (b"FIELDS x y\nPOINTS 2\nDATA binary_compressed\n\0\0", "binary_compressed is not read"),
     ],

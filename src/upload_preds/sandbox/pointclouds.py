@@ -108,16 +108,23 @@ def parse_pcd(data: bytes, name: str = "cloud.pcd") -> array[float]:
     col = {f: sum(counts[:i]) for i, f in enumerate(names)}
     total = _count(fields, name)
     kind = fields["DATA"][0].lower() if fields["DATA"] else ""
-    out = array("f")
     if kind == "ascii":
-        cx, cy = col["x"], col["y"]
-        for line in data[start:].splitlines():
-            parts = line.split()
-            if len(parts) > max(cx, cy):
-                out.append(float(parts[cx]))
-                out.append(float(parts[cy]))
-        if len(out) != 2 * total:
-            raise PointCloudError(f"{name}: {len(out) // 2} point lines for POINTS {total}")
+        # One split of the whole body and two strided slices: several times faster
+        # than splitting line by line, and the loop never runs per point in Python.
+        tokens = data[start:].split()
+        width = sum(counts)
+        if len(tokens) != width * total:
+            raise PointCloudError(
+                f"{name}: {len(tokens)} values for POINTS {total} of {width} columns"
+            )
+        try:
+            xs = array("f", map(float, tokens[col["x"] :: width]))
+            ys = array("f", map(float, tokens[col["y"] :: width]))
+        except ValueError as e:
+            raise PointCloudError(f"{name}: a value that is not a number ({e})") from None
+        out = array("f", bytes(8 * total))
+        out[0::2] = xs
+        out[1::2] = ys
         return out
     if kind != "binary":
         raise PointCloudError(f"{name}: DATA {kind or '?'} is not read here (ascii or binary)")
@@ -132,6 +139,7 @@ def parse_pcd(data: bytes, name: str = "cloud.pcd") -> array[float]:
     if len(body) != record.size * total:
         raise PointCloudError(f"{name}: {len(body)} data bytes for {total} points")
     cx, cy = col["x"], col["y"]
+    out = array("f")
     for rec in record.iter_unpack(body):
         out.append(rec[cx])
         out.append(rec[cy])
