@@ -23,7 +23,7 @@ from PIL import Image
 from reviewkit import KEY
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from sequencekit import CATS, FRAMES, cloud, good_label, sample_uuid, write_manifest
+from sequencekit import CATS, FRAMES, frame_cloud, good_label, sample_uuid, write_manifest
 from test_review_browser import click, wait_for
 
 from upload_preds.sandbox import SandboxHandle, start_sandbox
@@ -193,43 +193,28 @@ def test_cuboids_are_drawn_top_down_at_their_place_and_heading(
     assert len(set(rs)) == 1
 
 
-def test_point_cloud_segmentation_colours_points_by_category(
-    chrome: Any, seq_sandbox: SandboxHandle
-) -> None:
-    label = good_label("pointcloud-segmentation", 3)
-    put(seq_sandbox, "scan", 0, "ground-truth", label)
-    card = open_dataset(chrome, seq_sandbox, "scan")
-    panel = f'{card} [data-labelset-panel="ground-truth"]'
-    wait_for(
-        chrome,
-        "the points",
-        lambda: js(
-            chrome,
-            f"const f = document.querySelector('{panel} figure.bev'); return f && f.dataset.points === 'drawn'",
-        ),
-    )
+def assert_point_colours(driver: Any, panel: str, pts: list[Any], frame: dict[str, Any]) -> None:
+    """Pixels of points whose 2x2 dot no later point paints over: one of each instance and
+    one unlabeled point, each in its category's colour (unlabeled grey)."""
     size, r = js(
-        chrome,
+        driver,
         f"const c = document.querySelector('{panel} canvas.bev-points'); return [c.width, +c.dataset.r]",
     )
-    pts = cloud(hash(("scan_0", 0)) & 0xFFFF)
-    cat_of = {a["id"]: a["category_id"] for a in label["annotations"]}
+    cat_of = {a["id"]: a["category_id"] for a in frame["annotations"]}
     colors = {c["id"]: c["color"] for c in CATS}
-
-    def pixel(x: float, y: float) -> tuple[int, int]:
-        return math.floor((x + r) * size / (2 * r)), math.floor((r - y) * size / (2 * r))
-
-    # Points whose 2x2 dot no later point paints over, one per kind (unlabeled and each instance).
+    pixels = [
+        (math.floor((x + r) * size / (2 * r)), math.floor((r - y) * size / (2 * r)))
+        for x, y, _ in pts
+    ]
     checked: dict[int, int] = {}
-    pixels = [pixel(x, y) for x, y, _ in pts]
     for k, (i, j) in enumerate(pixels):
-        inst = label["point_annotations"][k]
+        inst = frame["point_annotations"][k]
         if inst in checked or any(
             abs(i - i2) <= 2 and abs(j - j2) <= 2 for i2, j2 in pixels[k + 1 :]
         ):
             continue
         got = js(
-            chrome,
+            driver,
             f"const c = document.querySelector('{panel} canvas.bev-points');"
             "return [...c.getContext('2d').getImageData(arguments[0], arguments[1], 1, 1).data]",
             i,
@@ -238,21 +223,52 @@ def test_point_cloud_segmentation_colours_points_by_category(
         want = colors[cat_of[inst]] if inst else [175, 175, 175]
         assert got == [*want, 255], (k, inst)
         checked[inst] = k
-    assert set(checked) == {0, 1, 2, 3}
+    assert set(checked) == {0, *cat_of}
     # Every point of the file was sent (fewer than 200,000) and drawn.
-    assert js(
-        chrome, f"return +document.querySelector('{panel} canvas.bev-points').dataset.points"
-    ) == len(pts)
-    # The other panel has no label: its points are all grey.
-    other = f'{card} [data-labelset-panel="predictions"]'
-    wait_for(
-        chrome,
-        "the unlabeled panel's points",
-        lambda: js(
-            chrome,
-            f"const f = document.querySelector('{other} figure.bev'); return f && f.dataset.points === 'drawn'",
-        ),
+    drawn = js(
+        driver, f"return +document.querySelector('{panel} canvas.bev-points').dataset.points"
     )
+    assert drawn == len(pts)
+
+
+def points_drawn(driver: Any, panel: str, frame: int) -> bool:
+    return bool(
+        js(
+            driver,
+            f"const p = document.querySelector('{panel}'), f = p.querySelector('figure.bev');"
+            f"return p.dataset.frame === '{frame}' && f && f.dataset.points === 'drawn'",
+        )
+    )
+
+
+def test_point_cloud_segmentation_colours_points_by_category(
+    chrome: Any, seq_sandbox: SandboxHandle
+) -> None:
+    label = good_label("pointcloud-segmentation", 3)
+    put(seq_sandbox, "scan", 0, "ground-truth", label)
+    card = open_dataset(chrome, seq_sandbox, "scan")
+    panel = f'{card} [data-labelset-panel="ground-truth"]'
+    wait_for(chrome, "the points", lambda: points_drawn(chrome, panel, 0))
+    assert_point_colours(chrome, panel, frame_cloud("scan_0", 0), label)
+    # The other panel has no label: its points are drawn, all grey.
+    other = f'{card} [data-labelset-panel="predictions"]'
+    wait_for(chrome, "the unlabeled panel's points", lambda: points_drawn(chrome, other, 0))
+
+
+def test_segmentation_sequence_colours_each_frames_points(
+    chrome: Any, seq_sandbox: SandboxHandle
+) -> None:
+    label = good_label("pointcloud-segmentation-sequence", 4)
+    put(seq_sandbox, "scans", 1, "predictions", label)
+    open_dataset(chrome, seq_sandbox, "scans")
+    card = 'article[data-sample-name="scans_1"]'
+    panel = f'{card} [data-labelset-panel="predictions"]'
+    for f in range(FRAMES):
+        if f:
+            click(chrome, f"{card} .card-head h3")
+            chrome.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+        wait_for(chrome, f"frame {f}'s points", lambda f=f: points_drawn(chrome, panel, f))
+        assert_point_colours(chrome, panel, frame_cloud("scans_1", f), label["frames"][f])
 
 
 def mask_png(instance: int) -> bytes:
