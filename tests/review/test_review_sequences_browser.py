@@ -336,3 +336,11 @@ def test_multisensor_cards_move_every_sensor_together(
         f"return document.querySelectorAll('{card} [data-sensor=camera][data-labelset-panel=ground-truth] rect').length",
     )
     assert boxes == 2
+    # Each sensor's row counts that sensor's own tracks.
+    counts = js(
+        chrome,
+        "return [...document.querySelectorAll(arguments[0] + ' [data-labelset-panel=ground-truth]"
+        " .counts')].map(c => c.textContent)",
+        card,
+    )
+    assert counts == ["car 2 · pedestrian 1", "car 1 · pedestrian 1"]

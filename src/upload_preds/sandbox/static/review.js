@@ -243,8 +243,11 @@ function drawMask(canvas, url, annotations) {
   img.src = url;
 }
 
-function countsText(label) {
-  const counts = label ? Object.entries(label.counts || {}) : [];
+// Objects per category: the server's counts of the label (search's), or for one sensor
+// of a multi-sensor label that sensor's own tracks (sensorCounts, review_frames.js).
+function countsText(label, view) {
+  const own = label && view && view.sensor !== null ? sensorCounts(label, view) : null;
+  const counts = own ? Object.entries(own) : (label ? Object.entries(label.counts || {}) : []);
   return counts.length
     ? counts.map(([cid, n]) => `${state.names.get(Number(cid)) || cid} ${n}`).join(" · ")
     : (label ? "no objects" : "no label");
@@ -262,7 +265,7 @@ function panel(sample, labelset, view) {
       el("span", { class: `badge ${status}`, text: status }),
       el("span", { class: "score", text: score })),
     el("figure", {}),
-    el("div", { class: "counts", text: countsText(label) }));
+    el("div", { class: "counts", text: countsText(label, view) }));
 }
 
 function card(sample, A, B) {

@@ -33,6 +33,18 @@ function viewAttributes(label, view) {
   return s && !Array.isArray(s.attributes) ? s.attributes : null;
 }
 
+// One sensor's objects per category id: distinct tracks over its frames, as search counts.
+function sensorCounts(label, view) {
+  const attrs = viewAttributes(label, view);
+  const tracks = new Set();
+  for (const frame of (attrs && attrs.frames) || []) {
+    for (const a of (frame && frame.annotations) || []) tracks.add(`${a.category_id}/${a.track_id}`);
+  }
+  const out = {};
+  for (const key of tracks) { const cid = key.split("/")[0]; out[cid] = (out[cid] || 0) + 1; }
+  return out;
+}
+
 // The attributes of frame f (the whole label for single-frame task types).
 function frameAttributes(attrs, view, f) {
   if (!attrs) return null;
