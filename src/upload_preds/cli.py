@@ -180,9 +180,10 @@ PointLabelsKindOpt = Annotated[
     str | None,
     typer.Option(
         "--point-labels-kind",
-        metavar="class|instance|semantickitti",
-        help="What the ids of point_labels_path files are (default: .label files are "
-        "SemanticKITTI, others class ids, or instance ids when the row lists annotations).",
+        metavar="KIND",
+        help="What the ids of point_labels_path files are: class, instance or semantickitti "
+        "(default: .label files are SemanticKITTI, others class ids, or instance ids when "
+        "the row lists annotations).",
         show_default=False,
         rich_help_panel="Conversion",
     ),
@@ -192,8 +193,8 @@ PointsOpt = Annotated[
     typer.Option(
         "--points",
         metavar="N",
-        help="Point count of every point cloud, for offline runs: each point label file must "
-        "hold exactly N ids.",
+        help="Point count of every point cloud (and frame), e.g. for offline runs: each "
+        "point label file must hold exactly N ids.",
         show_default=False,
         rich_help_panel="Conversion",
     ),
