@@ -11,7 +11,6 @@ file whose length is not the cloud's point count fails with both numbers.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,7 +128,12 @@ def test_bad_files_fail_their_row_and_the_others_upload(
         for f in map(json.loads, (tmp_path / "failed.jsonl").read_text().splitlines())
     }
     assert set(failed) == {"s1.bin", "s2.bin", "s3.bin"}
-    assert re.search(r"1,?100 ids .* 1,?200 points", failed["s1.bin"]), failed["s1.bin"]
+    # Checked before sending, against the sample's metadata.point_count: file and line.
+    assert failed["s1.bin"] == (
+        "point_labels_path: s1.label has 1,100 ids but the point cloud has 1,200 points "
+        "(the sample's metadata.point_count); give one id per point, in the point cloud's order"
+    )
+    assert "rows.jsonl:2" in stderr
     assert "not a multiple of 4" in failed["s2.bin"]
     assert "77 (400 points)" in failed["s3.bin"]
 

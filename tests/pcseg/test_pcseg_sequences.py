@@ -141,6 +141,36 @@ def test_pointcloud_sequence_round_trip(sandbox: SandboxHandle, tmp_path: Path) 
             assert len(tracks) == 7
 
 
+def test_sequence_frames_against_the_samples_point_counts(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    # seq_a: frames 0 and 2 only (1 and 3 get the sample's count of zeros); seq_b: frame
+    # 1 has too few ids, so its whole label fails before it is sent.
+    scans_rows(tmp_path, "seq_a", [0, 2], seed=30)
+    scans_rows(tmp_path, "seq_b", [0], seed=40)
+    write_label(tmp_path / "seq_b" / "000001.label", make_scan()[:900])
+    rows = [
+        {"sample_name": "seq_a", "frame": 0, "point_labels_path": "seq_a/000000.label"},
+        {"sample_name": "seq_a", "frame": 2, "point_labels_path": "seq_a/000002.label"},
+        {"sample_name": "seq_b", "frame": 0, "point_labels_path": "seq_b/000000.label"},
+        {"sample_name": "seq_b", "frame": 1, "point_labels_path": "seq_b/000001.label"},
+    ]
+    write_jsonl(tmp_path / "rows.jsonl", rows)
+    code, stderr = upload(sandbox, tmp_path, "test/sweeps", "--category-map", "map.json")
+    assert code == 1, stderr
+    with SegmentsClient(KEY, api_url=sandbox.url) as sdk:
+        attrs = sdk.get_label(sample_uuid("seq_a"), "ground-truth").attributes
+        assert [len(f.point_annotations) for f in attrs.frames] == [POINTS] * FRAMES
+        assert not any(attrs.frames[1].point_annotations)
+    failed = [json.loads(x) for x in (tmp_path / "failed.jsonl").read_text().splitlines()]
+    assert [f["sample_name"] for f in failed] == ["seq_b", "seq_b"]
+    assert (
+        "frame 1: seq_b/000001.label has 900 ids but the point cloud has 1,200"
+        in (failed[0]["_error"])
+    )
+    assert "rows.jsonl:4" in stderr
+
+
 def seq_converter(**options: Any) -> Converter:
     cats = Categories.from_task_attributes(
         {"categories": CATEGORIES}, "pointcloud-segmentation-sequence"
