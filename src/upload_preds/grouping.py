@@ -58,7 +58,8 @@ _PART_BITS: Final = 8
 _MAX_DEPTH: Final = 3
 _FILE_BUFFER: Final = 64 * 1024
 
-Item = tuple[str, int, int, bytes]
+#: (key, file id, line, payload JSON, raw JSON kept unparsed or None).
+Item = tuple[str, int, int, bytes, bytes | None]
 
 
 def key_order(key: str) -> tuple[int, str]:
@@ -127,7 +128,10 @@ class PartitionedSpill:
             try:
                 with open(path, "rb", buffering=_FILE_BUFFER) as f:
                     for line in f:
-                        sub = _partition(orjson.loads(line)[0], depth + 1)
+                        tab = line.find(b"\t")  # a raw tail (Grouper.add) is not parsed
+                        sub = _partition(
+                            orjson.loads(line[:tab] if tab >= 0 else line)[0], depth + 1
+                        )
                         out = subs.get(sub)
                         if out is None:
                             out = subs[sub] = open(  # noqa: SIM115 (closed below)
@@ -148,6 +152,12 @@ class PartitionedSpill:
 
     def close(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _with_raw(payload: dict[str, Any], raw: bytes | None) -> dict[str, Any]:
+    if raw is not None:
+        payload["j"] = raw
+    return payload
 
 
 class Grouper:
@@ -183,20 +193,30 @@ class Grouper:
         """The directory of the spill files while it exists."""
         return self._spill.directory if self._spill is not None else None
 
-    def add(self, key: str, loc: Location, payload: dict[str, Any]) -> None:
-        """Add one item to the group ``key``."""
+    def add(
+        self, key: str, loc: Location, payload: dict[str, Any], raw: bytes | None = None
+    ) -> None:
+        """Add one item to the group ``key``.
+
+        ``raw`` (JSON text, without tabs or newlines, as ``orjson.dumps`` writes it) is
+        kept beside the payload without being parsed again: it comes back as the
+        payload's ``"j"`` (bytes), for the caller to parse only if it needs it."""
         if self._done:
             raise RuntimeError("Grouper.add() after groups()")
         # orjson.dumps returns bytes that keep its ~4 KiB working buffer
         # (measured: 20k small payloads held 80 MB); a copy is exact-size.
         blob = bytes(memoryview(orjson.dumps(payload)))
+        if raw is not None:
+            raw = bytes(memoryview(raw))
         fid = self._files.get(loc.file)
         if fid is None:
             fid = self._files[loc.file] = len(self._names)
             self._names.append(loc.file)
-        self._buf.append((key, fid, loc.line, blob))
+        self._buf.append((key, fid, loc.line, blob, raw))
         self.count += 1
         self._mem += len(blob) + len(key) + _ITEM_OVERHEAD
+        if raw is not None:
+            self._mem += len(raw)
         if self._mem > self._limit:
             self._flush()
 
@@ -209,12 +229,15 @@ class Grouper:
         encoded: dict[str, bytes] = {}  # each key's JSON once per batch
 
         def lines() -> Iterator[tuple[str, bytes]]:
-            for key, fid, line, blob in self._buf:
+            for key, fid, line, blob, raw in self._buf:
                 text = encoded.get(key)
                 if text is None:
                     # Kept for the batch: an exact-size copy (see add()).
                     text = encoded[key] = bytes(memoryview(dumps(key)))
-                yield key, b"[%b,%d,%d,%b]\n" % (text, fid, line, blob)
+                if raw is None:
+                    yield key, b"[%b,%d,%d,%b]\n" % (text, fid, line, blob)
+                else:  # the raw JSON after a tab: JSON as orjson writes it has none
+                    yield key, b"[%b,%d,%d,%b]\t%b\n" % (text, fid, line, blob, raw)
 
         self._spill.append(lines())
         self._buf.clear()
@@ -234,7 +257,13 @@ class Grouper:
             buf = self._buf
             buf.sort(key=lambda item: key_order(item[0]))  # stable: input order per key
             for key, items in groupby(buf, itemgetter(0)):
-                yield key, [(Location(names[f], line), loads(blob)) for _, f, line, blob in items]
+                yield (
+                    key,
+                    [
+                        (Location(names[f], line), _with_raw(loads(blob), raw))
+                        for _, f, line, blob, raw in items
+                    ],
+                )
             buf.clear()
             return
         if self._buf:
@@ -245,7 +274,12 @@ class Grouper:
             # collector would walk them again and again (see gcpolicy).
             with paused_gc():
                 for raw in lines:
-                    key, f, line, payload = loads(raw)
+                    tab = raw.find(b"\t")
+                    if tab < 0:
+                        key, f, line, payload = loads(raw)
+                    else:
+                        key, f, line, payload = loads(raw[:tab])
+                        payload["j"] = raw[tab + 1 : -1]
                     group = groups.get(key)
                     if group is None:
                         group = groups[key] = []

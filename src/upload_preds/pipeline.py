@@ -558,6 +558,7 @@ class Preparer:
             n = 0
             sequence = self._sequence_groups()
             if sequence is not None:
+                sequence.planned = True  # the plan's labels are not built (seqplan.py)
                 stack.enter_context(frozen_heap())
             for item in read_records(self.sources):
                 if isinstance(item, Record):

@@ -10,7 +10,16 @@ files) under its group key, with the sample name resolved to its uuid once the
 dataset's samples are known, so a name row and a uuid row of one sample are
 parts of one label. The payload is the record itself (``{"r": row}`` or
 ``{"c": cells, "t": "csv"}``): the failures file needs it, and the converter
-checks it when the group is complete.
+checks it when the group is complete. The common tracker row (image boxes, see
+:func:`~upload_preds.convert.seqlines.fast_objects`) is checked here instead,
+when it is read, and grouped as its compact objects (``{"q": objects}``) with
+the row's JSON beside them unparsed (``"j"``, see ``Grouper.add``): the row is
+parsed again only if its label fails or is uploaded (the failures file needs it).
+
+In the dry run (``planned``) a label whose lines are all compact is not built:
+:func:`~upload_preds.convert.seqplan.plan_sequence` runs the label's rules over
+the compact objects and gives a planned job; a label it declines, or one with
+other lines, is converted the full way (every check and message the same).
 
 :meth:`SequenceGroups.items` then yields, per group in key order, the label
 (with the sample's frame count from ``frames_of``), or one failure per line,
@@ -28,6 +37,9 @@ from typing import Any
 import orjson
 
 from upload_preds.convert import Converter
+from upload_preds.convert.csvrows import input_order
+from upload_preds.convert.seqlines import Compact, fast_objects
+from upload_preds.convert.seqplan import plan_sequence
 from upload_preds.dedupe import duplicate_message
 from upload_preds.gcpolicy import paused_gc
 from upload_preds.grouping import Grouper
@@ -48,6 +60,9 @@ def _is_complete(payload: dict[str, Any]) -> bool:
 
 def _raw(payload: dict[str, Any]) -> dict[str, Any]:
     """The input data of a grouped payload: the JSON row or the CSV cells."""
+    if "j" in payload:  # a compact line's row, parsed only now
+        row: dict[str, Any] = orjson.loads(payload["j"])
+        return row
     raw: dict[str, Any] = payload["r"] if "r" in payload else payload["c"]
     return raw
 
@@ -64,6 +79,11 @@ class SequenceGroups:
         self.resolve: Resolve | None = None
         #: Labels whose frame count was not known (they took the highest index + 1).
         self.frames_guessed = 0
+        #: The dry run: labels of compact lines are planned, not built (seqplan.py).
+        self.planned = False
+        rules = converter.sequence
+        # Rows the fast path may take are checked when read (see the module docstring).
+        self._fast = rules if rules is not None and rules.fast else None
 
     def add(self, record: Record, grouper: Grouper) -> Failure | Record | None:
         """Put ``record`` into ``grouper`` (None); a failure when it names no usable
@@ -83,7 +103,12 @@ class SequenceGroups:
                 key = orjson.dumps([labelset, "u", uuid]).decode()
         fmt = record.fmt
         if fmt == "json" or fmt == "jsonl":
-            grouper.add(key, record.loc, {"r": record.data})
+            fast = self._fast
+            objs = fast_objects(fast, record.data) if fast is not None else None
+            if objs is not None:
+                grouper.add(key, record.loc, {"q": objs}, orjson.dumps(record.data))
+            else:
+                grouper.add(key, record.loc, {"r": record.data})
         else:
             grouper.add(key, record.loc, {"c": record.data, "t": fmt})
         return None
@@ -102,6 +127,20 @@ class SequenceGroups:
         frames_of = self.frames_of
         _labelset, kind, ref = orjson.loads(key)
         frames = frames_of(ref if kind == "u" else None) if frames_of is not None else None
+        if self.planned and all("q" in p for _, p in members):
+            if frames is None:
+                frames = self.converter.options.frames
+            lines: list[tuple[Location, list[Compact]]] = [
+                (loc, p["q"]) for loc, p in input_order(members)
+            ]
+            rules = self._fast
+            assert rules is not None, "compact lines come from the fast path's rules"
+            planned = plan_sequence(rules, key, lines, frames)
+            if planned is not None:
+                if planned.extra.pop("frames_guessed", None) is not None:
+                    self.frames_guessed += 1
+                yield planned
+                return
         with paused_gc():  # the label's checked lines: alive together, no cycles
             result = self.converter.convert_sequence(key, members, frames, self.on_duplicate)
         raw = {loc: _raw(p) for loc, p in members}

@@ -413,7 +413,8 @@ class Converter:
     ) -> LabelJob | list[RowError]:
         """All parts of one sequence label → the label, or one error per line.
 
-        ``items`` are the grouped payloads: ``{"r": row}`` for a JSON row,
+        ``items`` are the grouped payloads: ``{"r": row}`` for a JSON row (``{"q":
+        objects}`` for one the fast path checked when it was read),
         ``{"c": cells, "t": "csv" | "tsv"}`` for a CSV/TSV record; ``frames`` is the
         sample's frame count (None: unknown, the highest index + 1 is taken).
         """
@@ -421,10 +422,14 @@ class Converter:
         assert rules is not None, "convert_sequence() needs a sequence dataset"
         if frames is None:
             frames = self.options.frames
-        records = [
-            (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
+        # Rows checked when read come as compact objects ({"q": ...}, seqgroups.py).
+        records: list[tuple[Location, Record | seqlines.Line]] = [
+            (loc, seqlines.compact_line(loc, p["q"]))
+            if "q" in p
+            else (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
             for loc, p in items
         ]
         if rules.frame_kind in segsequences.FRAME_KINDS.values():
-            return segsequences.convert_sequence(rules, key, records, frames, on_duplicate)
+            rows = [(loc, r) for loc, r in records if isinstance(r, Record)]  # never compact
+            return segsequences.convert_sequence(rules, key, rows, frames, on_duplicate)
         return sequences.convert_sequence(rules, key, records, frames, on_duplicate)

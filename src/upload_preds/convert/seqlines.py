@@ -480,12 +480,20 @@ _FAST_ROW_KEYS: Final = frozenset(
 )
 
 
-def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line | None:
+#: One object of a line the fast path took, as it is spilled (JSON) and kept:
+#: ``[frame, track, is_keyframe, score, category_id, points]``, in annotation order.
+Compact = list[Any]
+
+
+def fast_objects(rules: FrameRules, data: dict[str, Any]) -> list[Compact] | None:
     """The common row of a tracker, in few operations: boxes in pixels with a category
-    (name or id), a track id, maybe a score, keyframe flag and frame. ``None`` at the
-    first thing it does not handle; :func:`_json_line` then does the full job and
-    reports every problem, so this only needs to be right when it answers (a test
-    checks that it agrees with the full path)."""
+    (name or id), a track id, maybe a score, keyframe flag and frame, as compact
+    objects (:data:`Compact`). ``None`` at the first thing it does not handle;
+    :func:`_json_line` then does the full job and reports every problem, so this only
+    needs to be right when it answers (a test checks that it agrees with the full path).
+
+    The pipeline runs it when a row is read (:mod:`upload_preds.seqgroups`), so a row
+    is checked once and only its compact objects are parsed again from the spill."""
     if not data.keys() <= _FAST_ROW_KEYS:
         return None
     row_frame = data.get("frame")
@@ -498,8 +506,8 @@ def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line |
     names = fctx.names
     ids = fctx.ids
     fmt = fctx.fmt
-    objs: list[Obj] = []
-    for i, a in enumerate(anns):
+    objs: list[Compact] = []
+    for a in anns:
         if type(a) is not dict:
             return None
         known = 3  # bbox, track_id, and a category
@@ -550,16 +558,40 @@ def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line |
                 return None
         if len(a) != known:
             return None  # attributes, ids, unknown keys: the full path
-        out = {
-            "id": track,
-            "category_id": cid,
-            "type": "bbox",
-            "points": pts,
-            "track_id": track,
-            "is_keyframe": keyframe,
-        }
-        objs.append(Obj(frame, track, keyframe, score, out, i))
-    return Line(loc, objs)
+        objs.append([frame, track, keyframe, score, cid, pts])
+    return objs
+
+
+def compact_line(loc: Location, objs: list[Compact]) -> Line:
+    """The :class:`Line` of a row :func:`fast_objects` took (its objects as the full
+    path builds them: ``id`` = ``track_id``, a bbox, ``track_id`` and ``is_keyframe``)."""
+    return Line(
+        loc,
+        [
+            Obj(
+                frame,
+                track,
+                keyframe,
+                score,
+                {
+                    "id": track,
+                    "category_id": cid,
+                    "type": "bbox",
+                    "points": pts,
+                    "track_id": track,
+                    "is_keyframe": keyframe,
+                },
+                i,
+            )
+            for i, (frame, track, keyframe, score, cid, pts) in enumerate(objs)
+        ],
+    )
+
+
+def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line | None:
+    """:func:`fast_objects` as a :class:`Line`, or ``None``."""
+    objs = fast_objects(rules, data)
+    return compact_line(loc, objs) if objs is not None else None
 
 
 def check_line(rules: FrameRules, record: Record) -> Line | list[RowError]:

@@ -233,12 +233,13 @@ def assemble(
 def convert_sequence(
     rules: FrameRules,
     key: str,
-    items: list[tuple[Location, Record]],
+    items: list[tuple[Location, Record | Line]],
     frames: int | None,
     on_duplicate: str = "error",
 ) -> LabelJob | list[RowError]:
     """All rows and records of one (label set, sample) → one sequence label, or one
-    error per line (its own, or that another line of the label failed)."""
+    error per line (its own, or that another line of the label failed). A
+    :class:`Line` among ``items`` was checked already (when it was read)."""
     labelset, ref_kind, ref = orjson.loads(key)
     ordered = input_order(items)
     locs = tuple(loc for loc, _ in ordered)
@@ -246,7 +247,7 @@ def convert_sequence(
     lines: list[Line] = []
     index: list[int] = []  # line position → position in ``ordered``
     for n, (_, record) in enumerate(ordered):
-        checked = check_line(rules, record)
+        checked = record if isinstance(record, Line) else check_line(rules, record)
         if isinstance(checked, Line):
             lines.append(checked)
             index.append(n)
