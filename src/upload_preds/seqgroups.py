@@ -84,11 +84,30 @@ class SequenceGroups:
         rules = converter.sequence
         # Rows the fast path may take are checked when read (see the module docstring).
         self._fast = rules if rules is not None and rules.fast else None
+        # sample_uuid → group key, for rows that name their sample by uuid alone.
+        self._uuid_keys: dict[str, str] = {}
 
     def add(self, record: Record, grouper: Grouper) -> Failure | Record | None:
         """Put ``record`` into ``grouper`` (None); a failure when it names no usable
         sample; or the record itself back when it is a complete label row whose sample
         reference is unusable (converted alone, which reports every problem)."""
+        data = record.data
+        fast = self._fast
+        uuid: Any = None
+        if (record.fmt == "jsonl" or record.fmt == "json") and type(data) is dict:
+            # The common row names its sample by uuid alone: its key is the one made
+            # for the sample's first row (part_key's checks ran for that one).
+            uuid = data.get("sample_uuid")
+            if type(uuid) is not str or "sample_name" in data or "labelset" in data:
+                uuid = None
+            known = self._uuid_keys.get(uuid) if uuid is not None else None
+            if known is not None:
+                objs = fast_objects(fast, data) if fast is not None else None
+                if objs is not None:
+                    grouper.add_compact(known, record.loc, objs, data)
+                else:
+                    grouper.add(known, record.loc, {"r": data})
+                return None
         key = self.converter.sequence_key(record)
         if key is None:
             return record
@@ -103,12 +122,15 @@ class SequenceGroups:
                 key = orjson.dumps([labelset, "u", uuid]).decode()
         fmt = record.fmt
         if fmt == "json" or fmt == "jsonl":
-            fast = self._fast
-            objs = fast_objects(fast, record.data) if fast is not None else None
+            if uuid is not None:
+                if len(self._uuid_keys) >= 4096:  # bounded: the latest samples' keys
+                    self._uuid_keys.clear()
+                self._uuid_keys[uuid] = key
+            objs = fast_objects(fast, data) if fast is not None else None
             if objs is not None:
-                grouper.add(key, record.loc, {"q": objs}, orjson.dumps(record.data))
+                grouper.add_compact(key, record.loc, objs, data)
             else:
-                grouper.add(key, record.loc, {"r": record.data})
+                grouper.add(key, record.loc, {"r": data})
         else:
             grouper.add(key, record.loc, {"c": record.data, "t": fmt})
         return None
