@@ -14,6 +14,12 @@ memory starts over. ``groups()`` yields from memory when nothing was spilled;
 otherwise it loads one partition at a time (splitting a partition that is too
 big by the next bits of the CRC), groups it with a dict and yields its keys.
 
+:meth:`Grouper.add_compact` keeps a second, unparsed JSON text beside a payload
+(a sequence row checked when it was read: its compact objects are the payload,
+the raw row is needed only if its label fails). A spilled line then ends with a
+tab and that text (JSON as ``orjson`` writes it has no raw tab or newline), and
+only the part before the tab is parsed when the partition is read back.
+
 Groups come out in :func:`key_order` (CRC-32 of the key, then the key) on both
 paths: an order that depends only on the set of keys, so a shuffled file gives
 the same groups in the same order as a sorted one, and it is exactly the
@@ -193,21 +199,22 @@ class Grouper:
         """The directory of the spill files while it exists."""
         return self._spill.directory if self._spill is not None else None
 
-    def add(
-        self, key: str, loc: Location, payload: dict[str, Any], raw: bytes | None = None
-    ) -> None:
-        """Add one item to the group ``key``.
-
-        ``raw`` (JSON text, without tabs or newlines, as ``orjson.dumps`` writes it) is
-        kept beside the payload without being parsed again: it comes back as the
-        payload's ``"j"`` (bytes), for the caller to parse only if it needs it."""
-        if self._done:
-            raise RuntimeError("Grouper.add() after groups()")
+    def add(self, key: str, loc: Location, payload: dict[str, Any]) -> None:
+        """Add one item to the group ``key``."""
         # orjson.dumps returns bytes that keep its ~4 KiB working buffer
         # (measured: 20k small payloads held 80 MB); a copy is exact-size.
-        blob = bytes(memoryview(orjson.dumps(payload)))
-        if raw is not None:
-            raw = bytes(memoryview(raw))
+        self._push(key, loc, bytes(memoryview(orjson.dumps(payload))), None)
+
+    def add_compact(self, key: str, loc: Location, objects: list[Any], row: Any) -> None:
+        """Add ``{"q": objects}`` to the group ``key``, with ``row``'s JSON kept beside
+        it unparsed: it comes back as the payload's ``"j"`` (bytes), for the caller to
+        parse only if it needs it (sequence rows checked when read, seqgroups.py)."""
+        # Formatting makes exact-size copies (see add()).
+        self._push(key, loc, b'{"q":%b}' % orjson.dumps(objects), b"%b" % orjson.dumps(row))
+
+    def _push(self, key: str, loc: Location, blob: bytes, raw: bytes | None) -> None:
+        if self._done:
+            raise RuntimeError("Grouper.add() after groups()")
         fid = self._files.get(loc.file)
         if fid is None:
             fid = self._files[loc.file] = len(self._names)
@@ -217,24 +224,6 @@ class Grouper:
         self._mem += len(blob) + len(key) + _ITEM_OVERHEAD
         if raw is not None:
             self._mem += len(raw)
-        if self._mem > self._limit:
-            self._flush()
-
-    def add_compact(self, key: str, loc: Location, objects: list[Any], row: Any) -> None:
-        """``add(key, loc, {"q": objects}, orjson.dumps(row))``, in fewer steps: it runs
-        once per row of a sequence dataset (seqgroups.py)."""
-        if self._done:
-            raise RuntimeError("Grouper.add() after groups()")
-        # Formatting makes exact-size copies (see add()).
-        blob = b'{"q":%b}' % orjson.dumps(objects)
-        raw = b"%b" % orjson.dumps(row)
-        fid = self._files.get(loc.file)
-        if fid is None:
-            fid = self._files[loc.file] = len(self._names)
-            self._names.append(loc.file)
-        self._buf.append((key, fid, loc.line, blob, raw))
-        self.count += 1
-        self._mem += len(blob) + len(raw) + len(key) + _ITEM_OVERHEAD
         if self._mem > self._limit:
             self._flush()
 

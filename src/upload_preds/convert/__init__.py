@@ -18,7 +18,8 @@ The modules, in the order a row meets them:
   per frame of a point-cloud or image segmentation sequence, each frame by
   :mod:`.pcseg` or :mod:`.bitmaps`). Object sequences are :mod:`.sequences`
   (per-frame rows → one sequence label; each line checked by :mod:`.seqlines`
-  with the frame task type's own family).
+  with the frame task type's own family); :mod:`.seqplan` plans a dry run's
+  sequence label from the compact lines of the common tracker row, unbuilt.
 * :mod:`.fast`: the fast path for the commonest rows (boxes, JSON and CSV),
   which gives up at the first thing it does not handle; a property test checks
   that it agrees with the full path wherever it answers.
