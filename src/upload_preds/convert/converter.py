@@ -63,6 +63,7 @@ LABEL_FAMILIES: dict[str, Family] = {
     "vector": Family("image vector", shorthand.build),
     "pointcloud-cuboid": Family("point cloud cuboid", shorthand.build),
     "segmentation-bitmap": Family("image segmentation bitmap", bitmaps.build, masks=True),
+    "pointcloud-vector": Family("point cloud vector", shorthand.build),
 }
 #: A shorthand row when no task type is known: 2-D shapes or cuboids, by their ``type``.
 ANY_SHAPES = Family("image vector or point cloud cuboid", shorthand.build)
