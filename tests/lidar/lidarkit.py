@@ -1,0 +1,93 @@
+"""Helpers of the point-cloud vector and multi-sensor tests (imported as ``lidarkit``).
+
+The official ``segments-ai`` SDK is the referee: :func:`sdk_valid` validates a
+label with the SDK's own model for its task type and checks that the SDK's
+dump equals what we made (nothing dropped, nothing added).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import segments.typing as st
+
+from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
+from upload_preds.records import LabelJob, Location, Record, RowError
+
+#: Task type → the SDK's model of its label attributes.
+SDK_MODELS: dict[str, type[Any]] = {
+    "pointcloud-vector": st.PointcloudVectorLabelAttributes,
+    "pointcloud-vector-sequence": st.PointcloudSequenceVectorLabelAttributes,
+    "multisensor-sequence": st.MultiSensorLabelAttributes,
+}
+
+#: The categories of the point cloud vector tests.
+PC_CATEGORIES = [{"id": 1, "name": "car"}, {"id": 2, "name": "lane"}, {"id": 3, "name": "pole"}]
+
+
+def sdk_valid(task_type: str, attributes: dict[str, Any]) -> None:
+    """The SDK accepts the label and its dump equals ours."""
+    model = SDK_MODELS[task_type].model_validate(attributes)
+    assert model.model_dump(mode="json", exclude_unset=True) == attributes
+
+
+def converter(
+    task_type: str, categories: list[dict[str, Any]] | None = None, **opts: Any
+) -> Converter:
+    task_attributes = {"categories": PC_CATEGORIES if categories is None else categories}
+    cats = Categories.from_task_attributes(task_attributes, task_type)
+    return Converter(ConvertOptions(**opts), cats)
+
+
+def record(data: Any, line: int = 1, file: str = "preds.jsonl", fmt: str = "jsonl") -> Record:
+    return Record(Location(file, line), fmt, data)  # type: ignore[arg-type]
+
+
+def ok(result: Any) -> LabelJob:
+    assert isinstance(result, LabelJob), f"expected a label, got {result}"
+    return result
+
+
+def errs(result: Any) -> list[RowError]:
+    assert isinstance(result, list), f"expected errors, got {result}"
+    assert result, "an empty error list"
+    return result
+
+
+def csv_label(conv: Converter, header: str, *lines: str, file: str = "preds.csv") -> Any:
+    """CSV lines (after ``header``) of one label → its LabelJob or errors, as the
+    pipeline's grouping would hand them over."""
+    cols = header.split(",")
+    items: list[tuple[Location, dict[str, Any]]] = []
+    key = None
+    for n, line in enumerate(lines, 2):
+        cells = dict(zip(cols, _split(line), strict=True))
+        part = conv.csv_part(Record(Location(file, n), "csv", cells))  # type: ignore[arg-type]
+        if isinstance(part, RowError):
+            return [part]
+        key, payload = part
+        items.append((Location(file, n), payload))
+    assert key is not None
+    return conv.convert_group(key, items)
+
+
+def _split(line: str) -> list[str]:
+    import csv
+
+    return next(csv.reader([line]))
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def offline_env() -> dict[str, str]:
+    """The test process's environment without any ``SEGMENTS_*`` variable: no key, so
+    the CLI converts offline."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
+    env.update(NO_COLOR="1", COLUMNS="200")
+    return env
