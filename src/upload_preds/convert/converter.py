@@ -15,9 +15,10 @@ one line in :data:`LABEL_FAMILIES` (see the package docstring).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from upload_preds.convert import bitmaps, csvrows, sequences, shorthand
+from upload_preds.convert import bitmaps, csvrows, multisensor, sequences, shorthand
 from upload_preds.convert.categories import Categories
 from upload_preds.convert.checks import (
     R_INVALID,
@@ -72,6 +73,7 @@ for _kind, _frame_kind in sequences.SEQUENCE_FRAME_KINDS.items():
         LABEL_FAMILIES[_kind] = Family(
             LABEL_KIND_NAMES[_kind], sequences.build, frame_kind=_frame_kind
         )
+LABEL_FAMILIES["multisensor-sequence"] = Family("multi-sensor", multisensor.build)
 #: A shorthand row when no task type is known: 2-D shapes or cuboids, by their ``type``.
 ANY_SHAPES = Family("image vector or point cloud cuboid", shorthand.build)
 
@@ -300,10 +302,12 @@ class Converter:
         family = LABEL_FAMILIES.get(self.ctx.kind or "")
         #: How the lines of a sequence label are checked; None unless the dataset's
         #: task type is a sequence the converter can write (see :mod:`.sequences`).
-        self.sequence: sequences.FrameRules | None = None
+        self.sequence: sequences.FrameRules | multisensor.SensorRules | None = None
         if family is not None and family.frame_kind is not None:
             frame_family = LABEL_FAMILIES[family.frame_kind]
             self.sequence = sequences.FrameRules(self.ctx, family.frame_kind, frame_family.build)
+        elif self.ctx.kind == "multisensor-sequence":  # rows name their sensor
+            self.sequence = multisensor.SensorRules(self.ctx, LABEL_FAMILIES)
 
     # --- JSON / JSONL rows ------------------------------------------------------------
 
@@ -367,7 +371,7 @@ class Converter:
         self,
         key: str,
         items: list[tuple[Location, dict[str, Any]]],
-        frames: int | None,
+        frames: int | Mapping[str, int] | None,
         on_duplicate: str = "error",
     ) -> LabelJob | list[RowError]:
         """All parts of one sequence label → the label, or one error per line.
@@ -382,4 +386,7 @@ class Converter:
             (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
             for loc, p in items
         ]
-        return sequences.convert_sequence(rules, key, records, frames, on_duplicate)
+        if isinstance(rules, multisensor.SensorRules):
+            return multisensor.convert(rules, key, records, frames, on_duplicate)
+        count = frames if not isinstance(frames, Mapping) else None
+        return sequences.convert_sequence(rules, key, records, count, on_duplicate)

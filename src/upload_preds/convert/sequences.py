@@ -494,6 +494,9 @@ class Assembled:
     #: Lines all of whose objects were superseded (``--on-duplicate last``), each
     #: with the location of the line that superseded it.
     superseded: list[tuple[Location, Location]]
+    #: The kept objects' scores: a multi-sensor label's score is taken over all its
+    #: sensors' objects (convert/multisensor.py).
+    kept_scores: list[float] = dataclasses.field(default_factory=list)
 
 
 def _name(loc: Location, other: Location) -> str:
@@ -640,6 +643,7 @@ def assemble(
         filtered,
         ctx.osa is None and any_score,
         superseded,
+        kept_scores,
     )
 
 
