@@ -91,3 +91,33 @@ def offline_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
     env.update(NO_COLOR="1", COLUMNS="200")
     return env
+
+
+def sequence_label(
+    conv: Converter, rows: list[Any], frames: Any = None, file: str = "preds.jsonl"
+) -> Any:
+    """Rows (JSON objects) or CSV records (``("csv", cells)``) of one sequence label →
+    its LabelJob or one error per line, as the pipeline's grouping hands them over
+    (line numbers are positions from 1, in the order given)."""
+    items: list[tuple[Location, dict[str, Any]]] = []
+    key = None
+    for n, r in enumerate(rows, 1):
+        loc = Location(file, n)
+        if isinstance(r, tuple):
+            fmt, cells = r
+            rec = Record(loc, fmt, cells)  # type: ignore[arg-type]
+            payload: dict[str, Any] = {"c": cells, "t": fmt}
+        else:
+            rec = Record(loc, "jsonl", r)  # type: ignore[arg-type]
+            payload = {"r": r}
+        k = conv.sequence_key(rec)
+        assert isinstance(k, str), k
+        assert key is None or k == key, (key, k)
+        key = k
+        items.append((loc, payload))
+    assert key is not None
+    return conv.convert_sequence(key, items, frames)
+
+
+def categories_of(task_type: str, task_attributes: dict[str, Any]) -> Categories:
+    return Categories.from_task_attributes(task_attributes, task_type)

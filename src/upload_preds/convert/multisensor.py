@@ -264,8 +264,6 @@ def convert(
     superseded = [s for a in done.values() for s in a.superseded]
     if superseded:
         job.extra["superseded"] = superseded
-    if frames is None or (isinstance(frames, Mapping) and any(name not in frames for name in done)):
-        job.extra["frames_guessed"] = {name: len(a.label["frames"]) for name, a in done.items()}
     return job
 
 
