@@ -21,7 +21,7 @@ from lidarkit import categories_of, errs, offline_env, ok, sdk_valid, sequence_l
 from clikit import run_cli, write_jsonl
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.convert.multisensor import sensor_frame_counts
+from upload_preds.sampleshape import SampleShapes
 
 TT = "multisensor-sequence"
 # The same name has different ids in different sensors: each sensor's own categories.
@@ -224,8 +224,16 @@ def test_frame_counts_come_from_the_samples_sensors() -> None:
         ]
     }
     sdk.MultiSensorSampleAttributes.model_validate(sample)  # a real sample's shape
-    assert sensor_frame_counts(sample) == {"lidar": 3, "front-camera": 5}
-    assert sensor_frame_counts({"frames": []}) == {}
+    shapes = SampleShapes()
+    shapes.add({"uuid": "u1", "attributes": sample})
+    shapes.add({"uuid": "u2", "attributes": {"frames": [{}, {}]}})
+    assert shapes.sensor_frames("u1") == {"lidar": 3, "front-camera": 5}
+    assert shapes.sensor_frames("u2") is None
+    # Through the converter: each sensor gets its sample's count of frames.
+    job = ok(sequence_label(conv(), [cuboid(0, 1), box(0, 1)], frames=shapes.sensor_frames("u1")))
+    sdk_valid(TT, job.attributes)
+    lidar, camera = (s["attributes"] for s in job.attributes["sensors"][:2])
+    assert (len(lidar["frames"]), len(camera["frames"])) == (3, 5)
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,9 @@ How a label is made:
   :attr:`Sensor.ctx`) by the sequence rules of :mod:`.sequences` (a
   :class:`~.sequences.FrameRules` per sensor, :class:`SensorRules`), into that
   task type's sequence label, with as many frames as the sample's
-  ``attributes.sensors[]`` entry of that sensor has (:func:`sensor_frame_counts`;
-  ``--frames N`` gives every sensor N). Track ids are per sensor: the same
+  ``attributes.sensors[]`` entry of that sensor has
+  (:meth:`~upload_preds.sampleshape.SampleShapes.sensor_frames`; else ``--frames N``,
+  else the sensor's highest frame index + 1). Track ids are per sensor: the same
   track id in two sensors is two objects.
 * The label's score is ``--score-from`` over the kept objects of all sensors;
   if any line fails, the whole label fails and every line gets one error (its
@@ -145,25 +146,6 @@ def assemble(sensors: Sensors, labels: Mapping[str, dict[str, Any]]) -> dict[str
     return {"sensors": out}
 
 
-def sensor_frame_counts(sample_attributes: Any) -> dict[str, int]:
-    """How many frames each sensor of a multi-sensor sample has, by sensor name, from the
-    sample's ``attributes.sensors[].attributes.frames``; sensors without a frames list are
-    left out (the caller reports them when a row needs them)."""
-    counts: dict[str, int] = {}
-    sensors = sample_attributes.get("sensors") if isinstance(sample_attributes, dict) else None
-    if not isinstance(sensors, list):
-        return counts
-    for s in sensors:
-        if not isinstance(s, dict):
-            continue
-        name = s.get("name")
-        attrs = s.get("attributes")
-        frames = attrs.get("frames") if isinstance(attrs, dict) else None
-        if isinstance(name, str) and isinstance(frames, list):
-            counts[name] = len(frames)
-    return counts
-
-
 class SensorRules:
     """How the rows of a multi-sensor dataset are checked: the sensors and, for each one
     whose frames have a label family, its sequence rules. Built once per run."""
@@ -238,8 +220,12 @@ def convert(
         else:
             bad[n] = _one_error(checked)
     done: dict[str, Assembled] = {}
+    guessed = False
     for name, sensor_lines in lines.items():
         count = frames.get(name) if isinstance(frames, Mapping) else frames
+        if count is None:
+            count = rules.ctx.options.frames  # --frames N
+            guessed = count is None
         result = sequences.assemble(rules.rules[name], sensor_lines, count, on_duplicate)
         if isinstance(result, Assembled):
             done[name] = result
@@ -264,6 +250,8 @@ def convert(
     superseded = [s for a in done.values() for s in a.superseded]
     if superseded:
         job.extra["superseded"] = superseded
+    if guessed:  # counted by the pipeline for the plan, as for any sequence label
+        job.extra["frames_guessed"] = True
     return job
 
 
