@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from upload_preds.sandbox.sample_shape import check_sample, shape_of
 from upload_preds.sandbox.validate import SpecError, TaskSpec, check_label_body
 
 GROUND_TRUTH = "ground-truth"
@@ -200,6 +201,10 @@ def _parse_sample(
     metadata = s.get("metadata", {})
     if not isinstance(metadata, dict):
         raise fail(f"{sw}.metadata", "must be an object")
+    problems = check_sample(ds.task_type, ds.spec.sensors, attributes, metadata)
+    if problems:
+        raise fail(sw, problems[0])
+    shape = shape_of(ds.task_type, attributes, metadata)
     priority = s.get("priority", 0)
     if type(priority) not in (int, float):
         raise fail(f"{sw}.priority", "must be a number")
@@ -216,7 +221,7 @@ def _parse_sample(
         if isinstance(body, dict) and "created_by" in body:
             body = dict(body)
             created_by = str(body.pop("created_by"))
-        clean, errors = check_label_body(ds.spec, body, partial=False)
+        clean, errors = check_label_body(ds.spec, body, partial=False, shape=shape)
         if errors:
             key, msgs = next(iter(errors.items()))
             raise fail(f"{lw}.{key}", msgs[0])

@@ -30,12 +30,15 @@ another web site cannot make the browser copy labels behind the user's back
 (no ambient credentials, and a cross-origin request with that header needs a
 CORS preflight the sandbox does not grant). Sample images are served like
 the platform's storage URLs, without a key (an ``<img>`` cannot send one),
-only from inside the manifest's folder and only with an image extension.
+only from inside the manifest's folder and only with an image or point-cloud extension.
 
 Sample images: a relative ``attributes.image.url`` (the demo manifest's
 ``images/img_0001.png``) is resolved against the folder of the manifest the
 sandbox was started with and served under ``/_review/media/``; absolute URLs
-are passed to the page unchanged.
+are passed to the page unchanged. Point clouds likewise: a relative
+``pcd.url`` (``.pcd`` or KITTI ``.bin``) of a sample or of one of its frames
+is served from the same folder under ``/_review/media/``, as
+``application/octet-stream``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from upload_preds.sandbox.routing import (
     file_response,
     json_response,
 )
+from upload_preds.sandbox.sample_shape import UNKNOWN, shape_of
 from upload_preds.sandbox.search import (
     MetaTerm,
     QueryError,
@@ -72,6 +76,9 @@ REVIEW_PREFIX = "/_review/"
 API_PREFIX = "/_review/api/"
 STATIC_DIR = Path(__file__).with_name("static")
 MEDIA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
+#: Point clouds served beside the images (``attributes.pcd.url`` of point-cloud
+#: samples and frames): PCD files and KITTI ``.bin`` sweeps, as bytes.
+POINTCLOUD_SUFFIXES = frozenset({".pcd", ".bin"})
 MAX_PER_PAGE = 200
 SORTS = ("name", "score", "status")
 # The only status a copy (like an upload) may replace without --overwrite; a
@@ -236,7 +243,13 @@ def copy_label(
             target_status=old_status,
         )
     body = {"attributes": orjson.loads(src[3]), "label_status": COPY_STATUS, "score": src[4]}
-    clean, errors = check_label_body(ds.spec, body, partial=False)
+    sample = store.sample(sample_uuid)
+    shape = (
+        shape_of(ds.task_type, orjson.loads(sample[2]), orjson.loads(sample[3]))
+        if sample is not None
+        else UNKNOWN
+    )
+    clean, errors = check_label_body(ds.spec, body, partial=False, shape=shape)
     if errors:
         raise ReviewError(400, f"the {source!r} label of {name} does not fit the dataset: {errors}")
     row, _ = store.put_label(
@@ -322,10 +335,15 @@ class Review:
             return error_response(404, "Not found.")
         if (
             not path.is_relative_to(self.media_root)
-            or path.suffix.lower() not in MEDIA_SUFFIXES
+            or path.suffix.lower() not in MEDIA_SUFFIXES | POINTCLOUD_SUFFIXES
             or not path.is_file()
         ):
             return error_response(404, "Not found.")
+        if path.suffix.lower() in POINTCLOUD_SUFFIXES:
+            # Bytes, never sniffed into anything a browser would render.
+            resp = file_response(path, "application/octet-stream")
+            resp.headers["X-Content-Type-Options"] = "nosniff"
+            return resp
         return file_response(path)
 
     # -- API ---------------------------------------------------------------------------
