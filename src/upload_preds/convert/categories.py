@@ -20,7 +20,8 @@ A multi-sensor dataset declares its sensors in ``task_attributes.sensors``
 (``[{"name", "task_type", "task_attributes"}]``), each with categories of its
 own: :attr:`Categories.sensors` holds one :class:`SensorCategories` per sensor,
 in the dataset's order (see :mod:`.multisensor`); its top-level ``categories``
-may then be absent.
+may then be absent. A sensor without ``task_attributes`` of its own
+(``{"name", "task_type"}``) has the dataset's top-level categories.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class Categories:
             raise ValueError(f"task_type should be a string, got {task_type!r}")
         out = cls(pairs, task_type)
         if sensors is not None:
-            out.sensors = _sensors(sensors)
+            out.sensors = _sensors(sensors, pairs)
         return out
 
     @classmethod
@@ -237,8 +238,9 @@ class Categories:
         return f"Categories({len(self)} categories, task_type={self.task_type!r})"
 
 
-def _sensors(sensors: Any) -> tuple[SensorCategories, ...]:
-    """``task_attributes.sensors`` → one entry per sensor; ``ValueError`` naming the sensor."""
+def _sensors(sensors: Any, shared: list[tuple[int, str]]) -> tuple[SensorCategories, ...]:
+    """``task_attributes.sensors`` → one entry per sensor (``shared``: the dataset's own
+    categories, for sensors without theirs); ``ValueError`` naming the sensor."""
     if not isinstance(sensors, list):
         raise ValueError("task_attributes.sensors should be a list of sensors")
     out: list[SensorCategories] = []
@@ -256,7 +258,10 @@ def _sensors(sensors: Any) -> tuple[SensorCategories, ...]:
         if not isinstance(task_type, str) or task_type not in TASK_TYPES:
             raise ValueError(f"{where}.task_type: unknown task type {task_type!r}")
         try:
-            cats = Categories.from_task_attributes(s.get("task_attributes"), task_type)
+            if s.get("task_attributes") is None:  # the dataset's categories
+                cats = Categories(shared, task_type)
+            else:
+                cats = Categories.from_task_attributes(s["task_attributes"], task_type)
         except ValueError as exc:
             raise ValueError(f"{where} ({name}): {exc}") from None
         out.append(SensorCategories(name, task_type, cats))
