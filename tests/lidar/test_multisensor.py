@@ -254,7 +254,10 @@ def test_frame_counts_come_from_the_samples_sensors() -> None:
             [{"name": "a", "task_type": "lidar", "task_attributes": {"categories": []}}],
             "unknown task type 'lidar'",
         ),
-        ([{"name": "a", "task_type": "image-vector-sequence"}], "sensors[0] (a): task_attributes"),
+        (
+            [{"name": "a", "task_type": "image-vector-sequence", "task_attributes": []}],
+            "sensors[0] (a): task_attributes should be a JSON object",
+        ),
         (
             [{"task_type": "image-vector-sequence", "task_attributes": {"categories": []}}],
             "sensors[0].name",
@@ -303,3 +306,17 @@ def test_cli_offline_multisensor_labels(tmp_path: Path) -> None:
     lidar = label["attributes"]["sensors"][0]["attributes"]
     assert [[a["track_id"] for a in f["annotations"]] for f in lidar["frames"]] == [[3], [3]]
     assert res.report()["counts"] == {"rows": 5, "uploaded": 0, "skipped": 3, "failed": 2}
+
+
+def test_sensors_without_categories_of_their_own_take_the_datasets() -> None:
+    ta = {
+        "categories": [{"id": 4, "name": "car"}],
+        "sensors": [{"name": "lidar", "task_type": "pointcloud-cuboid-sequence"}],
+    }
+    c = Converter(ConvertOptions(), categories_of(TT, ta))
+    job = ok(sequence_label(c, [cuboid(0, 1)], frames=1))
+    sdk_valid(TT, job.attributes)
+    assert (
+        job.attributes["sensors"][0]["attributes"]["frames"][0]["annotations"][0]["category_id"]
+        == 4
+    )
