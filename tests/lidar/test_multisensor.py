@@ -320,3 +320,10 @@ def test_sensors_without_categories_of_their_own_take_the_datasets() -> None:
         job.attributes["sensors"][0]["attributes"]["frames"][0]["annotations"][0]["category_id"]
         == 4
     )
+
+
+def test_a_row_for_a_sensor_the_sample_lacks() -> None:
+    rows = [cuboid(0, 1), box(0, 1)]
+    res = errs(sequence_label(conv(), rows, frames={"lidar": 2, "lanes": 2}))
+    assert (res[1].field, res[1].reason) == ("sensor", "unknown sensor")
+    assert res[1].message == "the sample has no sensor 'front-camera' (it has: lidar, lanes)"

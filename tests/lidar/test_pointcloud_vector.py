@@ -23,6 +23,7 @@ from lidarkit import (
 )
 
 from clikit import run_cli, write_jsonl
+from upload_preds.convert import Converter, ConvertOptions
 
 TT = "pointcloud-vector"
 
@@ -318,3 +319,14 @@ def test_cli_output_labels_are_sdk_valid_and_errors_name_file_line_field(tmp_pat
     for lb in labels:
         sdk_valid(TT, lb["attributes"])
     assert res.report()["counts"]["failed"] == 1
+
+
+def test_3d_points_without_a_task_type_say_what_they_need() -> None:
+    conv = Converter(ConvertOptions(), None)
+    (err,) = errs(
+        conv.convert(
+            record(row({"type": "polyline", "category_id": 1, "points": [[0, 0, 0], [1, 1, 1]]}))
+        )
+    )
+    assert err.field == "annotations[0].points"
+    assert "3-D points are for pointcloud-vector datasets" in err.message

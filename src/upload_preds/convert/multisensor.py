@@ -207,10 +207,20 @@ def convert(
     bad: dict[int, RowError] = {}
     lines: dict[str, list[Line]] = {}
     index: dict[str, list[int]] = {}  # a sensor's line position → position in ``ordered``
-    for n, (_loc, record) in enumerate(ordered):
+    # The sample's own sensors, when known: a row for a sensor it lacks has no frames.
+    has = frames if isinstance(frames, Mapping) and frames else None
+    for n, (loc, record) in enumerate(ordered):
         sensor_rules = rules.of_line(record)
         if isinstance(sensor_rules, RowError):
             bad[n] = sensor_rules
+            continue
+        if has is not None and sensor_rules.sensor not in has:
+            bad[n] = RowError(
+                loc,
+                "sensor",
+                R_SENSOR,
+                f"the sample has no sensor {sensor_rules.sensor!r} (it has: {', '.join(has)})",
+            )
             continue
         checked = check_line(sensor_rules, record)
         if isinstance(checked, Line):
