@@ -1,37 +1,42 @@
 """Helpers of the point-cloud vector and multi-sensor tests (imported as ``lidarkit``).
 
-The official ``segments-ai`` SDK is the referee: :func:`sdk_valid` validates a
-label with the SDK's own model for its task type and checks that the SDK's
-dump equals what we made (nothing dropped, nothing added).
+The official ``segments-ai`` SDK is the referee: ``sdk_valid(task_type, label)``
+(the conversion tests' ``sdk_check``) validates a label with the SDK's own model
+for its task type and checks that the SDK's dump equals what we made (nothing
+dropped, nothing added).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
-import segments.typing as st
+# The conversion tests' own helpers (a row as a record, a label or its errors), shared.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "convert"))
+from convkit import errs, ok, record
+from convkit import sdk_check as sdk_valid
 
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.records import LabelJob, Location, Record, RowError
+from upload_preds.records import Location, Record, RowError
 
-#: Task type → the SDK's model of its label attributes.
-SDK_MODELS: dict[str, type[Any]] = {
-    "pointcloud-vector": st.PointcloudVectorLabelAttributes,
-    "pointcloud-vector-sequence": st.PointcloudSequenceVectorLabelAttributes,
-    "multisensor-sequence": st.MultiSensorLabelAttributes,
-}
+__all__ = [
+    "PC_CATEGORIES",
+    "categories_of",
+    "converter",
+    "csv_label",
+    "errs",
+    "offline_env",
+    "ok",
+    "record",
+    "sdk_valid",
+    "sequence_label",
+]
 
 #: The categories of the point cloud vector tests.
 PC_CATEGORIES = [{"id": 1, "name": "car"}, {"id": 2, "name": "lane"}, {"id": 3, "name": "pole"}]
-
-
-def sdk_valid(task_type: str, attributes: dict[str, Any]) -> None:
-    """The SDK accepts the label and its dump equals ours."""
-    model = SDK_MODELS[task_type].model_validate(attributes)
-    assert model.model_dump(mode="json", exclude_unset=True) == attributes
 
 
 def converter(
@@ -40,21 +45,6 @@ def converter(
     task_attributes = {"categories": PC_CATEGORIES if categories is None else categories}
     cats = Categories.from_task_attributes(task_attributes, task_type)
     return Converter(ConvertOptions(**opts), cats)
-
-
-def record(data: Any, line: int = 1, file: str = "preds.jsonl", fmt: str = "jsonl") -> Record:
-    return Record(Location(file, line), fmt, data)  # type: ignore[arg-type]
-
-
-def ok(result: Any) -> LabelJob:
-    assert isinstance(result, LabelJob), f"expected a label, got {result}"
-    return result
-
-
-def errs(result: Any) -> list[RowError]:
-    assert isinstance(result, list), f"expected errors, got {result}"
-    assert result, "an empty error list"
-    return result
 
 
 def csv_label(conv: Converter, header: str, *lines: str, file: str = "preds.csv") -> Any:

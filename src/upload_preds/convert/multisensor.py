@@ -55,7 +55,7 @@ from upload_preds.convert.checks import (
     short,
 )
 from upload_preds.convert.context import Built, Context, Family
-from upload_preds.convert.csvrows import label_failed
+from upload_preds.convert.csvrows import input_order, label_failed
 from upload_preds.convert.sequences import (
     SEQUENCE_FRAME_KINDS,
     Assembled,
@@ -199,10 +199,7 @@ def convert(
     (``--frames N``); a sensor without a count takes its highest frame index + 1.
     """
     labelset, ref_kind, ref = orjson.loads(key)
-    rank: dict[str, int] = {}
-    for loc, _ in items:
-        rank.setdefault(loc.file, len(rank))
-    ordered = sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+    ordered = input_order(items)
     locs = tuple(loc for loc, _ in ordered)
     bad: dict[int, RowError] = {}
     lines: dict[str, list[Line]] = {}
