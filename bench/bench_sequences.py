@@ -115,9 +115,10 @@ def dry_run(path: Path, cats: Path) -> list[str]:
 
 def build_label(frames: int, tracks: int, repeat: int) -> None:
     """Section 2: one label of ``frames`` frames and ``tracks`` tracks."""
-    from upload_preds.convert import ConvertOptions, Converter
+    from upload_preds.convert import Converter, ConvertOptions
     from upload_preds.convert.categories import Categories
-    from upload_preds.convert.sequences import Line, assemble, check_line
+    from upload_preds.convert.seqlines import Line, check_line
+    from upload_preds.convert.sequences import assemble
     from upload_preds.records import Location, Record
 
     cats = Categories([(i + 1, n) for i, n in enumerate(NAMES)], "image-vector-sequence")

@@ -640,7 +640,8 @@ def validate_attributes(
 # --- input rows (documentation models for the JSON Schema) ------------------------------------
 
 _Number = Annotated[float, Field(allow_inf_nan=False)]
-_Point = Annotated[list[_Number], Field(min_length=2, max_length=2)]
+# [x, y] in pixels; [x, y, z] in point-cloud vector datasets (convert/shapes3d.py).
+_Point = Annotated[list[_Number], Field(min_length=2, max_length=3)]
 
 
 class _Doc(BaseModel):
@@ -699,7 +700,8 @@ class ShorthandAnnotation(_Doc):
         None,
         description=(
             "Pixel coordinates [[x, y], ...]: a bbox takes two opposite corners (any order), "
-            "a polygon at least 3 points, a polyline at least 2, a point exactly 1."
+            "a polygon at least 3 points, a polyline at least 2, a point exactly 1. In "
+            "pointcloud-vector datasets: [[x, y, z], ...] (and no bbox)."
         ),
         examples=[[[0, 479], [250, 260], [390, 260]]],
     )
@@ -920,7 +922,9 @@ class AttributesRow(_RowBase):
 
 def row_json_schema() -> dict[str, Any]:
     """The JSON Schema of one input row (JSON array element or JSONL line)."""
-    schema = TypeAdapter(ShorthandRow | AttributesRow | MaskRow).json_schema()
+    from upload_preds.seqschema import SequenceRow  # defined on top of this module's models
+
+    schema = TypeAdapter(ShorthandRow | AttributesRow | MaskRow | SequenceRow).json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "upload-preds input row"
     schema["description"] = (
@@ -928,7 +932,8 @@ def row_json_schema() -> dict[str, Any]:
         "Exactly one of sample_uuid / sample_name, and either 'annotations' (shorthand), "
         "'attributes' (complete Segments label attributes) or, for segmentation-bitmap "
         "datasets, masks ('mask_path', or annotations with 'segmentation'). Unknown keys are "
-        "errors. "
+        "errors. In sequence datasets a row is one part of a label (SequenceRow): objects "
+        "with their frame and track_id. "
         "CSV/TSV input has one annotation per record instead; see the README."
     )
     return schema

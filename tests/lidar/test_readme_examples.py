@@ -85,3 +85,23 @@ def test_readme_examples_convert(
         else:
             job = ok(sequence_label(conv, rows))
         sdk_valid(task_type, job.attributes)
+
+
+@pytest.mark.parametrize(
+    ("title", "sequence"),
+    [
+        ("### Point-cloud vector shapes", False),
+        ("### Point-cloud vector sequences", True),
+        ("### Multi-sensor labels", True),
+    ],
+)
+def test_print_schema_documents_the_readme_rows(title: str, sequence: bool) -> None:
+    """--print-schema's row models accept the README's rows (3-D points, sensor)."""
+    from upload_preds.models import ShorthandRow
+    from upload_preds.seqschema import SequenceRow
+
+    model = SequenceRow if sequence else ShorthandRow
+    for kind, body in _examples(title):
+        if kind == "json":
+            for row in _rows(kind, body):
+                model.model_validate(row, strict=False)

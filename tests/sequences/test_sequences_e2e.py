@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from pathlib import Path
@@ -168,3 +169,38 @@ def test_resume_and_guard_hold_for_sequence_labels(seq_env: SeqEnv) -> None:
     assert again.code == 0, again.stderr
     assert seq_env.label_puts() == puts  # nothing re-sent: the journal knows the label
     assert again.report()["counts"]["uploaded"] == 0
+
+
+def test_frame_counts_of_samples_known_by_uuid_are_read_from_the_samples(seq_env: SeqEnv) -> None:
+    rows = [box_row(name, 0, 1, "car", 0.9) for name in ("vid-a", "vid-b", "vid-c")]
+    for r in rows:
+        r["sample_uuid"] = sample_uuid(r.pop("sample_name"))
+    write_jsonl(seq_env.tmp / "p.jsonl", rows)
+    res = seq_env.run("p.jsonl")  # the dataset is found from a sample uuid
+    assert res.code == 0, res.stderr
+    # A dataset this small is one page: cheaper than three lookups.
+    assert "frame counts: 4 sequence samples (paged the sample list of test/video)" in res.stderr
+    for name, count in VIDEOS.items():
+        assert len(seq_env.label(name).attributes.frames) == count
+
+
+def test_samples_known_by_uuid_are_fetched_concurrently(seq_env: SeqEnv) -> None:
+    """When lookups pay (a large dataset), each sample is read by uuid, in parallel."""
+    from upload_preds.client import SegmentsClient
+    from upload_preds.sampleshape import SampleShapes, fetch_shapes
+
+    names = [*VIDEOS, "no-such-sample"]
+
+    async def go() -> tuple[str, SampleShapes]:
+        shapes = SampleShapes()
+        async with SegmentsClient(seq_env.sandbox.url, seq_env.key, concurrency=4) as client:
+            how = await fetch_shapes(
+                client, "test/video", map(sample_uuid, names), shapes, samples_count=100_000
+            )
+        return how, shapes
+
+    how, shapes = asyncio.run(go())
+    assert how == "read 4 samples by uuid (4 at a time)"
+    assert {n: shapes.frames(sample_uuid(n)) for n in names} == {**VIDEOS, "no-such-sample": None}
+    gets = seq_env.sandbox.stats()["requests"]["GET"]["/samples/{uuid}/"]
+    assert sum(gets.values()) == 4

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from seqkit import CATEGORIES, box_row, categories_file, sdk_model
 
 from clikit import run_cli, write_jsonl
-from upload_preds.convert import ConvertOptions, Converter
+from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.pipeline import Preparer
 from upload_preds.records import Failure, LabelJob
@@ -161,3 +161,33 @@ def _env() -> dict[str, str]:
     env = cli_env("http://127.0.0.1:9/", "")
     env.pop("SEGMENTS_API_KEY")
     return env
+
+
+def _complete(name: str, frames: int) -> dict[str, Any]:
+    ann = {"id": 1, "category_id": 1, "type": "point", "points": [[1.0, 2.0]], "track_id": 1}
+    attrs = {"format_version": "0.1", "frames": [{"annotations": [ann]}] * frames}
+    return {"sample_name": name, "attributes": attrs}
+
+
+def test_a_complete_label_and_per_frame_rows_of_one_sample_are_duplicates(tmp_path: Path) -> None:
+    cats = categories_file(tmp_path)
+    rows = [box_row("v", 0, 1, "car", 0.9), _complete("v", 2), box_row("v", 1, 1, "car", 0.9)]
+    rows.append(_complete("w", 3))  # alone: an ordinary complete label
+    write_jsonl(tmp_path / "p.jsonl", rows)
+    args = ["p.jsonl", "--categories", str(cats), "--output-labels", "out.jsonl", "--json"]
+    res = run_cli(args, env=_env(), cwd=tmp_path)
+    assert res.code == 1
+    report = res.report()
+    assert report["failed_by_reason"] == {"duplicate row": 3}
+    failed = [json.loads(x) for x in (tmp_path / "p.failed.jsonl").read_text().splitlines()]
+    assert len(failed) == 3
+    assert all("same sample and label set as line" in r["_error"] for r in failed)
+    out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["sample_name"] for r in out] == ["w"]
+    last = run_cli([*args[:-1], "--on-duplicate", "last", "--json"], env=_env(), cwd=tmp_path)
+    assert last.code == 0, last.stderr
+    # The per-frame rows stand at their first line (1), so the complete row (2) wins.
+    assert last.report()["skipped_by_reason"]["superseded"] == 2
+    text = (tmp_path / "out.jsonl").read_text()
+    out = {r["sample_name"]: r for r in map(json.loads, text.splitlines())}
+    assert out["v"]["attributes"]["frames"][0]["annotations"][0]["type"] == "point"

@@ -16,7 +16,7 @@ How a label is made:
 * The rows of one sensor are converted as that sensor's task type with that
   sensor's categories (a :class:`~.context.Context` per sensor,
   :attr:`Sensor.ctx`) by the sequence rules of :mod:`.sequences` (a
-  :class:`~.sequences.FrameRules` per sensor, :class:`SensorRules`), into that
+  :class:`~.seqlines.FrameRules` per sensor, :class:`SensorRules`), into that
   task type's sequence label, with as many frames as the sample's
   ``attributes.sensors[]`` entry of that sensor has
   (:meth:`~upload_preds.sampleshape.SampleShapes.sensor_frames`; else ``--frames N``,
@@ -56,13 +56,8 @@ from upload_preds.convert.checks import (
 )
 from upload_preds.convert.context import Built, Context, Family
 from upload_preds.convert.csvrows import input_order, label_failed
-from upload_preds.convert.sequences import (
-    SEQUENCE_FRAME_KINDS,
-    Assembled,
-    FrameRules,
-    Line,
-    check_line,
-)
+from upload_preds.convert.seqlines import FrameRules, Line, check_line
+from upload_preds.convert.sequences import SEQUENCE_FRAME_KINDS, Assembled
 from upload_preds.records import LabelJob, Location, Record, RowError
 
 #: The task types a sensor of a multi-sensor dataset may have (the SDK's
