@@ -327,3 +327,17 @@ def test_a_row_for_a_sensor_the_sample_lacks() -> None:
     res = errs(sequence_label(conv(), rows, frames={"lidar": 2, "lanes": 2}))
     assert (res[1].field, res[1].reason) == ("sensor", "unknown sensor")
     assert res[1].message == "the sample has no sensor 'front-camera' (it has: lidar, lanes)"
+
+
+def test_a_sensor_of_a_single_frame_task_type_is_a_usage_error(tmp_path: Path) -> None:
+    ta = {
+        "sensors": [{"name": "cam", "task_type": "vector", "task_attributes": {"categories": []}}]
+    }
+    dataset = tmp_path / "dataset.json"
+    dataset.write_text(json.dumps({"task_type": TT, "task_attributes": ta}))
+    src = write_jsonl(tmp_path / "preds.jsonl", [box(0, 1, sensor="cam")])
+    res = run_cli(
+        [str(src), "--categories", str(dataset), "--dry-run"], env=offline_env(), cwd=tmp_path
+    )
+    assert res.code == 2, res.stderr
+    assert "sensor 'cam' has task type 'vector'" in res.stderr

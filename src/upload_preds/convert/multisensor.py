@@ -58,6 +58,7 @@ from upload_preds.convert.context import Built, Context, Family
 from upload_preds.convert.csvrows import input_order, label_failed
 from upload_preds.convert.seqlines import FrameRules, Line, check_line
 from upload_preds.convert.sequences import SEQUENCE_FRAME_KINDS, Assembled
+from upload_preds.errors import UsageError
 from upload_preds.records import LabelJob, Location, Record, RowError
 
 #: The task types a sensor of a multi-sensor dataset may have (the SDK's
@@ -89,14 +90,15 @@ class Sensors:
 
     def __init__(self, ctx: Context) -> None:
         """The sensors of ``ctx.categories``; a sensor whose task type cannot be part of a
-        multi-sensor label raises ``ValueError``."""
+        multi-sensor label is a :class:`~upload_preds.errors.UsageError` (nothing is sent)."""
         self.by_name: dict[str, Sensor] = {}
         cats = ctx.categories
         for sc in cats.sensors if cats is not None else ():
             if sc.task_type not in SENSOR_TASK_TYPES:
-                raise ValueError(
-                    f"sensor {sc.name!r} has task type {sc.task_type!r}; a multi-sensor "
-                    "label takes sensors of " + ", ".join(SENSOR_TASK_TYPES)
+                raise UsageError(
+                    f"the dataset's sensor {sc.name!r} has task type {sc.task_type!r}, which "
+                    "a multi-sensor label cannot hold",
+                    hint="a sensor's task type is one of " + ", ".join(SENSOR_TASK_TYPES),
                 )
             sub = Context(ctx.options, sc.categories, sc.task_type, ctx.build_attributes)
             self.by_name[sc.name] = Sensor(sc.name, sc.task_type, sub)
