@@ -17,6 +17,7 @@ import math
 import random
 import struct
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,11 @@ def cloud(seed: int, n: int = POINTS) -> list[tuple[float, float, float]]:
     ]
 
 
+def frame_cloud(key: str, frame: int) -> list[tuple[float, float, float]]:
+    """The points of frame ``frame`` of sample ``key`` (``DATASET_I``), as written."""
+    return cloud(zlib.crc32(f"{key}/{frame}".encode()))
+
+
 def write_pcd(path: Path, points: list[tuple[float, float, float]], *, binary: bool) -> None:
     """A PCD v0.7 file with x y z (float32) and an intensity field after them."""
     header = (
@@ -86,7 +92,7 @@ def _pcd_frames(folder: Path, key: str, n: int) -> list[dict[str, Any]]:
     frames = []
     for f in range(n):
         rel = f"clouds/{key}_{f}.pcd"
-        write_pcd(folder / rel, cloud(hash((key, f)) & 0xFFFF), binary=f % 2 == 1)
+        write_pcd(folder / rel, frame_cloud(key, f), binary=f % 2 == 1)
         frames.append({"pcd": {"url": rel, "type": "pcd"}, "timestamp": 1000 + 100 * f})
     return frames
 

@@ -535,3 +535,60 @@ def test_samples_added_through_the_api_give_the_shape_labels_are_checked_against
     )
     assert r.status_code == 400
     assert "not one the dataset declares" in r.json()["attributes"][0]
+
+
+def test_point_counts_come_from_the_manifests_point_cloud_files(tmp_path: Path) -> None:
+    m = manifest(tmp_path, samples=1)
+    scan = next(d for d in m["datasets"] if d["name"] == "scan")
+    scans = next(d for d in m["datasets"] if d["name"] == "scans")
+    del scan["samples"][0]["metadata"]["point_count"]
+    del scans["samples"][0]["metadata"]["point_count"]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(m))
+    with start_sandbox(data=path, api_key=KEY) as sb, SegmentsClient(KEY, api_url=sb.url) as c:
+        assert c.get_sample(sample_uuid("scan", 0)).metadata["point_count"] == POINTS
+        assert c.get_sample(sample_uuid("scans", 0)).metadata["point_count"] == [POINTS] * FRAMES
+        short = good_label("pointcloud-segmentation")
+        short["point_annotations"].pop()
+        with pytest.raises(NetworkError, match=f"{POINTS - 1} ids for a point cloud of {POINTS}"):
+            c.add_label(sample_uuid("scan", 0), "ground-truth", short)
+    # A count that disagrees with the file is the manifest's error.
+    scan["samples"][0]["metadata"]["point_count"] = POINTS + 1
+    path.write_text(json.dumps(m))
+    with pytest.raises(
+        ManifestError, match=f"{POINTS + 1}, but the point cloud files have {POINTS}"
+    ):
+        start_sandbox(data=path, api_key=KEY)
+
+
+def test_a_long_point_cloud_segmentation_sequence_fits_in_one_label(raw: httpx.Client) -> None:
+    """20 frames of a 120,000-point sweep: about 5 MB of ids, over the old 4 MiB cap."""
+    frames, points = 20, 120_000
+    sample = {
+        "name": "long",
+        "attributes": {
+            "frames": [
+                {"pcd": {"url": f"https://x.example/{i}.pcd", "type": "pcd"}} for i in range(frames)
+            ]
+        },
+        "metadata": {"point_count": [points] * frames},
+    }
+    added = raw.post("/datasets/seq/scans/samples/", json=sample)
+    assert added.status_code == 201, added.text
+    ids = [0] * points
+    ids[:10] = [1] * 10
+    label = {
+        "frames": [
+            {"annotations": [{"id": 1, "category_id": 2, "track_id": 1}], "point_annotations": ids}
+            for _ in range(frames)
+        ]
+    }
+    body = json.dumps({"attributes": label}).encode()
+    assert len(body) > 4 * 1024 * 1024
+    u = added.json()["uuid"]
+    r = raw.put(
+        f"/labels/{u}/ground-truth/", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 201, r.text[:300]
+    back = raw.get(f"/labels/{u}/ground-truth/").json()["attributes"]
+    assert [len(f["point_annotations"]) for f in back["frames"]] == [points] * frames

@@ -7,7 +7,10 @@ listing pages as the platform does: a bare JSON array, ``?per_page`` (capped at
 ``max_page_size`` when the sandbox was given one, as the platform may cap it)
 and ``?page``, 404 ``{"detail": "Invalid page."}`` past the end, ordered by
 ``sort`` (default ``name``, ties by uuid, so pages never overlap). Every bad
-parameter is a 400 keyed by its name, never a 500.
+parameter is a 400 keyed by its name, never a 500. A sample written must have
+what its dataset's task type needs (frames, sensors, a point cloud with its
+``type``, point counts of the right shape; :func:`.sample_shape.check_sample`),
+else a 400 keyed ``attributes`` or ``metadata``.
 """
 
 from __future__ import annotations

@@ -28,9 +28,11 @@ from upload_preds.sandbox.sample_shape import NEEDS_SHAPE, UNKNOWN, SampleShape,
 from upload_preds.sandbox.store import DatasetInfo, LabelRow, Store
 from upload_preds.sandbox.validate import check_label_body
 
-#: The largest label body (before and after decompression): a few thousand
-#: polygons; the platform's own limit is not published.
-LABEL_BODY = 4 * 1024 * 1024
+#: The largest label body (before and after decompression); the platform's own
+#: limit is not published. The largest labels are point-cloud segmentation
+#: sequences, one id per point per frame: 50 frames of a 120,000-point sweep are
+#: 12-18 MB of JSON (4 MiB, the earlier cap, held fewer than 15 such frames).
+LABEL_BODY = 32 * 1024 * 1024
 #: Sample shapes kept (a sample's attributes never change once added); the
 #: cache is emptied when it reaches this size.
 SHAPE_CACHE = 100_000
