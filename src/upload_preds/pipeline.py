@@ -96,7 +96,7 @@ from upload_preds.records import (
     RowError,
     Skip,
 )
-from upload_preds.seqgroups import SequenceGroups
+from upload_preds.seqgroups import SequenceGroups, frozen_heap
 
 __all__ = ["Item", "OnDuplicate", "Preparer", "Scan"]
 
@@ -402,7 +402,8 @@ class Preparer:
         duplicates = scan.duplicates
         conv = self.converter
         sequence = self._sequence_groups()
-        with Grouper() as grouper:
+        heap = frozen_heap() if sequence is not None else contextlib.nullcontext()
+        with Grouper() as grouper, heap:
             for item in read_records(self.sources):
                 if isinstance(item, Notice):
                     yield item
@@ -555,6 +556,8 @@ class Preparer:
             # input order of the failures held back between records.
             n = 0
             sequence = self._sequence_groups()
+            if sequence is not None:
+                stack.enter_context(frozen_heap())
             for item in read_records(self.sources):
                 if isinstance(item, Record):
                     fmt = item.fmt

@@ -45,6 +45,8 @@ from upload_preds.convert.shapes3d import KINDS_3D, SHAPES_3D, points_cells, typ
 from upload_preds.convert.shorthand import SHAPES, Ann, Problem, assemble
 from upload_preds.records import LabelJob, Location, Record, RowError
 
+_T = TypeVar("_T")
+
 
 def csv_part(ctx: Context, record: Record) -> tuple[str, dict[str, Any]] | RowError:
     """One CSV/TSV record → (group key, JSON payload), or an error when the record
@@ -259,12 +261,9 @@ def csv_annotation(
     return payload
 
 
-_T = TypeVar("_T")
-
-
 def input_order(items: list[tuple[Location, _T]]) -> list[tuple[Location, _T]]:
-    """The lines of one label in input order: files in order of first appearance, lines
-    ascending within a file (the grouping hands them over in any order)."""
+    """A label's grouped items in input order: files in order of first appearance,
+    lines ascending within a file (sequence labels, :mod:`.sequences`, use it too)."""
     rank: dict[str, int] = {}
     for loc, _ in items:
         rank.setdefault(loc.file, len(rank))
