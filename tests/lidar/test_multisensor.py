@@ -200,6 +200,9 @@ def test_csv_sensor_column() -> None:
     rows[1][1]["sensor"] = "back"
     res = errs(sequence_label(conv(), rows, frames=2))
     assert (res[1].field, res[1].reason) == ("sensor", "unknown sensor")
+    rows[1][1]["sensor"] = " "
+    res = errs(sequence_label(conv(), rows, frames=2))
+    assert (res[1].field, res[1].reason) == ("sensor", "missing field")
 
 
 def test_frame_counts_come_from_the_samples_sensors() -> None:
