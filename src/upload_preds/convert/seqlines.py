@@ -96,6 +96,8 @@ class FrameRules:
         self.ctx = ctx
         self.frame_ctx = Context(options, ctx.categories, frame_kind, ctx.build_attributes)
         self.frame_ctx.sequence_frames = True
+        # Messages name the dataset's task type (the frame kind decides the rules).
+        self.frame_ctx.task_type = ctx.task_type
         self.frame_kind = frame_kind
         self.build = build
         #: The sensor these lines are for (multi-sensor datasets), or None.
