@@ -26,6 +26,7 @@ ORDER = [
     "upload",
     "review_search",
     "review_points",
+    "pcseg",
 ]
 
 
