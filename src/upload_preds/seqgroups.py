@@ -31,14 +31,14 @@ rows, or two complete rows, has two labels, which are duplicates like any others
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
 
 from upload_preds.convert import Converter
 from upload_preds.convert.csvrows import input_order
-from upload_preds.convert.seqlines import Compact, fast_objects
+from upload_preds.convert.seqlines import Compact, FrameRules, fast_objects
 from upload_preds.convert.seqplan import plan_sequence
 from upload_preds.dedupe import duplicate_message
 from upload_preds.gcpolicy import paused_gc
@@ -74,7 +74,7 @@ class SequenceGroups:
         self.converter = converter
         self.on_duplicate = on_duplicate
         #: A sample's frame count by uuid (``None``: known by name only, or no count).
-        self.frames_of: Callable[[str | None], int | None] | None = None
+        self.frames_of: Callable[[str | None], int | Mapping[str, int] | None] | None = None
         #: Sample name → uuid once the dataset is known (keys are compared resolved).
         self.resolve: Resolve | None = None
         #: Labels whose frame count was not known (they took the highest index + 1).
@@ -83,7 +83,7 @@ class SequenceGroups:
         self.planned = False
         rules = converter.sequence
         # Rows the fast path may take are checked when read (see the module docstring).
-        self._fast = rules if rules is not None and rules.fast else None
+        self._fast = rules if isinstance(rules, FrameRules) and rules.fast else None
         # sample_uuid → group key, for rows that name their sample by uuid alone.
         self._uuid_keys: dict[str, str] = {}
 
@@ -149,7 +149,7 @@ class SequenceGroups:
         frames_of = self.frames_of
         _labelset, kind, ref = orjson.loads(key)
         frames = frames_of(ref if kind == "u" else None) if frames_of is not None else None
-        if self.planned and all("q" in p for _, p in members):
+        if self.planned and not isinstance(frames, Mapping) and all("q" in p for _, p in members):
             if frames is None:
                 frames = self.converter.options.frames
             lines: list[tuple[Location, list[Compact]]] = [
