@@ -11,7 +11,7 @@ dataset's samples are known, so a name row and a uuid row of one sample are
 parts of one label. The payload is the record itself (``{"r": row}`` or
 ``{"c": cells, "t": "csv"}``): the failures file needs it, and the converter
 checks it when the group is complete. The common tracker row (image boxes, see
-:func:`~upload_preds.convert.seqlines.fast_objects`) is checked here instead,
+:func:`~upload_preds.convert.seqfast.fast_objects`) is checked here instead,
 when it is read, and grouped as its compact objects (``{"q": objects}``) with
 the row's JSON beside them unparsed (``"j"``, see ``Grouper.add``): the row is
 parsed again only if its label fails or is uploaded (the failures file needs it).
@@ -38,7 +38,8 @@ import orjson
 
 from upload_preds.convert import Converter
 from upload_preds.convert.csvrows import input_order
-from upload_preds.convert.seqlines import Compact, FrameRules, fast_objects
+from upload_preds.convert.seqfast import Compact, fast_objects
+from upload_preds.convert.seqlines import FrameRules
 from upload_preds.convert.seqplan import plan_sequence
 from upload_preds.dedupe import duplicate_message
 from upload_preds.gcpolicy import paused_gc

@@ -18,7 +18,7 @@ from seqkit import CATEGORIES, categories_file, sdk_model
 from clikit import cli_env, run_cli, write_jsonl
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.convert.seqlines import fast_objects
+from upload_preds.convert.seqfast import fast_objects
 from upload_preds.convert.seqplan import plan_sequence
 from upload_preds.convert.sequences import convert_sequence
 from upload_preds.grouping import Grouper

@@ -21,8 +21,10 @@ The modules, in the order a row meets them:
   (per-frame rows → one sequence label; each line checked by :mod:`.seqlines`
   with the frame task type's own family); :mod:`.multisensor` (rows of several
   sensors of one sample → one multi-sensor label, each sensor's rows through
-  the sequence rules with its own categories); :mod:`.seqplan` plans a dry
-  run's sequence label from the compact lines of the common tracker row, unbuilt.
+  the sequence rules with its own categories); :mod:`.seqfast` (the common
+  tracker row checked in few steps, as compact objects; the checked lines'
+  classes) and :mod:`.seqplan` (a dry run's sequence label planned from compact
+  lines, not built).
 * :mod:`.fast`: the fast path for the commonest rows (boxes, JSON and CSV),
   which gives up at the first thing it does not handle; a property test checks
   that it agrees with the full path wherever it answers.

@@ -24,6 +24,7 @@ from upload_preds.convert import (
     multisensor,
     pcseg,
     segsequences,
+    seqfast,
     seqlines,
     sequences,
     shorthand,
@@ -429,8 +430,8 @@ class Converter:
         if frames is None:
             frames = self.options.frames
         # Rows checked when read come as compact objects ({"q": ...}, seqgroups.py).
-        records: list[tuple[Location, Record | seqlines.Line]] = [
-            (loc, seqlines.compact_line(loc, p["q"]))
+        records: list[tuple[Location, Record | seqfast.Line]] = [
+            (loc, seqfast.compact_line(loc, p["q"]))
             if "q" in p
             else (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
             for loc, p in items

@@ -1,7 +1,7 @@
 """A sequence label for the dry run's plan, from compact lines, without building it.
 
 The pipeline checks the common tracker row when it reads it
-(:func:`.seqlines.fast_objects`) and groups only its compact objects
+(:func:`.seqfast.fast_objects`) and groups only its compact objects
 (``[frame, track, is_keyframe, score, category_id, points]``), with the raw row
 kept unparsed beside them (:mod:`upload_preds.seqgroups`). When every line of a
 label came that way, the dry run needs no label object: :func:`plan_sequence`
@@ -26,7 +26,8 @@ from typing import Any
 import orjson
 
 from upload_preds.convert.checks import INT_MAX, derive_score
-from upload_preds.convert.seqlines import Compact, FrameRules, compact_line
+from upload_preds.convert.seqfast import Compact, compact_line
+from upload_preds.convert.seqlines import FrameRules
 from upload_preds.convert.sequences import Assembled, assemble
 from upload_preds.records import Location, PlannedLabelJob
 
