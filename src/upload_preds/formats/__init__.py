@@ -1,4 +1,5 @@
-"""Readers for the files detectors emit: COCO (:mod:`.coco`) and YOLO (:mod:`.yolo`).
+"""Readers for the files detectors and trackers emit: COCO (:mod:`.coco`), YOLO
+(:mod:`.yolo`) and MOTChallenge (:mod:`.mot`, one sequence label per file).
 
 Each reader turns its files into :class:`FormatRow` values, one per image:
 the image's key (its file name or path, matched to a sample by ``--match``),
@@ -42,8 +43,8 @@ __all__ = [
     "open_format_sources",
 ]
 
-FormatName = Literal["coco", "yolo"]
-FORMAT_NAMES: tuple[FormatName, ...] = ("coco", "yolo")
+FormatName = Literal["coco", "yolo", "mot"]
+FORMAT_NAMES: tuple[FormatName, ...] = ("coco", "yolo", "mot")
 #: The errors sidecar of a YOLO failures folder. Not ``.txt``, so a folder given
 #: to ``--format yolo`` never yields it as labels; the leading underscore echoes
 #: the ``_error`` field of the other failures files.
@@ -58,6 +59,8 @@ class FormatOptions:
     coco_gt: Path | None = None
     yolo_names: Path | None = None
     images: Path | None = None
+    #: --format mot: the dataset category of files without a class column.
+    mot_category: str | None = None
 
 
 @dataclass(slots=True)
@@ -92,6 +95,12 @@ class FormatSource(Protocol):
 
 def open_format_sources(paths: list[str], options: FormatOptions) -> list[FormatSource]:
     """Check the inputs and flags of a detector format; raise a usage error on a bad one."""
+    if options.fmt == "mot":
+        from upload_preds.formats.mot import open_mot
+
+        return [open_mot(paths, options)]
+    if options.mot_category is not None:
+        raise UsageError("--mot-category is for --format mot", hint="drop it")
     if options.fmt == "coco":
         from upload_preds.formats.coco import CocoSource
 
