@@ -11,6 +11,8 @@ import json
 import uuid
 from pathlib import Path
 
+import seqdata  # the sequence datasets (beside this script)
+
 NAMESPACE = uuid.UUID("6f1c3c7e-5a0e-4d5c-9a47-2f3b8c1d9e10")
 WIDTH, HEIGHT = 640, 480
 
@@ -116,7 +118,9 @@ def build() -> dict[str, object]:
                     {"name": "predictions", "description": "Model predictions, with scores."},
                 ],
                 "samples": samples,
-            }
+            },
+            # Appended: a video and a LiDAR sequence dataset (see seqdata.py).
+            *seqdata.manifest_datasets(sample_uuid),
         ]
     }
 
