@@ -74,6 +74,7 @@ import orjson
 
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
+from upload_preds.convert.sequences import looks_like_part
 from upload_preds.dedupe import (
     SIEVE_CHUNK,
     SIEVE_PARTS,
@@ -266,6 +267,11 @@ class Preparer:
         self._on_retract: Callable[[LabelJob], None] | None = None
         # Sample uuids that several detector images resolve to (resolve_names).
         self._format_dups: set[str] = set()
+        #: A sequence sample's frame count by uuid (None: a sample known by name
+        #: only); None or an unknown count: the highest frame index + 1 is taken.
+        self.frames_of: Callable[[str | None], int | None] | None = None
+        #: Sequence labels whose frame count was not known (for the plan).
+        self.frames_guessed = 0
 
     @property
     def converter(self) -> Converter:
@@ -320,7 +326,11 @@ class Preparer:
                     continue
                 out.rows += 1
                 data = item.data
-                if item.fmt in _JSON_FORMATS:
+                if looks_like_part(item):
+                    # A part of a sequence label: its many rows per key are one label,
+                    # not duplicates (see _sequence_part); only the preflight's facts.
+                    pass
+                elif item.fmt in _JSON_FORMATS:
                     key = LabelKey.of_row(data, default)
                     if key is not None:
                         if resolve is not None:  # inputs by uuid pay nothing here
@@ -405,12 +415,19 @@ class Preparer:
         scan = self._scan if self._scan is not None else self.scan(full=False)
         duplicates = scan.duplicates
         conv = self.converter
+        sequence = conv.sequence is not None
         with Grouper() as grouper:
             for item in read_records(self.sources):
                 if isinstance(item, Notice):
                     yield item
                 elif isinstance(item, RowError):
                     yield Failure((item,), ((item.loc, {}),))
+                elif sequence:
+                    outcome = self._sequence_part(item, grouper)
+                    if isinstance(outcome, Failure):
+                        yield outcome
+                    elif outcome is not None:
+                        yield from self._json_row(item, duplicates)
                 elif item.fmt in ("csv", "tsv"):
                     part = conv.csv_part(item)
                     if isinstance(part, RowError):
@@ -420,8 +437,61 @@ class Preparer:
                         grouper.add(key, item.loc, {"p": part[1], "raw": item.data})
                 else:
                     yield from self._json_row(item, duplicates)
-            yield from self._groups(grouper, duplicates)
+            if sequence:
+                yield from self._sequences(grouper)
+            else:
+                yield from self._groups(grouper, duplicates)
         yield from self._format_items(conv.convert)
+
+    # -- sequence datasets ---------------------------------------------------------------
+
+    def _sequence_part(self, record: Record, grouper: Grouper) -> Failure | Record | None:
+        """A row or record of a sequence dataset into ``grouper`` (None); a failure when
+        it names no sample; or the record itself back when it is a complete label row
+        (converted on its own, as in any dataset)."""
+        key = self.converter.sequence_key(record)
+        if key is None:
+            return record
+        if isinstance(key, RowError):
+            return Failure((key,), ((record.loc, record.data),))
+        if self.resolve is not None and key[-1] == "]" and ',"n",' in key:
+            # Names are resolved before keys are compared: a name row and a uuid row
+            # of one sample are parts of one label.
+            labelset, _, ref = orjson.loads(key)
+            uuid = self.resolve(ref)
+            if uuid is not None:
+                key = orjson.dumps([labelset, "u", uuid]).decode()
+        fmt = record.fmt
+        payload = (
+            {"r": record.data} if fmt == "json" or fmt == "jsonl" else {"c": record.data, "t": fmt}
+        )
+        grouper.add(key, record.loc, payload)
+        return None
+
+    def _sequences(self, grouper: Grouper) -> Iterator[Item]:
+        """One label per grouped (label set, sample) of a sequence dataset, whatever
+        files its rows came from; lines superseded by a later one come out as skips."""
+        conv = self.converter
+        frames_of = self.frames_of
+        on_duplicate = self._on_duplicate
+        for key, members in grouper.groups():
+            _labelset, kind, ref = orjson.loads(key)
+            frames = frames_of(ref if kind == "u" else None) if frames_of is not None else None
+            result = conv.convert_sequence(key, members, frames, on_duplicate)
+            raw = {loc: p["r"] if "r" in p else p["c"] for loc, p in members}
+            if isinstance(result, list):
+                yield Failure(tuple(result), tuple((e.loc, raw[e.loc]) for e in result))
+                continue
+            if frames is None:
+                self.frames_guessed += 1
+            gone = result.extra.pop("superseded", ())
+            for loc, by in gone:
+                yield Skip("superseded", f"superseded by {by}", ((loc, raw[loc]),))
+            if gone:
+                dead = {loc for loc, _ in gone}
+                result.locs = tuple(loc for loc in result.locs if loc not in dead)
+            result.extra["rows"] = tuple((loc, raw[loc]) for loc in result.locs)
+            yield result
 
     def _group_key(self, part: tuple[str, dict[str, Any]], cells: dict[str, Any]) -> str:
         """The :class:`Grouper` key of a CSV record: ``csv_part``'s, except that a
@@ -538,9 +608,17 @@ class Preparer:
             # JSON records read so far: a record's ordinal, and the position in
             # input order of the failures held back between records.
             n = 0
+            sequence = conv.sequence is not None
             for item in read_records(self.sources):
                 if isinstance(item, Record):
                     fmt = item.fmt
+                    if sequence:
+                        outcome = self._sequence_part(item, grouper)
+                        if outcome is None:
+                            continue
+                        if isinstance(outcome, Failure):
+                            held.add(((n, 0), outcome))
+                            continue
                     if fmt == "jsonl" or fmt == "json":
                         result = convert(item)
                         h: int | None
@@ -591,7 +669,10 @@ class Preparer:
                 dups = self._confirm(repeated, candidates) if repeated else {}
                 yield from self._replay(held, candidates, dups, on_retract)
             held.close()
-            yield from self._groups(grouper, dups)
+            if sequence:
+                yield from self._sequences(grouper)
+            else:
+                yield from self._groups(grouper, dups)
         yield from self._format_items(convert)
 
     # -- detector formats (COCO, YOLO) -----------------------------------------------------

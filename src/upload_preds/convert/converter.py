@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from upload_preds.convert import bitmaps, csvrows, shorthand
+from upload_preds.convert import bitmaps, csvrows, sequences, shorthand
 from upload_preds.convert.categories import Categories
 from upload_preds.convert.checks import (
     R_INVALID,
@@ -36,7 +36,7 @@ from upload_preds.convert.complete import full_attributes
 from upload_preds.convert.context import Built, Context, Family
 from upload_preds.convert.fast import fast_label
 from upload_preds.convert.options import ConvertOptions
-from upload_preds.models import LABEL_STATUSES
+from upload_preds.models import LABEL_KIND_NAMES, LABEL_STATUSES
 from upload_preds.records import LabelJob, Location, Record, RowError
 
 ROW_KEYS = frozenset(
@@ -64,6 +64,13 @@ LABEL_FAMILIES: dict[str, Family] = {
     "pointcloud-cuboid": Family("point cloud cuboid", shorthand.build),
     "segmentation-bitmap": Family("image segmentation bitmap", bitmaps.build, masks=True),
 }
+# Sequence task types: per-frame rows grouped into one label (convert/sequences.py), for
+# every sequence kind whose frame kind has a family above.
+for _kind, _frame_kind in sequences.SEQUENCE_FRAME_KINDS.items():
+    if _frame_kind in LABEL_FAMILIES:
+        LABEL_FAMILIES[_kind] = Family(
+            LABEL_KIND_NAMES[_kind], sequences.build, frame_kind=_frame_kind
+        )
 #: A shorthand row when no task type is known: 2-D shapes or cuboids, by their ``type``.
 ANY_SHAPES = Family("image vector or point cloud cuboid", shorthand.build)
 
@@ -289,6 +296,13 @@ class Converter:
         self.options = options
         self.categories = categories
         self.task_type = self.ctx.task_type
+        family = LABEL_FAMILIES.get(self.ctx.kind or "")
+        #: How the lines of a sequence label are checked; None unless the dataset's
+        #: task type is a sequence the converter can write (see :mod:`.sequences`).
+        self.sequence: sequences.FrameRules | None = None
+        if family is not None and family.frame_kind is not None:
+            frame_family = LABEL_FAMILIES[family.frame_kind]
+            self.sequence = sequences.FrameRules(self.ctx, family.frame_kind, frame_family.build)
 
     # --- JSON / JSONL rows ------------------------------------------------------------
 
@@ -340,3 +354,31 @@ class Converter:
     ) -> LabelJob | list[RowError]:
         """All CSV payloads of one label → one label, or one error per line."""
         return csvrows.convert_group(self.ctx, key, items)
+
+    # --- sequence datasets: rows and records are parts of a label ---------------------
+
+    def sequence_key(self, record: Record) -> str | RowError | None:
+        """The group key of a row or record of a sequence dataset (see
+        :func:`.sequences.part_key`); ``None`` for a complete label row."""
+        return sequences.part_key(self.ctx, record)
+
+    def convert_sequence(
+        self,
+        key: str,
+        items: list[tuple[Location, dict[str, Any]]],
+        frames: int | None,
+        on_duplicate: str = "error",
+    ) -> LabelJob | list[RowError]:
+        """All parts of one sequence label → the label, or one error per line.
+
+        ``items`` are the grouped payloads: ``{"r": row}`` for a JSON row,
+        ``{"c": cells, "t": "csv" | "tsv"}`` for a CSV/TSV record; ``frames`` is the
+        sample's frame count (None: unknown, the highest index + 1 is taken).
+        """
+        rules = self.sequence
+        assert rules is not None, "convert_sequence() needs a sequence dataset"
+        records = [
+            (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
+            for loc, p in items
+        ]
+        return sequences.convert_sequence(rules, key, records, frames, on_duplicate)

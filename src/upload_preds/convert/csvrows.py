@@ -60,6 +60,15 @@ def csv_part(ctx: Context, record: Record) -> tuple[str, dict[str, Any]] | RowEr
         layout = CsvLayout(list(cells), ctx.fmt)
         if len(ctx.csv_layouts) < 64:
             ctx.csv_layouts[tuple(cells)] = layout
+    if layout.sequence and not ctx.sequence_frames:
+        col = layout.sequence[0]
+        return RowError(
+            loc,
+            col,
+            R_COLUMNS,
+            f"column {col} is for sequence datasets; this one is "
+            f"{ctx.task_type or 'not known to be one (pass --dataset or --categories)'}",
+        )
     # The key: sample and label set.
     uuid = (cells.get("sample_uuid") or "").strip()
     name = cells.get("sample_name") or ""
@@ -300,6 +309,15 @@ def convert_group(
                 object_scores_dropped=assembled.dropped,
                 score_derived=assembled.score is not None,
             )
+    return label_failed(locs, bad, labelset, ref_kind, ref)
+
+
+def label_failed(
+    locs: tuple[Location, ...], bad: dict[int, RowError], labelset: str, ref_kind: str, ref: str
+) -> list[RowError]:
+    """One error per line of a label that failed: ``bad`` holds the lines' own errors (by
+    position in ``locs``); every other line is "not uploaded: line N of the same label
+    failed" (sequence labels, :mod:`.sequences`, fail the same way)."""
     first = locs[min(bad)]
     sample = f"sample {ref}" if ref_kind == "u" else f"sample name {ref!r}"
     out: list[RowError] = []
