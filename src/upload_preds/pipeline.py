@@ -83,6 +83,7 @@ from upload_preds.dedupe import (
     repeated_across,
 )
 from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
+from upload_preds.formats.tracks import sequence_label
 from upload_preds.grouping import Grouper
 from upload_preds.labelkey import LabelKey, Resolve, job_hash
 from upload_preds.readers import Source, open_sources, read_records
@@ -757,9 +758,22 @@ class Preparer:
             if row.width is not None and row.height is not None:
                 data["width"] = row.width
                 data["height"] = row.height
-        # The key is a file name or path ('val/0001.jpg'), which --match resolves;
-        # the converter, which checks sample names of rows, gets a stand-in.
-        result = convert(Record(row.loc, "json", data))
+        if self.converter.sequence is not None:
+            # A tracker's file is a whole sequence: each detection is a part of the
+            # label, counted against the sample's frames (upload_preds.formats.tracks).
+            uuid = self.resolve(row.key) if self.resolve is not None else None
+            frames = self.frames_of(uuid) if self.frames_of is not None else None
+            seq = sequence_label(self.converter, row, frames, self._on_duplicate)
+            if isinstance(seq, list):
+                yield Failure(tuple(seq), rows)
+                return
+            if frames is None:
+                self.frames_guessed += 1
+            result: LabelJob | list[RowError] = seq
+        else:
+            # The key is a file name or path ('val/0001.jpg'), which --match resolves;
+            # the converter, which checks sample names of rows, gets a stand-in.
+            result = convert(Record(row.loc, "json", data))
         if isinstance(result, LabelJob):
             result.sample_name = row.key
             result.locs = tuple(loc for loc, _ in rows)

@@ -143,7 +143,7 @@ def test_tracker_output_is_found_line_by_line_in_the_label(venv: VideoEnv) -> No
             and a["track_id"] == int(track)
             and a["type"] == "bbox"
             and a["category_id"] == 1
-            and a["points"] == pytest.approx([[left, top], [left + w, top + h]])
+            and [c for p in a["points"] for c in p] == pytest.approx([left, top, left + w, top + h])
             and a["attributes"]["confidence"] == pytest.approx(conf)
         ]
         assert len(match) == 1, line
@@ -333,3 +333,36 @@ def test_category_flags_are_checked_before_anything_is_sent(venv: VideoEnv) -> N
     assert res.code == 1, res.stderr
     assert "--mot-category: class 'bus' is not a category of the dataset" in res.stderr
     assert venv.label("MOT17-02-FRCNN") is None
+
+
+def test_label_rules_name_the_lines_they_are_about(venv: VideoEnv) -> None:
+    gt = write(
+        venv.tmp / "MOT17-02-FRCNN" / "gt" / "gt.txt",
+        [
+            "1,1,10,10,20,40,1,1,1",
+            "2,1,11,10,20,40,1,3,1",  # track 1 was a pedestrian in line 1
+            "1,2,50,10,20,40,1,3,1",
+            "1,2,51,10,20,40,1,3,1",  # track 2 twice in frame 1
+            f"{FRAMES + 1},3,50,10,20,40,1,3,1",  # beyond the sample's frames
+        ],
+    )
+    res = venv.run(gt, "--format", "mot")
+    assert res.code == 1, res.stderr
+    assert res.report()["counts"]["failed"] == 5
+    entries = {e["line"]: e["error"] for e in _sidecar(Path(res.report()["failures_files"][0]))}
+    assert entries[2].startswith("class: track 1 changes category"), entries
+    assert "at line 1" in entries[2]
+    assert entries[4].startswith("id: track 2 in frame 0 is already given at line 3"), entries
+    assert entries[5].startswith(f"frame: frame {FRAMES} is out of range"), entries
+    assert "this file counts from 1" in entries[5]
+    assert entries[1].startswith(NOT_OWN)
+    assert venv.label("MOT17-02-FRCNN") is None
+
+
+def test_the_label_has_every_frame_of_the_sample(venv: VideoEnv) -> None:
+    path = write(venv.tmp / "MOT17-04-FRCNN.txt", ["2,5,10,10,20,40,0.8,-1,-1,-1"])
+    res = venv.run(path, "--format", "mot", "--mot-category", "pedestrian")
+    assert res.code == 0, res.stderr
+    label = venv.sdk_label("MOT17-04-FRCNN")
+    assert len(label["frames"]) == FRAMES
+    assert [(i, a["track_id"], a["category_id"]) for i, a in annotations(label)] == [(1, 5, 3)]

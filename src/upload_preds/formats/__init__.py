@@ -65,7 +65,8 @@ class FormatOptions:
 
 @dataclass(slots=True)
 class FormatRow:
-    """One image's predictions, ready for the converter."""
+    """One image's (or, for a tracker's file, one sequence's) predictions, ready for the
+    converter."""
 
     key: str
     loc: Location
@@ -79,6 +80,11 @@ class FormatRow:
     masks: list[Any] | None = None
     width: int | None = None
     height: int | None = None
+    #: How the input names the shorthand's annotation fields (``track_id`` is MOT's
+    #: ``id``), so that errors of a sequence label name the input's columns.
+    columns: dict[str, str] | None = None
+    #: What the input's frame numbers count from (MOTChallenge: 1), for messages.
+    frame_base: int = 0
 
 
 class FormatSource(Protocol):

@@ -97,6 +97,14 @@ MOT_CLASSES: Final[dict[int, str]] = {
     12: "reflection",
     13: "crowd",
 }
+#: The shorthand's annotation fields by the MOT columns they come from (for errors).
+MOT_COLUMNS: Final[dict[str, str]] = {
+    "frame": "frame",
+    "track_id": "id",
+    "bbox": "bb_left,bb_top,bb_width,bb_height",
+    "score": "conf",
+    "category_id": "class",
+}
 #: Folders whose txt files are named after their role, not their sequence.
 _ROLE_DIRS: Final = frozenset({"gt", "det"})
 
@@ -258,6 +266,8 @@ class MotSource:
                 continue
             numbered = [(n, text) for n, text in enumerate(lines, 1) if text.strip()]
             row = FormatRow(sequence_key(txt), Location(txt, numbered[0][0] if numbered else 1))
+            row.columns = MOT_COLUMNS
+            row.frame_base = 1
             expected: int | None = None
             for n, text in numbered:
                 loc = Location(txt, n)
