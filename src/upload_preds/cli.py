@@ -204,6 +204,17 @@ MinScoreOpt = Annotated[
         rich_help_panel="Conversion",
     ),
 ]
+FramesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--frames",
+        help="Sequence datasets: how many frames a sample has when its own count is not "
+        "known (offline runs). Default: the sample's attributes; offline, the highest "
+        "frame index + 1.",
+        show_default=False,
+        rich_help_panel="Conversion",
+    ),
+]
 ScoreFromOpt = Annotated[
     ScoreFrom,
     typer.Option(
@@ -525,6 +536,7 @@ def upload_preds(
     min_score: MinScoreOpt = None,
     score_from: ScoreFromOpt = ScoreFrom.mean,
     object_score_attribute: ObjectScoreOpt = None,
+    frames: FramesOpt = None,
     on_duplicate: OnDuplicateOpt = OnDuplicateChoice.error,
     dry_run: DryRunOpt = False,
     output_labels: OutputLabelsOpt = None,
@@ -582,6 +594,7 @@ def upload_preds(
             score_from=score_from.value,
             object_score_attribute=object_score_attribute,
             normalized=normalized,
+            frames=frames,
         )
         journal_host = None
         sandbox_db = None

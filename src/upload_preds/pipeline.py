@@ -221,6 +221,10 @@ class Scan:
     #: ``names_overflow`` is set (and the set emptied): so many names page.
     names: set[str] = field(default_factory=set)
     names_overflow: bool = False
+    #: The distinct ``sample_uuid`` values of per-frame rows (parts of sequence
+    #: labels), whose frame counts the preflight reads; bounded like ``names``.
+    uuids: set[str] = field(default_factory=set)
+    uuids_overflow: bool = False
 
 
 class Preparer:
@@ -329,8 +333,15 @@ class Preparer:
                 data = item.data
                 if looks_like_part(item):
                     # A part of a sequence label: its many rows per key are one label,
-                    # not duplicates (see _sequence_part); only the preflight's facts.
-                    pass
+                    # not duplicates (see _sequence_part). Its sample's frame count is
+                    # needed: the uuids, for the preflight (bounded like the names).
+                    if full and not out.uuids_overflow:
+                        uuid = data.get("sample_uuid")
+                        if isinstance(uuid, str) and uuid.strip():
+                            out.uuids.add(uuid.strip())
+                            if len(out.uuids) > MAX_LOOKUP_NAMES:
+                                out.uuids_overflow = True
+                                out.uuids = set()
                 elif item.fmt in _JSON_FORMATS:
                     key = LabelKey.of_row(data, default)
                     if key is not None:
@@ -483,7 +494,7 @@ class Preparer:
             if isinstance(result, list):
                 yield Failure(tuple(result), tuple((e.loc, raw[e.loc]) for e in result))
                 continue
-            if frames is None:
+            if result.extra.pop("frames_guessed", None) is not None:
                 self.frames_guessed += 1
             gone = result.extra.pop("superseded", ())
             for loc, by in gone:

@@ -63,6 +63,7 @@ from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.readers import refuse_repeated_paths
 from upload_preds.records import Failure, LabelJob, Location, Notice, RowError, Skip, raw_rows
+from upload_preds.sampleshape import SampleShapes, fetch_shapes
 from upload_preds.settings import Settings
 
 if TYPE_CHECKING:
@@ -695,6 +696,12 @@ class Run:
                 raise
             if failures is not None:
                 self.report.failures_files = failures.close()
+            if prep.frames_guessed:
+                self.plan(
+                    f"frames: {prep.frames_guessed:,} sequence label(s) had no frame count "
+                    "(pass --frames N, or the sample has no frames): each has its highest "
+                    "frame index + 1 frames"
+                )
         self._warn_own_labelsets()
         self.report.elapsed_s = time.monotonic() - self._started
         self.report.exit_code = self._exit_code()
@@ -858,6 +865,10 @@ class Run:
                     existing.add(ls)
                     self.plan(f"label set {ls!r} created")
             guard_names: set[str] | None = None
+            # Sequence datasets: each sample's frame count, from the listings below
+            # and by uuid (sampleshape.py).
+            shapes = SampleShapes() if prep.converter.sequence is not None else None
+            on_sample = shapes.add if shapes is not None else None
             if scan.uses_names:
                 # --match name with few names: one name__contains lookup each;
                 # stem/path (and image keys) need every name, so they page.
@@ -877,10 +888,12 @@ class Run:
                     guard_names = scan.names
                 if lookup:
                     self._index = await preflight.lookup_sample_index(
-                        client, info.full_name, scan.names
+                        client, info.full_name, scan.names, on_sample=on_sample
                     )
                 else:
-                    self._index = await preflight.fetch_sample_index(client, info.full_name)
+                    self._index = await preflight.fetch_sample_index(
+                        client, info.full_name, on_sample=on_sample
+                    )
                 self._matcher = Matcher(self._index, self.inputs.match)
                 # Names are now samples: two rows of one sample are duplicates,
                 # however they name it (found again, by resolved key).
@@ -898,6 +911,19 @@ class Run:
                     if examples:
                         line += " (e.g. " + ", ".join(repr(e) for e in examples) + ")"
                     self.plan(line)
+            if shapes is not None:
+                count = info.raw.get("samples_count")
+                how = await fetch_shapes(
+                    client,
+                    info.full_name,
+                    scan.uuids,
+                    shapes,
+                    rate=s.rate,
+                    samples_count=count if isinstance(count, int) else None,
+                    everything=scan.uuids_overflow,
+                )
+                prep.frames_of = shapes.frames
+                self.plan(f"frame counts: {len(shapes):,} sequence samples ({how})")
             journal = Journal(s.state) if s.state is not None else Journal()
             self.report.journal = str(journal.path)
             # The journal knows a dataset by its identity, not by its URL alone.

@@ -377,6 +377,8 @@ class Converter:
         """
         rules = self.sequence
         assert rules is not None, "convert_sequence() needs a sequence dataset"
+        if frames is None:
+            frames = self.options.frames
         records = [
             (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
             for loc, p in items

@@ -37,6 +37,9 @@ class ConvertOptions:
     #: 2-D coordinates are fractions of the image size (0..1), scaled by the row's
     #: ``width``/``height`` (JSON fields or CSV columns).
     normalized: bool = False
+    #: The frame count of every sequence sample whose own count is not known (offline
+    #: runs; ``--frames N``). A sample's own count (its attributes) always wins.
+    frames: int | None = None
 
     def __post_init__(self) -> None:
         if not valid_labelset(self.default_labelset):
@@ -62,6 +65,10 @@ class ConvertOptions:
             raise UsageError(
                 f"--score-from {self.score_from!r} is not supported",
                 hint="use " + ", ".join(SCORE_FROM),
+            )
+        if self.frames is not None and not (type(self.frames) is int and self.frames > 0):
+            raise UsageError(
+                f"--frames {self.frames!r} is not a frame count", hint="give a positive integer"
             )
         if self.object_score_attribute is not None and not self.object_score_attribute.strip():
             raise UsageError("--object-score-attribute needs a non-empty attribute name")
