@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/upload-preds sample_data/predictions.jsonl sample_data/predictions.csv --sandbox
 	$(BIN)/upload-preds sample_data/video_predictions.jsonl --sandbox --dataset demo/street-video
 	$(BIN)/upload-preds sample_data/mot --format mot --mot-category car --min-score 0.3 \
-		--labelset predictions --sandbox --dataset demo/street-video
+		--object-score-attribute confidence --labelset predictions --sandbox --dataset demo/street-video
 	$(BIN)/upload-preds sample_data/lidar_predictions.jsonl --sandbox --dataset demo/lidar-sweeps
 
 lint: $(STAMP)

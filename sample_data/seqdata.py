@@ -29,10 +29,11 @@ VIDEO_FRAMES = 24
 LIDAR_FRAMES = 20
 W, H = 640, 480
 
+CONFIDENCE = {"name": "confidence", "input_type": "number", "min": 0, "max": 1, "step": 0.001}
 CATEGORIES = [
-    {"id": 1, "name": "car", "color": [0, 113, 188]},
-    {"id": 2, "name": "pedestrian", "color": [236, 176, 31]},
-    {"id": 3, "name": "cyclist", "color": [125, 46, 141]},
+    {"id": 1, "name": "car", "color": [0, 113, 188], "attributes": [CONFIDENCE]},
+    {"id": 2, "name": "pedestrian", "color": [236, 176, 31], "attributes": [CONFIDENCE]},
+    {"id": 3, "name": "cyclist", "color": [125, 46, 141], "attributes": [CONFIDENCE]},
 ]
 LABELSETS = [
     {"name": "ground-truth", "description": "Pre-labels and labels made by people."},
