@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import seqdata
-from make_images import HORIZON, Canvas, car, person
+from make_images import HORIZON, Canvas, car, person, skyline
 from seqdata import H, W
 
 HERE = Path(__file__).parent
@@ -40,18 +40,7 @@ GROUND_POINTS = 1600
 
 def street(seq: int) -> Canvas:
     """A sequence's still background: sky, buildings, pavement, the road."""
-    rng = random.Random(500 + seq)
-    cv = Canvas("sky3")
-    for band, color in enumerate(("sky0", "sky1", "sky2")):
-        cv.rect(0, band * 40, W, (band + 1) * 40, color)
-    x = -rng.uniform(0, 40)
-    while x < W:
-        bw, bh = rng.uniform(60, 140), rng.uniform(80, 200)
-        cv.rect(x, HORIZON - bh, x + bw, HORIZON, rng.choice(("building0", "building1")))
-        for wy in range(int(HORIZON - bh + 12), HORIZON - 20, 28):
-            for wx in range(int(x + 10), int(x + bw - 18), 24):
-                cv.rect(wx, wy, wx + 12, wy + 14, "window")
-        x += bw + rng.uniform(0, 12)
+    cv = skyline(random.Random(500 + seq))
     cv.rect(0, HORIZON, W, H, "sidewalk")
     cv.rect(0, 340, W, H, "road")
     for lx in range(0, W, 80):
