@@ -293,7 +293,7 @@ def check_options(s: Settings, inputs: RunInputs) -> None:
         inputs.category_map is not None or inputs.skip_unknown_categories
     ):
         raise UsageError(
-            "--category-map and --skip-unknown-categories apply to --format coco or yolo",
+            "--category-map and --skip-unknown-categories apply to --format coco, yolo or mot",
             hint="rows in the native formats name dataset categories directly",
         )
     if inputs.formats is not None and inputs.convert.normalized:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from formatskit import SandboxEnv, running_env, sample_uuid
+from PIL import Image
 from segments import SegmentsClient
 from segments.typing import ImageSequenceVectorLabelAttributes
 
@@ -317,6 +318,13 @@ def test_mot_and_yolo_files_without_format_are_named(venv: VideoEnv) -> None:
     assert res.code == 1, res.stderr
     assert "is a YOLO label line" in res.stderr
     assert "read YOLO files with --format yolo" in res.stderr
+    # ...and a MOT file given to --format yolo says so too.
+    (venv.tmp / "images").mkdir()
+    Image.new("RGB", (64, 48)).save(venv.tmp / "images" / "MOT17-02-FRCNN.png")
+    (venv.tmp / "names.txt").write_text("car\n")
+    res = venv.run(tracker, "--format", "yolo", "--yolo-names", "names.txt", "--images", "images")
+    assert res.code == 1, res.stderr
+    assert "this is a MOTChallenge line, read such files with --format mot" in res.stderr
 
 
 def test_category_flags_are_checked_before_anything_is_sent(venv: VideoEnv) -> None:

@@ -33,6 +33,7 @@ from upload_preds.catmap import CategoryResolver, Resolved
 from upload_preds.errors import InputFileError, UsageError
 from upload_preds.formats import YOLO_ERRORS_FILE, FormatOptions, FormatRow
 from upload_preds.formats.coco import SEGMENTATION_TASKS
+from upload_preds.formats.mot import mot_columns
 from upload_preds.records import Location, Notice, RowError
 
 __all__ = ["IMAGE_SUFFIXES", "YoloSource", "image_size", "load_names", "open_yolo"]
@@ -199,9 +200,10 @@ class YoloSource:
                     values = [float(c) for c in cells[1:]]
                 except ValueError:
                     row.rows.append((loc, raw))
-                    row.errors.append(
-                        RowError(loc, None, R_YOLO, "should be numbers: class cx cy w h [conf]")
-                    )
+                    what = "should be numbers: class cx cy w h [conf]"
+                    if mot_columns(lines[n - 1]) is not None:
+                        what += "; this is a MOTChallenge line, read such files with --format mot"
+                    row.errors.append(RowError(loc, None, R_YOLO, what))
                     continue
                 res = by_class.get(cls)
                 if res is None:
