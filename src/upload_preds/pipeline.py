@@ -74,12 +74,13 @@ import orjson
 
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
-from upload_preds.convert.sequences import looks_like_part
+from upload_preds.convert.seqlines import looks_like_part
 from upload_preds.dedupe import (
     SIEVE_CHUNK,
     SIEVE_PARTS,
     DuplicateIndex,
     HashSieve,
+    duplicate_message,
     repeated_across,
 )
 from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
@@ -96,6 +97,7 @@ from upload_preds.records import (
     RowError,
     Skip,
 )
+from upload_preds.seqgroups import SequenceGroups
 
 __all__ = ["Item", "OnDuplicate", "Preparer", "Scan"]
 
@@ -165,33 +167,6 @@ def _spool(source: Source, stack: contextlib.ExitStack) -> Source:
     with os.fdopen(fd, "wb") as out, source.open() as stream:
         shutil.copyfileobj(stream, out, 1 << 20)
     return Source(name=source.name, path=name, fmt=source.fmt, gzip=False)
-
-
-def _duplicate_message(loc: Location, locs: Sequence[Location], *, csv: bool = False) -> str:
-    """The error of a duplicate at ``loc`` (a JSON row, or with ``csv`` a line of a CSV
-    label): it names the other occurrences of its key in ``locs`` (``loc`` among them),
-    by line in the same file, else as ``file:line``."""
-    others = list(locs)
-    if loc in others:
-        others.remove(loc)
-    same = [str(o.line) for o in others if o.file == loc.file]
-    parts = [("lines " if len(same) > 1 else "line ") + ", ".join(same)] if same else []
-    parts.extend(str(o) for o in others if o.file != loc.file)
-    where = ", ".join(parts)
-    if loc in others:
-        # The same file read twice (the CLI refuses that up front).
-        where += f" (the file {loc.file} is given more than once)"
-    if csv:
-        keep = (
-            "keep one label per sample and label set (a sample's CSV lines form one "
-            "label only within one file)"
-        )
-    else:
-        keep = "keep one row per sample and label set"
-    return (
-        f"same sample and label set as {where}; {keep}, "
-        "or pass --on-duplicate last to keep the last one"
-    )
 
 
 _JSON_FORMATS = ("json", "jsonl")
@@ -333,7 +308,7 @@ class Preparer:
                 data = item.data
                 if looks_like_part(item):
                     # A part of a sequence label: its many rows per key are one label,
-                    # not duplicates (see _sequence_part). Its sample's frame count is
+                    # not duplicates (see seqgroups.py). Its sample's frame count is
                     # needed: the uuids, for the preflight (bounded like the names).
                     if full and not out.uuids_overflow:
                         uuid = data.get("sample_uuid")
@@ -427,15 +402,15 @@ class Preparer:
         scan = self._scan if self._scan is not None else self.scan(full=False)
         duplicates = scan.duplicates
         conv = self.converter
-        sequence = conv.sequence is not None
+        sequence = self._sequence_groups()
         with Grouper() as grouper:
             for item in read_records(self.sources):
                 if isinstance(item, Notice):
                     yield item
                 elif isinstance(item, RowError):
                     yield Failure((item,), ((item.loc, {}),))
-                elif sequence:
-                    outcome = self._sequence_part(item, grouper)
+                elif sequence is not None:
+                    outcome = sequence.add(item, grouper)
                     if isinstance(outcome, Failure):
                         yield outcome
                     elif outcome is not None:
@@ -449,61 +424,21 @@ class Preparer:
                         grouper.add(key, item.loc, {"p": part[1], "raw": item.data})
                 else:
                     yield from self._json_row(item, duplicates)
-            if sequence:
-                yield from self._sequences(grouper)
+            if sequence is not None:
+                yield from sequence.items(grouper)
+                self.frames_guessed += sequence.frames_guessed
             else:
                 yield from self._groups(grouper, duplicates)
         yield from self._format_items(conv.convert)
 
-    # -- sequence datasets ---------------------------------------------------------------
-
-    def _sequence_part(self, record: Record, grouper: Grouper) -> Failure | Record | None:
-        """A row or record of a sequence dataset into ``grouper`` (None); a failure when
-        it names no sample; or the record itself back when it is a complete label row
-        (converted on its own, as in any dataset)."""
-        key = self.converter.sequence_key(record)
-        if key is None:
-            return record
-        if isinstance(key, RowError):
-            return Failure((key,), ((record.loc, record.data),))
-        if self.resolve is not None and key[-1] == "]" and ',"n",' in key:
-            # Names are resolved before keys are compared: a name row and a uuid row
-            # of one sample are parts of one label.
-            labelset, _, ref = orjson.loads(key)
-            uuid = self.resolve(ref)
-            if uuid is not None:
-                key = orjson.dumps([labelset, "u", uuid]).decode()
-        fmt = record.fmt
-        payload = (
-            {"r": record.data} if fmt == "json" or fmt == "jsonl" else {"c": record.data, "t": fmt}
-        )
-        grouper.add(key, record.loc, payload)
-        return None
-
-    def _sequences(self, grouper: Grouper) -> Iterator[Item]:
-        """One label per grouped (label set, sample) of a sequence dataset, whatever
-        files its rows came from; lines superseded by a later one come out as skips."""
-        conv = self.converter
-        frames_of = self.frames_of
-        on_duplicate = self._on_duplicate
-        for key, members in grouper.groups():
-            _labelset, kind, ref = orjson.loads(key)
-            frames = frames_of(ref if kind == "u" else None) if frames_of is not None else None
-            result = conv.convert_sequence(key, members, frames, on_duplicate)
-            raw = {loc: p["r"] if "r" in p else p["c"] for loc, p in members}
-            if isinstance(result, list):
-                yield Failure(tuple(result), tuple((e.loc, raw[e.loc]) for e in result))
-                continue
-            if result.extra.pop("frames_guessed", None) is not None:
-                self.frames_guessed += 1
-            gone = result.extra.pop("superseded", ())
-            for loc, by in gone:
-                yield Skip("superseded", f"superseded by {by}", ((loc, raw[loc]),))
-            if gone:
-                dead = {loc for loc, _ in gone}
-                result.locs = tuple(loc for loc in result.locs if loc not in dead)
-            result.extra["rows"] = tuple((loc, raw[loc]) for loc in result.locs)
-            yield result
+    def _sequence_groups(self) -> SequenceGroups | None:
+        """For a sequence dataset, the grouping of its rows into labels (seqgroups.py)."""
+        if self.converter.sequence is None:
+            return None
+        groups = SequenceGroups(self.converter, self._on_duplicate)
+        groups.frames_of = self.frames_of
+        groups.resolve = self.resolve
+        return groups
 
     def _group_key(self, part: tuple[str, dict[str, Any]], cells: dict[str, Any]) -> str:
         """The :class:`Grouper` key of a CSV record: ``csv_part``'s, except that a
@@ -557,7 +492,7 @@ class Preparer:
         file = rows[0][0].file
         own = next((loc for loc in locs if loc.file == file), rows[0][0])
         if self._on_duplicate == "error":
-            message = _duplicate_message(own, locs, csv=True)
+            message = duplicate_message(own, locs, csv=True)
             return tuple(
                 Failure((RowError(loc, None, "duplicate row", message),), ((loc, raw),))
                 for loc, raw in rows
@@ -571,7 +506,7 @@ class Preparer:
         others, a superseded skip, or None when it is the one that stands."""
         rows = ((record.loc, record.data),)
         if self._on_duplicate == "error":
-            err = RowError(record.loc, None, "duplicate row", _duplicate_message(record.loc, locs))
+            err = RowError(record.loc, None, "duplicate row", duplicate_message(record.loc, locs))
             return Failure((err,), rows)
         if record.loc != locs[-1]:
             return Skip("superseded", f"superseded by {locs[-1]}", rows)
@@ -620,12 +555,12 @@ class Preparer:
             # JSON records read so far: a record's ordinal, and the position in
             # input order of the failures held back between records.
             n = 0
-            sequence = conv.sequence is not None
+            sequence = self._sequence_groups()
             for item in read_records(self.sources):
                 if isinstance(item, Record):
                     fmt = item.fmt
-                    if sequence:
-                        outcome = self._sequence_part(item, grouper)
+                    if sequence is not None:
+                        outcome = sequence.add(item, grouper)
                         if outcome is None:
                             continue
                         if isinstance(outcome, Failure):
@@ -681,8 +616,9 @@ class Preparer:
                 dups = self._confirm(repeated, candidates) if repeated else {}
                 yield from self._replay(held, candidates, dups, on_retract)
             held.close()
-            if sequence:
-                yield from self._sequences(grouper)
+            if sequence is not None:
+                yield from sequence.items(grouper)
+                self.frames_guessed += sequence.frames_guessed
             else:
                 yield from self._groups(grouper, dups)
         yield from self._format_items(convert)
@@ -742,7 +678,7 @@ class Preparer:
             elif self._on_duplicate == "last":
                 yield Skip("superseded", f"superseded by {locs[-1]}", rows)
             else:
-                message = _duplicate_message(image.loc, locs) + f" (images {keys} are one sample)"
+                message = duplicate_message(image.loc, locs) + f" (images {keys} are one sample)"
                 yield Failure((RowError(image.loc, None, "duplicate row", message),), rows)
 
     def _format_row(

@@ -48,8 +48,7 @@ def _video(name: str, n: int, labels: dict[str, Any] | None = None) -> dict[str,
 
 def _scan(name: str, n: int) -> dict[str, Any]:
     frames = [
-        {"pcd": {"url": f"https://example.invalid/{name}/{i}.pcd", "type": "pcd"}}
-        for i in range(n)
+        {"pcd": {"url": f"https://example.invalid/{name}/{i}.pcd", "type": "pcd"}} for i in range(n)
     ]
     return {
         "uuid": sample_uuid(name),
@@ -115,10 +114,17 @@ def categories_file(tmp: Path, task_type: str = "image-vector-sequence") -> Path
     return path
 
 
-def box_row(name: str, frame: int, track: int, category: str, score: float, **kw: Any) -> dict[str, Any]:
+def box_row(
+    name: str, frame: int, track: int, category: str, score: float, **kw: Any
+) -> dict[str, Any]:
     """One per-frame row: one box of one track in one frame (as a tracker writes it)."""
     x = 10.0 * track + frame
-    ann = {"category": category, "bbox": [x, 20.0, x + 30.0, 60.0], "track_id": track, "score": score}
+    ann = {
+        "category": category,
+        "bbox": [x, 20.0, x + 30.0, 60.0],
+        "track_id": track,
+        "score": score,
+    }
     return {"sample_name": name, "frame": frame, "annotations": [ann], **kw}
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from upload_preds.convert import bitmaps, csvrows, sequences, shorthand
+from upload_preds.convert import bitmaps, csvrows, seqlines, sequences, shorthand
 from upload_preds.convert.categories import Categories
 from upload_preds.convert.checks import (
     R_INVALID,
@@ -299,10 +299,11 @@ class Converter:
         family = LABEL_FAMILIES.get(self.ctx.kind or "")
         #: How the lines of a sequence label are checked; None unless the dataset's
         #: task type is a sequence the converter can write (see :mod:`.sequences`).
-        self.sequence: sequences.FrameRules | None = None
+        self.sequence: seqlines.FrameRules | None = None
+        self._sequence_keys: dict[tuple[Any, str, Any], str] = {}
         if family is not None and family.frame_kind is not None:
             frame_family = LABEL_FAMILIES[family.frame_kind]
-            self.sequence = sequences.FrameRules(self.ctx, family.frame_kind, frame_family.build)
+            self.sequence = seqlines.FrameRules(self.ctx, family.frame_kind, frame_family.build)
 
     # --- JSON / JSONL rows ------------------------------------------------------------
 
@@ -359,8 +360,9 @@ class Converter:
 
     def sequence_key(self, record: Record) -> str | RowError | None:
         """The group key of a row or record of a sequence dataset (see
-        :func:`.sequences.part_key`); ``None`` for a complete label row."""
-        return sequences.part_key(self.ctx, record)
+        :func:`.seqlines.part_key`); ``None`` for a complete label row whose sample
+        reference is unusable (:meth:`convert` reports it)."""
+        return seqlines.part_key(self.ctx, record, self._sequence_keys)
 
     def convert_sequence(
         self,
