@@ -716,6 +716,14 @@ class Preparer:
                 return
             if frames is None:
                 self.frames_guessed += 1
+            # --on-duplicate last: a line whose box a later line replaced is a skip.
+            gone = seq.extra.pop("superseded", ())
+            if gone:
+                line_of = dict(rows)
+                for loc, by in gone:
+                    yield Skip("superseded", f"superseded by {by}", ((loc, line_of[loc]),))
+                dead = {loc for loc, _ in gone}
+                rows = tuple(r for r in rows if r[0] not in dead)
             result: LabelJob | list[RowError] = seq
         else:
             # The key is a file name or path ('val/0001.jpg'), which --match resolves;

@@ -374,3 +374,21 @@ def test_the_label_has_every_frame_of_the_sample(venv: VideoEnv) -> None:
     label = venv.sdk_label("MOT17-04-FRCNN")
     assert len(label["frames"]) == FRAMES
     assert [(i, a["track_id"], a["category_id"]) for i, a in annotations(label)] == [(1, 5, 3)]
+
+
+def test_on_duplicate_last_keeps_the_later_box_of_a_track(venv: VideoEnv) -> None:
+    path = write(
+        venv.tmp / "MOT17-02-FRCNN.txt",
+        [
+            "1,1,10,10,20,40,0.9,-1,-1,-1",
+            "2,1,11,10,20,40,0.9,-1,-1,-1",
+            "1,1,99,10,20,40,0.8,-1,-1,-1",
+        ],
+    )
+    res = venv.run(path, "--format", "mot", "--mot-category", "car", "--on-duplicate", "last")
+    assert res.code == 0, res.stderr
+    report = res.report()
+    assert report["skipped_by_reason"] == {"superseded": 1}
+    assert report["counts"] == {"rows": 3, "uploaded": 2, "skipped": 1, "failed": 0}
+    label = venv.sdk_label("MOT17-02-FRCNN")
+    assert [(i, a["points"][0][0]) for i, a in annotations(label)] == [(0, 99), (1, 11)]

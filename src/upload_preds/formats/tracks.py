@@ -25,7 +25,7 @@ import dataclasses
 import orjson
 
 from upload_preds.convert import R_LABEL_FAILED, Converter
-from upload_preds.convert.sequences import R_FRAME
+from upload_preds.convert.seqlines import R_FRAME
 from upload_preds.formats import FormatRow
 from upload_preds.records import LabelJob, RowError
 
