@@ -50,7 +50,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from math import isfinite
 from pathlib import Path
 from typing import Any, Final
 
@@ -143,12 +143,8 @@ def failures_relpath(path: str) -> str:
     return p.name
 
 
-@dataclass(frozen=True, slots=True)
-class _Line:
-    """One line's values, or why it is not a line of its file."""
-
-    values: list[float] | None
-    problem: tuple[str | None, str] | None = None  # (column, message)
+#: What is wrong with a line: (the column, or None for the whole line; the message).
+_Problem = tuple[str | None, str]
 
 
 def open_mot(paths: list[str], options: FormatOptions) -> MotSource:
@@ -199,33 +195,38 @@ def _first_columns(path: str) -> int | None:
     return None
 
 
-def _parse(text: str, expected: int | None) -> _Line:
-    cells = text.rstrip().rstrip(",").split(",")
+def _parse(text: str, expected: int | None) -> list[float] | _Problem:
+    """The line's values, or what is wrong with it (``expected``: the file's count)."""
+    cells = text.split(",")
+    if len(cells) > 1 and not cells[-1].strip():
+        cells.pop()  # a trailing comma
     n = len(cells)
-    if n == 1:
-        what = "a YOLO label line" if yolo_like(text) else "not comma-separated"
-        hint = "; read YOLO files with --format yolo" if yolo_like(text) else ""
-        return _Line(None, (None, f"is {what}; MOT lines are {_LAYOUT_TEXT}{hint}"))
-    if n not in LAYOUTS:
-        return _Line(None, (None, f"has {n} values; MOT lines have {_LAYOUT_TEXT}"))
-    if expected is not None and n != expected:
-        return _Line(
-            None,
-            (
-                None,
-                f"has {n} values where this file's lines have {expected} ({','.join(LAYOUTS[expected])})",
-            ),
-        )
-    values: list[float] = []
+    if n != expected:
+        if n == 1:
+            yolo = yolo_like(text)
+            what = "a YOLO label line" if yolo else "not comma-separated"
+            hint = "; read YOLO files with --format yolo" if yolo else ""
+            return None, f"is {what}; MOT lines are {_LAYOUT_TEXT}{hint}"
+        if n not in LAYOUTS:
+            return None, f"has {n} values; MOT lines have {_LAYOUT_TEXT}"
+        if expected is not None:
+            columns = ",".join(LAYOUTS[expected])
+            return None, f"has {n} values where this file's lines have {expected} ({columns})"
+    try:
+        # The common line at C speed; a bad one is looked at value by value below.
+        values = [float(c) for c in cells]
+        if all(map(isfinite, values)):
+            return values
+    except ValueError:
+        pass
     for name, cell in zip(LAYOUTS[n], cells, strict=True):
         try:
             v = float(cell)
         except ValueError:
-            return _Line(None, (name, f"should be a number, got {cell.strip()[:40]!r}"))
-        if v != v or v in (float("inf"), float("-inf")):
-            return _Line(None, (name, f"should be a finite number, got {cell.strip()[:40]!r}"))
-        values.append(v)
-    return _Line(values)
+            return name, f"should be a number, got {cell.strip()[:40]!r}"
+        if not isfinite(v):
+            return name, f"should be a finite number, got {cell.strip()[:40]!r}"
+    raise AssertionError("unreachable: every value parsed")  # pragma: no cover
 
 
 def _whole(v: float) -> int | None:
@@ -272,13 +273,12 @@ class MotSource:
             for n, text in numbered:
                 loc = Location(txt, n)
                 raw = {"line": text}
-                parsed = _parse(text, expected)
-                if parsed.values is None:
-                    assert parsed.problem is not None
+                values = _parse(text, expected)
+                if type(values) is tuple:
                     row.rows.append((loc, raw))
-                    row.errors.append(RowError(loc, parsed.problem[0], R_MOT, parsed.problem[1]))
+                    row.errors.append(RowError(loc, values[0], R_MOT, values[1]))
                     continue
-                values = parsed.values
+                assert type(values) is list
                 expected = len(values)
                 res, cls_problem = self._category(values, fixed, resolver, by_class)
                 for warning in resolver.case_warnings:
