@@ -35,7 +35,8 @@ def _task_attributes() -> dict[str, Any]:
     [
         (lambda: _task_attributes(), None),
         (lambda: {"task_type": "vector", "task_attributes": _task_attributes()}, "vector"),
-        (lambda: json.loads(DATASET.read_text()), "vector"),
+        # A one-dataset manifest (the demo manifest holds several: its first).
+        (lambda: {"datasets": json.loads(DATASET.read_text())["datasets"][:1]}, "vector"),
     ],
     ids=["task-attributes", "dataset-object", "sandbox-manifest"],
 )
@@ -51,6 +52,12 @@ def test_file_shapes(tmp_path: Path, content: Any, task_type: str | None) -> Non
 def test_sample_data_categories_file() -> None:
     cats = Categories.from_file(ROOT / "sample_data" / "categories.json")
     assert cats.names_by_id() == dict(enumerate(STREET, 1))
+
+
+def test_the_demo_manifest_of_several_datasets_is_no_categories_file() -> None:
+    with pytest.raises(InputFileError) as info:
+        Categories.from_file(DATASET)
+    assert "a categories file needs exactly one" in str(info.value)
 
 
 @pytest.mark.parametrize(
