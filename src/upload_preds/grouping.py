@@ -94,11 +94,17 @@ class PartitionedSpill:
     def append(self, lines: Iterable[tuple[str, bytes]]) -> None:
         """Append ``(key, line)`` pairs; ``line`` ends with a newline."""
         parts: dict[int, list[bytes]] = {}
+        # A key's partition, computed once per key of this batch (rows of one label
+        # share a key: a CRC-32 per row was a tenth of a sequence dry run).
+        chunks: dict[str, list[bytes]] = {}
         for key, line in lines:
-            part = _partition(key, 0)
-            chunk = parts.get(part)
+            chunk = chunks.get(key)
             if chunk is None:
-                chunk = parts[part] = []
+                part = _partition(key, 0)
+                chunk = parts.get(part)
+                if chunk is None:
+                    chunk = parts[part] = []
+                chunks[key] = chunk
             chunk.append(line)
         for part, chunk in parts.items():
             with open(self._path(0, part), "ab") as f:
@@ -199,10 +205,16 @@ class Grouper:
                 "upload-preds-group-", self._tmp_dir, self._limit // _EXPANSION
             )
         dumps = orjson.dumps
-        self._spill.append(
-            (key, b"[%b,%d,%d,%b]\n" % (dumps(key), fid, line, blob))
-            for key, fid, line, blob in self._buf
-        )
+        encoded: dict[str, bytes] = {}  # each key's JSON once per batch
+
+        def lines() -> Iterator[tuple[str, bytes]]:
+            for key, fid, line, blob in self._buf:
+                text = encoded.get(key)
+                if text is None:
+                    text = encoded[key] = dumps(key)
+                yield key, b"[%b,%d,%d,%b]\n" % (text, fid, line, blob)
+
+        self._spill.append(lines())
         self._buf.clear()
         self._mem = 0
 

@@ -97,7 +97,7 @@ from upload_preds.records import (
     RowError,
     Skip,
 )
-from upload_preds.seqgroups import SequenceGroups
+from upload_preds.seqgroups import SequenceGroups, frozen_heap
 
 __all__ = ["Item", "OnDuplicate", "Preparer", "Scan"]
 
@@ -403,7 +403,8 @@ class Preparer:
         duplicates = scan.duplicates
         conv = self.converter
         sequence = self._sequence_groups()
-        with Grouper() as grouper:
+        heap = frozen_heap() if sequence is not None else contextlib.nullcontext()
+        with Grouper() as grouper, heap:
             for item in read_records(self.sources):
                 if isinstance(item, Notice):
                     yield item
@@ -556,6 +557,8 @@ class Preparer:
             # input order of the failures held back between records.
             n = 0
             sequence = self._sequence_groups()
+            if sequence is not None:
+                stack.enter_context(frozen_heap())
             for item in read_records(self.sources):
                 if isinstance(item, Record):
                     fmt = item.fmt

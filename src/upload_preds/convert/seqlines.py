@@ -62,9 +62,16 @@ class Obj:
     track: int
     keyframe: bool
     score: float | None
+    #: The annotation as it goes in its frame: the frame family's, with ``id`` =
+    #: ``track_id``, ``track_id`` and ``is_keyframe``.
     out: dict[str, Any]
-    #: How the input names it: ``annotations[2]`` in a JSON row, "" for a CSV record.
-    where: str
+    #: Its position in the row's ``annotations``; -1 for a CSV record (one object).
+    index: int
+
+    @property
+    def where(self) -> str:
+        """How the input names it: ``annotations[2]`` in a JSON row, "" for a CSV record."""
+        return f"annotations[{self.index}]" if self.index >= 0 else ""
 
 
 @dataclass(slots=True)
@@ -89,6 +96,8 @@ class FrameRules:
         self.ctx = ctx
         self.frame_ctx = Context(options, ctx.categories, frame_kind, ctx.build_attributes)
         self.frame_ctx.sequence_frames = True
+        # Messages name the dataset's task type (the frame kind decides the rules).
+        self.frame_ctx.task_type = ctx.task_type
         self.frame_kind = frame_kind
         self.build = build
         #: The sensor these lines are for (multi-sensor datasets), or None.
@@ -366,7 +375,7 @@ def _json_line(
     if built is None or len(errors) > n_err:
         return None
     objs = [
-        Obj(f, t, kf, s.get("score"), _without_id(o), f"annotations[{i}]")
+        Obj(f, t, kf, s.get("score"), _annotation(t, o, kf), i)
         for i, ((f, t, kf), s, o) in enumerate(
             zip(seq, stripped, built.label["annotations"], strict=True)
         )
@@ -374,9 +383,11 @@ def _json_line(
     return Line(loc, objs, (row_frame, ia) if ia is not None and row_frame is not None else None)
 
 
-def _without_id(o: dict[str, Any]) -> dict[str, Any]:
-    o.pop("id", None)
-    return o
+def _annotation(track: int, out: dict[str, Any], keyframe: bool) -> dict[str, Any]:
+    """The frame family's annotation as a sequence annotation: ``id`` = ``track_id``
+    (one id per track, as the platform numbers tracked objects), ``is_keyframe``."""
+    out.pop("id", None)
+    return {"id": track, **out, "track_id": track, "is_keyframe": keyframe}
 
 
 def _csv_line(rules: FrameRules, record: Record, errors: list[RowError]) -> Line | None:
@@ -459,9 +470,11 @@ def _csv_line(rules: FrameRules, record: Record, errors: list[RowError]) -> Line
         return None
     assert frame is not None
     assert track is not None
-    return Line(loc, [Obj(frame, track, keyframe, payload.get("s"), payload["a"], "")])
+    out = _annotation(track, payload["a"], keyframe)
+    return Line(loc, [Obj(frame, track, keyframe, payload.get("s"), out, -1)])
 
 
+_INF = float("inf")
 _FAST_ROW_KEYS: Final = frozenset(
     {"sample_uuid", "sample_name", "labelset", "frame", "annotations"}
 )
@@ -506,33 +519,43 @@ def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line |
         pts = check_bbox(box, fmt)
         if type(pts) is tuple:
             return None
-        frame = a.get("frame", row_frame)
         if "frame" in a:
             known += 1
+            frame = a["frame"]
             if type(frame) is not int or not 0 <= frame <= INT_MAX:
                 return None
             if row_frame is not None and frame != row_frame:
                 return None
-        elif frame is None:
+        elif row_frame is None:
             return None
+        else:
+            frame = row_frame
         score = a.get("score")
         if score is not None:
             known += 1
-            if not is_num(score):
+            if not (type(score) is float and -_INF < score < _INF) and not is_num(score):
                 return None
-        keyframe = a.get("is_keyframe", True)
+        keyframe = True
         if "is_keyframe" in a:
             known += 1
+            keyframe = a["is_keyframe"]
             if type(keyframe) is not bool:
                 return None
-        if a.get("type", "bbox") != "bbox":
-            return None
         if "type" in a:
             known += 1
+            if a["type"] != "bbox":
+                return None
         if len(a) != known:
             return None  # attributes, ids, unknown keys: the full path
-        out = {"category_id": cid, "type": "bbox", "points": pts}
-        objs.append(Obj(frame, track, keyframe, score, out, f"annotations[{i}]"))
+        out = {
+            "id": track,
+            "category_id": cid,
+            "type": "bbox",
+            "points": pts,
+            "track_id": track,
+            "is_keyframe": keyframe,
+        }
+        objs.append(Obj(frame, track, keyframe, score, out, i))
     return Line(loc, objs)
 
 

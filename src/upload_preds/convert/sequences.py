@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import orjson
 
-from upload_preds.convert.checks import R_INVALID, derive_score
+from upload_preds.convert.checks import INT_MAX, R_INVALID, derive_score
 from upload_preds.convert.context import Built, Context
-from upload_preds.convert.csvrows import label_failed
+from upload_preds.convert.csvrows import input_order, label_failed
 from upload_preds.convert.seqlines import (
     R_FRAME,
     R_TRACK,
@@ -87,6 +88,18 @@ class Assembled:
     superseded: list[tuple[Location, Location]]
 
 
+_TRACK = attrgetter("track")
+
+
+def _out_of_range(loc: Location, where: str, frame: int, frames: int) -> RowError:
+    return RowError(
+        loc,
+        f"{where}.frame" if where else "frame",
+        R_FRAME,
+        f"frame {frame} is out of range: the sample has {frames} frame(s), 0 to {frames - 1}",
+    )
+
+
 def _name(loc: Location, other: Location) -> str:
     """``other`` as seen from ``loc``: ``line N`` in the same file, else ``file:line``."""
     return f"line {other.line}" if other.file == loc.file else str(other)
@@ -105,61 +118,41 @@ def assemble(
     """
     bad: dict[int, RowError] = {}
     ctx = rules.ctx
-    # Frame range.
-    if frames is not None:
-        for n, line in enumerate(lines):
-            for o in line.objects:
-                if o.frame >= frames:
-                    field = f"{o.where}.frame" if o.where else "frame"
-                    bad.setdefault(
-                        n,
-                        RowError(
-                            line.loc,
-                            field,
-                            R_FRAME,
-                            f"frame {o.frame} is out of range: the sample has {frames} "
-                            f"frame(s), 0 to {frames - 1}",
-                        ),
-                    )
-            if line.image_attributes is not None and line.image_attributes[0] >= frames:
-                bad.setdefault(
-                    n,
-                    RowError(
-                        line.loc,
-                        "frame",
-                        R_FRAME,
-                        f"frame {line.image_attributes[0]} is out of range: the sample has "
-                        f"{frames} frame(s), 0 to {frames - 1}",
-                    ),
-                )
-    # Tracks keep their category; an object (frame, track) is given once.
+    limit = frames if frames is not None else INT_MAX + 1
+    # One pass: frame range, a track keeps its category, an object (frame, track) once.
     category: dict[int, tuple[Any, int]] = {}
-    seen: dict[tuple[int, int], tuple[int, int]] = {}
+    seen: dict[int, tuple[int, int]] = {}  # frame << 64 | track → (line, object)
     superseded_by: dict[int, int] = {}
     dead: set[tuple[int, int]] = set()  # (line, object) positions superseded
+    keep_last = on_duplicate == "last"
     for n, line in enumerate(lines):
-        for k, o in enumerate(line.objects):
-            field = o.where + "." if o.where else ""
+        k = -1
+        for o in line.objects:
+            k += 1
+            frame = o.frame
+            track = o.track
+            if frame >= limit:
+                bad.setdefault(n, _out_of_range(line.loc, o.where, frame, limit))
             cid = o.out.get("category_id")
-            first = category.get(o.track)
+            first = category.get(track)
             if first is None:
-                category[o.track] = (cid, n)
+                category[track] = (cid, n)
             elif first[0] != cid:
                 bad.setdefault(
                     n,
                     RowError(
                         line.loc,
-                        field + ("category_id" if o.where else "category"),
+                        f"{o.where}.category_id" if o.where else "category",
                         R_TRACK,
-                        f"track {o.track} changes category: category id {cid} here, "
+                        f"track {track} changes category: category id {cid} here, "
                         f"{first[0]} at {_name(line.loc, lines[first[1]].loc)}; a track keeps "
                         "one category in every frame",
                     ),
                 )
-            at = (o.frame, o.track)
+            at = frame << 64 | track
             prev = seen.get(at)
             if prev is not None:
-                if on_duplicate == "last":
+                if keep_last:
                     dead.add(prev)
                     superseded_by[prev[0]] = n
                 else:
@@ -167,14 +160,17 @@ def assemble(
                         n,
                         RowError(
                             line.loc,
-                            (field + "track_id") if o.where else "track_id",
+                            f"{o.where}.track_id" if o.where else "track_id",
                             R_DUPLICATE_OBJECT,
-                            f"track {o.track} in frame {o.frame} is already given at "
+                            f"track {track} in frame {frame} is already given at "
                             f"{_name(line.loc, lines[prev[0]].loc)}; give each object once "
                             "per frame, or pass --on-duplicate last to keep the last one",
                         ),
                     )
             seen[at] = (n, k)
+        at_frame = line.image_attributes
+        if at_frame is not None and at_frame[0] >= limit:
+            bad.setdefault(n, _out_of_range(line.loc, "", at_frame[0], limit))
     if bad:
         return bad
     count = frames
@@ -196,7 +192,7 @@ def assemble(
     for n, line in enumerate(lines):
         live = 0
         for k, o in enumerate(line.objects):
-            if (n, k) in dead:
+            if dead and (n, k) in dead:
                 continue
             live += 1
             if o.score is not None:
@@ -214,17 +210,16 @@ def assemble(
     fv = "0.2" if rules.frame_kind.startswith("pointcloud") else "0.1"
     out_frames: list[dict[str, Any]] = []
     for f in range(count):
-        objs = sorted(per_frame[f], key=lambda o: o.track)
-        frame: dict[str, Any] = {
+        objs = per_frame[f]
+        if len(objs) > 1:
+            objs.sort(key=_TRACK)
+        entry: dict[str, Any] = {
             "format_version": fv,
-            "annotations": [
-                {"id": o.track, **o.out, "track_id": o.track, "is_keyframe": o.keyframe}
-                for o in objs
-            ],
+            "annotations": [o.out for o in objs],
         }
         if attrs[f] is not None:
-            frame["image_attributes"] = attrs[f]
-        out_frames.append(frame)
+            entry["image_attributes"] = attrs[f]
+        out_frames.append(entry)
     return Assembled(
         {"format_version": fv, "frames": out_frames},
         derive_score(kept_scores, ctx.options.score_from),
@@ -244,10 +239,7 @@ def convert_sequence(
     """All rows and records of one (label set, sample) → one sequence label, or one
     error per line (its own, or that another line of the label failed)."""
     labelset, ref_kind, ref = orjson.loads(key)
-    rank: dict[str, int] = {}
-    for loc, _ in items:
-        rank.setdefault(loc.file, len(rank))
-    ordered = sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+    ordered = input_order(items)
     locs = tuple(loc for loc, _ in ordered)
     bad: dict[int, RowError] = {}
     lines: list[Line] = []
