@@ -717,7 +717,7 @@ class Preparer:
             if isinstance(seq, list):
                 yield Failure(tuple(seq), rows)
                 return
-            if frames is None:
+            if seq.extra.pop("frames_guessed", None) is not None:
                 self.frames_guessed += 1
             # --on-duplicate last: a line whose box a later line replaced is a skip.
             gone = seq.extra.pop("superseded", ())

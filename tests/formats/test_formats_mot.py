@@ -24,6 +24,7 @@ from PIL import Image
 from segments import SegmentsClient
 from segments.typing import ImageSequenceVectorLabelAttributes
 
+from clikit import cli_env, run_cli
 from upload_preds.formats import YOLO_ERRORS_FILE
 
 NAMESPACE = "formats-mot"
@@ -392,3 +393,24 @@ def test_on_duplicate_last_keeps_the_later_box_of_a_track(venv: VideoEnv) -> Non
     assert report["counts"] == {"rows": 3, "uploaded": 2, "skipped": 1, "failed": 0}
     label = venv.sdk_label("MOT17-02-FRCNN")
     assert [(i, a["points"][0][0]) for i, a in annotations(label)] == [(0, 99), (1, 11)]
+
+
+def test_offline_labels_take_frames_from_the_flag(tmp_path: Path) -> None:
+    path = write(tmp_path / "MOT17-02-FRCNN.txt", ["2,5,10,10,20,40,0.8,-1,-1,-1"])
+    cats = tmp_path / "cats.json"
+    cats.write_text(json.dumps(manifest()["datasets"][0]))
+    env = cli_env("http://127.0.0.1:9/", "")
+    del env["SEGMENTS_API_KEY"]  # no key: offline, nothing is asked of a server
+    args = [str(path), "--format", "mot", "--mot-category", "car", "--categories", str(cats)]
+    res = run_cli([*args, "--output-labels", "out.jsonl", "--frames", "30"], env=env, cwd=tmp_path)
+    assert res.code == 0, res.stderr
+    assert "no frame count" not in res.stderr
+    (label,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert label["sample_name"] == "MOT17-02-FRCNN"
+    frames = ImageSequenceVectorLabelAttributes.model_validate(label["attributes"]).frames
+    assert len(frames) == 30
+    assert [(i, a.track_id) for i, f in enumerate(frames) for a in f.annotations] == [(1, 5)]
+    # Without --frames the label ends at its last box, and the plan says so.
+    res = run_cli([*args, "--dry-run"], env=env, cwd=tmp_path)
+    assert res.code == 0, res.stderr
+    assert "1 sequence label(s) had no frame count" in res.stderr
