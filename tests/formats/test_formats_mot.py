@@ -414,3 +414,17 @@ def test_offline_labels_take_frames_from_the_flag(tmp_path: Path) -> None:
     res = run_cli([*args, "--dry-run"], env=env, cwd=tmp_path)
     assert res.code == 0, res.stderr
     assert "1 sequence label(s) had no frame count" in res.stderr
+
+
+def test_gt_and_det_of_one_sequence_in_a_walked_folder_are_duplicates(venv: VideoEnv) -> None:
+    root = venv.tmp / "train"
+    write(root / "MOT17-02-FRCNN" / "gt" / "gt.txt", ["1,1,10,10,20,40,1,1,1"])
+    write(root / "MOT17-02-FRCNN" / "det" / "det.txt", ["1,2,10,10,20,40,0.9,-1,-1,-1"])
+    res = venv.run(root, "--format", "mot", "--mot-category", "car")
+    assert res.code == 1, res.stderr
+    assert res.report()["failed_by_reason"] == {"duplicate row": 2}
+    assert "det.txt:1: same sample and label set as" in res.stderr
+    assert venv.label("MOT17-02-FRCNN") is None
+    # Naming the file meant uploads it.
+    res = venv.run(root / "MOT17-02-FRCNN" / "gt" / "gt.txt", "--format", "mot")
+    assert res.code == 0, res.stderr
