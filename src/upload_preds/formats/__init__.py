@@ -25,13 +25,14 @@ it is named so that the YOLO reader never takes it for labels.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from upload_preds.catmap import CategoryResolver
-from upload_preds.errors import UsageError
+from upload_preds.errors import InputFileError, UsageError
 from upload_preds.records import Location, Notice, RowError
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "FormatRow",
     "FormatSource",
     "open_format_sources",
+    "txt_files",
 ]
 
 FormatName = Literal["coco", "yolo", "mot"]
@@ -97,6 +99,33 @@ class FormatSource(Protocol):
     def rows(
         self, resolver: CategoryResolver, task_type: str | None
     ) -> Iterator[FormatRow | Notice | RowError]: ...
+
+
+def txt_files(paths: list[str], what: str, skip: frozenset[str] = frozenset()) -> list[str]:
+    """The ``.txt`` files of ``paths`` (YOLO and MOT inputs): a folder is searched
+    recursively (its files sorted, those whose absolute path is in ``skip`` left out), a
+    file is taken as named, except the errors sidecar of a failures folder. A missing
+    path, or no txt file at all, is an :class:`~upload_preds.errors.InputFileError`."""
+    files: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            found = sorted(
+                os.path.join(root, f)
+                for root, _dirs, fs in os.walk(p)
+                for f in fs
+                if f.endswith(".txt")
+            )
+            files.extend(f for f in found if os.path.abspath(f) not in skip)
+        elif os.path.isfile(p):
+            if os.path.basename(p) != YOLO_ERRORS_FILE:
+                files.append(p)
+        else:
+            raise InputFileError(
+                p, "no such file or directory", hint=f"pass {what} txt files or dirs"
+            )
+    if not files:
+        raise InputFileError(", ".join(paths), f"holds no .txt {what} files")
+    return files
 
 
 def open_format_sources(paths: list[str], options: FormatOptions) -> list[FormatSource]:

@@ -47,7 +47,6 @@ keeps the sequence's name there), and the other files upload.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from math import isfinite
@@ -56,7 +55,7 @@ from typing import Any, Final
 
 from upload_preds.catmap import CategoryResolver, Resolved
 from upload_preds.errors import InputFileError, UsageError
-from upload_preds.formats import YOLO_ERRORS_FILE, FormatOptions, FormatRow
+from upload_preds.formats import FormatOptions, FormatRow, txt_files
 from upload_preds.records import Location, Notice, RowError
 
 __all__ = [
@@ -154,24 +153,7 @@ def open_mot(paths: list[str], options: FormatOptions) -> MotSource:
             "--coco-gt, --yolo-names and --images are for --format coco or yolo",
             hint="--format mot reads the boxes in pixels and needs neither",
         )
-    files: list[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            files.extend(
-                sorted(
-                    os.path.join(root, f)
-                    for root, _dirs, fs in os.walk(p)
-                    for f in fs
-                    if f.endswith(".txt")
-                )
-            )
-        elif os.path.isfile(p):
-            if os.path.basename(p) != YOLO_ERRORS_FILE:
-                files.append(p)
-        else:
-            raise InputFileError(p, "no such file or directory", hint="pass MOT txt files or dirs")
-    if not files:
-        raise InputFileError(", ".join(paths), "holds no .txt MOT files")
+    files = txt_files(paths, "MOT")
     if options.mot_category is None:
         for f in files:
             n = _first_columns(f)
