@@ -1,7 +1,9 @@
 """Readers for the files detectors and trackers emit: COCO (:mod:`.coco`), YOLO
 (:mod:`.yolo`) and MOTChallenge (:mod:`.mot`, one sequence label per file).
 
-Each reader turns its files into :class:`FormatRow` values, one per image:
+Each reader turns its files into :class:`FormatRow` values, one per image
+(one per sequence for MOT, whose annotations carry ``frame`` and ``track_id``:
+:mod:`.tracks` makes each detection a part of the sequence label):
 the image's key (its file name or path, matched to a sample by ``--match``),
 shorthand annotations the converter already understands (``category_id``
 resolved through :class:`~upload_preds.catmap.CategoryResolver`, boxes in
@@ -20,7 +22,9 @@ image's label, as a bad line fails its label in CSV.
 
 :data:`YOLO_ERRORS_FILE` is the sidecar the failures folder of a YOLO input
 holds next to its txt files (one JSON object per failed line, with its error);
-it is named so that the YOLO reader never takes it for labels.
+it is named so that the YOLO reader never takes it for labels (nor the MOT
+reader, whose failures folder has one too); :func:`txt_files` finds the txt
+inputs of both.
 """
 
 from __future__ import annotations
