@@ -40,6 +40,7 @@ from typing import Any, Final
 
 import orjson
 
+from upload_preds.gcpolicy import paused_gc
 from upload_preds.records import Location
 
 __all__ = ["DEFAULT_GROUP_MEMORY_BYTES", "Grouper", "PartitionedSpill", "key_order"]
@@ -239,12 +240,15 @@ class Grouper:
             self._flush()
         for lines in self._spill.partitions():
             groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
-            for raw in lines:
-                key, f, line, payload = loads(raw)
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = []
-                group.append((Location(names[f], line), payload))
+            # A partition's parsed items all stay alive and hold no cycles: the
+            # collector would walk them again and again (see gcpolicy).
+            with paused_gc():
+                for raw in lines:
+                    key, f, line, payload = loads(raw)
+                    group = groups.get(key)
+                    if group is None:
+                        group = groups[key] = []
+                    group.append((Location(names[f], line), payload))
             del lines
             for key in sorted(groups, key=key_order):
                 yield key, groups.pop(key)

@@ -489,7 +489,7 @@ def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line |
     if not data.keys() <= _FAST_ROW_KEYS:
         return None
     row_frame = data.get("frame")
-    if row_frame is not None and not (type(row_frame) is int and 0 <= row_frame <= INT_MAX):
+    if "frame" in data and not (type(row_frame) is int and 0 <= row_frame <= INT_MAX):
         return None
     anns = data.get("annotations")
     if type(anns) is not list:
@@ -505,7 +505,10 @@ def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line |
         known = 3  # bbox, track_id, and a category
         cid = a.get("category_id")
         if cid is None:
-            cid = names.get(a.get("category"))  # type: ignore[arg-type]
+            cname = a.get("category")
+            if type(cname) is not str:
+                return None  # (a list or an object would not even be a dict key)
+            cid = names.get(cname)
             if cid is None:
                 return None
         elif type(cid) is not int or ids is None or cid not in ids or "category" in a:
