@@ -187,6 +187,29 @@ NormalizedOpt = Annotated[
         rich_help_panel="Conversion",
     ),
 ]
+PointLabelsKindOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--point-labels-kind",
+        metavar="KIND",
+        help="What the ids of point_labels_path files are: class, instance or semantickitti "
+        "(default: .label files are SemanticKITTI, others class ids, or instance ids when "
+        "the row lists annotations).",
+        show_default=False,
+        rich_help_panel="Conversion",
+    ),
+]
+PointsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--points",
+        metavar="N",
+        help="Point count of every point cloud (and frame), e.g. for offline runs: each "
+        "point label file must hold exactly N ids.",
+        show_default=False,
+        rich_help_panel="Conversion",
+    ),
+]
 CategoriesOpt = Annotated[
     Path | None,
     typer.Option(
@@ -532,6 +555,8 @@ def upload_preds(
     label_status: LabelStatusOpt = "PRELABELED",
     bbox_format: BBoxOpt = BBoxFormat.xyxy,
     normalized: NormalizedOpt = False,
+    point_labels_kind: PointLabelsKindOpt = None,
+    points: PointsOpt = None,
     categories: CategoriesOpt = None,
     min_score: MinScoreOpt = None,
     score_from: ScoreFromOpt = ScoreFrom.mean,
@@ -594,6 +619,8 @@ def upload_preds(
             score_from=score_from.value,
             object_score_attribute=object_score_attribute,
             normalized=normalized,
+            point_labels_kind=point_labels_kind,
+            points=points,
             frames=frames,
         )
         journal_host = None

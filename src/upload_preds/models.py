@@ -920,9 +920,12 @@ class AttributesRow(_RowBase):
 
 def row_json_schema() -> dict[str, Any]:
     """The JSON Schema of one input row (JSON array element or JSONL line)."""
+    from upload_preds.pcsegschema import MaskFrameRow, PointLabelsRow
     from upload_preds.seqschema import SequenceRow  # defined on top of this module's models
 
-    schema = TypeAdapter(ShorthandRow | AttributesRow | MaskRow | SequenceRow).json_schema()
+    schema = TypeAdapter(
+        ShorthandRow | AttributesRow | MaskRow | SequenceRow | PointLabelsRow | MaskFrameRow
+    ).json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "upload-preds input row"
     schema["description"] = (
@@ -931,7 +934,9 @@ def row_json_schema() -> dict[str, Any]:
         "'attributes' (complete Segments label attributes) or, for segmentation-bitmap "
         "datasets, masks ('mask_path', or annotations with 'segmentation'). Unknown keys are "
         "errors. In sequence datasets a row is one part of a label (SequenceRow): objects "
-        "with their frame and track_id. "
+        "with their frame and track_id. Point-cloud segmentation rows name a per-point "
+        "label file (PointLabelsRow); segmentation sequences take one file per frame "
+        "(PointLabelsRow or MaskFrameRow with 'frame'). "
         "CSV/TSV input has one annotation per record instead; see the README."
     )
     return schema

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 import orjson
 
+from upload_preds import pointcounts
 from upload_preds.catmap import CategoryResolver, load_category_map
 from upload_preds.convert import R_LABEL_FAILED, Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
@@ -289,11 +290,9 @@ def check_options(s: Settings, inputs: RunInputs) -> None:
             "no API key: set SEGMENTS_API_KEY (or pass --api-key)",
             hint="or try it locally first with --sandbox, or check the files with --dry-run",
         )
-    if inputs.formats is None and (
-        inputs.category_map is not None or inputs.skip_unknown_categories
-    ):
+    if inputs.formats is None and inputs.skip_unknown_categories:
         raise UsageError(
-            "--category-map and --skip-unknown-categories apply to --format coco, yolo or mot",
+            "--skip-unknown-categories applies to --format coco, yolo or mot",
             hint="rows in the native formats name dataset categories directly",
         )
     if inputs.formats is not None and inputs.convert.normalized:
@@ -377,7 +376,17 @@ class LabelsFile:
         if asset is not None:
             url = self._guard(lambda: self._save_mask(asset))
             record["attributes"] = {**job.attributes, "segmentation_bitmap": {"url": url}}
-        self._guard(lambda: self._out.write(orjson.dumps(record) + b"\n"))
+        # A segmentation sequence's bitmaps (one per frame): named by their files while
+        # the record is written, then by their content again (as the upload needs).
+        assets: tuple[Bitmap, ...] = job.extra.get("assets", ()) if job.extra else ()
+        urls = [a.target["url"] for a in assets]
+        try:
+            for a in assets:
+                a.attach(self._guard(lambda a=a: self._save_mask(a)))  # type: ignore[misc]
+            self._guard(lambda: self._out.write(orjson.dumps(record) + b"\n"))
+        finally:
+            for a, url0 in zip(assets, urls, strict=True):
+                a.attach(url0)
 
     def commit(self) -> None:
         self._guard(self._out.commit)
@@ -449,6 +458,8 @@ class Run:
         self._labels_out: LabelsFile | None = None
         self._index: preflight.SampleIndex | None = None
         self._matcher: Matcher | None = None
+        #: A sample's point counts by uuid (point-cloud segmentation datasets).
+        self._point_counts: Callable[[str | None], int | list[int] | None] | None = None
         self._guard: preflight.Guard | None = None
         self.categories: Categories | None = None
         self._started = time.monotonic()
@@ -544,9 +555,24 @@ class Run:
                 job.sample_uuid = uuid
             if check_masks and not self._attach_local_mask(job):
                 continue
+            if self._point_counts is not None and not self._fits_point_counts(job):
+                continue
             if self._labels_out is not None:
                 self._labels_out.write(job)
             yield job
+
+    def _fits_point_counts(self, job: LabelJob) -> bool:
+        """Whether a point-cloud segmentation label has one id per point of its sample
+        (when the sample says how many); else its rows fail here (pointcounts.py)."""
+        assert self._point_counts is not None
+        rows = raw_rows(job) or tuple((loc, {}) for loc in job.locs)
+        problem = pointcounts.check(job.attributes, self._point_counts(job.sample_uuid), rows)
+        if problem is None:
+            return True
+        loc, message = problem
+        ref = job.sample_name if job.sample_name is not None else job.sample_ref
+        self._fail_rows(pointcounts.REASON_POINT_COUNT, rows, ref, message, loc or job.loc)
+        return False
 
     def _attach_local_mask(self, job: LabelJob) -> bool:
         """A label whose bitmap url is a local file gets that PNG as its asset.
@@ -742,6 +768,10 @@ class Run:
         if self.inputs.formats is not None:
             # The detector readers give boxes as corners, whatever --bbox-format says.
             options = dataclasses.replace(options, bbox_format="xyxy")
+        elif self.inputs.category_map is not None:
+            # Native rows: the map is for the class ids of point label files (pcseg).
+            cmap = load_category_map(self.inputs.category_map)
+            options = dataclasses.replace(options, class_map=cmap)
         return Converter(options, categories)
 
     def _offline(self, prep: Preparer) -> None:
@@ -867,7 +897,9 @@ class Run:
             guard_names: set[str] | None = None
             # Sequence datasets: each sample's frame count, from the listings below
             # and by uuid (sampleshape.py).
-            shapes = SampleShapes() if prep.converter.sequence is not None else None
+            # Point-cloud segmentation: each sample's point counts too (pointcounts.py).
+            counted = prep.converter.task_type in pointcounts.COUNTED_TASK_TYPES
+            shapes = SampleShapes() if prep.converter.sequence is not None or counted else None
             on_sample = shapes.add if shapes is not None else None
             if scan.uses_names:
                 # --match name with few names: one name__contains lookup each;
@@ -911,7 +943,9 @@ class Run:
                     if examples:
                         line += " (e.g. " + ", ".join(repr(e) for e in examples) + ")"
                     self.plan(line)
-            if shapes is not None:
+            if counted and shapes is not None:
+                self._point_counts = shapes.points
+            if shapes is not None and prep.converter.sequence is not None:
                 count = info.raw.get("samples_count")
                 how = await fetch_shapes(
                     client,

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from upload_preds.errors import SetupError
+from upload_preds.pointcounts import counts_of
 from upload_preds.ratecontrol import Pacer
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class SampleShapes:
     def __init__(self) -> None:
         self.frames_by_uuid: dict[str, int] = {}
         self.sensors_by_uuid: dict[str, dict[str, tuple[str, int]]] = {}
+        #: Point counts of point-cloud samples that carry them (pointcounts.py).
+        self.points_by_uuid: dict[str, int | list[int]] = {}
         #: Samples read (listed or fetched), with or without frames.
         self.seen: set[str] = set()
 
@@ -82,6 +85,9 @@ class SampleShapes:
         if not isinstance(uuid, str):
             return
         self.seen.add(uuid)
+        points = counts_of(sample)
+        if points is not None:
+            self.points_by_uuid[uuid] = points
         attributes = sample.get("attributes")
         sensors = sensor_shapes(attributes)
         if sensors is not None:
@@ -97,6 +103,10 @@ class SampleShapes:
     def frames(self, uuid: str | None) -> int | None:
         """The frame count of the sample ``uuid``; None when unknown."""
         return self.frames_by_uuid.get(uuid) if uuid is not None else None
+
+    def points(self, uuid: str | None) -> int | list[int] | None:
+        """The point count (or one per frame) of the sample ``uuid``; None when unknown."""
+        return self.points_by_uuid.get(uuid) if uuid is not None else None
 
     def sensors(self, uuid: str | None) -> dict[str, tuple[str, int]] | None:
         """The sensors of the multi-sensor sample ``uuid``; None when unknown."""

@@ -1,5 +1,5 @@
 """Input records → Segments labels (:class:`~upload_preds.records.LabelJob`); no I/O
-but reading mask files.
+but reading mask and point label files.
 
 The modules, in the order a row meets them:
 
@@ -14,8 +14,11 @@ The modules, in the order a row meets them:
   (point cloud cuboids); :mod:`.bitmaps` (segmentation masks: mask files, RLE,
   polygons → one RGBA bitmap, via :mod:`upload_preds.masks`); :mod:`.sequences`
   (per-frame rows → one sequence label; each line checked by :mod:`.seqlines`
-  with the frame task type's own family). Point-cloud segmentation will be a
-  module of its own next to these.
+  with the frame task type's own family); :mod:`.pcseg` (point-cloud
+  segmentation: a per-point label file, read by :mod:`.pointlabels`, →
+  ``point_annotations``); :mod:`.segsequences` (one row per frame of a
+  point-cloud or image segmentation sequence, each frame by :mod:`.pcseg` or
+  :mod:`.bitmaps`).
 * :mod:`.fast`: the fast path for the commonest rows (boxes, JSON and CSV),
   which gives up at the first thing it does not handle; a property test checks
   that it agrees with the full path wherever it answers.

@@ -64,6 +64,8 @@ class Family:
     build: BuildLabel
     #: Its rows carry masks (``mask_path``, ``segmentation``) instead of shapes.
     masks: bool = False
+    #: Its rows carry per-point label files (``point_labels_path``) instead of shapes.
+    points: bool = False
     #: A sequence family: the label kind of one frame, whose family checks the objects.
     frame_kind: str | None = None
 

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from upload_preds.convert import bitmaps, csvrows, seqlines, sequences, shorthand
+from upload_preds.convert import (
+    bitmaps,
+    csvrows,
+    pcseg,
+    segsequences,
+    seqlines,
+    sequences,
+    shorthand,
+)
 from upload_preds.convert.categories import Categories
 from upload_preds.convert.checks import (
     R_INVALID,
@@ -55,6 +63,8 @@ ROW_KEYS = frozenset(
 # apart from ROW_KEYS, which mirrors the row models of --print-schema (models.py).
 MASK_ROW_KEYS = frozenset({"mask_path", "mask_kind", "width", "height"})
 ALL_ROW_KEYS = ROW_KEYS | MASK_ROW_KEYS
+#: Every field a row may have: with point-cloud segmentation's (pcseg.build).
+KNOWN_ROW_KEYS = ALL_ROW_KEYS | pcseg.POINT_ROW_KEYS
 
 #: The label families by the dataset's label kind (``models.label_kind`` of its task
 #: type): the one table the converter dispatches rows through. A kind not listed
@@ -63,6 +73,10 @@ LABEL_FAMILIES: dict[str, Family] = {
     "vector": Family("image vector", shorthand.build),
     "pointcloud-cuboid": Family("point cloud cuboid", shorthand.build),
     "segmentation-bitmap": Family("image segmentation bitmap", bitmaps.build, masks=True),
+    "pointcloud-segmentation": Family("point cloud segmentation", pcseg.build, points=True),
+    # One row per frame, grouped (convert/segsequences.py).
+    "pointcloud-segmentation-sequence": segsequences.family("pointcloud-segmentation-sequence"),
+    "image-segmentation-sequence": segsequences.family("image-segmentation-sequence"),
 }
 # Sequence task types: per-frame rows grouped into one label (convert/sequences.py), for
 # every sequence kind whose frame kind has a family above.
@@ -87,18 +101,18 @@ def convert_row(ctx: Context, data: Any, loc: Location) -> LabelJob | list[RowEr
             )
         ]
     errors: list[RowError] = []
-    if not data.keys() <= ALL_ROW_KEYS:
+    if not data.keys() <= KNOWN_ROW_KEYS:
         for k in data:
-            if k not in ALL_ROW_KEYS:
+            if k not in KNOWN_ROW_KEYS:
                 errors.append(
                     RowError(
                         loc,
                         str(k),
                         R_UNKNOWN_FIELD,
                         "unknown field (known: "
-                        + ", ".join(sorted(ALL_ROW_KEYS))
+                        + ", ".join(sorted(KNOWN_ROW_KEYS))
                         + ")"
-                        + suggest_key(k, ALL_ROW_KEYS),
+                        + suggest_key(k, KNOWN_ROW_KEYS),
                     )
                 )
     uuid, name = _sample(data, loc, errors)
@@ -191,6 +205,32 @@ def _family(
     """The label family of a row without complete ``attributes``, from the table; or
     ``None`` with the reason appended to ``errors``."""
     family = LABEL_FAMILIES.get(ctx.kind) if ctx.kind is not None else None
+    if pcseg.has_point_labels(data):
+        if ctx.kind is None:  # no task type known: point labels make a segmentation label
+            return LABEL_FAMILIES["pointcloud-segmentation"]
+        if family is not None and family.points:
+            return family
+        errors.append(
+            RowError(
+                loc,
+                "point_labels_path",
+                R_TASK_TYPE,
+                "point labels are for pointcloud-segmentation datasets; this one is "
+                f"{ctx.task_type}",
+            )
+        )
+        return None
+    if family is not None and family.points:
+        errors.append(
+            RowError(
+                loc,
+                "point_labels_path",
+                R_MISSING,
+                "a point cloud segmentation row needs 'point_labels_path' (a .label, .npy or "
+                ".txt file of per-point ids), or the complete label as 'attributes'",
+            )
+        )
+        return None
     if bitmaps.has_mask(data, anns):
         if ctx.kind is None:  # no task type known: masks make a segmentation label
             return LABEL_FAMILIES["segmentation-bitmap"]
@@ -385,4 +425,6 @@ class Converter:
             (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
             for loc, p in items
         ]
+        if rules.frame_kind in segsequences.FRAME_KINDS.values():
+            return segsequences.convert_sequence(rules, key, records, frames, on_duplicate)
         return sequences.convert_sequence(rules, key, records, frames, on_duplicate)

@@ -253,8 +253,8 @@ def csv_annotation(
 
 
 def input_order(items: list[tuple[Location, _T]]) -> list[tuple[Location, _T]]:
-    """A label's grouped items in input order: files in order of first appearance,
-    lines ascending within a file (sequence labels, :mod:`.sequences`, use it too)."""
+    """The parts of one label in input order: files in order of first appearance, lines
+    ascending within a file (sequence labels, :mod:`.sequences`, use it too)."""
     rank: dict[str, int] = {}
     for loc, _ in items:
         rank.setdefault(loc.file, len(rank))
