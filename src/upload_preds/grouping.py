@@ -212,7 +212,8 @@ class Grouper:
             for key, fid, line, blob in self._buf:
                 text = encoded.get(key)
                 if text is None:
-                    text = encoded[key] = dumps(key)
+                    # Kept for the batch: an exact-size copy (see add()).
+                    text = encoded[key] = bytes(memoryview(dumps(key)))
                 yield key, b"[%b,%d,%d,%b]\n" % (text, fid, line, blob)
 
         self._spill.append(lines())
