@@ -21,6 +21,7 @@ without an error of its own (:func:`upload_preds.failures.detection_error`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import orjson
 
@@ -35,9 +36,13 @@ _PREFIX = "annotations[0]"
 
 
 def sequence_label(
-    conv: Converter, row: FormatRow, frames: int | None, on_duplicate: str = "error"
+    conv: Converter,
+    row: FormatRow,
+    frames: int | Mapping[str, int] | None,
+    on_duplicate: str = "error",
 ) -> LabelJob | list[RowError]:
-    """The sequence label of ``row`` (``frames``: the sample's count, None if unknown),
+    """The sequence label of ``row`` (``frames``: the sample's count, or its sensors'
+    counts for a multi-sensor sample, as the converter takes them; None if unknown),
     or the located errors of its detections."""
     labelset = conv.options.default_labelset
     key = orjson.dumps([labelset, "n", row.key]).decode()
