@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/upload-preds sample_data/predictions.jsonl sample_data/predictions.csv --sandbox
+	$(BIN)/upload-preds sample_data/video_predictions.jsonl --sandbox --dataset demo/street-video
+	$(BIN)/upload-preds sample_data/mot --format mot --mot-category car --min-score 0.3 \
+		--object-score-attribute confidence --labelset predictions --sandbox --dataset demo/street-video
+	$(BIN)/upload-preds sample_data/lidar_predictions.jsonl --sandbox --dataset demo/lidar-sweeps
 	$(BIN)/upload-preds sample_data/pcseg_predictions.jsonl --sandbox --dataset demo/lidar-segmentation \
 		--category-map sample_data/semantickitti_learning_map.json
 

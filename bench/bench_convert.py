@@ -28,6 +28,7 @@ import random
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -114,7 +115,9 @@ CHUNK = 2000
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    cats = Categories.from_file("sample_data/dataset.json")
+    # The demo manifest's first dataset (street-scenes, vector); it holds several.
+    demo = orjson.loads(Path("sample_data/dataset.json").read_bytes())["datasets"][0]
+    cats = Categories.from_task_attributes(demo["task_attributes"], demo["task_type"])
     plain = Converter(ConvertOptions(), cats)
     opts = Converter(ConvertOptions(score_from="max", object_score_attribute="confidence"), cats)
     lines = make_rows(n)

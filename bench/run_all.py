@@ -22,6 +22,7 @@ ORDER = [
     "input",
     "convert",
     "coco",
+    "mot",
     "sandbox",
     "upload",
     "review_search",

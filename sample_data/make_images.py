@@ -163,12 +163,12 @@ def person(cv: Canvas, x0: float, y0: float, x1: float, y1: float, shirt: str) -
     cv.rect(cx + w * 0.04, y0 + h * 0.55, cx + w * 0.26, y1, "pants")
 
 
-def scene(index: int, gt_boxes: list[tuple[int, list[list[float]]]]) -> Canvas:
-    rng = random.Random(1000 + index)
+def skyline(rng: random.Random) -> Canvas:
+    """A canvas with the sky and buildings along the horizon, with windows (also the
+    background of the sequence frames, ``make_sequences.py``)."""
     cv = Canvas("sky3")
     for band, color in enumerate(("sky0", "sky1", "sky2")):
         cv.rect(0, band * 40, W, (band + 1) * 40, color)
-    # Buildings along the horizon, with windows.
     x = -rng.uniform(0, 40)
     while x < W:
         bw, bh = rng.uniform(60, 140), rng.uniform(80, 200)
@@ -178,6 +178,12 @@ def scene(index: int, gt_boxes: list[tuple[int, list[list[float]]]]) -> Canvas:
             for wx in range(int(x + 10), int(x + bw - 18), 24):
                 cv.rect(wx, wy, wx + 12, wy + 14, "window")
         x += bw + rng.uniform(0, 12)
+    return cv
+
+
+def scene(index: int, gt_boxes: list[tuple[int, list[list[float]]]]) -> Canvas:
+    rng = random.Random(1000 + index)
+    cv = skyline(rng)
     if rng.random() < 0.5:
         cv.ellipse(rng.uniform(30, 600), HORIZON - 20, 26, 34, "tree")
     cv.rect(0, HORIZON, W, H, "sidewalk")

@@ -61,6 +61,7 @@ class InputFormat(str, Enum):
     tsv = "tsv"
     coco = "coco"
     yolo = "yolo"
+    mot = "mot"
 
 
 class MatchChoice(str, Enum):
@@ -111,6 +112,16 @@ ImagesOpt = Annotated[
         "--images",
         metavar="DIR",
         help="Images of --format yolo, for their pixel sizes (headers only are read).",
+        show_default=False,
+        rich_help_panel="Input",
+    ),
+]
+MotCategoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mot-category",
+        metavar="NAME",
+        help="Dataset category of --format mot boxes, for files without a class column.",
         show_default=False,
         rich_help_panel="Input",
     ),
@@ -536,6 +547,7 @@ def upload_preds(
     coco_gt: CocoGtOpt = None,
     yolo_names: YoloNamesOpt = None,
     images: ImagesOpt = None,
+    mot_category: MotCategoryOpt = None,
     match: MatchOpt = MatchChoice.name,
     category_map: CategoryMapOpt = None,
     skip_unknown_categories: SkipUnknownOpt = False,
@@ -642,10 +654,16 @@ def upload_preds(
             quiet=quiet,
         )
         formats = None
-        if fmt in (InputFormat.coco, InputFormat.yolo):
+        if fmt in (InputFormat.coco, InputFormat.yolo, InputFormat.mot):
             formats = FormatOptions(
-                fmt.value, coco_gt=coco_gt, yolo_names=yolo_names, images=images
+                fmt.value,
+                coco_gt=coco_gt,
+                yolo_names=yolo_names,
+                images=images,
+                mot_category=mot_category,
             )
+        elif mot_category is not None:
+            raise UsageError("--mot-category is for --format mot", hint="add --format mot")
         elif coco_gt is not None or yolo_names is not None or images is not None:
             raise UsageError(
                 "--coco-gt, --yolo-names and --images are for --format coco or yolo",

@@ -10,8 +10,9 @@ the writer by the input's format:
   ``<input>.failed.jsonl``, one object per row; CSV and TSV records go to
   ``<input>.failed.csv`` / ``.tsv`` under the input's own header plus an
   ``_error`` column.
-* :class:`DetectorFailures` for ``--format coco|yolo``: a COCO results list
-  (or instances file), or a folder of YOLO txt files with an errors sidecar.
+* :class:`DetectorFailures` for ``--format coco|yolo|mot``: a COCO results
+  list (or instances file), or a folder of YOLO or MOTChallenge txt files with
+  an errors sidecar.
 
 A record the reader could not parse (a line that is not JSON, a CSV record
 with a broken quote) has no fields to write back; it is written as its raw
@@ -119,7 +120,9 @@ def _not_own(whose: str, message: str) -> str:
     return f"no error of its own; not uploaded because its {whose} failed: {message}"
 
 
-def detection_error(loc: Location, message: str, errors: Sequence[RowError]) -> str:
+def detection_error(
+    loc: Location, message: str, errors: Sequence[RowError], whose: str = "image's label"
+) -> str:
     """The error text of one failed detection (COCO object, YOLO line) of a label.
 
     An image's detections make one label, so one bad detection fails them all;
@@ -132,7 +135,7 @@ def detection_error(loc: Location, message: str, errors: Sequence[RowError]) -> 
     if own:
         return "; ".join(map(error_text, own))
     if errors:
-        return _not_own("image's label", message)
+        return _not_own(whose, message)
     return message
 
 
@@ -401,7 +404,7 @@ def _raw_csv_line(raw: str, error: str, delimiter: str) -> bytes:
 
 
 class DetectorFailures:
-    """Failed detections of ``--format coco|yolo`` inputs, written back in their format.
+    """Failed detections of ``--format coco|yolo|mot`` inputs, written back in their format.
 
     Each detection carries its own error (:func:`detection_error`).
 
@@ -424,6 +427,10 @@ class DetectorFailures:
       only the folder. A folder left by an earlier run is brought up to date:
       the txt files its ``_errors.jsonl`` names (ours, then) that fail no more
       are removed, so the retry never sends stale lines; other files are left alone.
+    * MOT: as YOLO (a folder of txt files and ``_errors.jsonl``); a file given
+      by name keeps what names its sequence (``SEQ/gt/gt.txt``, see
+      :func:`upload_preds.formats.mot.failures_relpath`), so that the retry
+      finds the same sequence.
 
     Failures are held in memory until :meth:`close` (only what failed).
     """
@@ -445,7 +452,8 @@ class DetectorFailures:
         for loc, data in rows:
             if not data:
                 continue
-            error = detection_error(loc, message, errors)
+            whose = "sequence's label" if self._fmt == "mot" else "image's label"
+            error = detection_error(loc, message, errors, whose)
             if self._fmt == "coco":
                 self._coco.setdefault(loc.file, []).append({**data, ERROR_KEY: error})
             elif isinstance(data.get("line"), str):
@@ -551,6 +559,10 @@ class DetectorFailures:
                 rel = os.path.relpath(txt, p)
                 if not rel.startswith(".."):
                     return rel
+        if self._fmt == "mot":
+            from upload_preds.formats.mot import failures_relpath
+
+            return failures_relpath(txt)
         return os.path.basename(txt)
 
 

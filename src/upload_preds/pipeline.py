@@ -84,6 +84,7 @@ from upload_preds.dedupe import (
     repeated_across,
 )
 from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
+from upload_preds.formats.tracks import sequence_label
 from upload_preds.gcpolicy import frozen_heap
 from upload_preds.grouping import Grouper
 from upload_preds.labelkey import LabelKey, Resolve, job_hash
@@ -709,9 +710,30 @@ class Preparer:
             if row.width is not None and row.height is not None:
                 data["width"] = row.width
                 data["height"] = row.height
-        # The key is a file name or path ('val/0001.jpg'), which --match resolves;
-        # the converter, which checks sample names of rows, gets a stand-in.
-        result = convert(Record(row.loc, "json", data))
+        if self.converter.sequence is not None:
+            # A tracker's file is a whole sequence: each detection is a part of the
+            # label, counted against the sample's frames (upload_preds.formats.tracks).
+            uuid = self.resolve(row.key) if self.resolve is not None else None
+            frames = self.frames_of(uuid) if self.frames_of is not None else None
+            seq = sequence_label(self.converter, row, frames, self._on_duplicate)
+            if isinstance(seq, list):
+                yield Failure(tuple(seq), rows)
+                return
+            if seq.extra.pop("frames_guessed", None) is not None:
+                self.frames_guessed += 1
+            # --on-duplicate last: a line whose box a later line replaced is a skip.
+            gone = seq.extra.pop("superseded", ())
+            if gone:
+                line_of = dict(rows)
+                for loc, by in gone:
+                    yield Skip("superseded", f"superseded by {by}", ((loc, line_of[loc]),))
+                dead = {loc for loc, _ in gone}
+                rows = tuple(r for r in rows if r[0] not in dead)
+            result: LabelJob | list[RowError] = seq
+        else:
+            # The key is a file name or path ('val/0001.jpg'), which --match resolves;
+            # the converter, which checks sample names of rows, gets a stand-in.
+            result = convert(Record(row.loc, "json", data))
         if isinstance(result, LabelJob):
             result.sample_name = row.key
             result.locs = tuple(loc for loc, _ in rows)

@@ -293,7 +293,7 @@ def check_options(s: Settings, inputs: RunInputs) -> None:
         )
     if inputs.formats is None and inputs.skip_unknown_categories:
         raise UsageError(
-            "--skip-unknown-categories applies to --format coco or yolo",
+            "--skip-unknown-categories applies to --format coco, yolo or mot",
             hint="rows in the native formats name dataset categories directly",
         )
     if inputs.formats is not None and inputs.convert.normalized:

@@ -54,6 +54,12 @@ def test_sample_data_categories_file() -> None:
     assert cats.names_by_id() == dict(enumerate(STREET, 1))
 
 
+def test_the_demo_manifest_of_several_datasets_is_no_categories_file() -> None:
+    with pytest.raises(InputFileError) as info:
+        Categories.from_file(DATASET)
+    assert "a categories file needs exactly one" in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [

@@ -31,8 +31,9 @@ from typing import Any
 
 from upload_preds.catmap import CategoryResolver, Resolved
 from upload_preds.errors import InputFileError, UsageError
-from upload_preds.formats import YOLO_ERRORS_FILE, FormatOptions, FormatRow
+from upload_preds.formats import FormatOptions, FormatRow, txt_files
 from upload_preds.formats.coco import SEGMENTATION_TASKS
+from upload_preds.formats.mot import mot_columns
 from upload_preds.records import Location, Notice, RowError
 
 __all__ = ["IMAGE_SUFFIXES", "YoloSource", "image_size", "load_names", "open_yolo"]
@@ -97,24 +98,7 @@ def open_yolo(paths: list[str], options: FormatOptions) -> YoloSource:
     if not options.images.is_dir():
         raise InputFileError(str(options.images), "is not a directory", hint="--images DIR")
     names = load_names(options.yolo_names)
-    files: list[str] = []
-    skip = {os.path.abspath(options.yolo_names)}
-    for p in paths:
-        if os.path.isdir(p):
-            found = sorted(
-                os.path.join(root, f)
-                for root, _dirs, fs in os.walk(p)
-                for f in fs
-                if f.endswith(".txt")
-            )
-            files.extend(f for f in found if os.path.abspath(f) not in skip)
-        elif os.path.isfile(p):
-            if os.path.basename(p) != YOLO_ERRORS_FILE:
-                files.append(p)
-        else:
-            raise InputFileError(p, "no such file or directory", hint="pass YOLO txt files or dirs")
-    if not files:
-        raise InputFileError(", ".join(paths), "holds no .txt label files")
+    files = txt_files(paths, "YOLO", frozenset({os.path.abspath(options.yolo_names)}))
     return YoloSource(files, names, options.images)
 
 
@@ -199,9 +183,10 @@ class YoloSource:
                     values = [float(c) for c in cells[1:]]
                 except ValueError:
                     row.rows.append((loc, raw))
-                    row.errors.append(
-                        RowError(loc, None, R_YOLO, "should be numbers: class cx cy w h [conf]")
-                    )
+                    what = "should be numbers: class cx cy w h [conf]"
+                    if mot_columns(lines[n - 1]) is not None:
+                        what += "; this is a MOTChallenge line, read such files with --format mot"
+                    row.errors.append(RowError(loc, None, R_YOLO, what))
                     continue
                 res = by_class.get(cls)
                 if res is None:

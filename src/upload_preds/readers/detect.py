@@ -17,6 +17,12 @@ A JSON document is also checked for being a detector's COCO file read without
 file (``images``, ``annotations``, ``categories``). Read as rows, each of its
 detections would fail three times over; it fails once, as a file, naming the
 flags that read it.
+
+A file that is not rows is named for what it is when its first line says so
+(:func:`_tracker_or_detector`): comma-separated numbers in a MOTChallenge
+layout (``frame,id,bb_left,...``: no CSV of rows starts without a header) or a
+YOLO label line (``class cx cy w h``, spaces); the error names the
+``--format`` that reads it rather than failing every line as a CSV record.
 """
 
 from __future__ import annotations
@@ -197,6 +203,7 @@ def _delimited_format(name: str, head: Head, start: int) -> Format:
             "looks binary, not like JSON, JSON Lines, CSV or TSV",
             hint="pass a prediction file, or " + FORMAT_HINT,
         )
+    _tracker_or_detector(name, line)
     tabs, commas = line.count(b"\t"), line.count(b",")
     if tabs == 0 and commas == 0:
         raise InputFileError(
@@ -206,6 +213,28 @@ def _delimited_format(name: str, head: Head, start: int) -> Format:
             hint=FORMAT_HINT,
         )
     return "tsv" if tabs > commas else "csv"
+
+
+def _tracker_or_detector(name: str, line: bytes) -> None:
+    """Raise :class:`InputFileError` when the first line is a MOTChallenge or YOLO line."""
+    from upload_preds.formats.mot import LAYOUTS, mot_columns, yolo_like
+
+    text = line.decode("latin-1")
+    n = mot_columns(text)
+    if n is not None:
+        needs = "" if "class" in LAYOUTS[n] else " --mot-category NAME"
+        raise InputFileError(
+            name,
+            f"this is MOTChallenge tracking output ({n} numbers a line: "
+            f"{','.join(LAYOUTS[n])}), not upload-preds rows",
+            hint=f"read it with --format mot{needs} (one sequence label per file)",
+        )
+    if yolo_like(text):
+        raise InputFileError(
+            name,
+            "this is a YOLO label file (class cx cy w h [conf], normalised), not upload-preds rows",
+            hint="read it with --format yolo --yolo-names data.yaml --images DIR",
+        )
 
 
 def _precheck_header(name: str, head: Head, start: int, delimiter: str) -> None:
