@@ -69,16 +69,16 @@ is a compiled dependency for an error message).
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import difflib
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from upload_preds.client import ApiError, ClientError, SegmentsClient, TransportError
 from upload_preds.errors import AuthError, SetupError
+from upload_preds.fanout import each
 from upload_preds.journal import Entry
 
 __all__ = [
@@ -369,30 +369,11 @@ async def lookup_sample_index(
             index.add(sample)
 
     try:
-        await _each(client.concurrency, sorted({n.strip() for n in names if n.strip()}), look_up)
+        wanted = sorted({n.strip() for n in names if n.strip()})
+        await each(wanted, look_up, workers=min(client.concurrency, len(wanted)))
     except ClientError as exc:
         raise _setup_error(f"looking up sample names in {dataset}", exc) from None
     return index
-
-
-async def _each(workers: int, items: Sequence[str], job: Callable[[str], Awaitable[None]]) -> None:
-    """``job(item)`` for every item, by ``workers`` tasks sharing one iterator
-    (never one task per item); the first failure cancels the rest and is raised.
-    (Python 3.10 has no TaskGroup.)"""
-    todo = iter(items)
-
-    async def worker() -> None:
-        for item in todo:
-            await job(item)
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, min(workers, len(items))))]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def _summary(sample: dict[str, Any]) -> tuple[str, str, str | None] | None:
@@ -497,7 +478,7 @@ class Guard:
             ):
                 self._note(snap, sample)
 
-        await _each(self.client.concurrency, self.names, look_up)
+        await each(self.names, look_up, workers=self.client.concurrency)
 
     @staticmethod
     def _note(snap: _Snapshot, sample: dict[str, Any]) -> None:
