@@ -219,6 +219,10 @@ class Scan:
     #: ``names_overflow`` is set (and the set emptied): so many names page.
     names: set[str] = field(default_factory=set)
     names_overflow: bool = False
+    #: The distinct ``sample_uuid`` values of rows, for the guard (which reads
+    #: only the file's samples when they are few); bounded like ``names``.
+    uuids: set[str] = field(default_factory=set)
+    uuids_overflow: bool = False
 
 
 class Preparer:
@@ -344,6 +348,12 @@ class Preparer:
                     if isinstance(uuid, str) and uuid.strip():
                         if out.first_uuid is None:
                             out.first_uuid = uuid.strip()
+                        if not out.uuids_overflow:
+                            # As written and trimmed: a converter may use either.
+                            out.uuids.update({uuid, uuid.strip()})
+                            if len(out.uuids) > MAX_LOOKUP_NAMES:
+                                out.uuids_overflow = True
+                                out.uuids = set()
                     elif isinstance(data.get("sample_name"), str):
                         out.uses_names = True
                         if not out.names_overflow:

@@ -32,10 +32,15 @@ that either returns what the upload needs or raises an error from
    adds later is protected too) is protected, and, when the journal holds
    records to check, each label's ``(label_status, updated_at)`` is kept so
    :meth:`Guard.confirms` can tell whether the label the journal says we
-   uploaded is still the one on the server. When the names were looked up
-   and no row names a sample by uuid, the guard reads only those samples
-   (``Guard(names=...)``: the same ``name__contains`` lookups with
-   ``labelset=``, paged to the end, snapshot and refreshes alike).
+   uploaded is still the one on the server. When the file's samples (rows
+   by uuid, plus the uuids its names and image keys resolved to) are few
+   against the dataset, by the same :func:`lookup_pays` rule, the guard
+   reads only their labels instead (``Guard(samples=...)``: one
+   ``GET /labels/{uuid}/{labelset}/`` each, 404 = no label, by
+   ``client.concurrency`` workers, paced; see :func:`guard_samples`), for
+   the snapshot and every refresh. Only those samples can be written, so
+   nothing protected is missed, and a label read whole shows any status,
+   one the platform adds later included.
 
 Every listing pages until an empty page or "Invalid page." (see
 :meth:`~upload_preds.client.SegmentsClient.iter_samples`), so a server that
@@ -43,10 +48,11 @@ caps the page size cannot hide samples.
 
 The guard during the run: the engine calls :meth:`Guard.refresh` every
 ``refresh_interval`` seconds and once more before the last batch is sent. A
-refresh is the listing filtered by ``label_status=`` (the known human
-statuses, plus any other status the snapshot met), so only the protected
-samples are transferred; a server that rejects the filter (400) gets the
-whole label set listing instead. Protection only grows during a run: a label
+refresh reads the same samples' labels again (targeted guard), or is the
+listing filtered by ``label_status=`` (the known human statuses, plus any
+other status the snapshot met), so only the protected samples are
+transferred; a server that rejects the filter (400) gets the whole label set
+listing instead. Protection only grows during a run: a label
 once seen protected stays protected. A refresh that fails keeps the last
 snapshot and is tried again at the next interval.
 
@@ -93,6 +99,7 @@ __all__ = [
     "ensure_labelset",
     "fetch_sample_index",
     "get_dataset",
+    "guard_samples",
     "is_protected",
     "lookup_pays",
     "lookup_sample_index",
@@ -351,6 +358,24 @@ def lookup_pays(
     return 2 * rounds <= pages
 
 
+def guard_samples(
+    samples: Iterable[str | None] | None, samples_count: int | None, concurrency: int
+) -> set[str] | None:
+    """The samples the guard reads one by one, or None: it lists the label set.
+
+    ``samples`` are the uuids the file can write to (rows by uuid, and what
+    its names resolved to; None when the scan stopped counting them); an
+    unresolved name (None) writes nothing. Reading them costs one request
+    each, so the choice is :func:`lookup_pays`', the rule of the name lookups.
+    """
+    if samples is None:
+        return None
+    wanted = {s for s in samples if s is not None}
+    if not wanted:
+        return wanted  # nothing will be written: nothing to read
+    return wanted if lookup_pays(len(wanted), samples_count, concurrency) else None
+
+
 async def lookup_sample_index(
     client: SegmentsClient, dataset: str, names: Iterable[str], *, per_page: int = 100
 ) -> SampleIndex:
@@ -417,12 +442,12 @@ class Guard:
         overwrite: bool = False,
         refresh_interval: float = 180.0,
         per_page: int = 1000,
-        names: Iterable[str] | None = None,
+        samples: Iterable[str] | None = None,
     ) -> None:
         self.client = client
-        # Only these samples' labels (by name lookup) instead of every label set
-        # listing: set when the file names few samples and all of them by name.
-        self.names = sorted({n.strip() for n in names if n.strip()}) if names is not None else None
+        # Only these samples' labels (one GET each) instead of the label set
+        # listing: set when the file's samples are few against the dataset.
+        self.samples = sorted(set(samples)) if samples is not None else None
         self.dataset = dataset
         self.overwrite = overwrite
         self.refresh_interval = refresh_interval
@@ -458,27 +483,20 @@ class Guard:
         return len(snap.protected)
 
     async def _list(self, snap: _Snapshot, labelset: str, statuses: list[str] | None) -> None:
-        if self.names is None:
+        if self.samples is None:
             async for sample in self.client.iter_samples(
                 self.dataset, labelset=labelset, label_status=statuses, per_page=self.per_page
             ):
                 self._note(snap, sample)
             return
 
-        async def look_up(name: str) -> None:
-            # Every sample whose name contains this one is noted: near names
-            # are not uploaded to, so protecting them too costs nothing.
-            async for sample in self.client.iter_samples(
-                self.dataset,
-                labelset=labelset,
-                label_status=statuses,
-                name__contains=name,
-                per_page=100,
-                ends_below=2,
-            ):
-                self._note(snap, sample)
+        async def read(uuid: str) -> None:
+            # The whole label, so any status shows (no filter can miss a new one).
+            label = await self.client.find_label(uuid, labelset)
+            if label is not None:
+                self._note(snap, {"uuid": uuid, "label": label})
 
-        await each(self.names, look_up, workers=self.client.concurrency)
+        await each(self.samples, read, workers=min(self.client.concurrency, len(self.samples)))
 
     @staticmethod
     def _note(snap: _Snapshot, sample: dict[str, Any]) -> None:

@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import os
 import signal
 import tempfile
@@ -58,7 +59,7 @@ from upload_preds.formats import FormatOptions
 from upload_preds.masks import CONTENT_URL_PREFIX, Bitmap
 from upload_preds.matching import MatchMode, key_stem
 from upload_preds.outputs import AtomicWriter, Named, label_record, refuse_clashing_outputs
-from upload_preds.pipeline import Preparer
+from upload_preds.pipeline import Preparer, Scan
 from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.readers import refuse_repeated_paths
@@ -791,6 +792,7 @@ class Run:
         from upload_preds.client import SegmentsClient
         from upload_preds.journal import Journal
         from upload_preds.matching import Matcher
+        from upload_preds.ratecontrol import Pacer
 
         # Importing aiohttp takes 0.2-0.8 s here: start-up, not upload, so it is
         # kept out of the elapsed time and the labels/s of the summary.
@@ -805,6 +807,8 @@ class Run:
             timeout=s.timeout,
             allow_insecure_http=s.allow_insecure_http,
             retries=s.retries,
+            # The preflight's reads keep --rate too (the engine lends its own pacer later).
+            pacer=Pacer(s.rate),
         )
         self.report.api_url = client.api_url
         async with client:
@@ -857,24 +861,17 @@ class Run:
                     )
                     existing.add(ls)
                     self.plan(f"label set {ls!r} created")
-            guard_names: set[str] | None = None
+            count = info.raw.get("samples_count")
+            samples_count = count if isinstance(count, int) else None
             if scan.uses_names:
                 # --match name with few names: one name__contains lookup each;
                 # stem/path (and image keys) need every name, so they page.
-                count = info.raw.get("samples_count")
                 lookup = (
                     self.inputs.match == "name"
                     and not scan.keys
                     and not scan.names_overflow
-                    and preflight.lookup_pays(
-                        len(scan.names),
-                        count if isinstance(count, int) else None,
-                        client.concurrency,
-                    )
+                    and preflight.lookup_pays(len(scan.names), samples_count, client.concurrency)
                 )
-                if lookup and scan.first_uuid is None:
-                    # Every row names its sample: the guard reads only those.
-                    guard_names = scan.names
                 if lookup:
                     self._index = await preflight.lookup_sample_index(
                         client, info.full_name, scan.names
@@ -898,6 +895,10 @@ class Run:
                     if examples:
                         line += " (e.g. " + ", ".join(repr(e) for e in examples) + ")"
                     self.plan(line)
+            # The guard reads only the file's samples when they are few (same rule).
+            guard_samples = preflight.guard_samples(
+                self._file_samples(scan), samples_count, client.concurrency
+            )
             journal = Journal(s.state) if s.state is not None else Journal()
             self.report.journal = str(journal.path)
             # The journal knows a dataset by its identity, not by its URL alone.
@@ -905,7 +906,7 @@ class Run:
             with journal:
                 # The guard last: its snapshot is as fresh as the preflight allows.
                 await self._take_guard(
-                    client, info.full_name, labelsets, existing, journal, key, guard_names
+                    client, info.full_name, labelsets, existing, journal, key, guard_samples
                 )
                 self.plan(
                     f"journal: {journal.path} ({journal.count(key):,} labels recorded for "
@@ -916,6 +917,16 @@ class Run:
                 else:
                     await self._upload(prep, client, journal, key)
 
+    def _file_samples(self, scan: Scan) -> Iterator[str | None] | None:
+        """The uuids the file's rows can write to (None: too many to have counted)."""
+        if scan.uuids_overflow or (scan.uses_names and scan.names_overflow):
+            return None
+        named = [*scan.names, *scan.keys]
+        if named and self._matcher is None:
+            return None
+        resolve = self._matcher.uuid_for if self._matcher is not None else None
+        return itertools.chain(scan.uuids, map(resolve, named) if resolve else ())
+
     async def _take_guard(
         self,
         client: SegmentsClient,
@@ -924,12 +935,14 @@ class Run:
         existing: set[str],
         journal: Journal,
         key: str,
-        names: set[str] | None = None,
+        samples: set[str] | None = None,
     ) -> None:
         from upload_preds import preflight
 
         s = self.settings
-        guard = self._guard = preflight.Guard(client, dataset, overwrite=s.overwrite, names=names)
+        guard = self._guard = preflight.Guard(
+            client, dataset, overwrite=s.overwrite, samples=samples
+        )
         if s.overwrite:
             self.plan("guard off (--overwrite): labels people worked on will be replaced")
         for ls in labelsets:
