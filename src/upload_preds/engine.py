@@ -499,8 +499,8 @@ class UploadEngine:
                 self._skipped(held.job, SKIP_NOT_SENT)
         if self.guard is not None and self.guard.active:
             # The input is done: what is still queued is the last batch. One more
-            # look at the guard before it is sent (workers wait for it).
-            self._final_refresh = asyncio.create_task(self.guard.refresh())
+            # look at the guard before it is sent (workers wait for it), unfiltered.
+            self._final_refresh = asyncio.create_task(self.guard.refresh(final=True))
         for _ in range(self.config.concurrency):
             await queue.put(_END)
 

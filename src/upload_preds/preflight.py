@@ -50,11 +50,17 @@ The guard during the run: the engine calls :meth:`Guard.refresh` every
 ``refresh_interval`` seconds and once more before the last batch is sent. A
 refresh reads the same samples' labels again (targeted guard), or is the
 listing filtered by ``label_status=`` (the known human statuses, plus any
-other status the snapshot met), so only the protected samples are
-transferred; a server that rejects the filter (400) gets the whole label set
-listing instead. Protection only grows during a run: a label
-once seen protected stays protected. A refresh that fails keeps the last
-snapshot and is tried again at the next interval.
+other status seen so far), so only the protected samples are transferred; a
+server that rejects the filter (400) gets the whole label set listing
+instead. A filter cannot name a status the platform adds later (the API has
+no "not PRELABELED/UNLABELED" filter), so every ``full_every``-th refresh,
+and the last one before the last batch, lists without it: a status first
+met there joins the filter. That costs little: the guard lists only when
+the file covers much of the dataset, so a page of 1,000 samples stands
+against 1,000 uploads. Protection only grows during a run: a label once
+seen protected stays protected. A refresh that fails keeps the last
+snapshot and is tried again at the next interval; the run's summary counts
+the failures and says when the last refresh succeeded.
 
 The remaining race, by design: a person who starts a label *after* the last
 refresh and *before* our PUT for that sample can have their label replaced
@@ -455,6 +461,10 @@ class Guard:
         self.refreshes = 0
         self.refresh_failures = 0
         self.last_refresh_error: str | None = None
+        #: Wall clock of the last refresh that read every label set; None: none did.
+        self.last_refresh_ok: float | None = None
+        #: Every this many refreshes list without the status filter (see above).
+        self.full_every = 5
         self._sets: dict[str, _Snapshot] = {}
         self.started = time.time()  # entries recorded after this are this run's own
 
@@ -510,15 +520,22 @@ class Guard:
         if snap.labels is not None:
             snap.labels[uuid] = (status, stamp)
 
-    async def refresh(self) -> None:
-        """Add the labels people worked on since the last look (never raises)."""
+    async def refresh(self, *, final: bool = False) -> None:
+        """Add the labels people worked on since the last look (never raises).
+
+        ``final``: the last refresh before the last batch, unfiltered.
+        """
         if self.overwrite:
             return
+        self.refreshes += 1
+        unfiltered = final or self.refreshes % self.full_every == 0
+        failed = False
         for labelset, snap in self._sets.items():
             wanted = sorted(set(HUMAN_STATUSES) | snap.statuses)
             try:
                 try:
-                    await self._list(snap, labelset, wanted if snap.filter_works else None)
+                    filtered = snap.filter_works and not unfiltered
+                    await self._list(snap, labelset, wanted if filtered else None)
                 except ApiError as exc:
                     if exc.status != 400 or not snap.filter_works:
                         raise
@@ -527,8 +544,9 @@ class Guard:
             except ClientError as exc:
                 self.refresh_failures += 1
                 self.last_refresh_error = str(exc)
-                continue
-        self.refreshes += 1
+                failed = True
+        if not failed:
+            self.last_refresh_ok = time.time()
 
     def protected(self, sample_uuid: str, labelset: str) -> bool:
         """Must a label of this sample in ``labelset`` be left alone?"""

@@ -161,6 +161,12 @@ class UploadReport:
     journal: str | None = None
     #: Things the user should know that are neither skips nor failures.
     warnings: list[str] = field(default_factory=list)
+    #: The guard's refreshes during the upload, those that failed, when the last
+    #: one that read every label set ended (UTC, ISO 8601), and the last error.
+    guard_refreshes: int = 0
+    guard_refresh_failures: int = 0
+    guard_last_refresh: str | None = None
+    guard_refresh_error: str | None = None
 
     @property
     def labels_per_s(self) -> float:
@@ -212,6 +218,16 @@ class UploadReport:
             "aborted": printable(self.aborted) if self.aborted is not None else None,
             "interrupted": self.interrupted,
             "warnings": [printable(w) for w in self.warnings],
+            "guard": {
+                "refreshes": self.guard_refreshes,
+                "refresh_failures": self.guard_refresh_failures,
+                "last_refresh": self.guard_last_refresh,
+                "last_error": (
+                    printable(self.guard_refresh_error)
+                    if self.guard_refresh_error is not None
+                    else None
+                ),
+            },
             "exit_code": int(self.exit_code),
         }
 
@@ -1012,6 +1028,14 @@ class Run:
         self.report.requests = result.requests
         self.report.throttled = result.throttled
         self.report.min_concurrency = result.min_concurrency
+        guard = self._guard
+        if guard is not None:
+            self.report.guard_refreshes = guard.refreshes
+            self.report.guard_refresh_failures = guard.refresh_failures
+            self.report.guard_refresh_error = guard.last_refresh_error
+            if guard.last_refresh_ok is not None:
+                when = time.gmtime(guard.last_refresh_ok)
+                self.report.guard_last_refresh = time.strftime("%Y-%m-%dT%H:%M:%SZ", when)
         if result.abort is not None:
             self._record_abort(result.abort)
 

@@ -10,7 +10,8 @@
   gives up on large pages), and ``rename`` maps label statuses in listing
   and label answers (to play a status the platform adds later). It counts
   the listing requests and the page sizes asked for, and the label reads
-  (``GET /labels/{uuid}/{labelset}/``) by sample uuid.
+  (``GET /labels/{uuid}/{labelset}/``) by sample uuid. ``fail_from``: the
+  listing requests from that one on (counting from 1) answer 503.
 * :class:`Cli` runs ``python -m upload_preds`` as a subprocess (real exit
   codes and stderr) against a URL, with its own journal file.
 
@@ -105,6 +106,7 @@ class CappingProxy:
     max_page: int | None = None
     fail_above: int | None = None
     rename: dict[str, str] = field(default_factory=dict)
+    fail_from: int | None = None
     listings: list[int] = field(default_factory=list)  # per_page asked, per listing request
     queries: list[dict[str, str]] = field(default_factory=list)  # each listing's query
     label_reads: list[str] = field(default_factory=list)  # sample uuid of each label GET
@@ -149,6 +151,8 @@ class CappingProxy:
             asked = int(query.get("per_page", "1000"))
             self.listings.append(asked)
             self.queries.append(dict(query))
+            if self.fail_from is not None and len(self.queries) >= self.fail_from:
+                return web.json_response({"detail": "Service unavailable."}, status=503)
             if self.fail_above is not None and asked > self.fail_above:
                 return web.json_response({"detail": "Bad gateway."}, status=502)
             if self.max_page is not None:
