@@ -5,21 +5,23 @@ test (``instr``, as Django's ``__contains``). Answered by a scan, one lookup
 read every sample of the dataset: 0.1 s a lookup at 1,000,000 samples on this
 machine, so the 1,000 lookups of a preflight took the single-threaded
 sandbox 100 s. This module keeps an SQLite FTS5 table with the ``trigram``
-tokenizer (``case_sensitive 1``: no case folding, so a candidate set is
-never smaller than the scan's answer) over ``samples.name``, as an
-*external-content* table: it stores only the index, the names stay in
-``samples`` (rowids tie the two together). A query of three or more
-characters is the FTS5 phrase of its trigrams (consecutive trigrams, that is
-the substring; ``"`` doubled is the only escaping a phrase needs, so ``%``,
-``_``, ``*`` and any unicode are literal); the list query keeps its
-``instr`` test on the candidates, so the answer is exactly the scan's. A
-query shorter than three characters has no trigram and is answered by the
-scan, as before.
+tokenizer (``case_sensitive 1``: no case folding) over ``samples.name``, as
+an *external-content* table: it stores only the index, the names stay in
+``samples`` (rowids tie the two together). Every name containing a query
+contains each of the query's trigrams, so the names holding its two
+*rarest* trigrams (``"t1" AND "t2"``, each a quoted string: ``"`` doubled is
+the only escaping, so ``%``, ``_``, ``*`` and any unicode are literal) are a
+superset of the answer; the list query keeps its ``instr`` test on those
+candidates, so the answer is exactly the scan's. Rarity comes from the
+index's own document counts (an ``fts5vocab`` table, read once, lazily, then
+kept up to date by the inserts; a wrong count costs time, never an answer).
+A query shorter than three characters has no trigram and is scanned.
 
 Measured on this machine, 1,000,000 names ``frame_0000000.jpg``..: a lookup
-by the scan 93-99 ms; by the phrase 3.8 ms (its common trigrams' posting
-lists are read whole), joined to ``samples`` by rowid 4-12 ms; the index
-build 2.2-2.8 s (5.8 s on a WAL file). Other options measured: ``detail=none``
+by the scan 93-99 ms; by the phrase of all the query's trigrams 11-12 ms
+(the posting lists of ``fra``, ``jpg``.. are a million entries each); by
+the two rarest 0.2-2 ms, after reading the counts once (0.4 s); the index
+build 4.7-5.8 s on a WAL file. Other options measured: ``detail=none``
 cannot run phrase queries and its ``GLOB`` form took 9.4 ms; ``LIKE`` on the
 FTS table is not indexed with ``case_sensitive 1`` (0.2 s); a sorted-name
 B-tree (the ``UNIQUE (dataset_id, name)`` index) answers prefixes only, not
@@ -58,7 +60,13 @@ class NameIndex:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         conn.executescript(_SCHEMA)
+        # Documents per trigram, read from the index when first needed.
+        self._docs: dict[str, int] | None = None
         self.catch_up()
+
+    def forget(self) -> None:
+        """Drop the trigram counts (after a rollback): they are read again when needed."""
+        self._docs = None
 
     def catch_up(self) -> int:
         """Index the samples added since the last call; returns how many."""
@@ -87,21 +95,47 @@ class NameIndex:
             conn.execute("RELEASE name_index")
             raise
         conn.execute("RELEASE name_index")
+        docs = self._docs
+        if docs is not None and top - done > 1000:
+            self._docs = None  # many new names: cheaper to read the counts again
+        elif docs is not None:
+            for (name,) in conn.execute(
+                "SELECT name FROM samples WHERE rowid > ? AND rowid <= ?", (done, top)
+            ):
+                for tri in _trigrams(name):
+                    docs[tri] = docs.get(tri, 0) + 1
         return cur.rowcount
 
-    @staticmethod
-    def candidates(text: str) -> tuple[str, list[Any]] | None:
-        """A ``FROM`` clause giving ``samples s`` limited to names that may contain
-        ``text``, with its parameters; None when ``text`` is too short to index.
+    def _counts(self) -> dict[str, int]:
+        if self._docs is None:
+            conn = self._conn
+            conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.sample_names_vocab "
+                "USING fts5vocab(main, sample_names, row)"
+            )
+            self._docs = dict(conn.execute("SELECT term, doc FROM temp.sample_names_vocab"))
+        return self._docs
+
+    def candidates(self, text: str) -> tuple[str, list[Any]] | None:
+        """A ``FROM`` clause giving ``samples s`` limited to names that hold the two
+        rarest trigrams of ``text``, with its parameters; None when ``text`` is too
+        short to index.
 
         ``CROSS JOIN`` keeps SQLite from driving the query by the dataset's
-        name index and probing the phrase once per sample (measured: 95 ms).
+        name index and probing the index once per sample (measured: 95 ms).
         """
         if len(text) < MIN_INDEXED:
             return None
-        phrase = '"' + text.replace('"', '""') + '"'
+        docs = self._counts()
+        rarest = sorted(_trigrams(text), key=lambda t: (docs.get(t, 0), t))[:2]
+        query = " AND ".join('"' + t.replace('"', '""') + '"' for t in rarest)
         return (
             "FROM (SELECT rowid AS rid FROM sample_names WHERE sample_names MATCH ?) m "
             "CROSS JOIN samples s ON s.rowid = m.rid ",
-            [phrase],
+            [query],
         )
+
+
+def _trigrams(text: str) -> set[str]:
+    """Every run of three characters, as the ``trigram`` tokenizer cuts them."""
+    return {text[i : i + 3] for i in range(len(text) - 2)}

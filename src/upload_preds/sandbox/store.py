@@ -318,6 +318,7 @@ class Store:
         # The caches may hold what was just undone.
         self.review.clear()
         self._sample_ds.clear()
+        self.names.forget()
 
     def close(self) -> None:
         self.commit()
@@ -484,7 +485,7 @@ class Store:
         offset: int,
     ) -> list[tuple[Any, ...]]:
         """Sample rows followed by the label columns of ``labelset`` (NULLs when unlabeled)."""
-        indexed = NameIndex.candidates(name_contains) if name_contains else None
+        indexed = self.names.candidates(name_contains) if name_contains else None
         source, params = indexed if indexed is not None else ("FROM samples s ", [])
         sql = [f"SELECT {SAMPLE_COLS}, {LABEL_COLS} ", source]
         sql.append("LEFT JOIN labels l ON l.sample_uuid = s.uuid AND l.labelset = ? ")
