@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/upload-preds sample_data/predictions.jsonl sample_data/predictions.csv --sandbox
+	$(BIN)/upload-preds sample_data/pcseg_predictions.jsonl --sandbox --dataset demo/lidar-segmentation \
+		--category-map sample_data/semantickitti_learning_map.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

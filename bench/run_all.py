@@ -17,7 +17,17 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["dry_run", "input", "convert", "coco", "sandbox", "upload", "review_search"]
+ORDER = [
+    "dry_run",
+    "input",
+    "convert",
+    "coco",
+    "sandbox",
+    "upload",
+    "review_search",
+    "review_points",
+    "pcseg",
+]
 
 
 def main() -> int:

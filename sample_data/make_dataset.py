@@ -11,6 +11,8 @@ import json
 import uuid
 from pathlib import Path
 
+import pcsegdata  # the point-cloud segmentation dataset (beside this script)
+
 NAMESPACE = uuid.UUID("6f1c3c7e-5a0e-4d5c-9a47-2f3b8c1d9e10")
 WIDTH, HEIGHT = 640, 480
 
@@ -116,7 +118,9 @@ def build() -> dict[str, object]:
                     {"name": "predictions", "description": "Model predictions, with scores."},
                 ],
                 "samples": samples,
-            }
+            },
+            # Appended: a point-cloud segmentation dataset (see pcsegdata.py).
+            *pcsegdata.manifest_datasets(sample_uuid),
         ]
     }
 

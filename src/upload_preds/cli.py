@@ -176,6 +176,29 @@ NormalizedOpt = Annotated[
         rich_help_panel="Conversion",
     ),
 ]
+PointLabelsKindOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--point-labels-kind",
+        metavar="KIND",
+        help="What the ids of point_labels_path files are: class, instance or semantickitti "
+        "(default: .label files are SemanticKITTI, others class ids, or instance ids when "
+        "the row lists annotations).",
+        show_default=False,
+        rich_help_panel="Conversion",
+    ),
+]
+PointsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--points",
+        metavar="N",
+        help="Point count of every point cloud (and frame), e.g. for offline runs: each "
+        "point label file must hold exactly N ids.",
+        show_default=False,
+        rich_help_panel="Conversion",
+    ),
+]
 CategoriesOpt = Annotated[
     Path | None,
     typer.Option(
@@ -190,6 +213,17 @@ MinScoreOpt = Annotated[
     typer.Option(
         "--min-score",
         help="Drop annotations scored below this (counted in the plan).",
+        rich_help_panel="Conversion",
+    ),
+]
+FramesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--frames",
+        help="Sequence datasets: how many frames a sample has when its own count is not "
+        "known (offline runs). Default: the sample's attributes; offline, the highest "
+        "frame index + 1.",
+        show_default=False,
         rich_help_panel="Conversion",
     ),
 ]
@@ -509,10 +543,13 @@ def upload_preds(
     label_status: LabelStatusOpt = "PRELABELED",
     bbox_format: BBoxOpt = BBoxFormat.xyxy,
     normalized: NormalizedOpt = False,
+    point_labels_kind: PointLabelsKindOpt = None,
+    points: PointsOpt = None,
     categories: CategoriesOpt = None,
     min_score: MinScoreOpt = None,
     score_from: ScoreFromOpt = ScoreFrom.mean,
     object_score_attribute: ObjectScoreOpt = None,
+    frames: FramesOpt = None,
     on_duplicate: OnDuplicateOpt = OnDuplicateChoice.error,
     dry_run: DryRunOpt = False,
     output_labels: OutputLabelsOpt = None,
@@ -570,6 +607,9 @@ def upload_preds(
             score_from=score_from.value,
             object_score_attribute=object_score_attribute,
             normalized=normalized,
+            point_labels_kind=point_labels_kind,
+            points=points,
+            frames=frames,
         )
         journal_host = None
         sandbox_db = None

@@ -68,6 +68,7 @@ __all__ = [
     "SIEVE_PARTS",
     "DuplicateIndex",
     "HashSieve",
+    "duplicate_message",
     "repeated_across",
 ]
 
@@ -324,3 +325,30 @@ def repeated_across(sieves: Sequence[HashSieve]) -> set[int]:
         if len(set(values)) != len(values):
             out.update(v for v, n in Counter(values).items() if n > 1)
     return out
+
+
+def duplicate_message(loc: Location, locs: Sequence[Location], *, csv: bool = False) -> str:
+    """The error of a duplicate at ``loc`` (a JSON row, or with ``csv`` a line of a CSV
+    label): it names the other occurrences of its key in ``locs`` (``loc`` among them),
+    by line in the same file, else as ``file:line``."""
+    others = list(locs)
+    if loc in others:
+        others.remove(loc)
+    same = [str(o.line) for o in others if o.file == loc.file]
+    parts = [("lines " if len(same) > 1 else "line ") + ", ".join(same)] if same else []
+    parts.extend(str(o) for o in others if o.file != loc.file)
+    where = ", ".join(parts)
+    if loc in others:
+        # The same file read twice (the CLI refuses that up front).
+        where += f" (the file {loc.file} is given more than once)"
+    if csv:
+        keep = (
+            "keep one label per sample and label set (a sample's CSV lines form one "
+            "label only within one file)"
+        )
+    else:
+        keep = "keep one row per sample and label set"
+    return (
+        f"same sample and label set as {where}; {keep}, "
+        "or pass --on-duplicate last to keep the last one"
+    )

@@ -49,7 +49,8 @@ How it works
   :class:`~upload_preds.errors.ServerFailingError`. An abort is *returned* in
   :attr:`EngineResult.abort`, with the partial counts; it is not raised.
 * Assets: a job whose ``extra["asset"]`` holds an :class:`Asset` (a
-  segmentation bitmap) first has its file uploaded, by the same worker and
+  segmentation bitmap; ``extra["assets"]`` several, the frames of a
+  segmentation sequence) first has its files uploaded, by the same worker and
   under the same limiter, pacer and retry rules: ``POST /assets/``, then the
   presigned storage POST (no API key; a 401/403 there fails the job, it does
   not abort the run). Only then is the label, now naming the asset's url,
@@ -262,6 +263,8 @@ class _Item:
     payload: bytes
     digest: bytes | None
     asset: Asset | None = None
+    #: More files of one label (the frames' bitmaps of a segmentation sequence).
+    assets: tuple[Asset, ...] = ()
 
 
 class _Done:
@@ -536,7 +539,9 @@ class UploadEngine:
             self._skipped(job, reason)
             return None
         extra = job.extra
-        return _Item(job, payload, digest, extra.get("asset") if extra else None)
+        if not extra:
+            return _Item(job, payload, digest)
+        return _Item(job, payload, digest, extra.get("asset"), extra.get("assets", ()))
 
     async def _worker(self, queue: asyncio.Queue[_Item | object]) -> None:
         while True:
@@ -596,20 +601,23 @@ class UploadEngine:
         assert uuid is not None
         if not await self._still_open(job, uuid):
             return
-        asset = item.asset
-        if asset is not None:
-            # The file first (each step retried on its own), then the label naming it.
+        assets = (item.asset, *item.assets) if item.asset is not None else item.assets
+        for asset in assets:
+            # The files first (each step retried on its own), then the label naming them.
             client = self.client
-            created = await self._call(job, lambda: client.create_asset(asset.filename))
+            created = await self._call(job, lambda: client.create_asset(asset.filename))  # noqa: B023
             if created is _DONE:
                 return
             assert isinstance(created, dict)
             stored = await self._call(
-                job, lambda: client.upload_to_storage(created, asset.filename, asset.png), False
+                job,
+                lambda: client.upload_to_storage(created, asset.filename, asset.png),  # noqa: B023
+                False,
             )
             if stored is _DONE:
                 return
             asset.attach(str(created["url"]))
+        if assets:
             item.payload = encode_body(job.body())
         payload = item.payload
         labelset = job.labelset

@@ -275,6 +275,10 @@ class RowFailures:
                     spool.add(data if raw is None else raw.decode("latin-1"), error)
                 except OSError as exc:
                     raise self._broken(self._path_for(source), exc) from None
+            elif len(rows) > 1:
+                # Rows of one sequence label (convert/sequences.py): each its own error.
+                error = csv_line_error(loc, message, errors)
+                self._write_json(source, _json_line(data, raw, error))
             else:
                 self._write_json(source, _json_line(data, raw, message))
 

@@ -261,8 +261,10 @@ def polygon_mask(polygons: Any, width: int, height: int) -> Image.Image:
 # --- PNG files ------------------------------------------------------------------------
 
 
-def open_mask_file(input_file: str, mask_path: str) -> IO[bytes]:
+def open_mask_file(input_file: str, mask_path: str, what: str = "masks") -> IO[bytes]:
     """Open ``mask_path``, relative to the folder of ``input_file`` (the current one for stdin).
+
+    ``what`` names the files in messages ("masks", "point label files").
 
     Refused with :class:`MaskError`: a path that resolves (``..``, symlinks)
     outside that folder, and anything but a regular file. The open never
@@ -274,7 +276,7 @@ def open_mask_file(input_file: str, mask_path: str) -> IO[bytes]:
     path = (base / mask_path.strip()).resolve()
     if not path.is_relative_to(base):
         raise MaskError(
-            f"{mask_path} is outside the rows file's folder {base}; masks must be in that "
+            f"{mask_path} is outside the rows file's folder {base}; {what} must be in that "
             "folder or below it"
         )
     try:
@@ -286,7 +288,7 @@ def open_mask_file(input_file: str, mask_path: str) -> IO[bytes]:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise MaskError(f"{path} is not a regular file; mask_path must name an image file")
+        raise MaskError(f"{path} is not a regular file; {what} must be regular files")
     return os.fdopen(fd, "rb")
 
 

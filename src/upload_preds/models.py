@@ -920,7 +920,12 @@ class AttributesRow(_RowBase):
 
 def row_json_schema() -> dict[str, Any]:
     """The JSON Schema of one input row (JSON array element or JSONL line)."""
-    schema = TypeAdapter(ShorthandRow | AttributesRow | MaskRow).json_schema()
+    from upload_preds.pcsegschema import MaskFrameRow, PointLabelsRow
+    from upload_preds.seqschema import SequenceRow  # defined on top of this module's models
+
+    schema = TypeAdapter(
+        ShorthandRow | AttributesRow | MaskRow | SequenceRow | PointLabelsRow | MaskFrameRow
+    ).json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "upload-preds input row"
     schema["description"] = (
@@ -928,7 +933,10 @@ def row_json_schema() -> dict[str, Any]:
         "Exactly one of sample_uuid / sample_name, and either 'annotations' (shorthand), "
         "'attributes' (complete Segments label attributes) or, for segmentation-bitmap "
         "datasets, masks ('mask_path', or annotations with 'segmentation'). Unknown keys are "
-        "errors. "
+        "errors. In sequence datasets a row is one part of a label (SequenceRow): objects "
+        "with their frame and track_id. Point-cloud segmentation rows name a per-point "
+        "label file (PointLabelsRow); segmentation sequences take one file per frame "
+        "(PointLabelsRow or MaskFrameRow with 'frame'). "
         "CSV/TSV input has one annotation per record instead; see the README."
     )
     return schema

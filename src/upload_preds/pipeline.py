@@ -74,11 +74,13 @@ import orjson
 
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
+from upload_preds.convert.seqlines import looks_like_part
 from upload_preds.dedupe import (
     SIEVE_CHUNK,
     SIEVE_PARTS,
     DuplicateIndex,
     HashSieve,
+    duplicate_message,
     repeated_across,
 )
 from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
@@ -94,6 +96,7 @@ from upload_preds.records import (
     RowError,
     Skip,
 )
+from upload_preds.seqgroups import SequenceGroups, frozen_heap
 
 __all__ = ["Item", "OnDuplicate", "Preparer", "Scan"]
 
@@ -165,33 +168,6 @@ def _spool(source: Source, stack: contextlib.ExitStack) -> Source:
     return Source(name=source.name, path=name, fmt=source.fmt, gzip=False)
 
 
-def _duplicate_message(loc: Location, locs: Sequence[Location], *, csv: bool = False) -> str:
-    """The error of a duplicate at ``loc`` (a JSON row, or with ``csv`` a line of a CSV
-    label): it names the other occurrences of its key in ``locs`` (``loc`` among them),
-    by line in the same file, else as ``file:line``."""
-    others = list(locs)
-    if loc in others:
-        others.remove(loc)
-    same = [str(o.line) for o in others if o.file == loc.file]
-    parts = [("lines " if len(same) > 1 else "line ") + ", ".join(same)] if same else []
-    parts.extend(str(o) for o in others if o.file != loc.file)
-    where = ", ".join(parts)
-    if loc in others:
-        # The same file read twice (the CLI refuses that up front).
-        where += f" (the file {loc.file} is given more than once)"
-    if csv:
-        keep = (
-            "keep one label per sample and label set (a sample's CSV lines form one "
-            "label only within one file)"
-        )
-    else:
-        keep = "keep one row per sample and label set"
-    return (
-        f"same sample and label set as {where}; {keep}, "
-        "or pass --on-duplicate last to keep the last one"
-    )
-
-
 _JSON_FORMATS = ("json", "jsonl")
 _CSV_FORMATS = ("csv", "tsv")
 
@@ -219,10 +195,14 @@ class Scan:
     #: ``names_overflow`` is set (and the set emptied): so many names page.
     names: set[str] = field(default_factory=set)
     names_overflow: bool = False
-    #: The distinct ``sample_uuid`` values of rows, for the guard (which reads
-    #: only the file's samples when they are few); bounded like ``names``.
+    #: The distinct ``sample_uuid`` values of per-frame rows (parts of sequence
+    #: labels), whose frame counts the preflight reads; bounded like ``names``.
     uuids: set[str] = field(default_factory=set)
     uuids_overflow: bool = False
+    #: The distinct ``sample_uuid`` values of all rows, for the guard (which reads
+    #: only the file's samples when they are few); bounded like ``names``.
+    sample_uuids: set[str] = field(default_factory=set)
+    sample_uuids_overflow: bool = False
 
 
 class Preparer:
@@ -270,6 +250,11 @@ class Preparer:
         self._on_retract: Callable[[LabelJob], None] | None = None
         # Sample uuids that several detector images resolve to (resolve_names).
         self._format_dups: set[str] = set()
+        #: A sequence sample's frame count by uuid (None: a sample known by name
+        #: only); None or an unknown count: the highest frame index + 1 is taken.
+        self.frames_of: Callable[[str | None], int | None] | None = None
+        #: Sequence labels whose frame count was not known (for the plan).
+        self.frames_guessed = 0
 
     @property
     def converter(self) -> Converter:
@@ -324,7 +309,18 @@ class Preparer:
                     continue
                 out.rows += 1
                 data = item.data
-                if item.fmt in _JSON_FORMATS:
+                if looks_like_part(item):
+                    # A part of a sequence label: its many rows per key are one label,
+                    # not duplicates (see seqgroups.py). Its sample's frame count is
+                    # needed: the uuids, for the preflight (bounded like the names).
+                    if full and not out.uuids_overflow:
+                        uuid = data.get("sample_uuid")
+                        if isinstance(uuid, str) and uuid.strip():
+                            out.uuids.add(uuid.strip())
+                            if len(out.uuids) > MAX_LOOKUP_NAMES:
+                                out.uuids_overflow = True
+                                out.uuids = set()
+                elif item.fmt in _JSON_FORMATS:
                     key = LabelKey.of_row(data, default)
                     if key is not None:
                         if resolve is not None:  # inputs by uuid pay nothing here
@@ -348,12 +344,12 @@ class Preparer:
                     if isinstance(uuid, str) and uuid.strip():
                         if out.first_uuid is None:
                             out.first_uuid = uuid.strip()
-                        if not out.uuids_overflow:
+                        if not out.sample_uuids_overflow:
                             # As written and trimmed: a converter may use either.
-                            out.uuids.update({uuid, uuid.strip()})
-                            if len(out.uuids) > MAX_LOOKUP_NAMES:
-                                out.uuids_overflow = True
-                                out.uuids = set()
+                            out.sample_uuids.update({uuid, uuid.strip()})
+                            if len(out.sample_uuids) > MAX_LOOKUP_NAMES:
+                                out.sample_uuids_overflow = True
+                                out.sample_uuids = set()
                     elif isinstance(data.get("sample_name"), str):
                         out.uses_names = True
                         if not out.names_overflow:
@@ -415,12 +411,20 @@ class Preparer:
         scan = self._scan if self._scan is not None else self.scan(full=False)
         duplicates = scan.duplicates
         conv = self.converter
-        with Grouper() as grouper:
+        sequence = self._sequence_groups()
+        heap = frozen_heap() if sequence is not None else contextlib.nullcontext()
+        with Grouper() as grouper, heap:
             for item in read_records(self.sources):
                 if isinstance(item, Notice):
                     yield item
                 elif isinstance(item, RowError):
                     yield Failure((item,), ((item.loc, {}),))
+                elif sequence is not None:
+                    outcome = sequence.add(item, grouper)
+                    if isinstance(outcome, Failure):
+                        yield outcome
+                    elif outcome is not None:
+                        yield from self._json_row(item, duplicates)
                 elif item.fmt in ("csv", "tsv"):
                     part = conv.csv_part(item)
                     if isinstance(part, RowError):
@@ -430,8 +434,21 @@ class Preparer:
                         grouper.add(key, item.loc, {"p": part[1], "raw": item.data})
                 else:
                     yield from self._json_row(item, duplicates)
-            yield from self._groups(grouper, duplicates)
+            if sequence is not None:
+                yield from sequence.items(grouper)
+                self.frames_guessed += sequence.frames_guessed
+            else:
+                yield from self._groups(grouper, duplicates)
         yield from self._format_items(conv.convert)
+
+    def _sequence_groups(self) -> SequenceGroups | None:
+        """For a sequence dataset, the grouping of its rows into labels (seqgroups.py)."""
+        if self.converter.sequence is None:
+            return None
+        groups = SequenceGroups(self.converter, self._on_duplicate)
+        groups.frames_of = self.frames_of
+        groups.resolve = self.resolve
+        return groups
 
     def _group_key(self, part: tuple[str, dict[str, Any]], cells: dict[str, Any]) -> str:
         """The :class:`Grouper` key of a CSV record: ``csv_part``'s, except that a
@@ -485,7 +502,7 @@ class Preparer:
         file = rows[0][0].file
         own = next((loc for loc in locs if loc.file == file), rows[0][0])
         if self._on_duplicate == "error":
-            message = _duplicate_message(own, locs, csv=True)
+            message = duplicate_message(own, locs, csv=True)
             return tuple(
                 Failure((RowError(loc, None, "duplicate row", message),), ((loc, raw),))
                 for loc, raw in rows
@@ -499,7 +516,7 @@ class Preparer:
         others, a superseded skip, or None when it is the one that stands."""
         rows = ((record.loc, record.data),)
         if self._on_duplicate == "error":
-            err = RowError(record.loc, None, "duplicate row", _duplicate_message(record.loc, locs))
+            err = RowError(record.loc, None, "duplicate row", duplicate_message(record.loc, locs))
             return Failure((err,), rows)
         if record.loc != locs[-1]:
             return Skip("superseded", f"superseded by {locs[-1]}", rows)
@@ -548,9 +565,19 @@ class Preparer:
             # JSON records read so far: a record's ordinal, and the position in
             # input order of the failures held back between records.
             n = 0
+            sequence = self._sequence_groups()
+            if sequence is not None:
+                stack.enter_context(frozen_heap())
             for item in read_records(self.sources):
                 if isinstance(item, Record):
                     fmt = item.fmt
+                    if sequence is not None:
+                        outcome = sequence.add(item, grouper)
+                        if outcome is None:
+                            continue
+                        if isinstance(outcome, Failure):
+                            held.add(((n, 0), outcome))
+                            continue
                     if fmt == "jsonl" or fmt == "json":
                         result = convert(item)
                         h: int | None
@@ -601,7 +628,11 @@ class Preparer:
                 dups = self._confirm(repeated, candidates) if repeated else {}
                 yield from self._replay(held, candidates, dups, on_retract)
             held.close()
-            yield from self._groups(grouper, dups)
+            if sequence is not None:
+                yield from sequence.items(grouper)
+                self.frames_guessed += sequence.frames_guessed
+            else:
+                yield from self._groups(grouper, dups)
         yield from self._format_items(convert)
 
     # -- detector formats (COCO, YOLO) -----------------------------------------------------
@@ -659,7 +690,7 @@ class Preparer:
             elif self._on_duplicate == "last":
                 yield Skip("superseded", f"superseded by {locs[-1]}", rows)
             else:
-                message = _duplicate_message(image.loc, locs) + f" (images {keys} are one sample)"
+                message = duplicate_message(image.loc, locs) + f" (images {keys} are one sample)"
                 yield Failure((RowError(image.loc, None, "duplicate row", message),), rows)
 
     def _format_row(

@@ -84,7 +84,7 @@ from __future__ import annotations
 import collections
 import difflib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -334,13 +334,20 @@ class SampleIndex:
 
 
 async def fetch_sample_index(
-    client: SegmentsClient, dataset: str, *, per_page: int = 1000
+    client: SegmentsClient,
+    dataset: str,
+    *,
+    per_page: int = 1000,
+    on_sample: Callable[[dict[str, Any]], None] | None = None,
 ) -> SampleIndex:
-    """Page the dataset's sample list once into a :class:`SampleIndex`."""
+    """Page the dataset's sample list once into a :class:`SampleIndex`; ``on_sample``
+    sees every listed sample too (the frame counts of sequence samples, sampleshape.py)."""
     index = SampleIndex()
     try:
         async for sample in client.iter_samples(dataset, per_page=per_page):
             index.add(sample)
+            if on_sample is not None:
+                on_sample(sample)
     except ClientError as exc:
         raise _setup_error(f"listing the samples of {dataset}", exc) from None
     return index
@@ -383,7 +390,12 @@ def guard_samples(
 
 
 async def lookup_sample_index(
-    client: SegmentsClient, dataset: str, names: Iterable[str], *, per_page: int = 100
+    client: SegmentsClient,
+    dataset: str,
+    names: Iterable[str],
+    *,
+    per_page: int = 100,
+    on_sample: Callable[[dict[str, Any]], None] | None = None,
 ) -> SampleIndex:
     """A :class:`SampleIndex` of the samples whose names contain one of ``names``.
 
@@ -398,6 +410,8 @@ async def lookup_sample_index(
             dataset, name__contains=name, per_page=per_page, ends_below=2
         ):
             index.add(sample)
+            if on_sample is not None:
+                on_sample(sample)
 
     try:
         wanted = sorted({n.strip() for n in names if n.strip()})

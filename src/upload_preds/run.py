@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 import orjson
 
+from upload_preds import pointcounts
 from upload_preds.catmap import CategoryResolver, load_category_map
 from upload_preds.convert import R_LABEL_FAILED, Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
@@ -64,6 +65,7 @@ from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.readers import refuse_repeated_paths
 from upload_preds.records import Failure, LabelJob, Location, Notice, RowError, Skip, raw_rows
+from upload_preds.sampleshape import SampleShapes, fetch_shapes
 from upload_preds.settings import Settings
 
 if TYPE_CHECKING:
@@ -305,11 +307,9 @@ def check_options(s: Settings, inputs: RunInputs) -> None:
             "no API key: set SEGMENTS_API_KEY (or pass --api-key)",
             hint="or try it locally first with --sandbox, or check the files with --dry-run",
         )
-    if inputs.formats is None and (
-        inputs.category_map is not None or inputs.skip_unknown_categories
-    ):
+    if inputs.formats is None and inputs.skip_unknown_categories:
         raise UsageError(
-            "--category-map and --skip-unknown-categories apply to --format coco or yolo",
+            "--skip-unknown-categories applies to --format coco or yolo",
             hint="rows in the native formats name dataset categories directly",
         )
     if inputs.formats is not None and inputs.convert.normalized:
@@ -393,7 +393,17 @@ class LabelsFile:
         if asset is not None:
             url = self._guard(lambda: self._save_mask(asset))
             record["attributes"] = {**job.attributes, "segmentation_bitmap": {"url": url}}
-        self._guard(lambda: self._out.write(orjson.dumps(record) + b"\n"))
+        # A segmentation sequence's bitmaps (one per frame): named by their files while
+        # the record is written, then by their content again (as the upload needs).
+        assets: tuple[Bitmap, ...] = job.extra.get("assets", ()) if job.extra else ()
+        urls = [a.target["url"] for a in assets]
+        try:
+            for a in assets:
+                a.attach(self._guard(lambda a=a: self._save_mask(a)))  # type: ignore[misc]
+            self._guard(lambda: self._out.write(orjson.dumps(record) + b"\n"))
+        finally:
+            for a, url0 in zip(assets, urls, strict=True):
+                a.attach(url0)
 
     def commit(self) -> None:
         self._guard(self._out.commit)
@@ -465,6 +475,8 @@ class Run:
         self._labels_out: LabelsFile | None = None
         self._index: preflight.SampleIndex | None = None
         self._matcher: Matcher | None = None
+        #: A sample's point counts by uuid (point-cloud segmentation datasets).
+        self._point_counts: Callable[[str | None], int | list[int] | None] | None = None
         self._guard: preflight.Guard | None = None
         self.categories: Categories | None = None
         self._started = time.monotonic()
@@ -560,9 +572,24 @@ class Run:
                 job.sample_uuid = uuid
             if check_masks and not self._attach_local_mask(job):
                 continue
+            if self._point_counts is not None and not self._fits_point_counts(job):
+                continue
             if self._labels_out is not None:
                 self._labels_out.write(job)
             yield job
+
+    def _fits_point_counts(self, job: LabelJob) -> bool:
+        """Whether a point-cloud segmentation label has one id per point of its sample
+        (when the sample says how many); else its rows fail here (pointcounts.py)."""
+        assert self._point_counts is not None
+        rows = raw_rows(job) or tuple((loc, {}) for loc in job.locs)
+        problem = pointcounts.check(job.attributes, self._point_counts(job.sample_uuid), rows)
+        if problem is None:
+            return True
+        loc, message = problem
+        ref = job.sample_name if job.sample_name is not None else job.sample_ref
+        self._fail_rows(pointcounts.REASON_POINT_COUNT, rows, ref, message, loc or job.loc)
+        return False
 
     def _attach_local_mask(self, job: LabelJob) -> bool:
         """A label whose bitmap url is a local file gets that PNG as its asset.
@@ -712,6 +739,12 @@ class Run:
                 raise
             if failures is not None:
                 self.report.failures_files = failures.close()
+            if prep.frames_guessed:
+                self.plan(
+                    f"frames: {prep.frames_guessed:,} sequence label(s) had no frame count "
+                    "(pass --frames N, or the sample has no frames): each has its highest "
+                    "frame index + 1 frames"
+                )
         self._warn_own_labelsets()
         self.report.elapsed_s = time.monotonic() - self._started
         self.report.exit_code = self._exit_code()
@@ -752,6 +785,10 @@ class Run:
         if self.inputs.formats is not None:
             # The detector readers give boxes as corners, whatever --bbox-format says.
             options = dataclasses.replace(options, bbox_format="xyxy")
+        elif self.inputs.category_map is not None:
+            # Native rows: the map is for the class ids of point label files (pcseg).
+            cmap = load_category_map(self.inputs.category_map)
+            options = dataclasses.replace(options, class_map=cmap)
         return Converter(options, categories)
 
     def _offline(self, prep: Preparer) -> None:
@@ -879,6 +916,12 @@ class Run:
                     self.plan(f"label set {ls!r} created")
             count = info.raw.get("samples_count")
             samples_count = count if isinstance(count, int) else None
+            # Sequence datasets: each sample's frame count, from the listings below
+            # and by uuid (sampleshape.py).
+            # Point-cloud segmentation: each sample's point counts too (pointcounts.py).
+            counted = prep.converter.task_type in pointcounts.COUNTED_TASK_TYPES
+            shapes = SampleShapes() if prep.converter.sequence is not None or counted else None
+            on_sample = shapes.add if shapes is not None else None
             if scan.uses_names:
                 # --match name with few names: one name__contains lookup each;
                 # stem/path (and image keys) need every name, so they page.
@@ -890,10 +933,12 @@ class Run:
                 )
                 if lookup:
                     self._index = await preflight.lookup_sample_index(
-                        client, info.full_name, scan.names
+                        client, info.full_name, scan.names, on_sample=on_sample
                     )
                 else:
-                    self._index = await preflight.fetch_sample_index(client, info.full_name)
+                    self._index = await preflight.fetch_sample_index(
+                        client, info.full_name, on_sample=on_sample
+                    )
                 self._matcher = Matcher(self._index, self.inputs.match)
                 # Names are now samples: two rows of one sample are duplicates,
                 # however they name it (found again, by resolved key).
@@ -911,6 +956,20 @@ class Run:
                     if examples:
                         line += " (e.g. " + ", ".join(repr(e) for e in examples) + ")"
                     self.plan(line)
+            if counted and shapes is not None:
+                self._point_counts = shapes.points
+            if shapes is not None and prep.converter.sequence is not None:
+                how = await fetch_shapes(
+                    client,
+                    info.full_name,
+                    scan.uuids,
+                    shapes,
+                    rate=s.rate,
+                    samples_count=samples_count,
+                    everything=scan.uuids_overflow,
+                )
+                prep.frames_of = shapes.frames
+                self.plan(f"frame counts: {len(shapes):,} sequence samples ({how})")
             # The guard reads only the file's samples when they are few (same rule).
             guard_samples = preflight.guard_samples(
                 self._file_samples(scan), samples_count, client.concurrency
@@ -935,13 +994,13 @@ class Run:
 
     def _file_samples(self, scan: Scan) -> Iterator[str | None] | None:
         """The uuids the file's rows can write to (None: too many to have counted)."""
-        if scan.uuids_overflow or (scan.uses_names and scan.names_overflow):
+        if scan.sample_uuids_overflow or (scan.uses_names and scan.names_overflow):
             return None
         named = [*scan.names, *scan.keys]
         if named and self._matcher is None:
             return None
         resolve = self._matcher.uuid_for if self._matcher is not None else None
-        return itertools.chain(scan.uuids, map(resolve, named) if resolve else ())
+        return itertools.chain(scan.sample_uuids, map(resolve, named) if resolve else ())
 
     async def _take_guard(
         self,

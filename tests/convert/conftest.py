@@ -33,7 +33,9 @@ def full_labels() -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="session")
 def street_categories() -> Categories:
     """The demo dataset's 8 categories (demo/street-scenes, task type vector)."""
-    return Categories.from_file(DATASET)
+    # The manifest's first dataset (it holds several; a categories file names one).
+    first = json.loads(DATASET.read_text())["datasets"][0]
+    return Categories.from_task_attributes(first["task_attributes"], first["task_type"])
 
 
 _DEFAULT = object()

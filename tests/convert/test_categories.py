@@ -35,7 +35,8 @@ def _task_attributes() -> dict[str, Any]:
     [
         (lambda: _task_attributes(), None),
         (lambda: {"task_type": "vector", "task_attributes": _task_attributes()}, "vector"),
-        (lambda: json.loads(DATASET.read_text()), "vector"),
+        # The demo manifest's first dataset (it holds several; a categories file one).
+        (lambda: {"datasets": json.loads(DATASET.read_text())["datasets"][:1]}, "vector"),
     ],
     ids=["task-attributes", "dataset-object", "sandbox-manifest"],
 )

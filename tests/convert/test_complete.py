@@ -265,7 +265,14 @@ def test_schema_is_documented() -> None:
     assert schema["$schema"].startswith("https://json-schema.org/")
     assert "sample_uuid" in schema["description"]
     refs = {item["$ref"].rsplit("/", 1)[1] for item in schema["anyOf"]}
-    assert refs == {"ShorthandRow", "AttributesRow", "MaskRow"}
+    assert refs == {
+        "ShorthandRow",
+        "AttributesRow",
+        "MaskRow",
+        "SequenceRow",
+        "PointLabelsRow",
+        "MaskFrameRow",
+    }
     shorthand = schema["$defs"]["ShorthandRow"]
     assert shorthand["additionalProperties"] is False
     for name, prop in shorthand["properties"].items():

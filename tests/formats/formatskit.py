@@ -59,7 +59,11 @@ def dataset_manifest(
                     {
                         "uuid": sample_uuid(namespace, n),
                         "name": n,
-                        "attributes": {asset: {"url": f"https://example.invalid/{n}"}},
+                        # The platform's point-cloud sample attributes need pcd.type too.
+                        "attributes": {
+                            asset: {"url": f"https://example.invalid/{n}"}
+                            | ({"type": "pcd"} if asset == "pcd" else {})
+                        },
                         "metadata": {},
                         "labels": {},
                     }

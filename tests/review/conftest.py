@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# sequencekit (datasets of every sequence and point-cloud task type) lives with the sandbox tests.
+sys.path.insert(0, str(Path(__file__).parents[1] / "sandbox"))
 
 from reviewkit import (
     DEMO,

@@ -2,7 +2,8 @@
 relies on works against the sandbox, with the SDK's strict response validation on.
 
 Each test starts from a fresh in-memory sandbox with the demo dataset
-(vector) and a small segmentation dataset.
+(vector) and a small segmentation dataset; the sequence, point-cloud and
+multi-sensor test starts one with a dataset of each of those task types.
 """
 
 from __future__ import annotations
@@ -24,9 +25,17 @@ from segments.exceptions import (
     NetworkError,
     NotFoundError,
 )
-from segments.typing import Label, LabelSummary
+from segments.typing import (
+    ImageSequenceSampleAttributes,
+    Label,
+    LabelSummary,
+    MultiSensorSampleAttributes,
+    PointcloudSampleAttributes,
+    PointcloudSequenceSampleAttributes,
+)
+from sequencekit import DATASETS, good_label, write_manifest
 
-from upload_preds.sandbox import SandboxHandle
+from upload_preds.sandbox import SandboxHandle, start_sandbox
 
 BBOX_LABEL: dict[str, Any] = {
     "format_version": "0.1",
@@ -314,3 +323,38 @@ def test_wrong_key_fails_at_construction(sandbox: SandboxHandle) -> None:
 def test_unknown_objects_are_not_found(client: SegmentsClient, call: Any) -> None:
     with pytest.raises(NotFoundError):
         call(client)
+
+
+SAMPLE_MODELS: dict[str, type[Any]] = {
+    "image-vector-sequence": ImageSequenceSampleAttributes,
+    "image-segmentation-sequence": ImageSequenceSampleAttributes,
+    "pointcloud-cuboid-sequence": PointcloudSequenceSampleAttributes,
+    "pointcloud-vector": PointcloudSampleAttributes,
+    "pointcloud-vector-sequence": PointcloudSequenceSampleAttributes,
+    "pointcloud-segmentation": PointcloudSampleAttributes,
+    "pointcloud-segmentation-sequence": PointcloudSequenceSampleAttributes,
+    "multisensor-sequence": MultiSensorSampleAttributes,
+}
+
+
+def test_sequence_point_cloud_and_multisensor_datasets_through_the_sdk(tmp_path: Any) -> None:
+    with (
+        start_sandbox(data=write_manifest(tmp_path), api_key=KEY) as sb,
+        SegmentsClient(KEY, api_url=sb.url) as c,
+    ):
+        for name, task_type in DATASETS.items():
+            full = f"seq/{name}"
+            assert c.get_dataset(full).task_type == task_type
+            samples = c.get_samples(full)
+            assert [s.name for s in samples] == [f"{name}_0", f"{name}_1"]
+            # The SDK reads each sample's attributes as its task type's sample model.
+            assert all(isinstance(s.attributes, SAMPLE_MODELS[task_type]) for s in samples)
+            body = good_label(task_type)
+            c.add_label(samples[1].uuid, "predictions", body, score=0.25)
+            listed = c.get_samples(full, labelset="predictions", include_full_label=True)
+            label = listed[1].label
+            assert isinstance(label, Label)
+            assert label.attributes is not None
+            assert label.attributes.model_dump(mode="json", exclude_unset=True) == body
+            assert (label.label_type, label.score) == (task_type, 0.25)
+            assert listed[0].label is None or listed[0].label.label_status == "UNLABELED"

@@ -1,5 +1,5 @@
 """Input records → Segments labels (:class:`~upload_preds.records.LabelJob`); no I/O
-but reading mask files.
+but reading mask and point label files.
 
 The modules, in the order a row meets them:
 
@@ -12,8 +12,11 @@ The modules, in the order a row meets them:
   scores, ids, one label), whose annotation geometry comes from :mod:`.shapes`
   (image vector shapes: bbox conventions, points) and :mod:`.cuboids`
   (point cloud cuboids); :mod:`.bitmaps` (segmentation masks: mask files, RLE,
-  polygons → one RGBA bitmap, via :mod:`upload_preds.masks`). Sequences and
-  point-cloud segmentation will be modules of their own next to these.
+  polygons → one RGBA bitmap, via :mod:`upload_preds.masks`); :mod:`.pcseg`
+  (point-cloud segmentation: a per-point label file, read by
+  :mod:`.pointlabels`, → ``point_annotations``); :mod:`.segsequences` (one row
+  per frame of a point-cloud or image segmentation sequence, each frame by
+  :mod:`.pcseg` or :mod:`.bitmaps`). Object sequences are :mod:`.sequences`.
 * :mod:`.fast`: the fast path for the commonest rows (boxes, JSON and CSV),
   which gives up at the first thing it does not handle; a property test checks
   that it agrees with the full path wherever it answers.

@@ -54,9 +54,11 @@ def has_mask(data: dict[str, Any], anns: Any) -> bool:
     )
 
 
-def _mask_category(
+def annotation_category(
     ctx: Context, a: dict[str, Any], where: str, loc: Location, errors: list[RowError]
 ) -> int | None:
+    """An annotation's ``category_id`` or ``category`` (a name) → a checked category id;
+    ``None`` with the problem appended."""
     cid = a.get("category_id")
     cname = a.get("category")
     if cid is not None and cname is not None:
@@ -83,6 +85,68 @@ def _mask_category(
         return None
     assert type(found) is int
     return found
+
+
+def listed_instances(
+    ctx: Context,
+    anns: list[Any],
+    loc: Location,
+    errors: list[RowError],
+    *,
+    max_id: int,
+    id_is: str,
+    known: str,
+) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The annotations of an id file (an instance mask, instance point labels), each
+    ``{"id", "category" or "category_id", "attributes"}``: the checked annotations and
+    each id's position in ``anns``; problems appended to ``errors``. ``id_is`` says what
+    an id is, ``known`` where the fields are known ("with mask_path")."""
+    out: list[dict[str, Any]] = []
+    seen: dict[int, int] = {}
+    for i, a in enumerate(anns):
+        where = f"annotations[{i}]"
+        if type(a) is not dict:
+            errors.append(RowError(loc, where, R_INVALID, f"should be an object, got {short(a)}"))
+            continue
+        extra = [k for k in a if k not in MASK_FILE_ANN_KEYS]
+        for k in extra:
+            why = (
+                "the pixels of a mask file cannot be filtered by score; leave low-score "
+                "instances out of the PNG"
+                if k == "score" and known == "with mask_path"
+                else f"unknown field {known} (known: " + ", ".join(sorted(MASK_FILE_ANN_KEYS)) + ")"
+            )
+            errors.append(RowError(loc, f"{where}.{k}", R_UNKNOWN_FIELD, why))
+        aid = a.get("id")
+        if type(aid) is not int or not 0 < aid <= max_id:
+            errors.append(
+                RowError(loc, f"{where}.id", R_INVALID, f"should be {id_is}, got {short(aid)}")
+            )
+            continue
+        if aid in seen:
+            errors.append(
+                RowError(
+                    loc,
+                    f"{where}.id",
+                    R_DUPLICATE_ID,
+                    f"id {aid} is already used by annotations[{seen[aid]}]",
+                )
+            )
+            continue
+        seen[aid] = i
+        cid = annotation_category(ctx, a, where, loc, errors)
+        at = a.get("attributes")
+        if at is not None and type(check_flat_map(at)) is tuple:
+            errors.append(
+                RowError(loc, f"{where}.attributes", R_ATTRIBUTES, "should be a flat map")
+            )
+        if extra or cid is None:
+            continue
+        o: dict[str, Any] = {"id": aid, "category_id": cid}
+        if at is not None:
+            o["attributes"] = at
+        out.append(o)
+    return out, seen
 
 
 def build(
@@ -185,58 +249,15 @@ def _mask_file(
             )
         )
         return None
-    seen: dict[int, int] = {}
-    for i, a in enumerate(anns):
-        where = f"annotations[{i}]"
-        if type(a) is not dict:
-            errors.append(RowError(loc, where, R_INVALID, f"should be an object, got {short(a)}"))
-            continue
-        extra = [k for k in a if k not in MASK_FILE_ANN_KEYS]
-        for k in extra:
-            why = (
-                "the pixels of a mask file cannot be filtered by score; leave low-score "
-                "instances out of the PNG"
-                if k == "score"
-                else "unknown field with mask_path (known: "
-                + ", ".join(sorted(MASK_FILE_ANN_KEYS))
-                + ")"
-            )
-            errors.append(RowError(loc, f"{where}.{k}", R_UNKNOWN_FIELD, why))
-        aid = a.get("id")
-        if type(aid) is not int or not 0 < aid < masks.MAX_ID:
-            errors.append(
-                RowError(
-                    loc,
-                    f"{where}.id",
-                    R_INVALID,
-                    f"should be the instance's pixel value, an integer from 1 to 2^24 - 1, "
-                    f"got {short(aid)}",
-                )
-            )
-            continue
-        if aid in seen:
-            errors.append(
-                RowError(
-                    loc,
-                    f"{where}.id",
-                    R_DUPLICATE_ID,
-                    f"id {aid} is already used by annotations[{seen[aid]}]",
-                )
-            )
-            continue
-        seen[aid] = i
-        cid = _mask_category(ctx, a, where, loc, errors)
-        at = a.get("attributes")
-        if at is not None and type(check_flat_map(at)) is tuple:
-            errors.append(
-                RowError(loc, f"{where}.attributes", R_ATTRIBUTES, "should be a flat map")
-            )
-        if extra or cid is None:
-            continue
-        o: dict[str, Any] = {"id": aid, "category_id": cid}
-        if at is not None:
-            o["attributes"] = at
-        out.append(o)
+    out, seen = listed_instances(
+        ctx,
+        anns,
+        loc,
+        errors,
+        max_id=masks.MAX_ID - 1,
+        id_is="the instance's pixel value, an integer from 1 to 2^24 - 1",
+        known="with mask_path",
+    )
     unlisted = [v for v in present if v not in seen]
     if unlisted:
         shown = ", ".join(str(v) for v in unlisted[:10])
@@ -313,7 +334,7 @@ def _mask_segments(
                 )
             else:
                 given.add(aid)
-        cid = _mask_category(ctx, a, where, loc, errors)
+        cid = annotation_category(ctx, a, where, loc, errors)
         seg = a.get("segmentation")
         if seg is None:
             bad = True

@@ -64,6 +64,10 @@ class Family:
     build: BuildLabel
     #: Its rows carry masks (``mask_path``, ``segmentation``) instead of shapes.
     masks: bool = False
+    #: Its rows carry per-point label files (``point_labels_path``) instead of shapes.
+    points: bool = False
+    #: A sequence family: the label kind of one frame, whose family checks the objects.
+    frame_kind: str | None = None
 
 
 class Context:
@@ -119,6 +123,9 @@ class Context:
             options.default_labelset,
             options.label_status,
         )
+        #: Set on the per-frame context of a sequence label (convert/sequences.py): its
+        #: rows may carry frame, track_id and is_keyframe.
+        self.sequence_frames = False
         #: How a PlannedLabelJob builds its attributes when they are read.
         self.build_attributes = build_attributes
 

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from upload_preds.convert import bitmaps, csvrows, shorthand
+from upload_preds.convert import (
+    bitmaps,
+    csvrows,
+    pcseg,
+    segsequences,
+    seqlines,
+    sequences,
+    shorthand,
+)
 from upload_preds.convert.categories import Categories
 from upload_preds.convert.checks import (
     R_INVALID,
@@ -36,7 +44,7 @@ from upload_preds.convert.complete import full_attributes
 from upload_preds.convert.context import Built, Context, Family
 from upload_preds.convert.fast import fast_label
 from upload_preds.convert.options import ConvertOptions
-from upload_preds.models import LABEL_STATUSES
+from upload_preds.models import LABEL_KIND_NAMES, LABEL_STATUSES
 from upload_preds.records import LabelJob, Location, Record, RowError
 
 ROW_KEYS = frozenset(
@@ -55,6 +63,8 @@ ROW_KEYS = frozenset(
 # apart from ROW_KEYS, which mirrors the row models of --print-schema (models.py).
 MASK_ROW_KEYS = frozenset({"mask_path", "mask_kind", "width", "height"})
 ALL_ROW_KEYS = ROW_KEYS | MASK_ROW_KEYS
+#: Every field a row may have: with point-cloud segmentation's (pcseg.build).
+KNOWN_ROW_KEYS = ALL_ROW_KEYS | pcseg.POINT_ROW_KEYS
 
 #: The label families by the dataset's label kind (``models.label_kind`` of its task
 #: type): the one table the converter dispatches rows through. A kind not listed
@@ -63,7 +73,18 @@ LABEL_FAMILIES: dict[str, Family] = {
     "vector": Family("image vector", shorthand.build),
     "pointcloud-cuboid": Family("point cloud cuboid", shorthand.build),
     "segmentation-bitmap": Family("image segmentation bitmap", bitmaps.build, masks=True),
+    "pointcloud-segmentation": Family("point cloud segmentation", pcseg.build, points=True),
+    # One row per frame, grouped (convert/segsequences.py).
+    "pointcloud-segmentation-sequence": segsequences.family("pointcloud-segmentation-sequence"),
+    "image-segmentation-sequence": segsequences.family("image-segmentation-sequence"),
 }
+# Sequence task types: per-frame rows grouped into one label (convert/sequences.py), for
+# every sequence kind whose frame kind has a family above.
+for _kind, _frame_kind in sequences.SEQUENCE_FRAME_KINDS.items():
+    if _frame_kind in LABEL_FAMILIES:
+        LABEL_FAMILIES[_kind] = Family(
+            LABEL_KIND_NAMES[_kind], sequences.build, frame_kind=_frame_kind
+        )
 #: A shorthand row when no task type is known: 2-D shapes or cuboids, by their ``type``.
 ANY_SHAPES = Family("image vector or point cloud cuboid", shorthand.build)
 
@@ -80,18 +101,18 @@ def convert_row(ctx: Context, data: Any, loc: Location) -> LabelJob | list[RowEr
             )
         ]
     errors: list[RowError] = []
-    if not data.keys() <= ALL_ROW_KEYS:
+    if not data.keys() <= KNOWN_ROW_KEYS:
         for k in data:
-            if k not in ALL_ROW_KEYS:
+            if k not in KNOWN_ROW_KEYS:
                 errors.append(
                     RowError(
                         loc,
                         str(k),
                         R_UNKNOWN_FIELD,
                         "unknown field (known: "
-                        + ", ".join(sorted(ALL_ROW_KEYS))
+                        + ", ".join(sorted(KNOWN_ROW_KEYS))
                         + ")"
-                        + suggest_key(k, ALL_ROW_KEYS),
+                        + suggest_key(k, KNOWN_ROW_KEYS),
                     )
                 )
     uuid, name = _sample(data, loc, errors)
@@ -184,6 +205,32 @@ def _family(
     """The label family of a row without complete ``attributes``, from the table; or
     ``None`` with the reason appended to ``errors``."""
     family = LABEL_FAMILIES.get(ctx.kind) if ctx.kind is not None else None
+    if pcseg.has_point_labels(data):
+        if ctx.kind is None:  # no task type known: point labels make a segmentation label
+            return LABEL_FAMILIES["pointcloud-segmentation"]
+        if family is not None and family.points:
+            return family
+        errors.append(
+            RowError(
+                loc,
+                "point_labels_path",
+                R_TASK_TYPE,
+                "point labels are for pointcloud-segmentation datasets; this one is "
+                f"{ctx.task_type}",
+            )
+        )
+        return None
+    if family is not None and family.points:
+        errors.append(
+            RowError(
+                loc,
+                "point_labels_path",
+                R_MISSING,
+                "a point cloud segmentation row needs 'point_labels_path' (a .label, .npy or "
+                ".txt file of per-point ids), or the complete label as 'attributes'",
+            )
+        )
+        return None
     if bitmaps.has_mask(data, anns):
         if ctx.kind is None:  # no task type known: masks make a segmentation label
             return LABEL_FAMILIES["segmentation-bitmap"]
@@ -289,6 +336,14 @@ class Converter:
         self.options = options
         self.categories = categories
         self.task_type = self.ctx.task_type
+        family = LABEL_FAMILIES.get(self.ctx.kind or "")
+        #: How the lines of a sequence label are checked; None unless the dataset's
+        #: task type is a sequence the converter can write (see :mod:`.sequences`).
+        self.sequence: seqlines.FrameRules | None = None
+        self._sequence_keys: dict[tuple[Any, str, Any], str] = {}
+        if family is not None and family.frame_kind is not None:
+            frame_family = LABEL_FAMILIES[family.frame_kind]
+            self.sequence = seqlines.FrameRules(self.ctx, family.frame_kind, frame_family.build)
 
     # --- JSON / JSONL rows ------------------------------------------------------------
 
@@ -340,3 +395,36 @@ class Converter:
     ) -> LabelJob | list[RowError]:
         """All CSV payloads of one label → one label, or one error per line."""
         return csvrows.convert_group(self.ctx, key, items)
+
+    # --- sequence datasets: rows and records are parts of a label ---------------------
+
+    def sequence_key(self, record: Record) -> str | RowError | None:
+        """The group key of a row or record of a sequence dataset (see
+        :func:`.seqlines.part_key`); ``None`` for a complete label row whose sample
+        reference is unusable (:meth:`convert` reports it)."""
+        return seqlines.part_key(self.ctx, record, self._sequence_keys)
+
+    def convert_sequence(
+        self,
+        key: str,
+        items: list[tuple[Location, dict[str, Any]]],
+        frames: int | None,
+        on_duplicate: str = "error",
+    ) -> LabelJob | list[RowError]:
+        """All parts of one sequence label → the label, or one error per line.
+
+        ``items`` are the grouped payloads: ``{"r": row}`` for a JSON row,
+        ``{"c": cells, "t": "csv" | "tsv"}`` for a CSV/TSV record; ``frames`` is the
+        sample's frame count (None: unknown, the highest index + 1 is taken).
+        """
+        rules = self.sequence
+        assert rules is not None, "convert_sequence() needs a sequence dataset"
+        if frames is None:
+            frames = self.options.frames
+        records = [
+            (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
+            for loc, p in items
+        ]
+        if rules.frame_kind in segsequences.FRAME_KINDS.values():
+            return segsequences.convert_sequence(rules, key, records, frames, on_duplicate)
+        return sequences.convert_sequence(rules, key, records, frames, on_duplicate)

@@ -121,7 +121,15 @@ _CSV_PLAIN = (
     # The image size (--normalized); in a cuboid layout, the cuboid's width and height.
     "width",
     "height",
+    # Sequence datasets (convert/sequences.py): the object's frame, track and keyframe flag,
+    # and the sensor of a multi-sensor dataset.
+    "frame",
+    "track_id",
+    "is_keyframe",
+    "sensor",
 )
+#: The columns that only sequence datasets take.
+SEQUENCE_COLUMNS = frozenset({"frame", "track_id", "is_keyframe", "sensor"})
 #: Point-cloud cuboids as plain columns: position x,y,z, dimensions length (x),
 #: width (y), height (z); with the ``yaw`` column.
 CUBOID_COLUMNS = ("x", "y", "z", "length", "width", "height")
@@ -134,7 +142,7 @@ CSV_COLUMNS: tuple[str, ...] = _CSV_PLAIN + tuple(
 class CsvLayout:
     """What a CSV header means: box columns, attribute columns, problems. Cached per header."""
 
-    __slots__ = ("attrs", "box", "box_format", "cuboid", "fast", "problems")
+    __slots__ = ("attrs", "box", "box_format", "cuboid", "fast", "problems", "sequence")
 
     def __init__(self, columns: list[str], fmt: str) -> None:
         self.problems: list[tuple[str, str]] = []
@@ -142,6 +150,8 @@ class CsvLayout:
         self.box: tuple[str, ...] | None = None
         self.box_format: str | None = None
         present = set(columns)
+        #: The sequence columns it has (frame, track_id, ...), for the sequence check.
+        self.sequence = sorted(present & SEQUENCE_COLUMNS)
         # Cuboid columns (x,y,z,length,width,height): z or length says so; their x and y
         # are then a position, not box columns.
         self.cuboid = bool(present & {"z", "length"})

@@ -12,7 +12,7 @@ own, or "not uploaded because line N of the same label failed").
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -44,6 +44,8 @@ from upload_preds.convert.shapes import check_bbox, check_points
 from upload_preds.convert.shorthand import SHAPES, Ann, Problem, assemble
 from upload_preds.records import LabelJob, Location, Record, RowError
 
+_T = TypeVar("_T")
+
 
 def csv_part(ctx: Context, record: Record) -> tuple[str, dict[str, Any]] | RowError:
     """One CSV/TSV record → (group key, JSON payload), or an error when the record
@@ -60,6 +62,15 @@ def csv_part(ctx: Context, record: Record) -> tuple[str, dict[str, Any]] | RowEr
         layout = CsvLayout(list(cells), ctx.fmt)
         if len(ctx.csv_layouts) < 64:
             ctx.csv_layouts[tuple(cells)] = layout
+    if layout.sequence and not ctx.sequence_frames:
+        col = layout.sequence[0]
+        return RowError(
+            loc,
+            col,
+            R_COLUMNS,
+            f"column {col} is for sequence datasets; this one is "
+            f"{ctx.task_type or 'not known to be one (pass --dataset or --categories)'}",
+        )
     # The key: sample and label set.
     uuid = (cells.get("sample_uuid") or "").strip()
     name = cells.get("sample_name") or ""
@@ -241,16 +252,21 @@ def csv_annotation(
     return payload
 
 
+def input_order(items: list[tuple[Location, _T]]) -> list[tuple[Location, _T]]:
+    """The parts of one label in input order: files in order of first appearance, lines
+    ascending within a file."""
+    rank: dict[str, int] = {}
+    for loc, _ in items:
+        rank.setdefault(loc.file, len(rank))
+    return sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+
+
 def convert_group(
     ctx: Context, key: str, items: list[tuple[Location, dict[str, Any]]]
 ) -> LabelJob | list[RowError]:
     """All CSV payloads of one (label set, sample) → one label, or one error per line."""
     labelset, ref_kind, ref = orjson.loads(key)
-    # Input order: files in order of first appearance, lines ascending within a file.
-    rank: dict[str, int] = {}
-    for loc, _ in items:
-        rank.setdefault(loc.file, len(rank))
-    ordered = sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+    ordered = input_order(items)
     locs = tuple(loc for loc, _ in ordered)
     bad: dict[int, RowError] = {}
     anns: list[Ann] = []
@@ -300,6 +316,15 @@ def convert_group(
                 object_scores_dropped=assembled.dropped,
                 score_derived=assembled.score is not None,
             )
+    return label_failed(locs, bad, labelset, ref_kind, ref)
+
+
+def label_failed(
+    locs: tuple[Location, ...], bad: dict[int, RowError], labelset: str, ref_kind: str, ref: str
+) -> list[RowError]:
+    """One error per line of a label that failed: ``bad`` holds the lines' own errors (by
+    position in ``locs``); every other line is "not uploaded: line N of the same label
+    failed" (sequence labels, :mod:`.sequences`, fail the same way)."""
     first = locs[min(bad)]
     sample = f"sample {ref}" if ref_kind == "u" else f"sample name {ref!r}"
     out: list[RowError] = []

@@ -21,9 +21,13 @@ order of answering, group commit, faults' timing), :mod:`.routing` (request,
 response, router), :mod:`.bodies` (bodies under a cap, gzip, multipart),
 :mod:`.labels`, :mod:`.datasets` and :mod:`.assets` (the API's routes),
 :mod:`.store` (SQLite), :mod:`.review_index` (the review page's search index),
-:mod:`.review` (the review page), :mod:`.manifest` (the seed file),
-:mod:`.validate` (label checks), :mod:`.faults` (fault injection), :mod:`.cli`
-(the command).
+:mod:`.review` (the review page), :mod:`.review_media` (a sample's images,
+point clouds, frames and sensors for the page), :mod:`.pointclouds` (PCD and
+KITTI files read into x/y), :mod:`.manifest` (the seed file), :mod:`.validate`
+(label checks; with :mod:`.validate_base`, :mod:`.validate_objects`,
+:mod:`.validate_sequences`), :mod:`.sample_shape` (a sample's frames, sensors
+and point counts that its labels must fit), :mod:`.faults` (fault injection),
+:mod:`.cli` (the command).
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@ listing pages as the platform does: a bare JSON array, ``?per_page`` (capped at
 ``max_page_size`` when the sandbox was given one, as the platform may cap it)
 and ``?page``, 404 ``{"detail": "Invalid page."}`` past the end, ordered by
 ``sort`` (default ``name``, ties by uuid, so pages never overlap). Every bad
-parameter is a 400 keyed by its name, never a 500.
+parameter is a 400 keyed by its name, never a 500. A sample written must have
+what its dataset's task type needs (frames, sensors, a point cloud with its
+``type``, point counts of the right shape; :func:`.sample_shape.check_sample`),
+else a 400 keyed ``attributes`` or ``metadata``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from upload_preds.sandbox.routing import (
     not_found,
     read_json,
 )
+from upload_preds.sandbox.sample_shape import check_sample
 from upload_preds.sandbox.store import USERNAME, AlreadyExists, DatasetInfo, LabelRow, Store
 from upload_preds.sandbox.validate import (
     ALL_STATUSES,
@@ -303,7 +307,7 @@ class DatasetRoutes:
             s["label"] = label_json(label_row, ds.task_type) if label_row else None
         return json_response(s)
 
-    def _check_sample_body(self, body: Any) -> dict[str, list[str]]:
+    def _check_sample_body(self, ds: DatasetInfo, body: Any) -> dict[str, list[str]]:
         if not isinstance(body, dict):
             return {"non_field_errors": ["Invalid data. Expected a dictionary."]}
         errors: dict[str, list[str]] = {}
@@ -321,6 +325,13 @@ class DatasetRoutes:
         for key in ("assigned_labeler", "assigned_reviewer"):
             if body.get(key) is not None and not isinstance(body[key], str):
                 errors[key] = ["Not a valid string."]
+        if not errors:
+            # Frames, sensors and point counts: what the dataset's labels are checked against.
+            for msg in check_sample(
+                ds.task_type, ds.spec.sensors, body["attributes"], body.get("metadata")
+            ):
+                field = msg.split(".", 1)[0].split(":", 1)[0]  # attributes or metadata
+                errors.setdefault(field, []).append(msg)
         return errors
 
     def _insert_sample(self, ds: DatasetInfo, body: dict[str, Any]) -> str | None:
@@ -343,7 +354,7 @@ class DatasetRoutes:
         if ds is None:
             return not_found()
         body = read_json(request)
-        errors = self._check_sample_body(body)
+        errors = self._check_sample_body(ds, body)
         if errors:
             return bad_request(errors)
         sample_uuid = self._insert_sample(ds, body)
@@ -363,7 +374,7 @@ class DatasetRoutes:
         body = read_json(request)
         if not isinstance(body, list):
             return bad_request({"non_field_errors": ["Expected a list of samples."]})
-        all_errors = [self._check_sample_body(item) for item in body]
+        all_errors = [self._check_sample_body(ds, item) for item in body]
         if any(all_errors):
             return json_response(all_errors, 400)
         out = []

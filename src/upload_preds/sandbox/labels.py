@@ -2,7 +2,9 @@
 
 These are what an upload calls, thousands of times: a PUT checks the body with
 :func:`~.validate.check_label_body` against the dataset's task type and writes
-the label without committing (the application commits a group of writes at
+the label without committing. Sequence, multi-sensor and point-cloud
+segmentation labels are also checked against their sample's frames, sensors
+and point counts (:mod:`.sample_shape`, read once per sample and cached) (the application commits a group of writes at
 once, :mod:`.app`). Bodies follow the platform (Django REST framework): a
 label as the SDK's ``Label`` model, field-keyed lists for 400.
 """
@@ -22,12 +24,18 @@ from upload_preds.sandbox.routing import (
     not_found,
     read_json,
 )
+from upload_preds.sandbox.sample_shape import NEEDS_SHAPE, UNKNOWN, SampleShape, shape_of
 from upload_preds.sandbox.store import DatasetInfo, LabelRow, Store
 from upload_preds.sandbox.validate import check_label_body
 
-#: The largest label body (before and after decompression): a few thousand
-#: polygons; the platform's own limit is not published.
-LABEL_BODY = 4 * 1024 * 1024
+#: The largest label body (before and after decompression); the platform's own
+#: limit is not published. The largest labels are point-cloud segmentation
+#: sequences, one id per point per frame: 50 frames of a 120,000-point sweep are
+#: 12-18 MB of JSON (4 MiB, the earlier cap, held fewer than 15 such frames).
+LABEL_BODY = 32 * 1024 * 1024
+#: Sample shapes kept (a sample's attributes never change once added); the
+#: cache is emptied when it reaches this size.
+SHAPE_CACHE = 100_000
 
 
 def label_json(row: LabelRow, task_type: str) -> dict[str, Any]:
@@ -54,6 +62,22 @@ class LabelRoutes:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._shapes: dict[str, SampleShape] = {}
+
+    def _shape(self, sample_uuid: str, ds: DatasetInfo) -> SampleShape:
+        """Frames, sensors and point counts of the sample, for the task types that need them."""
+        if ds.task_type not in NEEDS_SHAPE:
+            return UNKNOWN
+        shape = self._shapes.get(sample_uuid)
+        if shape is None:
+            row = self.store.sample(sample_uuid)
+            if row is None:
+                return UNKNOWN
+            shape = shape_of(ds.task_type, orjson.loads(row[2]), orjson.loads(row[3]))
+            if len(self._shapes) >= SHAPE_CACHE:
+                self._shapes.clear()
+            self._shapes[sample_uuid] = shape
+        return shape
 
     def add_routes(self, r: Router) -> None:
         lab = "/labels/{sample_uuid}/{labelset}/"
@@ -85,7 +109,8 @@ class LabelRoutes:
         if isinstance(target, Response):
             return target
         sample_uuid, labelset, ds = target
-        clean, errors = check_label_body(ds.spec, read_json(request), partial=False)
+        shape = self._shape(sample_uuid, ds)
+        clean, errors = check_label_body(ds.spec, read_json(request), partial=False, shape=shape)
         if errors:
             return bad_request(errors)
         row, created = self.store.put_label(
@@ -105,7 +130,8 @@ class LabelRoutes:
         old = self.store.label(sample_uuid, labelset)
         if old is None:
             return not_found()
-        clean, errors = check_label_body(ds.spec, read_json(request), partial=True)
+        shape = self._shape(sample_uuid, ds)
+        clean, errors = check_label_body(ds.spec, read_json(request), partial=True, shape=shape)
         if errors:
             return bad_request(errors)
         attrs_json = orjson.dumps(clean["attributes"]).decode() if "attributes" in clean else old[3]

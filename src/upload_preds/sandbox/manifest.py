@@ -19,6 +19,12 @@ written, so a bad manifest never half-seeds a database. Every problem is a
 line and column for a JSON syntax error). Labels are checked with the same
 validator the label routes use. A sample without ``uuid`` gets a uuid5 of
 dataset and name, so reseeding the same manifest finds the same samples.
+
+Point counts: a point-cloud segmentation sample (or sensor) whose ``pcd.url``
+files are in the manifest's folder gets ``metadata.point_count`` from those
+files when it has none (:func:`.pointclouds.point_count`: the PCD header or
+the KITTI file size), and one it has must agree with them; the label checks
+then hold ``point_annotations`` to the files' real sizes.
 """
 
 from __future__ import annotations
@@ -30,7 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from upload_preds.sandbox.pointclouds import PointCloudError, point_count
+from upload_preds.sandbox.sample_shape import check_sample, shape_of
 from upload_preds.sandbox.validate import SpecError, TaskSpec, check_label_body
+from upload_preds.sandbox.validate_base import MULTISENSOR, POINTCLOUD_SEGMENTATION_TASKS
 
 GROUND_TRUTH = "ground-truth"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -106,6 +115,8 @@ def parse_manifest(raw: Any, source: str = "<manifest>") -> Manifest:
 
     if not isinstance(raw, dict) or not isinstance(raw.get("datasets"), list):
         raise ManifestError(f'{source}: the top level must be an object {{"datasets": [...]}}')
+    # Relative file URLs (images, point clouds) are relative to the manifest's folder.
+    folder = Path(source).parent if Path(source).is_file() else None
     datasets: list[ManifestDataset] = []
     seen_full: set[str] = set()
     seen_uuids: set[str] = set()
@@ -162,9 +173,68 @@ def parse_manifest(raw: Any, source: str = "<manifest>") -> Manifest:
             raise fail(f"{dw}.samples", "must be a list")
         for si, s in enumerate(raw_samples):
             sw = f"{dw}.samples[{si}]"
-            ds.samples.append(_parse_sample(s, sw, ds, names, seen_uuids, fail))
+            ds.samples.append(_parse_sample(s, sw, ds, names, seen_uuids, fail, folder))
         datasets.append(ds)
     return Manifest(source, datasets)
+
+
+def _local_count(pcd: Any, folder: Path) -> int | None:
+    """The point count of a ``pcd`` whose file is in ``folder``; None when it is not there."""
+    url = pcd.get("url") if isinstance(pcd, dict) else None
+    if not isinstance(url, str) or "://" in url or url.startswith("/"):
+        return None
+    path = (folder / url).resolve()
+    if not path.is_relative_to(folder.resolve()) or not path.is_file():
+        return None
+    return point_count(path)
+
+
+def _frame_counts(attributes: Any, folder: Path) -> list[int] | None:
+    frames = attributes.get("frames") if isinstance(attributes, dict) else None
+    counts = [_local_count(f.get("pcd"), folder) for f in frames or () if isinstance(f, dict)]
+    if not counts or any(c is None for c in counts):
+        return None
+    return [c for c in counts if c is not None]
+
+
+def _file_point_counts(
+    task_type: str,
+    attributes: dict[str, Any],
+    metadata: dict[str, Any],
+    folder: Path,
+    sw: str,
+    fail: Any,
+) -> dict[str, Any]:
+    """``metadata`` with ``point_count`` from the files (see the module docstring)."""
+    try:
+        if task_type == "pointcloud-segmentation":
+            found: Any = _local_count(attributes.get("pcd"), folder)
+        elif task_type in POINTCLOUD_SEGMENTATION_TASKS:
+            found = _frame_counts(attributes, folder)
+        elif task_type == MULTISENSOR:
+            found = {
+                s["name"]: counts
+                for s in attributes["sensors"]
+                if s.get("task_type") == "pointcloud-segmentation-sequence"
+                and (counts := _frame_counts(s.get("attributes"), folder)) is not None
+            } or None
+        else:
+            return metadata
+    except (PointCloudError, OSError) as e:
+        raise fail(f"{sw}.attributes", f"cannot read a point cloud: {e}") from None
+    given = metadata.get("point_count")
+    if found is None:
+        return metadata
+    if given is None:
+        return {**metadata, "point_count": found}
+    if isinstance(found, dict) and isinstance(given, dict):
+        found = {**given, **found}
+    if given != found:
+        raise fail(
+            f"{sw}.metadata.point_count",
+            f"{given!r}, but the point cloud files have {found!r} points",
+        )
+    return metadata
 
 
 def _parse_sample(
@@ -174,6 +244,7 @@ def _parse_sample(
     names: set[str],
     seen_uuids: set[str],
     fail: Any,
+    folder: Path | None = None,
 ) -> ManifestSample:
     if not isinstance(s, dict):
         raise fail(sw, "must be an object with 'name' and 'attributes'")
@@ -200,6 +271,12 @@ def _parse_sample(
     metadata = s.get("metadata", {})
     if not isinstance(metadata, dict):
         raise fail(f"{sw}.metadata", "must be an object")
+    problems = check_sample(ds.task_type, ds.spec.sensors, attributes, metadata)
+    if not problems and folder is not None:
+        metadata = _file_point_counts(ds.task_type, attributes, metadata, folder, sw, fail)
+    if problems:
+        raise fail(sw, problems[0])
+    shape = shape_of(ds.task_type, attributes, metadata)
     priority = s.get("priority", 0)
     if type(priority) not in (int, float):
         raise fail(f"{sw}.priority", "must be a number")
@@ -216,7 +293,7 @@ def _parse_sample(
         if isinstance(body, dict) and "created_by" in body:
             body = dict(body)
             created_by = str(body.pop("created_by"))
-        clean, errors = check_label_body(ds.spec, body, partial=False)
+        clean, errors = check_label_body(ds.spec, body, partial=False, shape=shape)
         if errors:
             key, msgs = next(iter(errors.items()))
             raise fail(f"{lw}.{key}", msgs[0])

@@ -12,6 +12,7 @@ Two layers:
   ``GET /``                                                  the page (no key)
   ``GET /_review/static/{file}``                             its JS and CSS (no key)
   ``GET /_review/media/{path}``                              sample images (no key)
+  ``GET /_review/points/{path}``                             point clouds' x/y (no key)
   ``GET /_review/api/datasets``                              datasets, label sets,
                                                              categories and colours
   ``GET /_review/api/datasets/{owner}/{name}/samples``       one page of samples with
@@ -30,12 +31,18 @@ another web site cannot make the browser copy labels behind the user's back
 (no ambient credentials, and a cross-origin request with that header needs a
 CORS preflight the sandbox does not grant). Sample images are served like
 the platform's storage URLs, without a key (an ``<img>`` cannot send one),
-only from inside the manifest's folder and only with an image extension.
+only from inside the manifest's folder and only with an image or point-cloud extension.
 
 Sample images: a relative ``attributes.image.url`` (the demo manifest's
 ``images/img_0001.png``) is resolved against the folder of the manifest the
 sandbox was started with and served under ``/_review/media/``; absolute URLs
-are passed to the page unchanged.
+are passed to the page unchanged. Point clouds likewise: a relative
+``pcd.url`` (``.pcd`` or KITTI ``.bin``) of a sample or of one of its frames
+is served from the same folder under ``/_review/media/``, as
+``application/octet-stream``, and its x/y, subsampled to at most 200,000
+points, under ``/_review/points/`` (:mod:`.pointclouds`). Each sample of the
+samples page carries the URLs of its frames and sensors
+(:func:`.review_media.sample_media`).
 """
 
 from __future__ import annotations
@@ -43,11 +50,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
+from upload_preds.sandbox.pointclouds import PointCloudError, compact_file
 from upload_preds.sandbox.review_index import STATUS_ORDER, CountTerm
+from upload_preds.sandbox.review_media import sample_media
 from upload_preds.sandbox.routing import (
     SMALL_BODY,
     Request,
@@ -57,6 +65,7 @@ from upload_preds.sandbox.routing import (
     file_response,
     json_response,
 )
+from upload_preds.sandbox.sample_shape import UNKNOWN, shape_of
 from upload_preds.sandbox.search import (
     MetaTerm,
     QueryError,
@@ -72,6 +81,9 @@ REVIEW_PREFIX = "/_review/"
 API_PREFIX = "/_review/api/"
 STATIC_DIR = Path(__file__).with_name("static")
 MEDIA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"})
+#: Point clouds served beside the images (``attributes.pcd.url`` of point-cloud
+#: samples and frames): PCD files and KITTI ``.bin`` sweeps, as bytes.
+POINTCLOUD_SUFFIXES = frozenset({".pcd", ".bin"})
 MAX_PER_PAGE = 200
 SORTS = ("name", "score", "status")
 # The only status a copy (like an upload) may replace without --overwrite; a
@@ -236,7 +248,13 @@ def copy_label(
             target_status=old_status,
         )
     body = {"attributes": orjson.loads(src[3]), "label_status": COPY_STATUS, "score": src[4]}
-    clean, errors = check_label_body(ds.spec, body, partial=False)
+    sample = store.sample(sample_uuid)
+    shape = (
+        shape_of(ds.task_type, orjson.loads(sample[2]), orjson.loads(sample[3]))
+        if sample is not None
+        else UNKNOWN
+    )
+    clean, errors = check_label_body(ds.spec, body, partial=False, shape=shape)
     if errors:
         raise ReviewError(400, f"the {source!r} label of {name} does not fit the dataset: {errors}")
     row, _ = store.put_label(
@@ -246,18 +264,9 @@ def copy_label(
 
 
 def image_url(attributes_json: str) -> str | None:
-    """Where the page loads a sample's image from (see the module docstring)."""
-    attrs = orjson.loads(attributes_json)
-    image = attrs.get("image") if isinstance(attrs, dict) else None
-    if image is None and isinstance(attrs, dict) and isinstance(attrs.get("frames"), list):
-        first = attrs["frames"][0] if attrs["frames"] else None
-        image = first.get("image") if isinstance(first, dict) else None
-    url = image.get("url") if isinstance(image, dict) else None
-    if not isinstance(url, str) or not url:
-        return None
-    if "://" in url or url.startswith(("/", "data:")):
-        return url
-    return REVIEW_PREFIX + "media/" + quote(url)
+    """Where the page loads a sample's (first frame's) image from (see the module docstring)."""
+    url: str | None = sample_media(attributes_json)["image_url"]
+    return url
 
 
 class Review:
@@ -272,6 +281,7 @@ class Review:
         r.add("GET", "/", self.index)
         r.add("GET", REVIEW_PREFIX + "static/{file}", self.static_file)
         r.add("GET", REVIEW_PREFIX + "media/{path:.+}", self.media)
+        r.add("GET", REVIEW_PREFIX + "points/{path:.+}", self.points)
         r.add("GET", API_PREFIX + "datasets", self.datasets)
         ds = API_PREFIX + "datasets/{owner}/{name}/"
         r.add("GET", ds + "samples", self.samples)
@@ -281,7 +291,9 @@ class Review:
     @staticmethod
     def public(path: str) -> bool:
         """Paths served without the key: the page, its files, sample images."""
-        return path == "/" or path.startswith((REVIEW_PREFIX + "static/", REVIEW_PREFIX + "media/"))
+        return path == "/" or path.startswith(
+            (REVIEW_PREFIX + "static/", REVIEW_PREFIX + "media/", REVIEW_PREFIX + "points/")
+        )
 
     # -- page and files --------------------------------------------------------------
 
@@ -310,7 +322,8 @@ class Review:
         resp.headers["Cache-Control"] = "no-cache"
         return self._harden(resp)
 
-    def media(self, request: Request) -> Response:
+    def _local_file(self, request: Request, suffixes: frozenset[str]) -> Path | Response:
+        """The file of the manifest's folder the request names, if it may be served."""
         if self.media_root is None:
             return error_response(
                 404, "This sandbox was not started from a manifest file: no images."
@@ -322,11 +335,35 @@ class Review:
             return error_response(404, "Not found.")
         if (
             not path.is_relative_to(self.media_root)
-            or path.suffix.lower() not in MEDIA_SUFFIXES
+            or path.suffix.lower() not in suffixes
             or not path.is_file()
         ):
             return error_response(404, "Not found.")
+        return path
+
+    def media(self, request: Request) -> Response:
+        path = self._local_file(request, MEDIA_SUFFIXES | POINTCLOUD_SUFFIXES)
+        if isinstance(path, Response):
+            return path
+        if path.suffix.lower() in POINTCLOUD_SUFFIXES:
+            # Bytes, never sniffed into anything a browser would render.
+            resp = file_response(path, "application/octet-stream")
+            resp.headers["X-Content-Type-Options"] = "nosniff"
+            return resp
         return file_response(path)
+
+    def points(self, request: Request) -> Response:
+        """A point cloud's x/y, subsampled, in :mod:`.pointclouds`' compact form."""
+        path = self._local_file(request, POINTCLOUD_SUFFIXES)
+        if isinstance(path, Response):
+            return path
+        try:
+            body = compact_file(path)
+        except (PointCloudError, ValueError, OSError) as e:
+            return error_response(422, f"cannot read the point cloud: {e}")
+        return Response(
+            body, 200, "application/octet-stream", {"X-Content-Type-Options": "nosniff"}
+        )
 
     # -- API ---------------------------------------------------------------------------
 
@@ -413,7 +450,7 @@ class Review:
                     }
                 )
             samples.append(
-                {"uuid": row[0], "name": row[1], "image_url": image_url(row[2]), "labels": labels}
+                {"uuid": row[0], "name": row[1], **sample_media(row[2]), "labels": labels}
             )
         return json_response(
             {

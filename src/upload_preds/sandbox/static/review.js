@@ -8,7 +8,9 @@
 // Every list request asks the server for one page: the server filters
 // (search), sorts and pages, so thousands of samples never reach the browser
 // at once. Everything from the data is put in the page with textContent and
-// SVG attributes, never as HTML.
+// SVG attributes, never as HTML. Sequences (frames, sensors, the slider and the
+// Left/Right keys) are in review_frames.js, the bird's-eye view of point clouds in
+// review_bev.js; both are loaded before this file.
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -241,60 +243,61 @@ function drawMask(canvas, url, annotations) {
   img.src = url;
 }
 
-function panel(sample, labelset) {
-  const label = sample.labels[labelset];
-  const anns = (label && label.attributes && label.attributes.annotations) || [];
-  const status = label ? label.label_status : "UNLABELED";
-  const [w, h] = extent(anns);
-  const svg = el("svg:svg", { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none",
-    "aria-label": `${labelset} annotations` });
-  for (const a of anns) { const s = shape(a, labelset); if (s) svg.append(s); }
-  const fig = el("figure", { style: { aspectRatio: `${w} / ${h}` } });
-  if (sample.image_url) {
-    const img = el("img", { src: sample.image_url, alt: sample.name, loading: "lazy" });
-    img.addEventListener("load", () => {
-      const W = img.naturalWidth, H = img.naturalHeight;
-      if (W && H) { svg.setAttribute("viewBox", `0 0 ${W} ${H}`); fig.style.aspectRatio = `${W} / ${H}`; }
-    });
-    img.addEventListener("error", () => {
-      img.remove();
-      fig.prepend(el("div", { class: "noimage", text: "image not available" }));
-    });
-    fig.append(img);
-  } else {
-    fig.append(el("div", { class: "noimage", text: "no image" }));
-  }
-  const bitmap = label && label.attributes && label.attributes.segmentation_bitmap;
-  if (bitmap && bitmap.url) {
-    const canvas = el("canvas", { "data-labelset": labelset });
-    fig.append(canvas);
-    drawMask(canvas, bitmap.url, anns);
-  }
-  fig.append(svg);
-  const counts = label ? Object.entries(label.counts || {}) : [];
-  const countText = counts.length
+// Objects per category: the server's counts of the label (search's), or for one sensor
+// of a multi-sensor label that sensor's own tracks (sensorCounts, review_frames.js).
+function countsText(label, view) {
+  const own = label && view && view.sensor !== null ? sensorCounts(label, view) : null;
+  const counts = own ? Object.entries(own) : (label ? Object.entries(label.counts || {}) : []);
+  return counts.length
     ? counts.map(([cid, n]) => `${state.names.get(Number(cid)) || cid} ${n}`).join(" · ")
     : (label ? "no objects" : "no label");
+}
+
+function panel(sample, labelset, view) {
+  const label = sample.labels[labelset];
+  const status = label ? label.label_status : "UNLABELED";
   const score = label && label.score !== null && label.score !== undefined
     ? `score ${Number(label.score).toFixed(3)}` : "";
-  return el("div", { class: "panel", "data-labelset-panel": labelset, "data-status": status },
+  return el("div", { class: "panel", "data-labelset-panel": labelset, "data-status": status,
+    "data-sensor": view.sensor },
     el("div", { class: "panel-head" },
       el("span", { class: "ls", text: labelset, title: labelset }),
       el("span", { class: `badge ${status}`, text: status }),
       el("span", { class: "score", text: score })),
-    fig,
-    el("div", { class: "counts", text: countText }));
+    el("figure", {}),
+    el("div", { class: "counts", text: countsText(label, view) }));
 }
 
 function card(sample, A, B) {
   const msg = el("span", { class: "msg", role: "status" });
   const foot = el("div", { class: "card-foot" });
+  const rows = [];
+  for (const view of views(sample)) {
+    if (view.sensor !== null) rows.push(el("div", { class: "sensor", text: `${view.sensor} · ${view.task_type}` }));
+    rows.push(el("div", { class: "panels", "data-sensor": view.sensor },
+      panel(sample, A, view), panel(sample, B, view)));
+  }
+  const n = frameCount(sample);
   const node = el("article", { class: "card", "data-sample-name": sample.name,
-    "data-sample-uuid": sample.uuid },
+    "data-sample-uuid": sample.uuid, "data-frames": n },
     el("div", { class: "card-head" }, el("h3", { text: sample.name }),
       el("span", { class: "uuid", text: sample.uuid })),
-    el("div", { class: "panels" }, panel(sample, A), panel(sample, B)),
-    foot);
+    ...rows, foot);
+  if (SEQUENCE(state.ds.task_type)) {
+    const slider = el("input", { type: "range", class: "frame-slider", min: 0, max: n - 1,
+      value: 0, step: 1, "aria-label": `frame of ${sample.name}` });
+    slider.addEventListener("input", () => { setActive(node); drawFrame(node, sample, A, B, Number(slider.value)); });
+    node.step = (d) => {
+      const f = Math.min(n - 1, Math.max(0, Number(slider.value) + d));
+      if (f === Number(slider.value)) return;
+      slider.value = String(f);
+      drawFrame(node, sample, A, B, f);
+    };
+    node.addEventListener("pointerdown", () => setActive(node));
+    node.querySelector(".card-head").after(el("div", { class: "frames" }, slider,
+      el("span", { class: "frame-label" })));
+  }
+  drawFrame(node, sample, A, B, 0);
   if (A !== B) {
     for (const [from, to] of [[B, A], [A, B]]) {
       if (!sample.labels[from]) continue;
@@ -471,6 +474,7 @@ function wire() {
   window.addEventListener("popstate", () => { if (state.ds) { syncControls(); load(); } });
   // A "#key=..." added to an open tab's address: take it, clear it, start over.
   window.addEventListener("hashchange", () => { if (takeKeyFromFragment()) start(); });
+  document.addEventListener("keydown", onArrow);
 }
 
 takeKeyFromFragment();

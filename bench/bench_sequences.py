@@ -1,0 +1,210 @@
+"""Sequence labels from per-frame rows: dry-run speed and memory, and building one label.
+
+1. A tracker's output, one JSONL row per object per frame (a box, a track id and a
+   score), over sequences of 500 frames, shuffled: the offline dry run
+   (``--dry-run --frames 500``) against the ``orjson.loads`` floor over the same
+   lines, both timed back to back in fresh subprocesses (target <= 5x); peak RSS
+   of the dry run at the small and the full size, each in its own subprocess
+   (target <= 150 MB, and full/small <= 1.10).
+2. One 500-frame label with 50 tracks: assembling it from its checked lines and
+   encoding it, against ``orjson.dumps`` of the finished label (target <= 3x);
+   and, for the record, the same from the raw rows (every row checked).
+
+``--quick`` runs small sizes in a few seconds; the defaults are the issue's sizes
+(1,000,000 rows over 2,000 sequences; 100,000 rows for the small RSS point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+NAMES = ["car", "person", "bike", "truck", "bus"]
+FRAMES = 500
+TRACKS_PER_SEQUENCE = 5  # each track is seen in 100 consecutive frames
+
+
+def make_rows(path: Path, rows: int) -> None:
+    """``rows`` per-frame rows over rows/500 sequences of 500 frames, shuffled."""
+    rng = random.Random(7)
+    order = list(range(rows))
+    rng.shuffle(order)
+    per_track = FRAMES // TRACKS_PER_SEQUENCE
+    with path.open("wb") as f:
+        for k in order:
+            seq, frame = divmod(k, FRAMES)
+            track = frame // per_track + 1
+            x = (frame * 3) % 600
+            row = {
+                "sample_uuid": str(uuid.UUID(int=seq, version=4)),
+                "frame": frame,
+                "annotations": [
+                    {
+                        "category": NAMES[(seq + track) % 5],
+                        "bbox": [x, 40.5, x + 80.0, 120.25],
+                        "track_id": track,
+                        "score": round(0.3 + (k % 70) / 100, 3),
+                    }
+                ],
+            }
+            f.write(orjson.dumps(row) + b"\n")
+
+
+def categories(path: Path) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "task_type": "image-vector-sequence",
+                "task_attributes": {
+                    "format_version": "0.1",
+                    "categories": [{"id": i + 1, "name": n} for i, n in enumerate(NAMES)],
+                },
+            }
+        )
+    )
+    return path
+
+
+def run_child(args: list[str]) -> tuple[float, float]:
+    """Run a command; return (wall seconds, peak RSS MiB)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.stderr.write(err.decode(errors="replace"))
+        raise SystemExit(f"command failed: {' '.join(args)}")
+    return wall, usage.ru_maxrss / 1024
+
+
+FLOOR = """
+import sys, orjson
+with open(sys.argv[1], 'rb') as f:
+    for line in f:
+        orjson.loads(line)
+"""
+
+
+def dry_run(path: Path, cats: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "upload_preds",
+        str(path),
+        "--dry-run",
+        "--quiet",
+        "--frames",
+        str(FRAMES),
+        "--categories",
+        str(cats),
+    ]
+
+
+def build_label(frames: int, tracks: int, repeat: int) -> None:
+    """Section 2: one label of ``frames`` frames and ``tracks`` tracks."""
+    from upload_preds.convert import Converter, ConvertOptions
+    from upload_preds.convert.categories import Categories
+    from upload_preds.convert.seqlines import Line, check_line
+    from upload_preds.convert.sequences import assemble
+    from upload_preds.records import Location, Record
+
+    cats = Categories([(i + 1, n) for i, n in enumerate(NAMES)], "image-vector-sequence")
+    conv = Converter(ConvertOptions(frames=frames), cats)
+    rules = conv.sequence
+    assert rules is not None
+    records = []
+    for f in range(frames):
+        anns = [
+            {
+                "category": NAMES[t % 5],
+                "bbox": [t * 10.0 + f, 40.5, t * 10.0 + f + 50.0, 90.0],
+                "track_id": t + 1,
+                "score": 0.5 + t / 200,
+            }
+            for t in range(tracks)
+        ]
+        row = {"sample_uuid": "u", "frame": f, "annotations": anns}
+        records.append(Record(Location("b.jsonl", f + 1), "jsonl", row))
+    lines = []
+    for rec in records:
+        line = check_line(rules, rec)
+        assert isinstance(line, Line)
+        lines.append(line)
+    label = assemble(rules, lines, frames)
+    assert not isinstance(label, dict)
+    finished = label.label
+
+    def best(fn: object) -> float:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()  # type: ignore[operator]
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    def assemble_and_encode() -> None:
+        out = assemble(rules, lines, frames)
+        assert not isinstance(out, dict)
+        orjson.dumps(out.label)
+
+    def from_rows() -> None:
+        checked = [check_line(rules, rec) for rec in records]
+        out = assemble(rules, checked, frames)  # type: ignore[arg-type]
+        assert not isinstance(out, dict)
+        orjson.dumps(out.label)
+
+    dumps = best(lambda: orjson.dumps(finished))
+    built = best(assemble_and_encode)
+    full = best(from_rows)
+    n = frames * tracks
+    print(f"one label: {frames} frames x {tracks} tracks ({n:,} objects)")
+    print(f"  orjson.dumps of the label       {dumps * 1e3:8.2f} ms")
+    print(
+        f"  assemble + encode               {built * 1e3:8.2f} ms   {built / dumps:6.2f}x (target <= 3x)"
+    )
+    print(f"  from the rows (checks included) {full * 1e3:8.2f} ms   {full / dumps:6.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    ns = parser.parse_args()
+    rows, small = (20_000, 5_000) if ns.quick else (ns.rows, ns.small)
+    with tempfile.TemporaryDirectory(prefix="bench-sequences-") as tmp:
+        d = Path(tmp)
+        cats = categories(d / "cats.json")
+        big_file, small_file = d / "big.jsonl", d / "small.jsonl"
+        make_rows(big_file, rows)
+        make_rows(small_file, small)
+        size = big_file.stat().st_size / 2**20
+        print(
+            f"{rows:,} per-frame rows over {rows // FRAMES:,} sequences of {FRAMES} frames, shuffled ({size:.0f} MiB)"
+        )
+        floor, _ = run_child([sys.executable, "-c", FLOOR, str(big_file)])
+        wall, big_rss = run_child(dry_run(big_file, cats))
+        _, small_rss = run_child(dry_run(small_file, cats))
+        print(f"  orjson.loads floor       {floor:7.2f} s")
+        print(f"  upload-preds --dry-run   {wall:7.2f} s   {wall / floor:6.2f}x (target <= 5x)")
+        print(f"  peak RSS {small:>9,} rows   {small_rss:7.1f} MiB")
+        print(f"  peak RSS {rows:>9,} rows   {big_rss:7.1f} MiB   (target <= 150 MB)")
+        print(f"  RSS ratio                {big_rss / small_rss:7.3f}   (target <= 1.10)")
+    build_label(50 if ns.quick else FRAMES, 50, 3 if ns.quick else 5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Per-frame rows → one sequence label (image vector, point cloud cuboid and vector sequences).
+
+In a sequence dataset a JSON/JSONL row or a CSV/TSV record is a *part* of a
+label, as a CSV record is for single images: every row and record of one
+(sample, label set), from every input file and in any order, becomes one
+``{"format_version": ..., "frames": [...]}`` label. The pipeline groups them
+(:class:`~upload_preds.grouping.Grouper`, see :mod:`upload_preds.seqgroups`) by
+:func:`.seqlines.part_key`, with the row
+itself as the payload, and hands each group to :func:`convert_sequence` with
+the sample's frame count.
+
+How a group becomes a label:
+
+1. Each line is checked on its own (:func:`.seqlines.check_line`): the sequence fields
+   (``frame`` of the row or of an annotation, ``track_id``, ``is_keyframe``, or
+   the CSV columns of those names) here, and everything else of an annotation
+   by the *frame task type's* label family: ``LABEL_FAMILIES[frame kind].build``
+   with a context whose task type is the single-frame one (``vector`` for
+   ``image-vector-sequence``, ``pointcloud-cuboid`` for its sequence...), so
+   every single-image rule and message applies unchanged, and a frame kind
+   whose family exists plugs in with one line in :data:`SEQUENCE_FRAME_KINDS`.
+   CSV records go through :func:`~.csvrows.csv_part` with that context.
+2. Then the label's rules, over all lines in input order: the frame index is
+   in range (the sample's frame count), a track keeps its category, and an
+   object (frame, track) is given once: a second one is an error naming both
+   lines, or with ``--on-duplicate last`` the later wins and a line whose
+   objects were all superseded is reported as superseded.
+3. The frames: exactly as many as the sample has, empty ones included; an
+   object's annotation is the frame family's, with ``id`` = ``track_id`` (one
+   id per track across frames, as the platform numbers them, so ids are unique
+   within every frame), ``track_id`` and ``is_keyframe`` (default true: a
+   prediction for a frame is a position observed there, not interpolated).
+   Annotations of a frame are ordered by track id, so the label does not
+   depend on the order of the input.
+
+Scores follow the single-image rules: ``--min-score`` drops scored objects
+below it (they are still checked), ``--object-score-attribute`` stores an
+object's score in its attributes, and the label score is ``--score-from`` over
+the kept objects of the whole sequence. If any line fails, the whole label
+fails and every line gets one error (its own, or "line N of the same label
+failed"), as for CSV labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
+
+import orjson
+
+from upload_preds.convert.checks import INT_MAX, R_INVALID, derive_score
+from upload_preds.convert.context import Built, Context
+from upload_preds.convert.csvrows import label_failed
+from upload_preds.convert.seqlines import (
+    R_FRAME,
+    R_TRACK,
+    FrameRules,
+    Line,
+    Obj,
+    _json_line,
+    check_line,
+)
+from upload_preds.records import LabelJob, Location, Record, RowError
+
+#: Sequence task type (label kind) → the label kind of one of its frames. A frame kind
+#: needs a label family in ``LABEL_FAMILIES``; adding a sequence type is one line here.
+SEQUENCE_FRAME_KINDS: dict[str, str] = {
+    "image-vector-sequence": "vector",
+    "pointcloud-cuboid-sequence": "pointcloud-cuboid",
+    "pointcloud-vector-sequence": "pointcloud-vector",
+}
+
+R_DUPLICATE_OBJECT = "duplicate object"
+
+
+@dataclass(slots=True)
+class Assembled:
+    """A sequence label made of checked lines, and what the plan counts about it."""
+
+    label: dict[str, Any]
+    score: float | None
+    filtered: int
+    dropped: bool
+    #: Lines all of whose objects were superseded (``--on-duplicate last``), each
+    #: with the location of the line that superseded it.
+    superseded: list[tuple[Location, Location]]
+
+
+_TRACK = attrgetter("track")
+
+
+def _out_of_range(loc: Location, where: str, frame: int, frames: int) -> RowError:
+    return RowError(
+        loc,
+        f"{where}.frame" if where else "frame",
+        R_FRAME,
+        f"frame {frame} is out of range: the sample has {frames} frame(s), 0 to {frames - 1}",
+    )
+
+
+def _name(loc: Location, other: Location) -> str:
+    """``other`` as seen from ``loc``: ``line N`` in the same file, else ``file:line``."""
+    return f"line {other.line}" if other.file == loc.file else str(other)
+
+
+def assemble(
+    rules: FrameRules,
+    lines: list[Line],
+    frames: int | None,
+    on_duplicate: str = "error",
+) -> Assembled | dict[int, RowError]:
+    """Checked lines (in input order) → one sequence label, or the errors by line index.
+
+    ``frames`` is the sample's frame count; ``None`` (unknown) takes the highest
+    frame index + 1.
+    """
+    bad: dict[int, RowError] = {}
+    ctx = rules.ctx
+    limit = frames if frames is not None else INT_MAX + 1
+    # One pass: frame range, a track keeps its category, an object (frame, track) once.
+    category: dict[int, tuple[Any, int]] = {}
+    seen: dict[int, tuple[int, int]] = {}  # frame << 64 | track → (line, object)
+    superseded_by: dict[int, int] = {}
+    dead: set[tuple[int, int]] = set()  # (line, object) positions superseded
+    keep_last = on_duplicate == "last"
+    for n, line in enumerate(lines):
+        k = -1
+        for o in line.objects:
+            k += 1
+            frame = o.frame
+            track = o.track
+            if frame >= limit:
+                bad.setdefault(n, _out_of_range(line.loc, o.where, frame, limit))
+            cid = o.out.get("category_id")
+            first = category.get(track)
+            if first is None:
+                category[track] = (cid, n)
+            elif first[0] != cid:
+                bad.setdefault(
+                    n,
+                    RowError(
+                        line.loc,
+                        f"{o.where}.category_id" if o.where else "category",
+                        R_TRACK,
+                        f"track {track} changes category: category id {cid} here, "
+                        f"{first[0]} at {_name(line.loc, lines[first[1]].loc)}; a track keeps "
+                        "one category in every frame",
+                    ),
+                )
+            at = frame << 64 | track
+            prev = seen.get(at)
+            if prev is not None:
+                if keep_last:
+                    dead.add(prev)
+                    superseded_by[prev[0]] = n
+                else:
+                    bad.setdefault(
+                        n,
+                        RowError(
+                            line.loc,
+                            f"{o.where}.track_id" if o.where else "track_id",
+                            R_DUPLICATE_OBJECT,
+                            f"track {track} in frame {frame} is already given at "
+                            f"{_name(line.loc, lines[prev[0]].loc)}; give each object once "
+                            "per frame, or pass --on-duplicate last to keep the last one",
+                        ),
+                    )
+            seen[at] = (n, k)
+        at_frame = line.image_attributes
+        if at_frame is not None and at_frame[0] >= limit:
+            bad.setdefault(n, _out_of_range(line.loc, "", at_frame[0], limit))
+    if bad:
+        return bad
+    count = frames
+    if count is None:
+        top = -1
+        for line in lines:
+            for o in line.objects:
+                top = max(top, o.frame)
+            if line.image_attributes is not None:
+                top = max(top, line.image_attributes[0])
+        count = top + 1
+    per_frame: list[list[Obj]] = [[] for _ in range(count)]
+    attrs: list[dict[str, Any] | None] = [None] * count
+    min_score = ctx.min_score
+    kept_scores: list[float] = []
+    filtered = 0
+    any_score = False
+    superseded: list[tuple[Location, Location]] = []
+    for n, line in enumerate(lines):
+        live = 0
+        for k, o in enumerate(line.objects):
+            if dead and (n, k) in dead:
+                continue
+            live += 1
+            if o.score is not None:
+                any_score = True
+                if min_score is not None and o.score < min_score:
+                    filtered += 1
+                    continue
+                kept_scores.append(o.score)
+            per_frame[o.frame].append(o)
+        if line.image_attributes is not None:
+            f, ia = line.image_attributes
+            attrs[f] = {**(attrs[f] or {}), **ia}
+        if line.objects and not live and n in superseded_by:
+            superseded.append((line.loc, lines[superseded_by[n]].loc))
+    fv = "0.2" if rules.frame_kind.startswith("pointcloud") else "0.1"
+    out_frames: list[dict[str, Any]] = []
+    for f in range(count):
+        objs = per_frame[f]
+        if len(objs) > 1:
+            objs.sort(key=_TRACK)
+        entry: dict[str, Any] = {
+            "format_version": fv,
+            "annotations": [
+                {"id": o.track, **o.out, "track_id": o.track, "is_keyframe": o.keyframe}
+                for o in objs
+            ],
+        }
+        if attrs[f] is not None:
+            entry["image_attributes"] = attrs[f]
+        out_frames.append(entry)
+    return Assembled(
+        {"format_version": fv, "frames": out_frames},
+        derive_score(kept_scores, ctx.options.score_from),
+        filtered,
+        ctx.osa is None and any_score,
+        superseded,
+    )
+
+
+def convert_sequence(
+    rules: FrameRules,
+    key: str,
+    items: list[tuple[Location, Record]],
+    frames: int | None,
+    on_duplicate: str = "error",
+) -> LabelJob | list[RowError]:
+    """All rows and records of one (label set, sample) → one sequence label, or one
+    error per line (its own, or that another line of the label failed)."""
+    labelset, ref_kind, ref = orjson.loads(key)
+    rank: dict[str, int] = {}
+    for loc, _ in items:
+        rank.setdefault(loc.file, len(rank))
+    ordered = sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+    locs = tuple(loc for loc, _ in ordered)
+    bad: dict[int, RowError] = {}
+    lines: list[Line] = []
+    index: list[int] = []  # line position → position in ``ordered``
+    for n, (_, record) in enumerate(ordered):
+        checked = check_line(rules, record)
+        if isinstance(checked, Line):
+            lines.append(checked)
+            index.append(n)
+        else:
+            first = checked[0]
+            msg = first.message
+            if len(checked) > 1:
+                msg += (
+                    " (also "
+                    + "; ".join(
+                        f"{e.field}: {e.message}" if e.field else e.message for e in checked[1:]
+                    )
+                    + ")"
+                )
+            bad[n] = dataclasses.replace(first, message=msg)
+    if not bad:
+        result = assemble(rules, lines, frames, on_duplicate)
+        if isinstance(result, Assembled):
+            job = LabelJob(
+                sample_uuid=ref if ref_kind == "u" else None,
+                sample_name=ref if ref_kind == "n" else None,
+                labelset=labelset,
+                label_status=rules.ctx.options.label_status,
+                attributes=result.label,
+                score=result.score,
+                locs=locs,
+                filtered_annotations=result.filtered,
+                object_scores_dropped=result.dropped,
+                score_derived=result.score is not None,
+            )
+            if result.superseded:
+                job.extra["superseded"] = result.superseded
+            if frames is None:
+                job.extra["frames_guessed"] = len(result.label["frames"])
+            return job
+        bad = {index[n]: e for n, e in result.items()}
+    return label_failed(locs, bad, labelset, ref_kind, ref)
+
+
+def build(
+    ctx: Context, data: dict[str, Any], anns: Any, loc: Location, errors: list[RowError]
+) -> Built | None:
+    """A sequence label from one row alone (the label family's ``build``): for a row
+    that reaches the converter outside the grouping (the frame count is then the
+    highest frame index + 1). The pipeline groups sequence rows instead."""
+    from upload_preds.convert.converter import LABEL_FAMILIES  # the table that names us
+
+    kind = ctx.kind or ""
+    frame_family = LABEL_FAMILIES.get(SEQUENCE_FRAME_KINDS.get(kind, ""))
+    if frame_family is None:
+        errors.append(RowError(loc, "annotations", R_INVALID, f"no frame rules for {kind}"))
+        return None
+    rules = FrameRules(ctx, SEQUENCE_FRAME_KINDS[kind], frame_family.build)
+    data = {k: v for k, v in data.items() if k not in ("sample_uuid", "sample_name", "labelset")}
+    line = _json_line(rules, data, loc, errors)
+    if line is None:
+        return None
+    result = assemble(rules, [line], None)
+    if isinstance(result, dict):
+        errors.extend(result.values())
+        return None
+    return Built(result.label, result.score, result.filtered, result.dropped)

@@ -1,0 +1,156 @@
+"""The sequence converter's parts: the fast path agrees with the full path, sample shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from seqkit import CATEGORIES
+
+from upload_preds.convert import Converter, ConvertOptions
+from upload_preds.convert.categories import Categories
+from upload_preds.convert.seqlines import _fast_line, _json_line
+from upload_preds.records import Location, RowError
+from upload_preds.sampleshape import SampleShapes, frame_count, sensor_shapes
+
+CATS = Categories([(c["id"], c["name"]) for c in CATEGORIES], "image-vector-sequence")
+LOC = Location("p.jsonl", 3)
+
+ROWS: list[dict[str, Any]] = [
+    {
+        "sample_uuid": "u",
+        "frame": 2,
+        "annotations": [{"category": "car", "bbox": [1, 2.5, 30, 40], "track_id": 4}],
+    },
+    {
+        "sample_uuid": "u",
+        "annotations": [
+            {
+                "category_id": 2,
+                "bbox": [9.0, 9.0, 1.0, 2.0],
+                "track_id": 1,
+                "frame": 0,
+                "score": 0.4,
+                "is_keyframe": False,
+            }
+        ],
+    },
+    {
+        "sample_name": "n",
+        "frame": 1,
+        "labelset": "x",
+        "annotations": [
+            {
+                "category": "bike",
+                "type": "bbox",
+                "bbox": [1.0, 2.0, 3.0, 4.0],
+                "track_id": 9,
+                "score": 1,
+            }
+        ],
+    },
+    {"sample_uuid": "u", "frame": 1, "annotations": []},
+]
+DECLINED: list[dict[str, Any]] = [
+    {
+        "sample_uuid": "u",
+        "frame": 1,
+        "annotations": [{"category": "Car", "bbox": [1, 2, 3, 4], "track_id": 1}],
+    },
+    {
+        "sample_uuid": "u",
+        "frame": 1,
+        "annotations": [
+            {"category": "car", "bbox": [1, 2, 3, 4], "track_id": 1, "attributes": {"a": 1}}
+        ],
+    },
+    {
+        "sample_uuid": "u",
+        "frame": 1,
+        "annotations": [{"category": "car", "bbox": [1, 2, 1, 4], "track_id": 1}],
+    },
+    {
+        "sample_uuid": "u",
+        "frame": 1,
+        "annotations": [{"category": "car", "bbox": [1, 2, 3, 4], "track_id": 0}],
+    },
+    {"sample_uuid": "u", "annotations": [{"category": "car", "bbox": [1, 2, 3, 4], "track_id": 1}]},
+    {"sample_uuid": "u", "frame": 1, "score": 0.3, "annotations": []},
+]
+
+
+def _rules() -> Any:
+    rules = Converter(ConvertOptions(), CATS).sequence
+    assert rules is not None
+    assert rules.fast
+    return rules
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_fast_path_agrees_with_the_full_path(row: dict[str, Any]) -> None:
+    rules = _rules()
+    errors: list[RowError] = []
+    full = _json_line(rules, row, LOC, errors)
+    assert not errors
+    assert _fast_line(rules, row, LOC) == full
+
+
+@pytest.mark.parametrize("row", DECLINED)
+def test_fast_path_declines_what_it_does_not_handle(row: dict[str, Any]) -> None:
+    assert _fast_line(_rules(), row, LOC) is None
+
+
+def test_frame_counts_from_sample_attributes() -> None:
+    assert frame_count({"frames": [{"image": {"url": "a"}}] * 3}) == 3
+    assert frame_count({"image": {"url": "a"}}) is None
+    sensors = {
+        "sensors": [
+            {
+                "name": "lidar",
+                "task_type": "pointcloud-cuboid-sequence",
+                "attributes": {"frames": [{}] * 5},
+            },
+            {
+                "name": "cam",
+                "task_type": "image-vector-sequence",
+                "attributes": {"frames": [{}] * 4},
+            },
+        ]
+    }
+    assert sensor_shapes(sensors) == {
+        "lidar": ("pointcloud-cuboid-sequence", 5),
+        "cam": ("image-vector-sequence", 4),
+    }
+    shapes = SampleShapes()
+    shapes.add({"uuid": "a", "attributes": {"frames": [{}] * 7}})
+    shapes.add({"uuid": "m", "attributes": sensors})
+    shapes.add({"uuid": "i", "attributes": {"image": {"url": "x"}}})
+    assert (shapes.frames("a"), shapes.frames("m"), shapes.frames("i"), shapes.frames(None)) == (
+        7,
+        5,
+        None,
+        None,
+    )
+    assert shapes.sensors("m") == sensor_shapes(sensors)
+
+
+def test_print_schema_documents_the_per_frame_fields() -> None:
+    from upload_preds.convert.seqlines import ANN_KEYS, ROW_KEYS
+    from upload_preds.convert.shorthand import ANN_KEYS as SHORTHAND_ANN_KEYS
+    from upload_preds.models import row_json_schema
+    from upload_preds.seqschema import SequenceAnnotation, SequenceRow
+
+    schema = row_json_schema()
+    assert "SequenceRow" in {item["$ref"].rsplit("/", 1)[1] for item in schema["anyOf"]}
+    props = schema["$defs"]["SequenceAnnotation"]["properties"]
+    for key in ("frame", "track_id", "is_keyframe"):
+        assert props[key]["description"], key
+    # The documented fields are the ones the converter takes.
+    assert set(SequenceRow.model_fields) == ROW_KEYS
+    assert set(SequenceAnnotation.model_fields) == SHORTHAND_ANN_KEYS | ANN_KEYS
+    rules = Converter(ConvertOptions(), CATS).sequence
+    assert rules is not None
+    for example in SequenceRow.model_json_schema()["examples"]:
+        SequenceRow.model_validate(example)
+        errors: list[RowError] = []
+        assert _json_line(rules, example, LOC, errors) is not None, errors
