@@ -311,6 +311,9 @@ class UploadEngine:
         self._stopping = False
         self._hard = False
         self._stop_event: asyncio.Event | None = None
+        # Set by cancel(): wakes a graceful shutdown already waiting for the requests
+        # in flight, so a second Ctrl-C stops at once even when it comes late.
+        self._hard_event: asyncio.Event | None = None
         self._retrying = 0
         self._consecutive_failures = 0
         self._random = random.Random()
@@ -329,6 +332,8 @@ class UploadEngine:
     def cancel(self) -> None:
         """Stop at once: in-flight requests are cancelled and counted as interrupted."""
         self._hard = True
+        if self._hard_event is not None:
+            self._hard_event.set()
         self.request_stop()
 
     def stats(self) -> EngineStats:
@@ -386,8 +391,11 @@ class UploadEngine:
         started = time.monotonic()
         cfg = self.config
         self._stop_event = asyncio.Event()
+        self._hard_event = asyncio.Event()
         if self._stopping:
             self._stop_event.set()
+        if self._hard:
+            self._hard_event.set()
         queue: asyncio.Queue[_Item | object] = asyncio.Queue(
             max(cfg.queue_size or 2 * cfg.concurrency, cfg.concurrency)
         )
@@ -449,8 +457,23 @@ class UploadEngine:
             queue.put_nowait(_END)  # wake idle workers; the queue holds >= concurrency
         alive = [w for w in workers if not w.done()]
         if alive and not self._hard:
-            _, alive_set = await asyncio.wait(alive, timeout=self.config.grace_period)
-            alive = list(alive_set)
+            assert self._hard_event is not None
+            hard = asyncio.create_task(self._hard_event.wait())
+            deadline = time.monotonic() + self.config.grace_period
+            try:
+                # Until the requests in flight end, the grace period runs out, or a
+                # cancel() (a second Ctrl-C) asks to stop at once.
+                while alive and not hard.done():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    await asyncio.wait(
+                        [*alive, hard], timeout=left, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    alive = [w for w in alive if not w.done()]
+            finally:
+                hard.cancel()
+                await asyncio.gather(hard, return_exceptions=True)
         for w in alive:
             w.cancel()
         await asyncio.gather(*alive, return_exceptions=True)

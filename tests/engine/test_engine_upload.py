@@ -281,7 +281,8 @@ def test_graceful_stop_finishes_in_flight_and_accounts_for_every_job(
 
 
 def test_hard_cancel_stops_at_once(server: ScriptServer) -> None:
-    server.script = per_label({"s0000": [Reply(200, {})]}, lambda seen: Reply(200, {}, delay=2))
+    slow = 8.0  # the answers in flight; a stop that waited for them would take this long
+    server.script = per_label({"s0000": [Reply(200, {})]}, lambda seen: Reply(200, {}, delay=slow))
 
     def control(engine: UploadEngine, ev: EngineEvent) -> None:
         if ev.kind is EventKind.UPLOADED:
@@ -289,8 +290,36 @@ def test_hard_cancel_stops_at_once(server: ScriptServer) -> None:
             loop.call_later(0.2, engine.cancel)
 
     started = time.monotonic()
-    result = upload(server.url, make_jobs(50), concurrency=4, control=control)
-    assert time.monotonic() - started < 1.5
+    result = upload(server.url, make_jobs(50), concurrency=4, control=control, timeout=30)
+    # Compared with the answers' delay, not a fixed time: a loaded machine cannot fail it.
+    assert time.monotonic() - started < slow / 2
+    assert result.uploaded == 1
+    assert result.skipped_total == result.jobs - 1
+
+
+def test_a_cancel_during_the_graceful_wait_stops_at_once(server: ScriptServer) -> None:
+    # A second Ctrl-C that comes after the first one's grace period has begun: the
+    # graceful wait for the requests in flight must end there, not run its course.
+    slow = 8.0
+    server.script = per_label({"s0000": [Reply(200, {})]}, lambda seen: Reply(200, {}, delay=slow))
+
+    def control(engine: UploadEngine, ev: EngineEvent) -> None:
+        if ev.kind is EventKind.UPLOADED:
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.2, engine.request_stop)
+            loop.call_later(1.0, engine.cancel)
+
+    started = time.monotonic()
+    result = upload(
+        server.url,
+        make_jobs(50),
+        concurrency=4,
+        control=control,
+        timeout=30,
+        grace_period=2 * slow,
+    )
+    assert time.monotonic() - started < slow / 2
+    assert result.stopped
     assert result.uploaded == 1
     assert result.skipped_total == result.jobs - 1
 
