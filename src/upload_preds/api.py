@@ -82,6 +82,7 @@ def upload(
     min_score: float | None = None,
     score_from: Literal["max", "mean", "min", "none"] = "mean",
     object_score_attribute: str | None = None,
+    frames: int | None = None,
     output_labels: PathLike | None = None,
     failures: PathLike | None = None,
     allow_insecure_http: bool = False,
@@ -96,6 +97,7 @@ def upload(
         score_from=score_from,
         object_score_attribute=object_score_attribute,
         normalized=normalized,
+        frames=frames,
     )
     with contextlib.ExitStack() as stack:
         journal_host = None

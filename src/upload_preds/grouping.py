@@ -40,6 +40,7 @@ from typing import Any, Final
 
 import orjson
 
+from upload_preds.gcpolicy import paused_gc
 from upload_preds.records import Location
 
 __all__ = ["DEFAULT_GROUP_MEMORY_BYTES", "Grouper", "PartitionedSpill", "key_order"]
@@ -94,11 +95,17 @@ class PartitionedSpill:
     def append(self, lines: Iterable[tuple[str, bytes]]) -> None:
         """Append ``(key, line)`` pairs; ``line`` ends with a newline."""
         parts: dict[int, list[bytes]] = {}
+        # A key's partition, computed once per key of this batch (rows of one label
+        # share a key: a CRC-32 per row was a tenth of a sequence dry run).
+        chunks: dict[str, list[bytes]] = {}
         for key, line in lines:
-            part = _partition(key, 0)
-            chunk = parts.get(part)
+            chunk = chunks.get(key)
             if chunk is None:
-                chunk = parts[part] = []
+                part = _partition(key, 0)
+                chunk = parts.get(part)
+                if chunk is None:
+                    chunk = parts[part] = []
+                chunks[key] = chunk
             chunk.append(line)
         for part, chunk in parts.items():
             with open(self._path(0, part), "ab") as f:
@@ -199,10 +206,17 @@ class Grouper:
                 "upload-preds-group-", self._tmp_dir, self._limit // _EXPANSION
             )
         dumps = orjson.dumps
-        self._spill.append(
-            (key, b"[%b,%d,%d,%b]\n" % (dumps(key), fid, line, blob))
-            for key, fid, line, blob in self._buf
-        )
+        encoded: dict[str, bytes] = {}  # each key's JSON once per batch
+
+        def lines() -> Iterator[tuple[str, bytes]]:
+            for key, fid, line, blob in self._buf:
+                text = encoded.get(key)
+                if text is None:
+                    # Kept for the batch: an exact-size copy (see add()).
+                    text = encoded[key] = bytes(memoryview(dumps(key)))
+                yield key, b"[%b,%d,%d,%b]\n" % (text, fid, line, blob)
+
+        self._spill.append(lines())
         self._buf.clear()
         self._mem = 0
 
@@ -227,12 +241,15 @@ class Grouper:
             self._flush()
         for lines in self._spill.partitions():
             groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
-            for raw in lines:
-                key, f, line, payload = loads(raw)
-                group = groups.get(key)
-                if group is None:
-                    group = groups[key] = []
-                group.append((Location(names[f], line), payload))
+            # A partition's parsed items all stay alive and hold no cycles: the
+            # collector would walk them again and again (see gcpolicy).
+            with paused_gc():
+                for raw in lines:
+                    key, f, line, payload = loads(raw)
+                    group = groups.get(key)
+                    if group is None:
+                        group = groups[key] = []
+                    group.append((Location(names[f], line), payload))
             del lines
             for key in sorted(groups, key=key_order):
                 yield key, groups.pop(key)

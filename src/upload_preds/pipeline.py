@@ -84,6 +84,7 @@ from upload_preds.dedupe import (
     repeated_across,
 )
 from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_format_sources
+from upload_preds.gcpolicy import frozen_heap
 from upload_preds.grouping import Grouper
 from upload_preds.labelkey import LabelKey, Resolve, job_hash
 from upload_preds.readers import Source, open_sources, read_records
@@ -96,7 +97,7 @@ from upload_preds.records import (
     RowError,
     Skip,
 )
-from upload_preds.seqgroups import SequenceGroups, frozen_heap
+from upload_preds.seqgroups import SequenceGroups
 
 __all__ = ["Item", "OnDuplicate", "Preparer", "Scan"]
 

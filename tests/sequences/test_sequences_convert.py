@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from seqkit import CATEGORIES
 
 from upload_preds.convert import Converter, ConvertOptions
@@ -52,6 +54,11 @@ ROWS: list[dict[str, Any]] = [
     {"sample_uuid": "u", "frame": 1, "annotations": []},
 ]
 DECLINED: list[dict[str, Any]] = [
+    {
+        "sample_uuid": "u",
+        "frame": 1,
+        "annotations": [{"category": ["car"], "bbox": [1, 2, 3, 4], "track_id": 1}],
+    },
     {
         "sample_uuid": "u",
         "frame": 1,
@@ -154,3 +161,83 @@ def test_print_schema_documents_the_per_frame_fields() -> None:
         SequenceRow.model_validate(example)
         errors: list[RowError] = []
         assert _json_line(rules, example, LOC, errors) is not None, errors
+
+
+def test_single_frame_rules_apply_with_the_sequence_task_type_named() -> None:
+    rules = _rules()
+    box = {
+        "sample_uuid": "u",
+        "frame": 0,
+        "annotations": [{"category": "car", "bbox": [5, 5, 5, 9], "track_id": 1}],
+    }
+    cuboid = {
+        "sample_uuid": "u",
+        "frame": 0,
+        "annotations": [
+            {
+                "category": "car",
+                "type": "cuboid",
+                "track_id": 2,
+                "position": [0, 0, 0],
+                "dimensions": [1, 1, 1],
+                "yaw": 0,
+            }
+        ],
+    }
+    text = []
+    for row in (box, cuboid):
+        errors: list[RowError] = []
+        assert _json_line(rules, row, LOC, errors) is None
+        text += [str(e) for e in errors]
+    assert text[0].startswith("p.jsonl:3: annotations[0].bbox: box has zero area")
+    assert text[1] == (
+        "p.jsonl:3: annotations[0].type: a cuboid cannot go in a image vector label "
+        "(task type image-vector-sequence): it takes 2-D shapes"
+    )
+
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 12),
+    st.floats(-5, 700),
+    st.sampled_from([float("nan"), float("inf")]),
+    st.sampled_from(["car", "Car", "bike", "", "bbox", "cuboid"]),
+    st.lists(st.integers(0, 3), max_size=2),
+)
+_boxes = st.one_of(
+    st.lists(st.one_of(st.integers(0, 640), st.floats(0, 640)), min_size=3, max_size=5), _values
+)
+_annotations = st.dictionaries(
+    st.sampled_from(
+        [
+            "category",
+            "category_id",
+            "bbox",
+            "track_id",
+            "frame",
+            "score",
+            "is_keyframe",
+            "type",
+            "id",
+            "attributes",
+        ]
+    ),
+    _values,
+).flatmap(lambda d: st.builds(lambda box: {**d, "bbox": box} if "bbox" in d else d, _boxes))
+_rows = st.fixed_dictionaries(
+    {"sample_uuid": st.just("u"), "annotations": st.lists(_annotations, max_size=3)},
+    optional={"frame": _values, "labelset": st.just("x"), "score": _values},
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(row=_rows)
+def test_fast_path_answers_only_as_the_full_path_would(row: dict[str, Any]) -> None:
+    rules = _rules()
+    fast = _fast_line(rules, row, LOC)
+    if fast is None:
+        return
+    errors: list[RowError] = []
+    assert _json_line(rules, row, LOC, errors) == fast
+    assert not errors

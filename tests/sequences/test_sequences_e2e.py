@@ -204,3 +204,16 @@ def test_samples_known_by_uuid_are_fetched_concurrently(seq_env: SeqEnv) -> None
     assert {n: shapes.frames(sample_uuid(n)) for n in names} == {**VIDEOS, "no-such-sample": None}
     gets = seq_env.sandbox.stats()["requests"]["GET"]["/samples/{uuid}/"]
     assert sum(gets.values()) == 4
+
+
+def test_dry_run_against_the_sandbox_sends_nothing(seq_env: SeqEnv) -> None:
+    rows = [box_row("vid-a", f, 1, "car", 0.9) for f in range(3)]
+    rows.append(box_row("vid-b", 5, 1, "car", 0.9))  # vid-b has 3 frames
+    write_jsonl(seq_env.tmp / "p.jsonl", rows)
+    res = seq_env.run("p.jsonl", "--dataset", "test/video", "--dry-run", "--json")
+    assert res.code == 1, res.stderr
+    assert seq_env.label_puts() == 0
+    report = res.report()
+    assert report["skipped_by_reason"] == {"would upload": 3}
+    assert report["failed_by_reason"] == {"invalid frame": 1}
+    assert "frame counts: 4 sequence samples" in res.stderr

@@ -191,3 +191,20 @@ def test_a_complete_label_and_per_frame_rows_of_one_sample_are_duplicates(tmp_pa
     text = (tmp_path / "out.jsonl").read_text()
     out = {r["sample_name"]: r for r in map(json.loads, text.splitlines())}
     assert out["v"]["attributes"]["frames"][0]["annotations"][0]["type"] == "point"
+
+
+def test_python_api_takes_the_frame_count(tmp_path: Path, monkeypatch: Any) -> None:
+    import upload_preds
+
+    monkeypatch.delenv("SEGMENTS_API_KEY", raising=False)
+    write_jsonl(tmp_path / "p.jsonl", [box_row("v", 1, 1, "car", 0.9)])
+    out = tmp_path / "labels.jsonl"
+    report = upload_preds.upload(
+        [tmp_path / "p.jsonl"],
+        categories_file=categories_file(tmp_path),
+        frames=4,
+        output_labels=out,
+    )
+    assert report.exit_code == 0
+    (label,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [len(f["annotations"]) for f in label["attributes"]["frames"]] == [0, 1, 0, 0]

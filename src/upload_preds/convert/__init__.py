@@ -16,7 +16,9 @@ The modules, in the order a row meets them:
   (point-cloud segmentation: a per-point label file, read by
   :mod:`.pointlabels`, → ``point_annotations``); :mod:`.segsequences` (one row
   per frame of a point-cloud or image segmentation sequence, each frame by
-  :mod:`.pcseg` or :mod:`.bitmaps`). Object sequences are :mod:`.sequences`.
+  :mod:`.pcseg` or :mod:`.bitmaps`). Object sequences are :mod:`.sequences`
+  (per-frame rows → one sequence label; each line checked by :mod:`.seqlines`
+  with the frame task type's own family).
 * :mod:`.fast`: the fast path for the commonest rows (boxes, JSON and CSV),
   which gives up at the first thing it does not handle; a property test checks
   that it agrees with the full path wherever it answers.

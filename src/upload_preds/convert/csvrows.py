@@ -254,7 +254,7 @@ def csv_annotation(
 
 def input_order(items: list[tuple[Location, _T]]) -> list[tuple[Location, _T]]:
     """The parts of one label in input order: files in order of first appearance, lines
-    ascending within a file."""
+    ascending within a file (CSV groups, sequence and segmentation-sequence labels)."""
     rank: dict[str, int] = {}
     for loc, _ in items:
         rank.setdefault(loc.file, len(rank))

@@ -62,6 +62,8 @@ class Obj:
     track: int
     keyframe: bool
     score: float | None
+    #: The annotation as it goes in its frame: the frame family's, with ``id`` =
+    #: ``track_id``, ``track_id`` and ``is_keyframe``.
     out: dict[str, Any]
     #: Its position in the row's ``annotations``; -1 for a CSV record (one object).
     index: int
@@ -94,6 +96,8 @@ class FrameRules:
         self.ctx = ctx
         self.frame_ctx = Context(options, ctx.categories, frame_kind, ctx.build_attributes)
         self.frame_ctx.sequence_frames = True
+        # Messages name the dataset's task type (the frame kind decides the rules).
+        self.frame_ctx.task_type = ctx.task_type
         self.frame_kind = frame_kind
         self.build = build
         #: The sensor these lines are for (multi-sensor datasets), or None.
@@ -371,7 +375,7 @@ def _json_line(
     if built is None or len(errors) > n_err:
         return None
     objs = [
-        Obj(f, t, kf, s.get("score"), _without_id(o), i)
+        Obj(f, t, kf, s.get("score"), _annotation(t, o, kf), i)
         for i, ((f, t, kf), s, o) in enumerate(
             zip(seq, stripped, built.label["annotations"], strict=True)
         )
@@ -379,9 +383,11 @@ def _json_line(
     return Line(loc, objs, (row_frame, ia) if ia is not None and row_frame is not None else None)
 
 
-def _without_id(o: dict[str, Any]) -> dict[str, Any]:
-    o.pop("id", None)
-    return o
+def _annotation(track: int, out: dict[str, Any], keyframe: bool) -> dict[str, Any]:
+    """The frame family's annotation as a sequence annotation: ``id`` = ``track_id``
+    (one id per track, as the platform numbers tracked objects), ``is_keyframe``."""
+    out.pop("id", None)
+    return {"id": track, **out, "track_id": track, "is_keyframe": keyframe}
 
 
 def _csv_line(rules: FrameRules, record: Record, errors: list[RowError]) -> Line | None:
@@ -464,7 +470,8 @@ def _csv_line(rules: FrameRules, record: Record, errors: list[RowError]) -> Line
         return None
     assert frame is not None
     assert track is not None
-    return Line(loc, [Obj(frame, track, keyframe, payload.get("s"), payload["a"], -1)])
+    out = _annotation(track, payload["a"], keyframe)
+    return Line(loc, [Obj(frame, track, keyframe, payload.get("s"), out, -1)])
 
 
 _INF = float("inf")
@@ -482,7 +489,7 @@ def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line |
     if not data.keys() <= _FAST_ROW_KEYS:
         return None
     row_frame = data.get("frame")
-    if row_frame is not None and not (type(row_frame) is int and 0 <= row_frame <= INT_MAX):
+    if "frame" in data and not (type(row_frame) is int and 0 <= row_frame <= INT_MAX):
         return None
     anns = data.get("annotations")
     if type(anns) is not list:
@@ -498,7 +505,10 @@ def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line |
         known = 3  # bbox, track_id, and a category
         cid = a.get("category_id")
         if cid is None:
-            cid = names.get(a.get("category"))  # type: ignore[arg-type]
+            cname = a.get("category")
+            if type(cname) is not str:
+                return None  # (a list or an object would not even be a dict key)
+            cid = names.get(cname)
             if cid is None:
                 return None
         elif type(cid) is not int or ids is None or cid not in ids or "category" in a:
@@ -540,16 +550,15 @@ def _fast_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line |
                 return None
         if len(a) != known:
             return None  # attributes, ids, unknown keys: the full path
-        objs.append(
-            Obj(
-                frame,
-                track,
-                keyframe,
-                score,
-                {"category_id": cid, "type": "bbox", "points": pts},
-                i,
-            )
-        )
+        out = {
+            "id": track,
+            "category_id": cid,
+            "type": "bbox",
+            "points": pts,
+            "track_id": track,
+            "is_keyframe": keyframe,
+        }
+        objs.append(Obj(frame, track, keyframe, score, out, i))
     return Line(loc, objs)
 
 

@@ -52,7 +52,7 @@ import orjson
 
 from upload_preds.convert.checks import INT_MAX, R_INVALID, derive_score
 from upload_preds.convert.context import Built, Context
-from upload_preds.convert.csvrows import label_failed
+from upload_preds.convert.csvrows import input_order, label_failed
 from upload_preds.convert.seqlines import (
     R_FRAME,
     R_TRACK,
@@ -121,7 +121,7 @@ def assemble(
     limit = frames if frames is not None else INT_MAX + 1
     # One pass: frame range, a track keeps its category, an object (frame, track) once.
     category: dict[int, tuple[Any, int]] = {}
-    seen: dict[int, tuple[int, int]] = {}  # frame << 64 | track → (line, object)
+    seen: dict[tuple[int, int], Any] = {}  # (frame, track) → line, or (line, object)
     superseded_by: dict[int, int] = {}
     dead: set[tuple[int, int]] = set()  # (line, object) positions superseded
     keep_last = on_duplicate == "last"
@@ -149,7 +149,7 @@ def assemble(
                         "one category in every frame",
                     ),
                 )
-            at = frame << 64 | track
+            at = (frame, track)
             prev = seen.get(at)
             if prev is not None:
                 if keep_last:
@@ -163,11 +163,12 @@ def assemble(
                             f"{o.where}.track_id" if o.where else "track_id",
                             R_DUPLICATE_OBJECT,
                             f"track {track} in frame {frame} is already given at "
-                            f"{_name(line.loc, lines[prev[0]].loc)}; give each object once "
+                            f"{_name(line.loc, lines[prev].loc)}; give each object once "
                             "per frame, or pass --on-duplicate last to keep the last one",
                         ),
                     )
-            seen[at] = (n, k)
+            # Which line has it; with keep_last also which object (to drop it).
+            seen[at] = (n, k) if keep_last else n
         at_frame = line.image_attributes
         if at_frame is not None and at_frame[0] >= limit:
             bad.setdefault(n, _out_of_range(line.loc, "", at_frame[0], limit))
@@ -215,10 +216,7 @@ def assemble(
             objs.sort(key=_TRACK)
         entry: dict[str, Any] = {
             "format_version": fv,
-            "annotations": [
-                {"id": o.track, **o.out, "track_id": o.track, "is_keyframe": o.keyframe}
-                for o in objs
-            ],
+            "annotations": [o.out for o in objs],
         }
         if attrs[f] is not None:
             entry["image_attributes"] = attrs[f]
@@ -242,10 +240,7 @@ def convert_sequence(
     """All rows and records of one (label set, sample) → one sequence label, or one
     error per line (its own, or that another line of the label failed)."""
     labelset, ref_kind, ref = orjson.loads(key)
-    rank: dict[str, int] = {}
-    for loc, _ in items:
-        rank.setdefault(loc.file, len(rank))
-    ordered = sorted(items, key=lambda it: (rank[it[0].file], it[0].line))
+    ordered = input_order(items)
     locs = tuple(loc for loc, _ in ordered)
     bad: dict[int, RowError] = {}
     lines: list[Line] = []
