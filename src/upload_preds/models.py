@@ -640,7 +640,8 @@ def validate_attributes(
 # --- input rows (documentation models for the JSON Schema) ------------------------------------
 
 _Number = Annotated[float, Field(allow_inf_nan=False)]
-_Point = Annotated[list[_Number], Field(min_length=2, max_length=2)]
+# [x, y] in pixels; [x, y, z] in point-cloud vector datasets (convert/shapes3d.py).
+_Point = Annotated[list[_Number], Field(min_length=2, max_length=3)]
 
 
 class _Doc(BaseModel):
@@ -699,7 +700,8 @@ class ShorthandAnnotation(_Doc):
         None,
         description=(
             "Pixel coordinates [[x, y], ...]: a bbox takes two opposite corners (any order), "
-            "a polygon at least 3 points, a polyline at least 2, a point exactly 1."
+            "a polygon at least 3 points, a polyline at least 2, a point exactly 1. In "
+            "pointcloud-vector datasets: [[x, y, z], ...] (and no bbox)."
         ),
         examples=[[[0, 479], [250, 260], [390, 260]]],
     )

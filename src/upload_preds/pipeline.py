@@ -66,7 +66,7 @@ import pickle
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
@@ -253,7 +253,7 @@ class Preparer:
         self._format_dups: set[str] = set()
         #: A sequence sample's frame count by uuid (None: a sample known by name
         #: only); None or an unknown count: the highest frame index + 1 is taken.
-        self.frames_of: Callable[[str | None], int | None] | None = None
+        self.frames_of: Callable[[str | None], int | Mapping[str, int] | None] | None = None
         #: Sequence labels whose frame count was not known (for the plan).
         self.frames_guessed = 0
 

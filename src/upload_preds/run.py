@@ -54,6 +54,7 @@ from upload_preds import pointcounts
 from upload_preds.catmap import CategoryResolver, load_category_map
 from upload_preds.convert import R_LABEL_FAILED, Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
+from upload_preds.convert.multisensor import SensorRules
 from upload_preds.errors import AbortError, ExitCode, OutputError, SetupError, UsageError
 from upload_preds.failures import FailureSink, error_text, first_errors, open_failures
 from upload_preds.formats import FormatOptions
@@ -968,7 +969,8 @@ class Run:
                     samples_count=samples_count,
                     everything=scan.uuids_overflow,
                 )
-                prep.frames_of = shapes.frames
+                multi = isinstance(prep.converter.sequence, SensorRules)
+                prep.frames_of = shapes.sensor_frames if multi else shapes.frames
                 self.plan(f"frame counts: {len(shapes):,} sequence samples ({how})")
             # The guard reads only the file's samples when they are few (same rule).
             guard_samples = preflight.guard_samples(

@@ -112,6 +112,12 @@ class SampleShapes:
         """The sensors of the multi-sensor sample ``uuid``; None when unknown."""
         return self.sensors_by_uuid.get(uuid) if uuid is not None else None
 
+    def sensor_frames(self, uuid: str | None) -> dict[str, int] | None:
+        """Each sensor's frame count (by name) of the multi-sensor sample ``uuid``: a
+        multi-sensor label has each sensor's own count of frames; None when unknown."""
+        sensors = self.sensors(uuid)
+        return {name: n for name, (_, n) in sensors.items()} if sensors is not None else None
+
 
 async def fetch_shapes(
     client: SegmentsClient,

@@ -22,7 +22,7 @@ rows, or two complete rows, has two labels, which are duplicates like any others
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -59,7 +59,7 @@ class SequenceGroups:
         self.converter = converter
         self.on_duplicate = on_duplicate
         #: A sample's frame count by uuid (``None``: known by name only, or no count).
-        self.frames_of: Callable[[str | None], int | None] | None = None
+        self.frames_of: Callable[[str | None], int | Mapping[str, int] | None] | None = None
         #: Sample name → uuid once the dataset is known (keys are compared resolved).
         self.resolve: Resolve | None = None
         #: Labels whose frame count was not known (they took the highest index + 1).

@@ -10,15 +10,18 @@ The modules, in the order a row meets them:
   (label kind → :class:`~.context.Family`).
 * label families: :mod:`.shorthand` (the ``annotations`` list: categories,
   scores, ids, one label), whose annotation geometry comes from :mod:`.shapes`
-  (image vector shapes: bbox conventions, points) and :mod:`.cuboids`
-  (point cloud cuboids); :mod:`.bitmaps` (segmentation masks: mask files, RLE,
-  polygons → one RGBA bitmap, via :mod:`upload_preds.masks`); :mod:`.pcseg`
-  (point-cloud segmentation: a per-point label file, read by
+  (image vector shapes: bbox conventions, points), :mod:`.shapes3d` (3-D
+  polygons, polylines and points of point cloud vector labels) and
+  :mod:`.cuboids` (point cloud cuboids); :mod:`.bitmaps` (segmentation masks:
+  mask files, RLE, polygons → one RGBA bitmap, via :mod:`upload_preds.masks`);
+  :mod:`.pcseg` (point-cloud segmentation: a per-point label file, read by
   :mod:`.pointlabels`, → ``point_annotations``); :mod:`.segsequences` (one row
   per frame of a point-cloud or image segmentation sequence, each frame by
   :mod:`.pcseg` or :mod:`.bitmaps`). Object sequences are :mod:`.sequences`
   (per-frame rows → one sequence label; each line checked by :mod:`.seqlines`
-  with the frame task type's own family).
+  with the frame task type's own family); :mod:`.multisensor` (rows of several
+  sensors of one sample → one multi-sensor label, each sensor's rows through
+  the sequence rules with its own categories).
 * :mod:`.fast`: the fast path for the commonest rows (boxes, JSON and CSV),
   which gives up at the first thing it does not handle; a property test checks
   that it agrees with the full path wherever it answers.

@@ -15,6 +15,13 @@ folded name ambiguous, and it is then not matched at all.
   type;
 * a sandbox manifest (``{"datasets": [one dataset object]}``), such as
   ``sample_data/dataset.json``.
+
+A multi-sensor dataset declares its sensors in ``task_attributes.sensors``
+(``[{"name", "task_type", "task_attributes"}]``), each with categories of its
+own: :attr:`Categories.sensors` holds one :class:`SensorCategories` per sensor,
+in the dataset's order (see :mod:`.multisensor`); its top-level ``categories``
+may then be absent. A sensor without ``task_attributes`` of its own
+(``{"name", "task_type"}``) has the dataset's top-level categories.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import orjson
 from upload_preds.errors import InputFileError
 from upload_preds.models import TASK_TYPES
 
-__all__ = ["Categories", "CategoryMatch"]
+__all__ = ["Categories", "CategoryMatch", "SensorCategories"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +49,27 @@ class CategoryMatch:
     exact: bool
 
 
+@dataclass(frozen=True, slots=True)
+class SensorCategories:
+    """One sensor of a multi-sensor dataset: its name, task type and own categories."""
+
+    name: str
+    task_type: str
+    categories: Categories
+
+
 class Categories:
     """The categories of one dataset, and its task type when known."""
 
-    __slots__ = ("_by_folded", "_by_id", "_by_name", "_dup_names", "_folded_ambiguous", "task_type")
+    __slots__ = (
+        "_by_folded",
+        "_by_id",
+        "_by_name",
+        "_dup_names",
+        "_folded_ambiguous",
+        "sensors",
+        "task_type",
+    )
 
     def __init__(self, categories: Iterable[tuple[int, str]], task_type: str | None = None) -> None:
         """Build from ``(id, name)`` pairs. Raises ``ValueError`` on a duplicate id.
@@ -56,6 +80,8 @@ class Categories:
         if task_type == "":
             task_type = None
         self.task_type: str | None = task_type
+        #: The sensors of a multi-sensor dataset (empty for any other).
+        self.sensors: tuple[SensorCategories, ...] = ()
         self._by_id: dict[int, str] = {}
         self._by_name: dict[str, int] = {}
         self._by_folded: dict[str, int] = {}
@@ -85,6 +111,9 @@ class Categories:
         if not isinstance(d, dict):
             raise ValueError(f"task_attributes should be a JSON object, not {type(d).__name__}")
         cats = d.get("categories")
+        sensors = d.get("sensors")
+        if cats is None and isinstance(sensors, list):
+            cats = []  # a multi-sensor dataset: the categories are the sensors'
         if not isinstance(cats, list):
             raise ValueError("task_attributes has no 'categories' list")
         pairs: list[tuple[int, str]] = []
@@ -99,7 +128,10 @@ class Categories:
             pairs.append((cat_id, name))
         if task_type is not None and not isinstance(task_type, str):
             raise ValueError(f"task_type should be a string, got {task_type!r}")
-        return cls(pairs, task_type)
+        out = cls(pairs, task_type)
+        if sensors is not None:
+            out.sensors = _sensors(sensors, pairs)
+        return out
 
     @classmethod
     def from_file(cls, path: str | Path) -> Categories:
@@ -204,3 +236,33 @@ class Categories:
 
     def __repr__(self) -> str:
         return f"Categories({len(self)} categories, task_type={self.task_type!r})"
+
+
+def _sensors(sensors: Any, shared: list[tuple[int, str]]) -> tuple[SensorCategories, ...]:
+    """``task_attributes.sensors`` → one entry per sensor (``shared``: the dataset's own
+    categories, for sensors without theirs); ``ValueError`` naming the sensor."""
+    if not isinstance(sensors, list):
+        raise ValueError("task_attributes.sensors should be a list of sensors")
+    out: list[SensorCategories] = []
+    seen: set[str] = set()
+    for i, s in enumerate(sensors):
+        where = f"sensors[{i}]"
+        if not isinstance(s, dict):
+            raise ValueError(f"{where} should be an object with name, task_type, task_attributes")
+        name, task_type = s.get("name"), s.get("task_type")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}.name should be a non-empty string, got {name!r}")
+        if name in seen:
+            raise ValueError(f"{where}.name: two sensors are named {name!r}")
+        seen.add(name)
+        if not isinstance(task_type, str) or task_type not in TASK_TYPES:
+            raise ValueError(f"{where}.task_type: unknown task type {task_type!r}")
+        try:
+            if s.get("task_attributes") is None:  # the dataset's categories
+                cats = Categories(shared, task_type)
+            else:
+                cats = Categories.from_task_attributes(s["task_attributes"], task_type)
+        except ValueError as exc:
+            raise ValueError(f"{where} ({name}): {exc}") from None
+        out.append(SensorCategories(name, task_type, cats))
+    return tuple(out)

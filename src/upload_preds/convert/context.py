@@ -84,7 +84,13 @@ class Context:
         ``build_attributes(row, loc)`` builds a planned label's attributes when read."""
         self.options = options
         self.categories = categories
-        tt = task_type if task_type is not None else (categories and categories.task_type)
+        # "is not None": a multi-sensor dataset's Categories has no categories of its own
+        # (len 0, so falsy) but does have a task type.
+        tt = (
+            task_type
+            if task_type is not None
+            else (categories.task_type if categories is not None else None)
+        )
         self.task_type: str | None = tt or None
         self.kind = label_kind(self.task_type) if self.task_type else None
         if self.task_type is not None and self.kind is None:

@@ -15,11 +15,13 @@ one line in :data:`LABEL_FAMILIES` (see the package docstring).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from upload_preds.convert import (
     bitmaps,
     csvrows,
+    multisensor,
     pcseg,
     segsequences,
     seqlines,
@@ -73,6 +75,7 @@ LABEL_FAMILIES: dict[str, Family] = {
     "vector": Family("image vector", shorthand.build),
     "pointcloud-cuboid": Family("point cloud cuboid", shorthand.build),
     "segmentation-bitmap": Family("image segmentation bitmap", bitmaps.build, masks=True),
+    "pointcloud-vector": Family("point cloud vector", shorthand.build),
     "pointcloud-segmentation": Family("point cloud segmentation", pcseg.build, points=True),
     # One row per frame, grouped (convert/segsequences.py).
     "pointcloud-segmentation-sequence": segsequences.family("pointcloud-segmentation-sequence"),
@@ -85,6 +88,7 @@ for _kind, _frame_kind in sequences.SEQUENCE_FRAME_KINDS.items():
         LABEL_FAMILIES[_kind] = Family(
             LABEL_KIND_NAMES[_kind], sequences.build, frame_kind=_frame_kind
         )
+LABEL_FAMILIES["multisensor-sequence"] = Family("multi-sensor", multisensor.build)
 #: A shorthand row when no task type is known: 2-D shapes or cuboids, by their ``type``.
 ANY_SHAPES = Family("image vector or point cloud cuboid", shorthand.build)
 
@@ -339,11 +343,13 @@ class Converter:
         family = LABEL_FAMILIES.get(self.ctx.kind or "")
         #: How the lines of a sequence label are checked; None unless the dataset's
         #: task type is a sequence the converter can write (see :mod:`.sequences`).
-        self.sequence: seqlines.FrameRules | None = None
+        self.sequence: seqlines.FrameRules | multisensor.SensorRules | None = None
         self._sequence_keys: dict[tuple[Any, str, Any], str] = {}
         if family is not None and family.frame_kind is not None:
             frame_family = LABEL_FAMILIES[family.frame_kind]
             self.sequence = seqlines.FrameRules(self.ctx, family.frame_kind, frame_family.build)
+        elif self.ctx.kind == "multisensor-sequence":  # rows name their sensor
+            self.sequence = multisensor.SensorRules(self.ctx, LABEL_FAMILIES)
 
     # --- JSON / JSONL rows ------------------------------------------------------------
 
@@ -408,7 +414,7 @@ class Converter:
         self,
         key: str,
         items: list[tuple[Location, dict[str, Any]]],
-        frames: int | None,
+        frames: int | Mapping[str, int] | None,
         on_duplicate: str = "error",
     ) -> LabelJob | list[RowError]:
         """All parts of one sequence label → the label, or one error per line.
@@ -425,6 +431,9 @@ class Converter:
             (loc, Record(loc, p["t"], p["c"]) if "c" in p else Record(loc, "json", p["r"]))
             for loc, p in items
         ]
+        if isinstance(rules, multisensor.SensorRules):
+            return multisensor.convert(rules, key, records, frames, on_duplicate)
+        count = frames if not isinstance(frames, Mapping) else None
         if rules.frame_kind in segsequences.FRAME_KINDS.values():
-            return segsequences.convert_sequence(rules, key, records, frames, on_duplicate)
-        return sequences.convert_sequence(rules, key, records, frames, on_duplicate)
+            return segsequences.convert_sequence(rules, key, records, count, on_duplicate)
+        return sequences.convert_sequence(rules, key, records, count, on_duplicate)

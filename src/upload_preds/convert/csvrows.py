@@ -41,6 +41,7 @@ from upload_preds.convert.csvcells import (
 from upload_preds.convert.cuboids import cuboid_cells
 from upload_preds.convert.fast import csv_fast
 from upload_preds.convert.shapes import check_bbox, check_points
+from upload_preds.convert.shapes3d import KINDS_3D, SHAPES_3D, points_cells, type_problem
 from upload_preds.convert.shorthand import SHAPES, Ann, Problem, assemble
 from upload_preds.records import LabelJob, Location, Record, RowError
 
@@ -97,7 +98,7 @@ def csv_part(ctx: Context, record: Record) -> tuple[str, dict[str, Any]] | RowEr
             f"should be a label set name without '/', got {labelset!r}",
         )
     key = orjson.dumps([labelset, ref_kind, ref]).decode()
-    if layout.fast and not ctx.norm:
+    if layout.fast and not ctx.norm and ctx.kind not in KINDS_3D:
         fast = csv_fast(ctx, cells, layout)
         if fast is not None:
             return key, fast
@@ -140,7 +141,13 @@ def csv_annotation(
     def fail(col: str, e: Err | tuple[str, str]) -> None:
         errs.append([col, e[0], e[1]])
 
-    t = (cells.get("type") or "").strip() or ("cuboid" if layout.cuboid else "bbox")
+    three_d = ctx.kind in KINDS_3D
+    t = (cells.get("type") or "").strip() or (
+        "cuboid" if layout.cuboid else "" if three_d else "bbox"
+    )
+    if three_d and t not in SHAPES_3D:
+        fail("type", type_problem(t or None))
+        return None
     if t not in SHAPES:
         fail("type", (R_INVALID, f"should be one of {', '.join(SHAPES)}, got {t!r}"))
         return None
@@ -166,6 +173,8 @@ def csv_annotation(
     o: dict[str, Any] = {"category_id": cid, "type": t}
     if t == "cuboid" and layout.cuboid:
         cuboid_cells(cells, layout, o, fail)
+    elif three_d and t != "cuboid":
+        points_cells(cells, layout, t, o, fail)
     elif layout.cuboid:
         fail("type", (R_INVALID, "rows with cuboid columns (x,y,z,length,...) are cuboids"))
     elif t == "cuboid":

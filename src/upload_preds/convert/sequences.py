@@ -86,6 +86,9 @@ class Assembled:
     #: Lines all of whose objects were superseded (``--on-duplicate last``), each
     #: with the location of the line that superseded it.
     superseded: list[tuple[Location, Location]]
+    #: The kept objects' scores: a multi-sensor label's score is taken over all its
+    #: sensors' objects (convert/multisensor.py).
+    kept_scores: list[float] = dataclasses.field(default_factory=list)
 
 
 _TRACK = attrgetter("track")
@@ -227,6 +230,7 @@ def assemble(
         filtered,
         ctx.osa is None and any_score,
         superseded,
+        kept_scores,
     )
 
 

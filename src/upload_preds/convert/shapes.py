@@ -97,7 +97,13 @@ def check_points(v: Any, t: str) -> list[list[float]] | Err:
     out: list[list[float]] = []
     for i, p in enumerate(v):
         if type(p) is not list or len(p) != 2:
-            return R_POINTS, f"point {i} should be [x, y], got {short(p)}"
+            hint = (
+                " (3-D points are for pointcloud-vector datasets: give the task type with "
+                "--dataset or --categories)"
+                if type(p) is list and len(p) == 3
+                else ""
+            )
+            return R_POINTS, f"point {i} should be [x, y], got {short(p)}{hint}"
         x, y = p
         if not (is_num(x) and is_num(y)):
             reason, msg = num_err(y if is_num(x) else x)

@@ -6,7 +6,9 @@ error of the row; :func:`assemble` makes the label of the checked annotations
 (CSV records use it too, through :mod:`.csvrows`). Rules:
 
 * One kind per label: cuboids or 2-D shapes, as the task type says (either,
-  but not mixed, when no task type is known).
+  but not mixed, when no task type is known). Point cloud vector labels
+  (:mod:`.shapes3d`) take 3-D polygons, polylines and points, and cuboids
+  beside them, as the SDK's model allows; they have no default ``type``.
 * Annotation ids: given ids must be unique positive integers within a label;
   missing ids are numbered 1, 2, 3... in input order, skipping ids given
   explicitly to other annotations of the label (``[id 2, -, -]`` → 2, 1, 3).
@@ -45,6 +47,14 @@ from upload_preds.convert.checks import (
 from upload_preds.convert.context import Built, Context
 from upload_preds.convert.cuboids import check_cuboid
 from upload_preds.convert.shapes import shape_points
+from upload_preds.convert.shapes3d import (
+    FORMAT_VERSION_3D,
+    KINDS_3D,
+    SHAPES_3D,
+    check_points3d,
+    type_problem,
+    where,
+)
 from upload_preds.models import LABEL_KIND_NAMES
 from upload_preds.records import Location, RowError
 
@@ -109,6 +119,18 @@ def build(
         )
         return None
     n_err = len(errors)
+    three_d = ctx.kind in KINDS_3D
+    if three_d and ctx.norm:
+        errors.append(
+            RowError(
+                loc,
+                "annotations",
+                R_INVALID,
+                "--normalized scales image coordinates; point cloud coordinates are not "
+                "fractions of a size: drop --normalized",
+            )
+        )
+        return None
     image_attributes = checked_image_attributes(data, loc, errors)
     size: tuple[int, int] | None = None
     if "width" in data or "height" in data or ctx.norm:
@@ -132,7 +154,11 @@ def build(
             )
             continue
         bad = False
-        t = a.get("type", "bbox")
+        # Point cloud vector labels have no default type (a 2-D bbox means nothing there).
+        t = a.get("type", "" if three_d else "bbox")
+        if three_d and t not in SHAPES_3D:
+            errors.append(RowError(loc, f"annotations[{i}].type", *type_problem(t or None)))
+            continue
         allowed = ANN_KEYS_OF_TYPE.get(t) if type(t) is str else None
         if allowed is not None:
             if not a.keys() <= allowed:
@@ -185,6 +211,19 @@ def build(
                 o: dict[str, Any] = {}
             else:
                 o = {"category_id": cid, "type": "cuboid", **cub}
+        elif three_d:
+            p3 = a.get("points")
+            res3 = (
+                check_points3d(p3, t)
+                if p3 is not None
+                else (None, R_MISSING, f"a {t} needs points")
+            )
+            if type(res3) is tuple:
+                bad = True
+                errors.append(
+                    RowError(loc, where(f"annotations[{i}].points", res3), res3[1], res3[2])
+                )
+            o = {"category_id": cid, "type": t, "points": res3}
         else:
             field, pts = shape_points(a, t, fmt, norm)
             if type(pts) is tuple:
@@ -278,8 +317,10 @@ def bad_keys(
 def assemble(ctx: Context, anns: Sequence[Ann]) -> Built | Problem:
     """Checked annotations → (attributes, derived score, filtered, scores dropped),
     or the first label-level problem."""
-    # One kind per label: cuboids or 2-D shapes, as the task type says.
-    if anns:
+    # One kind per label: cuboids or 2-D shapes, as the task type says. Point cloud
+    # vector labels hold 3-D shapes and cuboids side by side.
+    three_d = ctx.kind in KINDS_3D
+    if anns and not three_d:
         want = ctx.kind
         first_cuboid = anns[0].cuboid if want is None else want == "pointcloud-cuboid"
         for i, a in enumerate(anns):
@@ -318,7 +359,8 @@ def assemble(ctx: Context, anns: Sequence[Ann]) -> Built | Problem:
     else:
         out = [{"id": n, **a.out} for n, a in enumerate(kept, 1)]
     cuboid = ctx.kind == "pointcloud-cuboid" or (ctx.kind is None and bool(anns) and anns[0].cuboid)
-    label: dict[str, Any] = {"format_version": "0.2" if cuboid else "0.1", "annotations": out}
+    version = FORMAT_VERSION_3D if three_d else "0.2" if cuboid else "0.1"
+    label: dict[str, Any] = {"format_version": version, "annotations": out}
     score = derive_score([a.score for a in kept if a.score is not None], ctx.options.score_from)
     dropped = ctx.osa is None and any(a.score is not None for a in anns)
     return Built(label, score, filtered, dropped)
