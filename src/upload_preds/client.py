@@ -26,6 +26,14 @@ and :meth:`SegmentsClient.check_key`) retry transient failures themselves
 exponential backoff and full jitter, honouring ``Retry-After``: a single 503
 while paging 100 pages of samples must not stop a run before it starts.
 
+Those retried reads are paced when the client has a ``pacer`` (a
+:class:`~upload_preds.ratecontrol.Pacer`): each attempt first reserves a slot,
+a success and a 429 are reported to it, so many concurrent reads (name
+lookups, the guard's label reads, see :mod:`upload_preds.fanout`) keep
+``--rate`` and slow down together when throttled. During an upload the
+engine lends the client its own pacer, so the guard's refreshes and the PUTs
+share one rate.
+
 Listings (:meth:`SegmentsClient.iter_samples`) page until an empty page or a
 404 "Invalid page.", never stopping on a short page (a server may cap the page
 size), and halve the page size on a 502. A 2xx answer whose body is the
@@ -85,6 +93,7 @@ from pydantic import SecretStr
 from yarl import URL
 
 from upload_preds.errors import UsageError
+from upload_preds.ratecontrol import Pacer
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -306,6 +315,7 @@ class SegmentsClient:
         allow_insecure_http: bool = False,
         gzip_threshold: int = GZIP_THRESHOLD,
         retries: int = 6,
+        pacer: Pacer | None = None,
     ) -> None:
         parts = urlsplit(api_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -328,6 +338,8 @@ class SegmentsClient:
         self.connect_timeout = connect_timeout
         self.gzip_threshold = gzip_threshold
         self.retries = retries
+        #: Paces the retried reads (see the module docstring); None: unpaced.
+        self.pacer = pacer
         self._session: aiohttp.ClientSession | None = None
         # Asset files go to a presigned storage URL with no API key: a session of their own.
         self._storage_session: aiohttp.ClientSession | None = None
@@ -458,19 +470,31 @@ class SegmentsClient:
         ``transient`` is the set of statuses retried."""
         attempt = 0
         while True:
+            pacer = self.pacer  # read each time: the engine lends its own during a run
+            if pacer is not None:
+                wait = pacer.reserve()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            retry_after: float | None = None
             try:
                 status, data, headers = await self._send(method, path, body)
             except TransportError:
                 if attempt >= self.retries:
                     raise
-                delay = None
+                status = 0
             else:
+                if pacer is not None and status < 400:
+                    pacer.on_success()
                 if status not in transient or attempt >= self.retries:
                     return status, data, headers
-                delay = parse_retry_after(headers.get("Retry-After"))
-            if delay is None:
-                delay = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
-            await asyncio.sleep(min(delay, _MAX_RETRY_AFTER))
+                retry_after = parse_retry_after(headers.get("Retry-After"))
+                if retry_after is not None:
+                    retry_after = min(retry_after, _MAX_RETRY_AFTER)
+            backoff = random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+            if pacer is not None and status == 429:
+                # Every read slows down (and, rate unknown yet, pauses for Retry-After).
+                pacer.on_throttled(retry_after, backoff)
+            await asyncio.sleep(retry_after if retry_after is not None else backoff)
             attempt += 1
 
     async def request_json(
@@ -712,6 +736,20 @@ class SegmentsClient:
             raise ApiError(
                 status, self._scrub(detail), method="POST", path=where, retry_after=retry_after
             )
+
+    async def find_label(self, sample_uuid: str, labelset: str) -> dict[str, Any] | None:
+        """``GET /labels/{uuid}/{labelset}/``, retried and paced like the other reads;
+        None when the sample has no label in that set (404)."""
+        path = self.label_path(sample_uuid, labelset)
+        try:
+            label = await self.request_json("GET", path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(label, dict):
+            raise ApiError(200, "the label is not a JSON object", method="GET", path=path)
+        return label
 
     async def get_label(self, sample_uuid: str, labelset: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.request_json(

@@ -24,7 +24,8 @@ How it works
   static ``protected`` set does the same for callers without a guard). The
   body is encoded once, with sorted keys: the same bytes are hashed for the
   journal and sent.
-* The guard stays fresh: a task calls :meth:`Guard.refresh` every
+* The guard stays fresh (its reads paced by the engine's pacer, lent to the
+  client for the run): a task calls :meth:`Guard.refresh` every
   ``refresh_interval`` seconds, and when the input is exhausted a last
   refresh runs while workers hold the remaining jobs (at most the queue, "the
   last batch") until it is done. Right before its PUT a worker asks the guard
@@ -409,6 +410,9 @@ class UploadEngine:
         )
         stop_wait = asyncio.create_task(self._stop_event.wait())
         pending: set[asyncio.Task[None]] = {feeder, *workers}
+        # The guard's refresh reads go through the client's pacer: lend it ours,
+        # so they and the PUTs share one rate and one reaction to 429s.
+        lent, self.client.pacer = self.client.pacer, self.pacer
         try:
             while pending:
                 done, _ = await asyncio.wait(
@@ -428,6 +432,7 @@ class UploadEngine:
             for task in leftovers:
                 task.cancel()
             await asyncio.gather(*leftovers, return_exceptions=True)
+            self.client.pacer = lent
             if self.journal is not None:
                 self.journal.flush()
             r = self.result
@@ -520,8 +525,8 @@ class UploadEngine:
                 self._skipped(held.job, SKIP_NOT_SENT)
         if self.guard is not None and self.guard.active:
             # The input is done: what is still queued is the last batch. One more
-            # look at the guard before it is sent (workers wait for it).
-            self._final_refresh = asyncio.create_task(self.guard.refresh())
+            # look at the guard before it is sent (workers wait for it), unfiltered.
+            self._final_refresh = asyncio.create_task(self.guard.refresh(final=True))
         for _ in range(self.config.concurrency):
             await queue.put(_END)
 

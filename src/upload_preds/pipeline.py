@@ -201,6 +201,10 @@ class Scan:
     #: labels), whose frame counts the preflight reads; bounded like ``names``.
     uuids: set[str] = field(default_factory=set)
     uuids_overflow: bool = False
+    #: The distinct ``sample_uuid`` values of all rows, for the guard (which reads
+    #: only the file's samples when they are few); bounded like ``names``.
+    sample_uuids: set[str] = field(default_factory=set)
+    sample_uuids_overflow: bool = False
 
 
 class Preparer:
@@ -342,6 +346,12 @@ class Preparer:
                     if isinstance(uuid, str) and uuid.strip():
                         if out.first_uuid is None:
                             out.first_uuid = uuid.strip()
+                        if not out.sample_uuids_overflow:
+                            # As written and trimmed: a converter may use either.
+                            out.sample_uuids.update({uuid, uuid.strip()})
+                            if len(out.sample_uuids) > MAX_LOOKUP_NAMES:
+                                out.sample_uuids_overflow = True
+                                out.sample_uuids = set()
                     elif isinstance(data.get("sample_name"), str):
                         out.uses_names = True
                         if not out.names_overflow:

@@ -32,10 +32,15 @@ that either returns what the upload needs or raises an error from
    adds later is protected too) is protected, and, when the journal holds
    records to check, each label's ``(label_status, updated_at)`` is kept so
    :meth:`Guard.confirms` can tell whether the label the journal says we
-   uploaded is still the one on the server. When the names were looked up
-   and no row names a sample by uuid, the guard reads only those samples
-   (``Guard(names=...)``: the same ``name__contains`` lookups with
-   ``labelset=``, paged to the end, snapshot and refreshes alike).
+   uploaded is still the one on the server. When the file's samples (rows
+   by uuid, plus the uuids its names and image keys resolved to) are few
+   against the dataset, by the same :func:`lookup_pays` rule, the guard
+   reads only their labels instead (``Guard(samples=...)``: one
+   ``GET /labels/{uuid}/{labelset}/`` each, 404 = no label, by
+   ``client.concurrency`` workers, paced; see :func:`guard_samples`), for
+   the snapshot and every refresh. Only those samples can be written, so
+   nothing protected is missed, and a label read whole shows any status,
+   one the platform adds later included.
 
 Every listing pages until an empty page or "Invalid page." (see
 :meth:`~upload_preds.client.SegmentsClient.iter_samples`), so a server that
@@ -43,12 +48,19 @@ caps the page size cannot hide samples.
 
 The guard during the run: the engine calls :meth:`Guard.refresh` every
 ``refresh_interval`` seconds and once more before the last batch is sent. A
-refresh is the listing filtered by ``label_status=`` (the known human
-statuses, plus any other status the snapshot met), so only the protected
-samples are transferred; a server that rejects the filter (400) gets the
-whole label set listing instead. Protection only grows during a run: a label
-once seen protected stays protected. A refresh that fails keeps the last
-snapshot and is tried again at the next interval.
+refresh reads the same samples' labels again (targeted guard), or is the
+listing filtered by ``label_status=`` (the known human statuses, plus any
+other status seen so far), so only the protected samples are transferred; a
+server that rejects the filter (400) gets the whole label set listing
+instead. A filter cannot name a status the platform adds later (the API has
+no "not PRELABELED/UNLABELED" filter), so every ``full_every``-th refresh,
+and the last one before the last batch, lists without it: a status first
+met there joins the filter. That costs little: the guard lists only when
+the file covers much of the dataset, so a page of 1,000 samples stands
+against 1,000 uploads. Protection only grows during a run: a label once
+seen protected stays protected. A refresh that fails keeps the last
+snapshot and is tried again at the next interval; the run's summary counts
+the failures and says when the last refresh succeeded.
 
 The remaining race, by design: a person who starts a label *after* the last
 refresh and *before* our PUT for that sample can have their label replaced
@@ -69,16 +81,16 @@ is a compiled dependency for an error message).
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import difflib
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from upload_preds.client import ApiError, ClientError, SegmentsClient, TransportError
 from upload_preds.errors import AuthError, SetupError
+from upload_preds.fanout import each
 from upload_preds.journal import Entry
 
 __all__ = [
@@ -93,6 +105,7 @@ __all__ = [
     "ensure_labelset",
     "fetch_sample_index",
     "get_dataset",
+    "guard_samples",
     "is_protected",
     "lookup_pays",
     "lookup_sample_index",
@@ -358,6 +371,24 @@ def lookup_pays(
     return 2 * rounds <= pages
 
 
+def guard_samples(
+    samples: Iterable[str | None] | None, samples_count: int | None, concurrency: int
+) -> set[str] | None:
+    """The samples the guard reads one by one, or None: it lists the label set.
+
+    ``samples`` are the uuids the file can write to (rows by uuid, and what
+    its names resolved to; None when the scan stopped counting them); an
+    unresolved name (None) writes nothing. Reading them costs one request
+    each, so the choice is :func:`lookup_pays`', the rule of the name lookups.
+    """
+    if samples is None:
+        return None
+    wanted = {s for s in samples if s is not None}
+    if not wanted:
+        return wanted  # nothing will be written: nothing to read
+    return wanted if lookup_pays(len(wanted), samples_count, concurrency) else None
+
+
 async def lookup_sample_index(
     client: SegmentsClient,
     dataset: str,
@@ -383,30 +414,11 @@ async def lookup_sample_index(
                 on_sample(sample)
 
     try:
-        await _each(client.concurrency, sorted({n.strip() for n in names if n.strip()}), look_up)
+        wanted = sorted({n.strip() for n in names if n.strip()})
+        await each(wanted, look_up, workers=min(client.concurrency, len(wanted)))
     except ClientError as exc:
         raise _setup_error(f"looking up sample names in {dataset}", exc) from None
     return index
-
-
-async def _each(workers: int, items: Sequence[str], job: Callable[[str], Awaitable[None]]) -> None:
-    """``job(item)`` for every item, by ``workers`` tasks sharing one iterator
-    (never one task per item); the first failure cancels the rest and is raised.
-    (Python 3.10 has no TaskGroup.)"""
-    todo = iter(items)
-
-    async def worker() -> None:
-        for item in todo:
-            await job(item)
-
-    tasks = [asyncio.ensure_future(worker()) for _ in range(max(1, min(workers, len(items))))]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def _summary(sample: dict[str, Any]) -> tuple[str, str, str | None] | None:
@@ -450,12 +462,12 @@ class Guard:
         overwrite: bool = False,
         refresh_interval: float = 180.0,
         per_page: int = 1000,
-        names: Iterable[str] | None = None,
+        samples: Iterable[str] | None = None,
     ) -> None:
         self.client = client
-        # Only these samples' labels (by name lookup) instead of every label set
-        # listing: set when the file names few samples and all of them by name.
-        self.names = sorted({n.strip() for n in names if n.strip()}) if names is not None else None
+        # Only these samples' labels (one GET each) instead of the label set
+        # listing: set when the file's samples are few against the dataset.
+        self.samples = sorted(set(samples)) if samples is not None else None
         self.dataset = dataset
         self.overwrite = overwrite
         self.refresh_interval = refresh_interval
@@ -463,6 +475,10 @@ class Guard:
         self.refreshes = 0
         self.refresh_failures = 0
         self.last_refresh_error: str | None = None
+        #: Wall clock of the last refresh that read every label set; None: none did.
+        self.last_refresh_ok: float | None = None
+        #: Every this many refreshes list without the status filter (see above).
+        self.full_every = 5
         self._sets: dict[str, _Snapshot] = {}
         self.started = time.time()  # entries recorded after this are this run's own
 
@@ -491,27 +507,20 @@ class Guard:
         return len(snap.protected)
 
     async def _list(self, snap: _Snapshot, labelset: str, statuses: list[str] | None) -> None:
-        if self.names is None:
+        if self.samples is None:
             async for sample in self.client.iter_samples(
                 self.dataset, labelset=labelset, label_status=statuses, per_page=self.per_page
             ):
                 self._note(snap, sample)
             return
 
-        async def look_up(name: str) -> None:
-            # Every sample whose name contains this one is noted: near names
-            # are not uploaded to, so protecting them too costs nothing.
-            async for sample in self.client.iter_samples(
-                self.dataset,
-                labelset=labelset,
-                label_status=statuses,
-                name__contains=name,
-                per_page=100,
-                ends_below=2,
-            ):
-                self._note(snap, sample)
+        async def read(uuid: str) -> None:
+            # The whole label, so any status shows (no filter can miss a new one).
+            label = await self.client.find_label(uuid, labelset)
+            if label is not None:
+                self._note(snap, {"uuid": uuid, "label": label})
 
-        await _each(self.client.concurrency, self.names, look_up)
+        await each(self.samples, read, workers=min(self.client.concurrency, len(self.samples)))
 
     @staticmethod
     def _note(snap: _Snapshot, sample: dict[str, Any]) -> None:
@@ -525,15 +534,22 @@ class Guard:
         if snap.labels is not None:
             snap.labels[uuid] = (status, stamp)
 
-    async def refresh(self) -> None:
-        """Add the labels people worked on since the last look (never raises)."""
+    async def refresh(self, *, final: bool = False) -> None:
+        """Add the labels people worked on since the last look (never raises).
+
+        ``final``: the last refresh before the last batch, unfiltered.
+        """
         if self.overwrite:
             return
+        self.refreshes += 1
+        unfiltered = final or self.refreshes % self.full_every == 0
+        failed = False
         for labelset, snap in self._sets.items():
             wanted = sorted(set(HUMAN_STATUSES) | snap.statuses)
             try:
                 try:
-                    await self._list(snap, labelset, wanted if snap.filter_works else None)
+                    filtered = snap.filter_works and not unfiltered
+                    await self._list(snap, labelset, wanted if filtered else None)
                 except ApiError as exc:
                     if exc.status != 400 or not snap.filter_works:
                         raise
@@ -542,8 +558,9 @@ class Guard:
             except ClientError as exc:
                 self.refresh_failures += 1
                 self.last_refresh_error = str(exc)
-                continue
-        self.refreshes += 1
+                failed = True
+        if not failed:
+            self.last_refresh_ok = time.time()
 
     def protected(self, sample_uuid: str, labelset: str) -> bool:
         """Must a label of this sample in ``labelset`` be left alone?"""

@@ -296,6 +296,14 @@ def _render_counts(console: Console, report: UploadReport) -> None:
         console.print(
             f"  {'elapsed':<{width}}  {report.elapsed_s:,.1f} s, {report.labels_per_s:,.1f} labels/s"
         )
+        if report.guard_refresh_failures:
+            # The guard ran on an older picture than planned: say how old.
+            last = report.guard_last_refresh or "none this run (the snapshot before it)"
+            console.print(
+                f"  [yellow]guard refreshes failed[/]: {report.guard_refresh_failures:,} "
+                f"(of {report.guard_refreshes:,} refreshes; last successful: {safe(last)}; "
+                f"last error: {safe(report.guard_refresh_error or '?')})"
+            )
     if failed:
         console.print("[bold red]Failed rows by reason[/]")
         for reason, n in c.failed.most_common():

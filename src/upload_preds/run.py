@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import os
 import signal
 import tempfile
@@ -60,7 +61,7 @@ from upload_preds.formats import FormatOptions
 from upload_preds.masks import CONTENT_URL_PREFIX, Bitmap
 from upload_preds.matching import MatchMode, key_stem
 from upload_preds.outputs import AtomicWriter, Named, label_record, refuse_clashing_outputs
-from upload_preds.pipeline import Preparer
+from upload_preds.pipeline import Preparer, Scan
 from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.readers import refuse_repeated_paths
@@ -163,6 +164,12 @@ class UploadReport:
     journal: str | None = None
     #: Things the user should know that are neither skips nor failures.
     warnings: list[str] = field(default_factory=list)
+    #: The guard's refreshes during the upload, those that failed, when the last
+    #: one that read every label set ended (UTC, ISO 8601), and the last error.
+    guard_refreshes: int = 0
+    guard_refresh_failures: int = 0
+    guard_last_refresh: str | None = None
+    guard_refresh_error: str | None = None
 
     @property
     def labels_per_s(self) -> float:
@@ -214,6 +221,16 @@ class UploadReport:
             "aborted": printable(self.aborted) if self.aborted is not None else None,
             "interrupted": self.interrupted,
             "warnings": [printable(w) for w in self.warnings],
+            "guard": {
+                "refreshes": self.guard_refreshes,
+                "refresh_failures": self.guard_refresh_failures,
+                "last_refresh": self.guard_last_refresh,
+                "last_error": (
+                    printable(self.guard_refresh_error)
+                    if self.guard_refresh_error is not None
+                    else None
+                ),
+            },
             "exit_code": int(self.exit_code),
         }
 
@@ -829,6 +846,7 @@ class Run:
         from upload_preds.client import SegmentsClient
         from upload_preds.journal import Journal
         from upload_preds.matching import Matcher
+        from upload_preds.ratecontrol import Pacer
 
         # Importing aiohttp takes 0.2-0.8 s here: start-up, not upload, so it is
         # kept out of the elapsed time and the labels/s of the summary.
@@ -843,6 +861,8 @@ class Run:
             timeout=s.timeout,
             allow_insecure_http=s.allow_insecure_http,
             retries=s.retries,
+            # The preflight's reads keep --rate too (the engine lends its own pacer later).
+            pacer=Pacer(s.rate),
         )
         self.report.api_url = client.api_url
         async with client:
@@ -895,7 +915,8 @@ class Run:
                     )
                     existing.add(ls)
                     self.plan(f"label set {ls!r} created")
-            guard_names: set[str] | None = None
+            count = info.raw.get("samples_count")
+            samples_count = count if isinstance(count, int) else None
             # Sequence datasets: each sample's frame count, from the listings below
             # and by uuid (sampleshape.py).
             # Point-cloud segmentation: each sample's point counts too (pointcounts.py).
@@ -905,20 +926,12 @@ class Run:
             if scan.uses_names:
                 # --match name with few names: one name__contains lookup each;
                 # stem/path (and image keys) need every name, so they page.
-                count = info.raw.get("samples_count")
                 lookup = (
                     self.inputs.match == "name"
                     and not scan.keys
                     and not scan.names_overflow
-                    and preflight.lookup_pays(
-                        len(scan.names),
-                        count if isinstance(count, int) else None,
-                        client.concurrency,
-                    )
+                    and preflight.lookup_pays(len(scan.names), samples_count, client.concurrency)
                 )
-                if lookup and scan.first_uuid is None:
-                    # Every row names its sample: the guard reads only those.
-                    guard_names = scan.names
                 if lookup:
                     self._index = await preflight.lookup_sample_index(
                         client, info.full_name, scan.names, on_sample=on_sample
@@ -947,19 +960,22 @@ class Run:
             if counted and shapes is not None:
                 self._point_counts = shapes.points
             if shapes is not None and prep.converter.sequence is not None:
-                count = info.raw.get("samples_count")
                 how = await fetch_shapes(
                     client,
                     info.full_name,
                     scan.uuids,
                     shapes,
                     rate=s.rate,
-                    samples_count=count if isinstance(count, int) else None,
+                    samples_count=samples_count,
                     everything=scan.uuids_overflow,
                 )
                 multi = isinstance(prep.converter.sequence, SensorRules)
                 prep.frames_of = shapes.sensor_frames if multi else shapes.frames
                 self.plan(f"frame counts: {len(shapes):,} sequence samples ({how})")
+            # The guard reads only the file's samples when they are few (same rule).
+            guard_samples = preflight.guard_samples(
+                self._file_samples(scan), samples_count, client.concurrency
+            )
             journal = Journal(s.state) if s.state is not None else Journal()
             self.report.journal = str(journal.path)
             # The journal knows a dataset by its identity, not by its URL alone.
@@ -967,7 +983,7 @@ class Run:
             with journal:
                 # The guard last: its snapshot is as fresh as the preflight allows.
                 await self._take_guard(
-                    client, info.full_name, labelsets, existing, journal, key, guard_names
+                    client, info.full_name, labelsets, existing, journal, key, guard_samples
                 )
                 self.plan(
                     f"journal: {journal.path} ({journal.count(key):,} labels recorded for "
@@ -978,6 +994,16 @@ class Run:
                 else:
                     await self._upload(prep, client, journal, key)
 
+    def _file_samples(self, scan: Scan) -> Iterator[str | None] | None:
+        """The uuids the file's rows can write to (None: too many to have counted)."""
+        if scan.sample_uuids_overflow or (scan.uses_names and scan.names_overflow):
+            return None
+        named = [*scan.names, *scan.keys]
+        if named and self._matcher is None:
+            return None
+        resolve = self._matcher.uuid_for if self._matcher is not None else None
+        return itertools.chain(scan.sample_uuids, map(resolve, named) if resolve else ())
+
     async def _take_guard(
         self,
         client: SegmentsClient,
@@ -986,12 +1012,14 @@ class Run:
         existing: set[str],
         journal: Journal,
         key: str,
-        names: set[str] | None = None,
+        samples: set[str] | None = None,
     ) -> None:
         from upload_preds import preflight
 
         s = self.settings
-        guard = self._guard = preflight.Guard(client, dataset, overwrite=s.overwrite, names=names)
+        guard = self._guard = preflight.Guard(
+            client, dataset, overwrite=s.overwrite, samples=samples
+        )
         if s.overwrite:
             self.plan("guard off (--overwrite): labels people worked on will be replaced")
         for ls in labelsets:
@@ -1061,6 +1089,14 @@ class Run:
         self.report.requests = result.requests
         self.report.throttled = result.throttled
         self.report.min_concurrency = result.min_concurrency
+        guard = self._guard
+        if guard is not None:
+            self.report.guard_refreshes = guard.refreshes
+            self.report.guard_refresh_failures = guard.refresh_failures
+            self.report.guard_refresh_error = guard.last_refresh_error
+            if guard.last_refresh_ok is not None:
+                when = time.gmtime(guard.last_refresh_ok)
+                self.report.guard_last_refresh = time.strftime("%Y-%m-%dT%H:%M:%SZ", when)
         if result.abort is not None:
             self._record_abort(result.abort)
 

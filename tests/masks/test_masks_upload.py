@@ -204,7 +204,9 @@ def test_asset_creation_is_retried(menv: MasksEnv) -> None:
          "annotations": [{"id": 1, "category": "car"}, {"id": 2, "category": "road"}]}
         for n in ("a", "b", "c")
     ]  # fmt: skip
-    menv.sandbox.set_faults(Faults(error_rate=0.5), seed=3)
+    # The seed fixes which requests fail; the guard's last refresh (unfiltered since
+    # issue 12) takes one more draw, so seed 3 no longer failed an asset POST.
+    menv.sandbox.set_faults(Faults(error_rate=0.5), seed=4)
     res = menv.run(menv.write_rows(rows))
     menv.sandbox.set_faults(Faults(), seed=3)
     report = res.report()

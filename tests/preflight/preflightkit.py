@@ -8,8 +8,10 @@
   samples gets ``max_page`` (as a platform that caps ``per_page`` does), a
   listing asking for more than ``fail_above`` answers 502 (a gateway that
   gives up on large pages), and ``rename`` maps label statuses in listing
-  answers (to play a status the platform adds later). It counts the
-  listing requests and the page sizes asked for.
+  and label answers (to play a status the platform adds later). It counts
+  the listing requests and the page sizes asked for, and the label reads
+  (``GET /labels/{uuid}/{labelset}/``) by sample uuid. ``fail_from``: the
+  listing requests from that one on (counting from 1) answer 503.
 * :class:`Cli` runs ``python -m upload_preds`` as a subprocess (real exit
   codes and stderr) against a URL, with its own journal file.
 
@@ -104,8 +106,10 @@ class CappingProxy:
     max_page: int | None = None
     fail_above: int | None = None
     rename: dict[str, str] = field(default_factory=dict)
+    fail_from: int | None = None
     listings: list[int] = field(default_factory=list)  # per_page asked, per listing request
     queries: list[dict[str, str]] = field(default_factory=list)  # each listing's query
+    label_reads: list[str] = field(default_factory=list)  # sample uuid of each label GET
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -140,10 +144,15 @@ class CappingProxy:
         assert self._session is not None
         query = dict(request.query)
         listing = request.method == "GET" and request.path.endswith("/samples/")
+        label_read = request.method == "GET" and request.path.startswith("/labels/")
+        if label_read:
+            self.label_reads.append(request.path.split("/")[2])
         if listing:
             asked = int(query.get("per_page", "1000"))
             self.listings.append(asked)
             self.queries.append(dict(query))
+            if self.fail_from is not None and len(self.queries) >= self.fail_from:
+                return web.json_response({"detail": "Service unavailable."}, status=503)
             if self.fail_above is not None and asked > self.fail_above:
                 return web.json_response({"detail": "Bad gateway."}, status=502)
             if self.max_page is not None:
@@ -166,13 +175,13 @@ class CappingProxy:
                 for k, v in resp.headers.items()
                 if k.lower() in ("content-type", "content-encoding", "retry-after")
             }
-        if listing and self.rename and status == 200:
-            samples = orjson.loads(body)
-            for s in samples:
-                label = s.get("label")
+        if (listing or label_read) and self.rename and status == 200:
+            answer = orjson.loads(body)
+            labels = [s.get("label") for s in answer] if listing else [answer]
+            for label in labels:
                 if isinstance(label, dict) and label.get("label_status") in self.rename:
                     label["label_status"] = self.rename[label["label_status"]]
-            body = orjson.dumps(samples)
+            body = orjson.dumps(answer)
             out_headers.pop("Content-Encoding", None)
         return web.Response(status=status, body=body, headers=out_headers)
 

@@ -125,3 +125,59 @@ def test_confirms_only_a_label_unchanged_since_we_wrote_it(server: ScriptServer)
         "written this run": True,
         "label set not listed": False,
     }
+
+
+def test_a_status_first_seen_mid_run_is_caught_by_an_unfiltered_refresh(
+    server: ScriptServer,
+) -> None:
+    # The server filters honestly: a status the filter does not name never shows.
+    listed = [sample("a", "PRELABELED"), sample("b", "PRELABELED")]
+    server.script = pages(listed)
+
+    async def flow(guard: Guard) -> list[bool]:
+        await guard.snapshot("gt", keep_labels=False)
+        listed[0] = sample("a", "SOME_NEW_STATUS")  # the platform added it mid-run
+        seen = []
+        for _ in range(guard.full_every):
+            await guard.refresh()
+            seen.append(guard.protected("a", "gt"))
+        listed[1] = sample("b", "ANOTHER_NEW_STATUS")
+        await guard.refresh(final=True)  # the last refresh before the last batch
+        seen.append(guard.protected("b", "gt"))
+        await guard.refresh()  # the new status joined the filter
+        return seen
+
+    seen = with_guard(server.url, flow)
+    assert seen == [False] * 4 + [True, True]
+    last = [s.query.get("label_status", "") for s in server.requests()][-1]
+    assert "SOME_NEW_STATUS" in last.split(",")
+
+
+def test_confirms_from_label_reads(server: ScriptServer) -> None:
+    labels = {
+        "same": {"label_status": "PRELABELED", "updated_at": STAMP},
+        "edited": {"label_status": "PRELABELED", "updated_at": "2026-03-04T09:00:00.000000Z"},
+        "promoted": {"label_status": "LABELED", "updated_at": STAMP},
+    }
+
+    def script(seen: Seen) -> Reply:
+        uuid = seen.path.split("/")[2]
+        if uuid in labels:
+            return Reply(200, {"sample_uuid": uuid, **labels[uuid]})
+        return Reply(404, {"detail": "Not found."})
+
+    server.script = script
+    before = time.time() - 60
+    ours = Entry(b"d" * 16, before, "PRELABELED", STAMP)
+
+    async def main() -> tuple[dict[str, bool], bool]:
+        async with SegmentsClient(server.url, API_KEY, retries=0) as client:
+            guard = Guard(client, "o/d", samples=[*labels, "gone"])
+            await guard.snapshot("gt", keep_labels=True)
+            confirmed = {u: guard.confirms(u, "gt", ours) for u in [*labels, "gone"]}
+            return confirmed, guard.protected("promoted", "gt")
+
+    confirmed, promoted = asyncio.run(main())
+    assert confirmed == {"same": True, "edited": False, "promoted": False, "gone": False}
+    assert promoted
+    assert all(s.path.startswith("/labels/") for s in server.requests())

@@ -27,6 +27,10 @@ the column get it added and filled when opened). The review page's search and
 sorting read them through ``Store.review`` (:mod:`.review_index`), an
 in-memory index this store's writes keep in step.
 
+The sample list's ``name__contains`` filter reads a trigram index of the
+names (:mod:`.name_index`), not every sample; the store indexes what it
+inserts, and on open whatever was inserted into the file behind its back.
+
 Seeding uses ``INSERT OR IGNORE`` everywhere: reseeding an existing database
 neither duplicates nor overwrites anything that is already there.
 """
@@ -45,6 +49,7 @@ from typing import Any
 import orjson
 
 from upload_preds.sandbox.manifest import Manifest
+from upload_preds.sandbox.name_index import NameIndex
 from upload_preds.sandbox.review_index import ReviewQueries
 from upload_preds.sandbox.search import category_counts
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, TaskSpec
@@ -281,6 +286,8 @@ class Store:
         self._sample_ds: dict[str, DatasetInfo] = {}
         #: The review page's search over an index this store keeps in step.
         self.review = ReviewQueries(conn, self.dataset_of_sample)
+        #: ``name__contains`` by a trigram index, not a scan (see name_index.py).
+        self.names = NameIndex(conn)
         self._load_datasets()
         if path != ":memory:":
             self._checkpointer = _Checkpointer(path)
@@ -299,6 +306,11 @@ class Store:
         if self._conn.in_transaction:
             self._conn.execute("COMMIT")
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The store's connection, for diagnostics only (query plans, VM step counts)."""
+        return self._conn
+
     def rollback(self) -> None:
         """Undo every write since the last commit (after a failed COMMIT)."""
         if self._conn.in_transaction:
@@ -306,6 +318,7 @@ class Store:
         # The caches may hold what was just undone.
         self.review.clear()
         self._sample_ds.clear()
+        self.names.forget()
 
     def close(self) -> None:
         self.commit()
@@ -425,6 +438,7 @@ class Store:
                             ),
                         )
                         counts[3] += cur.rowcount
+            self.names.catch_up()
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -471,15 +485,18 @@ class Store:
         offset: int,
     ) -> list[tuple[Any, ...]]:
         """Sample rows followed by the label columns of ``labelset`` (NULLs when unlabeled)."""
-        sql = [f"SELECT {SAMPLE_COLS}, {LABEL_COLS} FROM samples s "]
+        indexed = self.names.candidates(name_contains) if name_contains else None
+        source, params = indexed if indexed is not None else ("FROM samples s ", [])
+        sql = [f"SELECT {SAMPLE_COLS}, {LABEL_COLS} ", source]
         sql.append("LEFT JOIN labels l ON l.sample_uuid = s.uuid AND l.labelset = ? ")
-        params: list[Any] = [labelset]
+        params.append(labelset)
         if sort == "gt_label__updated_at":
             sql.append("LEFT JOIN labels g ON g.sample_uuid = s.uuid AND g.labelset = ? ")
             params.append("ground-truth")
         sql.append("WHERE s.dataset_id = ? ")
         params.append(ds.id)
         if name_contains:
+            # Also on the index's candidates: the answer is exactly the scan's.
             sql.append("AND instr(s.name, ?) > 0 ")
             params.append(name_contains)
         if statuses is not None:
@@ -537,6 +554,7 @@ class Store:
         if cur.rowcount:
             self._sample_ds[sample_uuid] = ds
             self.review.sample_added(ds, sample_uuid, name)
+            self.names.catch_up()
         return bool(cur.rowcount)
 
     def sample_by_name(self, ds: DatasetInfo, name: str) -> tuple[Any, ...] | None:
