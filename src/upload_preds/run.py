@@ -965,7 +965,6 @@ class Run:
                     info.full_name,
                     scan.uuids,
                     shapes,
-                    rate=s.rate,
                     samples_count=samples_count,
                     everything=scan.uuids_overflow,
                 )

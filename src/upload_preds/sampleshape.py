@@ -10,9 +10,10 @@ has ``sensors[].attributes.frames`` with the sensor's ``name`` and ``task_type``
 sample listings the preflight already pages or looks up (their samples carry
 ``attributes``: :meth:`SampleShapes.add` is the listing's ``on_sample``), and
 for samples only known by uuid by :func:`fetch_shapes`: ``GET /samples/{uuid}/``
-run by a fixed pool of ``client.concurrency`` workers sharing one iterator and
-one :class:`~upload_preds.ratecontrol.Pacer` (``--rate``), as uploads are: never
-one by one, never one task per sample. When that would take more round trips
+run by ``client.concurrency`` workers sharing one iterator
+(:func:`upload_preds.fanout.each`) and paced by the client's own
+:class:`~upload_preds.ratecontrol.Pacer` (``--rate``), as every preflight read
+is: never one by one, never one task per sample. When that would take more round trips
 than paging the dataset's listing once, the listing is paged instead.
 
 Offline (no dataset) ``--frames N`` gives the count
@@ -22,13 +23,12 @@ converter takes the highest frame index seen + 1 (the plan says so).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from upload_preds.errors import SetupError
+from upload_preds.fanout import each
 from upload_preds.pointcounts import counts_of
-from upload_preds.ratecontrol import Pacer
 
 if TYPE_CHECKING:
     from upload_preds.client import SegmentsClient
@@ -125,7 +125,6 @@ async def fetch_shapes(
     uuids: Iterable[str],
     shapes: SampleShapes,
     *,
-    rate: float | None = None,
     samples_count: int | None = None,
     everything: bool = False,
 ) -> str:
@@ -150,39 +149,22 @@ async def fetch_shapes(
                 hint="check --api-url and the dataset, then rerun",
             ) from None
         return f"paged the sample list of {dataset}"
-    pacer = Pacer(rate)
-    pending = iter(todo)
+    async def read(uuid: str) -> None:
+        # Paced by the client's pacer (--rate, shared with the engine's PUTs).
+        try:
+            sample = await client.get_sample(uuid)
+        except ApiError as exc:
+            if exc.status == 404:
+                return
+            raise
+        if isinstance(sample, dict):
+            shapes.add({**sample, "uuid": sample.get("uuid", uuid)})
 
-    async def worker() -> None:
-        for uuid in pending:
-            delay = pacer.reserve()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                sample = await client.get_sample(uuid)
-            except ApiError as exc:
-                if exc.status == 404:
-                    continue
-                raise
-            if isinstance(sample, dict):
-                shapes.add({**sample, "uuid": sample.get("uuid", uuid)})
-
-    tasks = [
-        asyncio.ensure_future(worker()) for _ in range(max(1, min(client.concurrency, len(todo))))
-    ]
     try:
-        await asyncio.gather(*tasks)
+        await each(todo, read, workers=min(client.concurrency, len(todo)))
     except ClientError as exc:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         raise SetupError(
             f"reading sample frame counts from {dataset} failed: {exc}",
             hint="check --api-url and the dataset, then rerun",
         ) from None
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
     return f"read {len(todo):,} samples by uuid ({min(client.concurrency, len(todo))} at a time)"
