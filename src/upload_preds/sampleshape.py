@@ -149,6 +149,7 @@ async def fetch_shapes(
                 hint="check --api-url and the dataset, then rerun",
             ) from None
         return f"paged the sample list of {dataset}"
+
     async def read(uuid: str) -> None:
         # Paced by the client's pacer (--rate, shared with the engine's PUTs).
         try:
