@@ -125,6 +125,17 @@ def suggest_key(key: Any, allowed: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def unknown_field(
+    key: Any, allowed: Iterable[str], what: str = "unknown field", hint: str | None = None
+) -> str:
+    """The message of a key no rule knows: ``what``, the known keys, and ``hint`` (by
+    default the closest known key, if any)."""
+    known = sorted(allowed)
+    return f"{what} (known: {', '.join(known)})" + (
+        suggest_key(key, known) if hint is None else hint
+    )
+
+
 def store_score(o: dict[str, Any], name: str, score: Any) -> Err | None:
     """Put an annotation's score into its attributes under ``name`` (copying the map)."""
     attrs = o.get("attributes")

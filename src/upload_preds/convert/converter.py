@@ -39,7 +39,7 @@ from upload_preds.convert.checks import (
     is_num,
     num_err,
     short,
-    suggest_key,
+    unknown_field,
     valid_labelset,
     valid_ref,
 )
@@ -114,10 +114,7 @@ def convert_row(ctx: Context, data: Any, loc: Location) -> LabelJob | list[RowEr
                         loc,
                         str(k),
                         R_UNKNOWN_FIELD,
-                        "unknown field (known: "
-                        + ", ".join(sorted(KNOWN_ROW_KEYS))
-                        + ")"
-                        + suggest_key(k, KNOWN_ROW_KEYS),
+                        unknown_field(k, KNOWN_ROW_KEYS),
                     )
                 )
     uuid, name = _sample(data, loc, errors)

@@ -48,7 +48,7 @@ from upload_preds.convert.checks import (
     R_UNKNOWN_FIELD,
     checked_image_attributes,
     short,
-    suggest_key,
+    unknown_field,
 )
 from upload_preds.convert.context import Built, Context, Family
 from upload_preds.convert.csvrows import input_order, label_failed
@@ -228,10 +228,7 @@ def _frame_row(rules: FrameRules, record: Record, errors: list[RowError]) -> _Fr
                     loc,
                     str(k),
                     R_UNKNOWN_FIELD,
-                    "unknown field of a frame row (known: "
-                    + ", ".join(sorted(allowed))
-                    + ")"
-                    + suggest_key(k, allowed),
+                    unknown_field(k, allowed, "unknown field of a frame row"),
                 )
             )
     index = data.get("frame")

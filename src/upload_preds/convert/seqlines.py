@@ -30,7 +30,7 @@ from upload_preds.convert.checks import (
     R_UNKNOWN_FIELD,
     checked_image_attributes,
     short,
-    suggest_key,
+    unknown_field,
     valid_labelset,
     valid_ref,
 )
@@ -205,17 +205,14 @@ def _json_line(
             hint = (
                 "; a sequence label's score comes from its objects' scores (--score-from)"
                 if k == "score"
-                else suggest_key(k, ROW_KEYS)
+                else None
             )
             errors.append(
                 RowError(
                     loc,
                     str(k),
                     R_UNKNOWN_FIELD,
-                    "unknown field in a sequence row (known: "
-                    + ", ".join(sorted(ROW_KEYS))
-                    + ")"
-                    + hint,
+                    unknown_field(k, ROW_KEYS, "unknown field in a sequence row", hint),
                 )
             )
     row_frame: int | None = None
