@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from upload_preds.models import ImageAttributes, ObjectAttributes, _Doc, _RowBase
+from upload_preds.labelmodels import ImageAttributes, ObjectAttributes
+from upload_preds.rowschema import _Doc, _RowBase
 
 __all__ = ["MaskFrameRow", "PointLabelsAnnotation", "PointLabelsRow"]
 

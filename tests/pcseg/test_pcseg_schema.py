@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from upload_preds.convert import bitmaps, pcseg, segsequences
-from upload_preds.models import row_json_schema
 from upload_preds.pcsegschema import MaskFrameRow, PointLabelsAnnotation, PointLabelsRow
+from upload_preds.rowschema import row_json_schema
 
 
 def test_schema_lists_the_rows() -> None:
