@@ -31,8 +31,8 @@ The sample list's ``name__contains`` filter reads a trigram index of the
 names (:mod:`.name_index`), not every sample; the store indexes what it
 inserts, and on open whatever was inserted into the file behind its back.
 
-Seeding uses ``INSERT OR IGNORE`` everywhere: reseeding an existing database
-neither duplicates nor overwrites anything that is already there.
+Seeding (:mod:`.seeding`) uses ``INSERT OR IGNORE`` everywhere: reseeding an
+existing database neither duplicates nor overwrites anything that is already there.
 
 The tables, the column lists and the row shapes the routes share are in
 :mod:`.schema`.
@@ -66,6 +66,7 @@ from upload_preds.sandbox.schema import (
     SeedResult,
     counts_json,
 )
+from upload_preds.sandbox.seeding import insert_manifest
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, TaskSpec
 
 
@@ -255,76 +256,10 @@ class Store:
     def seed(self, manifest: Manifest) -> SeedResult:
         """Add what the manifest has and the db lacks, in one transaction."""
         conn = self._conn
-        counts = [0, 0, 0, 0]
         now = now_iso()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for d in manifest.datasets:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO datasets "
-                    "(owner, name, description, task_type, task_attributes, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        d.owner,
-                        d.name,
-                        d.description,
-                        d.task_type,
-                        orjson.dumps(d.task_attributes).decode(),
-                        now,
-                    ),
-                )
-                counts[0] += cur.rowcount
-                did = conn.execute(
-                    "SELECT id FROM datasets WHERE owner = ? AND name = ?", (d.owner, d.name)
-                ).fetchone()[0]
-                for ls_name, ls_desc in d.labelsets:
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO labelsets (dataset_id, name, description, created_at)"
-                        " VALUES (?, ?, ?, ?)",
-                        (did, ls_name, ls_desc, now),
-                    )
-                    counts[1] += cur.rowcount
-                for s in d.samples:
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO samples (uuid, dataset_id, name, attributes, "
-                        "metadata, priority, readme, created_at, created_by) "
-                        "VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)",
-                        (
-                            s.uuid,
-                            did,
-                            s.name,
-                            orjson.dumps(s.attributes).decode(),
-                            orjson.dumps(s.metadata).decode(),
-                            s.priority,
-                            now,
-                            USERNAME,
-                        ),
-                    )
-                    if cur.rowcount == 0:
-                        # Already there (same uuid or same name): its labels are
-                        # whatever the db has; the manifest does not overwrite.
-                        continue
-                    counts[2] += 1
-                    for lab in s.labels:
-                        attrs = orjson.dumps(lab.attributes).decode()
-                        cur = conn.execute(
-                            "INSERT OR IGNORE INTO labels (sample_uuid, labelset, label_status, "
-                            "attributes, score, created_at, created_by, updated_at, updated_by, "
-                            "counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                s.uuid,
-                                lab.labelset,
-                                lab.label_status,
-                                attrs,
-                                lab.score,
-                                now,
-                                lab.created_by,
-                                now,
-                                lab.created_by,
-                                counts_json(attrs),
-                            ),
-                        )
-                        counts[3] += cur.rowcount
+            counts = insert_manifest(conn, manifest, now)
             self.names.catch_up()
             conn.execute("COMMIT")
         except BaseException:
@@ -335,7 +270,7 @@ class Store:
         self._sample_ds.clear()
         self.review.clear()
         self._load_datasets()
-        return SeedResult(*counts)
+        return counts
 
     # -- samples -------------------------------------------------------------------
 
