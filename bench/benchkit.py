@@ -9,7 +9,9 @@ finds this module without an install.
   wall time, CPU time and peak RSS, the last two from ``os.wait4``'s rusage of
   that child alone (started by a small launcher, so that the benchmark's own
   size is not counted in); :func:`peak_rss_mib` is the peak RSS of the calling
-  process (for a benchmark that measures itself in a fresh child).
+  process (for a benchmark that measures itself in a fresh child);
+  :data:`ORJSON_FLOOR` and :func:`dry_run_command` are the two sides of a
+  dry run's ratio.
 * Timing in one process: :func:`best_of`, :func:`median_of`, :func:`mean_of`,
   and :func:`paired`, which times a floor and the work alternately on each
   chunk, so that a neighbour's burst on a shared machine hits both halves of a
@@ -148,6 +150,21 @@ def peak_rss_mib() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+#: The floor of reading a JSONL file, run as ``python -c ORJSON_FLOOR FILE``:
+#: ``orjson.loads`` of every line, what any reader of the file must at least do.
+ORJSON_FLOOR = """
+import sys, orjson
+with open(sys.argv[1], 'rb') as f:
+    for line in f:
+        orjson.loads(line)
+"""
+
+
+def dry_run_command(path: Path, *flags: str) -> list[str]:
+    """``upload-preds PATH --dry-run --quiet FLAGS`` as a child process runs it."""
+    return [sys.executable, "-m", "upload_preds", str(path), "--dry-run", "--quiet", *flags]
 
 
 # -- timing ---------------------------------------------------------------------------------
