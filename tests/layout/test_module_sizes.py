@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "upload_preds"
 MODULE_LINES = 650
 CLASS_LINES = 450
 #: Modules past the limit, to be split (not to grow further without a split).
-LARGE_MODULES = {"pipeline.py", "cli.py", "engine.py", "client.py"}
+LARGE_MODULES = {"pipeline.py", "cli.py", "engine.py"}
 #: Classes past the limit, to be split.
 LARGE_CLASSES = {"Preparer", "UploadEngine", "SegmentsClient"}
 
