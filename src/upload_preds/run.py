@@ -143,7 +143,7 @@ class Run:
         self._index: preflight.SampleIndex | None = None
         self._matcher: Matcher | None = None
         #: A sample's point counts by uuid (point-cloud segmentation datasets).
-        self._point_counts: Callable[[str | None], int | list[int] | None] | None = None
+        self._point_counts: Callable[[str | None], pointcounts.Counts | None] | None = None
         self._guard: preflight.Guard | None = None
         self.categories: Categories | None = None
         self._started = time.monotonic()
