@@ -521,3 +521,52 @@ def test_a_segmentation_sensors_frame_rules(tmp_path: Path) -> None:
     res = convert(conv, [{**row, "track_id": 3}], tmp_path / "r.jsonl", frames)
     assert isinstance(res, list)
     assert (res[0].field, res[0].reason) == ("track_id", "unknown field")
+
+
+def test_csv_lines_of_a_segmentation_sensor(tmp_path: Path) -> None:
+    _write_mask(tmp_path / "m0.png", _mask_ids(0))
+    frames = {n: f for n, (_, f) in RIG.items()}
+
+    def line(**cells: str) -> tuple[str, dict[str, str]]:
+        return ("csv", {**dict.fromkeys(CSV_HEADER, ""), "sample_name": "s", **cells})
+
+    mask = line(sensor="camera-seg", frame="0", mask_path="m0.png", mask_kind="class")
+    cuboid = line(
+        sensor="lidar", frame="0", track_id="1", category="car", yaw="0", x="1", y="2", z="0"
+    )
+    cuboid[1].update(length="4", width="2", height="1.5")
+    conv = rig_converter()
+    job = csv_convert(conv, [mask, cuboid], tmp_path / "rows.csv", frames)
+    assert isinstance(job, LabelJob), job
+    sdk_check(TT, job.attributes)
+    seg = job.attributes["sensors"][3]["attributes"]
+    # mask_kind class: the pixel values are category ids, each one object (track).
+    assert [(a["id"], a["category_id"]) for a in seg["frames"][0]["annotations"]] == [
+        (1, 1),
+        (2, 2),
+    ]
+    assert len(job.extra["assets"]) == 1
+    # A frame's column filled in an object's line is an error, not dropped; so is a frame
+    # line's bad frame cell; each names its column.
+    cuboid[1]["mask_path"] = "m0.png"
+    bad_frame = line(sensor="lidar-seg", frame="two", point_labels_path="x.label")
+    res = csv_convert(conv, [mask, cuboid, bad_frame], tmp_path / "rows.csv", frames)
+    assert isinstance(res, list)
+    assert (res[1].field, res[1].reason) == ("mask_path", "bad CSV columns")
+    assert "column mask_path is for the frame lines of segmentation" in res[1].message
+    assert (res[2].field, res[2].message) == ("frame", "should be a whole number from 0, got 'two'")
+
+
+def csv_convert(
+    conv: Converter, lines: list[tuple[str, dict[str, str]]], file: Path, frames: Any
+) -> LabelJob | list[RowError]:
+    items = []
+    key = None
+    for i, (fmt, cells) in enumerate(lines, start=2):
+        loc = Location(str(file), i)
+        k = conv.sequence_key(Record(loc, fmt, cells))  # type: ignore[arg-type]
+        assert isinstance(k, str), k
+        key = k
+        items.append((loc, {"c": cells, "t": fmt}))
+    assert key is not None
+    return conv.convert_sequence(key, items, frames)

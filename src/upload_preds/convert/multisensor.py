@@ -22,6 +22,14 @@ How a label is made:
   (:meth:`~upload_preds.sampleshape.SampleShapes.sensor_frames`; else ``--frames N``,
   else the sensor's highest frame index + 1). Track ids are per sensor: the same
   track id in two sensors is two objects.
+* A segmentation sensor (point-cloud or image segmentation sequence) takes one
+  row per frame, as its single-dataset form does: ``point_labels_path`` or
+  ``mask_path`` with ``frame`` (:func:`.segsequences.assemble`, so
+  ``--category-map``, ``--point-labels-kind`` and ``--points`` apply to it as
+  to that form). Its frames' bitmaps become the label's assets (uploaded,
+  with retries, before the label; the journal's hash names their contents);
+  its point counts are checked per frame against the sample's
+  ``metadata.point_count`` of that sensor (:mod:`upload_preds.pointcounts`).
 * The label's score is ``--score-from`` over the kept objects of all sensors;
   if any line fails, the whole label fails and every line gets one error (its
   own, or "line N of the same label failed"), as for any sequence label.

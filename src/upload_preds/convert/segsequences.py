@@ -4,10 +4,14 @@
 In these datasets a row is one *frame* of a label: ``{"sample_name", "frame",
 "point_labels_path"}`` (a per-point label file, as for single point clouds,
 :mod:`.pcseg`) or ``{"sample_name", "frame", "mask_path", "mask_kind",
-"annotations"}`` (an id image, as for single images, :mod:`.bitmaps`). The
-pipeline groups the rows of one (sample, label set) as it groups every
-sequence dataset's rows (:mod:`upload_preds.seqgroups`, bounded memory) and
-hands each group to :func:`convert_sequence` with the sample's frame count.
+"annotations"}`` (an id image, as for single images, :mod:`.bitmaps`); a
+CSV/TSV line has the same fields as columns (:func:`csv_row`; ``annotations``
+a JSON cell). The pipeline groups the rows of one (sample, label set) as it
+groups every sequence dataset's rows (:mod:`upload_preds.seqgroups`, bounded
+memory) and hands each group to :func:`convert_sequence` with the sample's
+frame count. :func:`assemble` is the label without its job: a segmentation
+sensor of a multi-sensor label (:mod:`.multisensor`, rows with ``sensor``) is
+made by it too, with that sensor's categories and frame count.
 
 Each row is checked on its own by the single-frame family, with a context
 whose task type is the frame's (every single-label rule and message applies,
@@ -68,6 +72,8 @@ ROW_KEYS: dict[str, frozenset[str]] = {
     "pointcloud-segmentation": _COMMON | {"point_labels_path", "annotations"},
     "segmentation-bitmap": _COMMON | {"mask_path", "mask_kind", "annotations"},
 }
+#: The field a frame row adds in a multi-sensor dataset: its sensor (convert/multisensor.py).
+SENSOR_FIELD = "sensor"
 R_DUPLICATE_FRAME = "duplicate frame"
 _NAMES = {
     "pointcloud-segmentation-sequence": "point cloud segmentation sequence",
@@ -254,7 +260,7 @@ def _frame_row(rules: FrameRules, record: Record, errors: list[RowError]) -> _Fr
         return None
     allowed = ROW_KEYS[rules.frame_kind]
     if rules.sensor is not None:  # a sensor of a multi-sensor label: rows name it
-        allowed = allowed | {"sensor"}
+        allowed = allowed | {SENSOR_FIELD}
     for k in data:
         if k not in allowed:
             what_k = "unknown column of a frame line" if csv else "unknown field of a frame row"
