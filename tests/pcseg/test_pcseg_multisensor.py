@@ -570,3 +570,71 @@ def csv_convert(
         items.append((loc, {"c": cells, "t": fmt}))
     assert key is not None
     return conv.convert_sequence(key, items, frames)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+LEARNING_MAP = (
+    Path(__file__).resolve().parents[2] / "sample_data" / "semantickitti_learning_map.json"
+)
+
+
+def readme_example() -> tuple[list[str], list[str]]:
+    """The JSON rows and the CSV lines of the README's "Segmentation sensors" example."""
+    text = README.read_text()
+    start = text.index("#### Segmentation sensors")
+    section = text[start : text.index("\n### ", start)]
+    block = [ln[4:] for ln in section.splitlines() if ln.startswith("    ")]
+    rows = [ln for ln in block if ln.startswith("{")]
+    first = block.index(next(ln for ln in block if ln.startswith("sample_name,sensor")))
+    csv_block = []
+    for ln in block[first:]:
+        if not ln.startswith(("sample_name", "scene_07")):
+            break
+        csv_block.append(ln)
+    return rows, csv_block
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_the_readmes_rig_example_converts(tmp_path: Path, fmt: str) -> None:
+    rows, lines = readme_example()
+    assert len(rows) == 4
+    assert len(lines) == 5
+    (tmp_path / "rig.jsonl").write_text("\n".join(rows) + "\n")
+    (tmp_path / "rig.csv").write_text("\n".join(lines) + "\n")
+    # The files the example names: two sweeps of car/person/road points, one mask.
+    for f in (0, 1):
+        scan = make_scan([(40, 0, 300), (10, 1, 80), (30, 2, 20), (0, 0, 10)], seed=f)
+        write_label(tmp_path / "labels" / "scene_07" / f"{f:06d}.label", scan)
+    ids = np.zeros((H, W), np.int64)
+    ids[2:6, 2:6], ids[7:10, 8:12] = 1, 2
+    _write_mask(tmp_path / "masks" / "scene_07" / "0.png", ids)
+    cats = [{"id": 1, "name": "car"}, {"id": 2, "name": "person"}, {"id": 3, "name": "road"}]
+    sensors = {
+        "lidar": "pointcloud-cuboid-sequence",
+        "lidar-seg": "pointcloud-segmentation-sequence",
+        "camera-seg": "image-segmentation-sequence",
+    }
+    ta = {"categories": cats, "sensors": [{"name": n, "task_type": t} for n, t in sensors.items()]}
+    (tmp_path / "rig.json").write_text(json.dumps({"task_type": TT, "task_attributes": ta}))
+    res = run_cli(
+        [f"rig.{fmt}", "--categories", "rig.json", "--category-map", str(LEARNING_MAP)]
+        + ["--output-labels", "out.jsonl"],
+        env=cli_env("http://127.0.0.1:9/", ""),
+        cwd=tmp_path,
+    )
+    assert res.code == 0, res.stderr
+    (label,) = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    attrs = label["attributes"]
+    sdk_check(TT, attrs)
+    lidar_seg = attrs["sensors"][1]["attributes"]
+    assert [len(f["point_annotations"]) for f in lidar_seg["frames"]] == [410, 410]
+    # SemanticKITTI ids are tracks: car instance 1 is 65,546 in both sweeps; road is 40.
+    assert {(a["id"], a["category_id"]) for a in lidar_seg["frames"][1]["annotations"]} == {
+        (40, 3),
+        (65546, 1),
+        (131102, 2),
+    }
+    camera = attrs["sensors"][2]["attributes"]["frames"][0]
+    assert [(a["id"], a["category_id"]) for a in camera["annotations"]] == [(1, 1), (2, 2)]
+    png = (tmp_path / camera["segmentation_bitmap"]["url"]).read_bytes()
+    assert (_ids_of_png(png) == ids).all()
