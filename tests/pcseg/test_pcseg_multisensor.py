@@ -617,8 +617,15 @@ def test_the_readmes_rig_example_converts(tmp_path: Path, fmt: str) -> None:
     ta = {"categories": cats, "sensors": [{"name": n, "task_type": t} for n, t in sensors.items()]}
     (tmp_path / "rig.json").write_text(json.dumps({"task_type": TT, "task_attributes": ta}))
     res = run_cli(
-        [f"rig.{fmt}", "--categories", "rig.json", "--category-map", str(LEARNING_MAP)]
-        + ["--output-labels", "out.jsonl"],
+        [
+            f"rig.{fmt}",
+            "--categories",
+            "rig.json",
+            "--category-map",
+            str(LEARNING_MAP),
+            "--output-labels",
+            "out.jsonl",
+        ],
         env=cli_env("http://127.0.0.1:9/", ""),
         cwd=tmp_path,
     )
