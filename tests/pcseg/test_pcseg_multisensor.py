@@ -36,6 +36,7 @@ from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.records import LabelJob, Location, Record, RowError
 from upload_preds.sandbox import SandboxHandle, start_sandbox
+from upload_preds.sandbox.faults import Faults
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "convert"))
 from convkit import sdk_check
@@ -355,6 +356,20 @@ def test_a_rigs_segmentation_sensors_round_trip(
     assert res.code == 0, res.stderr
     assert "labels uploaded  1" in res.stderr
     check_scene(read_back(sandbox, "scene-1"), files["scene-1"], camera=fmt == "jsonl")
+
+
+def test_masks_and_labels_get_through_server_errors(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """A third of all requests (asset creations, the masks' posts, label PUTs) fail with a
+    5xx: every mask is uploaded with the engine's retries, then its label."""
+    files = {s: scene_files(tmp_path, s, seed=5 * i) for i, s in enumerate(SCENES)}
+    write_jsonl(tmp_path / "rows.jsonl", [r for s in SCENES for r in scene_rows(s)])
+    sandbox.set_faults(Faults(error_rate=0.3), seed=3)
+    res = upload(sandbox, tmp_path, "rows.jsonl", "--json")
+    sandbox.set_faults(Faults(), seed=None)
+    assert res.code == 0, res.stderr
+    assert res.report()["retries"] > 0
+    for scene in SCENES:
+        check_scene(read_back(sandbox, scene), files[scene])
 
 
 def test_the_dry_run_plans_one_label_per_scene(sandbox: SandboxHandle, tmp_path: Path) -> None:
