@@ -10,6 +10,7 @@ says, counted here with numpy independently of the converter: distinct
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import segments.typing as st
+from PIL import Image
 
 from clikit import cli_env, run_cli
 
@@ -69,6 +71,18 @@ def write_label(path: Path, values: np.ndarray[Any, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     values.astype("<u4").tofile(path)
     return path
+
+
+def write_mask(path: Path, ids: np.ndarray[Any, Any]) -> None:
+    """An id image (8-bit grey, pixel value = id), as a model writes a frame's mask."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(ids.astype(np.uint8), "L").save(path)
+
+
+def ids_of_png(png: bytes) -> np.ndarray[Any, Any]:
+    """The ids of an uploaded bitmap: R + 256 G + 65536 B per pixel."""
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(np.int64)
+    return a[..., 0] + 256 * a[..., 1] + 65536 * a[..., 2]
 
 
 def expected_category(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -16,7 +16,6 @@ failures file with its own ``_error``.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 import uuid
@@ -27,8 +26,15 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from pcsegkit import CATEGORIES, CLASS_MAP, check_label, make_scan, write_label
-from PIL import Image
+from pcsegkit import (
+    CATEGORIES,
+    CLASS_MAP,
+    check_label,
+    ids_of_png,
+    make_scan,
+    write_label,
+    write_mask,
+)
 from segments import SegmentsClient
 
 from clikit import Result, cli_env, run_cli, write_jsonl
@@ -159,16 +165,6 @@ def _mask_ids(f: int) -> np.ndarray[Any, Any]:
     return ids
 
 
-def _write_mask(path: Path, ids: np.ndarray[Any, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(ids.astype(np.uint8), "L").save(path)
-
-
-def _ids_of_png(png: bytes) -> np.ndarray[Any, Any]:
-    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(np.int64)
-    return a[..., 0] + 256 * a[..., 1] + 65536 * a[..., 2]
-
-
 MASK_ANNS = [{"id": 1, "category": "car"}, {"id": 2, "category": "person"}]
 SCAN_FRAMES = (0, 2)  # frame 1 of the LiDAR segmentation sensor has no row
 MASK_FRAMES = (0, 1, 3)
@@ -183,7 +179,7 @@ def scene_files(tmp: Path, scene: str, seed: int) -> dict[str, Any]:
     masks = {}
     for f in MASK_FRAMES:
         masks[f] = _mask_ids(f)
-        _write_mask(tmp / scene / f"m{f}.png", masks[f])
+        write_mask(tmp / scene / f"m{f}.png", masks[f])
     return {"scans": scans, "masks": masks}
 
 
@@ -324,7 +320,7 @@ def check_scene(attrs: dict[str, Any], files: dict[str, Any], camera: bool = Tru
         ]
         r = httpx.get(frame["segmentation_bitmap"]["url"])
         r.raise_for_status()
-        assert (_ids_of_png(r.content) == ids).all()
+        assert (ids_of_png(r.content) == ids).all()
 
 
 # -- through the sandbox -----------------------------------------------------------------
@@ -351,7 +347,7 @@ def test_a_rigs_segmentation_sensors_round_trip(
     assert "labels uploaded  0" in res.stderr
     # One changed mask: that scene's label (and its bitmaps) is sent again, only it.
     files["scene-1"]["masks"][3][0, 0] = 2
-    _write_mask(tmp_path / "scene-1" / "m3.png", files["scene-1"]["masks"][3])
+    write_mask(tmp_path / "scene-1" / "m3.png", files["scene-1"]["masks"][3])
     res = upload(sandbox, tmp_path, f"rows.{fmt}")
     assert res.code == 0, res.stderr
     assert "labels uploaded  1" in res.stderr
@@ -539,7 +535,7 @@ def test_a_segmentation_sensors_frame_rules(tmp_path: Path) -> None:
 
 
 def test_csv_lines_of_a_segmentation_sensor(tmp_path: Path) -> None:
-    _write_mask(tmp_path / "m0.png", _mask_ids(0))
+    write_mask(tmp_path / "m0.png", _mask_ids(0))
     frames = {n: f for n, (_, f) in RIG.items()}
 
     def line(**cells: str) -> tuple[str, dict[str, str]]:
@@ -622,7 +618,7 @@ def test_the_readmes_rig_example_converts(tmp_path: Path, fmt: str) -> None:
         write_label(tmp_path / "labels" / "scene_07" / f"{f:06d}.label", scan)
     ids = np.zeros((H, W), np.int64)
     ids[2:6, 2:6], ids[7:10, 8:12] = 1, 2
-    _write_mask(tmp_path / "masks" / "scene_07" / "0.png", ids)
+    write_mask(tmp_path / "masks" / "scene_07" / "0.png", ids)
     cats = [{"id": 1, "name": "car"}, {"id": 2, "name": "person"}, {"id": 3, "name": "road"}]
     sensors = {
         "lidar": "pointcloud-cuboid-sequence",
@@ -659,4 +655,4 @@ def test_the_readmes_rig_example_converts(tmp_path: Path, fmt: str) -> None:
     camera = attrs["sensors"][2]["attributes"]["frames"][0]
     assert [(a["id"], a["category_id"]) for a in camera["annotations"]] == [(1, 1), (2, 2)]
     png = (tmp_path / camera["segmentation_bitmap"]["url"]).read_bytes()
-    assert (_ids_of_png(png) == ids).all()
+    assert (ids_of_png(png) == ids).all()
