@@ -85,6 +85,39 @@ def ids_of_png(png: bytes) -> np.ndarray[Any, Any]:
     return a[..., 0] + 256 * a[..., 1] + 65536 * a[..., 2]
 
 
+def check_point_frame(
+    frame: dict[str, Any], raw: np.ndarray[Any, Any], tracks: dict[int, int]
+) -> None:
+    """A frame of a point-cloud segmentation sequence says what its file says, and each
+    object is a track whose category stays that of ``tracks`` (filled over the frames)."""
+    anns = frame["annotations"]
+    assert all(a["track_id"] == a["id"] and a["is_keyframe"] for a in anns)
+    plain = {
+        "format_version": frame["format_version"],
+        "annotations": [{"id": a["id"], "category_id": a["category_id"]} for a in anns],
+        "point_annotations": frame["point_annotations"],
+    }
+    check_label(plain, raw)
+    for a in anns:
+        assert tracks.setdefault(a["track_id"], a["category_id"]) == a["category_id"]
+
+
+def check_mask_frames(frames: list[dict[str, Any]], masks: dict[int, np.ndarray[Any, Any]]) -> None:
+    """Each masked frame's objects (ids 1 car and 2 person, tracks of the same id) and its
+    uploaded bitmap, downloaded and compared pixel by pixel."""
+    import httpx
+
+    for f, ids in masks.items():
+        frame = frames[f]
+        assert [(a["id"], a["track_id"], a["category_id"]) for a in frame["annotations"]] == [
+            (1, 1, 1),
+            (2, 2, 2),
+        ]
+        r = httpx.get(frame["segmentation_bitmap"]["url"])
+        r.raise_for_status()
+        assert (ids_of_png(r.content) == ids).all()
+
+
 def expected_category(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Every point's category id by CLASS_MAP (0: unlabeled), from the file alone."""
     out = np.zeros(raw.size, dtype=np.int64)

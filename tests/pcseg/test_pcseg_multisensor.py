@@ -29,7 +29,8 @@ import pytest
 from pcsegkit import (
     CATEGORIES,
     CLASS_MAP,
-    check_label,
+    check_mask_frames,
+    check_point_frame,
     ids_of_png,
     make_scan,
     write_label,
@@ -298,29 +299,12 @@ def check_scene(attrs: dict[str, Any], files: dict[str, Any], camera: bool = Tru
             assert frame["annotations"] == []
             assert not any(ids)
             continue
-        anns = frame["annotations"]
-        assert all(a["track_id"] == a["id"] and a["is_keyframe"] for a in anns)
-        plain = {
-            "format_version": frame["format_version"],
-            "annotations": [{"id": a["id"], "category_id": a["category_id"]} for a in anns],
-            "point_annotations": ids,
-        }
-        check_label(plain, files["scans"][f])  # --category-map applied, per point
-        for a in anns:
-            assert tracks.setdefault(a["track_id"], a["category_id"]) == a["category_id"]
+        check_point_frame(frame, files["scans"][f], tracks)  # --category-map, per point
     masks = sensors["camera-seg"]["attributes"]
     sdk_check("image-segmentation-sequence", masks)
     assert len(masks["frames"]) == RIG["camera-seg"][1]
     assert masks["frames"][2]["annotations"] == []
-    for f, ids in files["masks"].items():
-        frame = masks["frames"][f]
-        assert [(a["id"], a["track_id"], a["category_id"]) for a in frame["annotations"]] == [
-            (1, 1, 1),
-            (2, 2, 2),
-        ]
-        r = httpx.get(frame["segmentation_bitmap"]["url"])
-        r.raise_for_status()
-        assert (ids_of_png(r.content) == ids).all()
+    check_mask_frames(masks["frames"], files["masks"])
 
 
 # -- through the sandbox -----------------------------------------------------------------

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pcsegkit
 import pytest
@@ -26,7 +25,8 @@ import segments.typing as st
 from pcsegkit import (
     CATEGORIES,
     CLASS_MAP,
-    check_label,
+    check_mask_frames,
+    check_point_frame,
     ids_of_png,
     make_scan,
     write_label,
@@ -132,17 +132,7 @@ def test_pointcloud_sequence_round_trip(sandbox: SandboxHandle, tmp_path: Path) 
             assert len(attrs["frames"]) == FRAMES
             tracks: dict[int, int] = {}
             for f, raw in files.items():
-                frame = attrs["frames"][f]
-                anns = frame["annotations"]
-                assert all(a["track_id"] == a["id"] and a["is_keyframe"] for a in anns)
-                plain = {
-                    "format_version": frame["format_version"],
-                    "annotations": [{"id": a["id"], "category_id": a["category_id"]} for a in anns],
-                    "point_annotations": frame["point_annotations"],
-                }
-                check_label(plain, raw)
-                for a in anns:  # an object keeps its track (and category) in every frame
-                    assert tracks.setdefault(a["track_id"], a["category_id"]) == a["category_id"]
+                check_point_frame(attrs["frames"][f], raw, tracks)
             # The same (class, instance) in two frames is one track.
             assert len(tracks) == 7
 
@@ -279,15 +269,7 @@ def test_image_segmentation_sequence_uploads_each_frames_bitmap(
     st.ImageSequenceSegmentationLabelAttributes.model_validate(attrs)
     assert len(attrs["frames"]) == FRAMES
     assert attrs["frames"][2]["annotations"] == []
-    for f, ids in masks.items():
-        frame = attrs["frames"][f]
-        assert [(a["id"], a["track_id"], a["category_id"]) for a in frame["annotations"]] == [
-            (1, 1, 1),
-            (2, 2, 2),
-        ]
-        r = httpx.get(frame["segmentation_bitmap"]["url"])
-        r.raise_for_status()
-        assert (ids_of_png(r.content) == ids).all()
+    check_mask_frames(attrs["frames"], masks)
     # A rerun with the same masks sends nothing; a changed frame sends the label again.
     code, stderr = upload(sandbox, tmp_path, "test/videos")
     assert code == 0, stderr
