@@ -640,3 +640,22 @@ def test_the_readmes_rig_example_converts(tmp_path: Path, fmt: str) -> None:
     assert [(a["id"], a["category_id"]) for a in camera["annotations"]] == [(1, 1), (2, 2)]
     png = (tmp_path / camera["segmentation_bitmap"]["url"]).read_bytes()
     assert (ids_of_png(png) == ids).all()
+
+
+def test_csv_lines_of_a_single_segmentation_sequence(tmp_path: Path) -> None:
+    """The frame columns serve a plain segmentation sequence dataset too (no sensor)."""
+    write_label(tmp_path / "s" / "0.label", make_scan(seed=2))
+    cats = Categories.from_task_attributes(
+        {"categories": CATEGORIES}, "pointcloud-segmentation-sequence"
+    )
+    conv = Converter(ConvertOptions(class_map=CLASS_MAP), cats)
+    cells = {"sample_name": "s", "frame": "1", "point_labels_path": "s/0.label", "mask_path": ""}
+    job = csv_convert(conv, [("csv", cells)], tmp_path / "rows.csv", 3)
+    assert isinstance(job, LabelJob), job
+    sdk_check("pointcloud-segmentation-sequence", job.attributes)
+    assert [len(f["annotations"]) for f in job.attributes["frames"]] == [0, 7, 0]
+    # A column of another form is named, not dropped.
+    res = csv_convert(conv, [("csv", {**cells, "sensor": "lidar"})], tmp_path / "r.csv", 3)
+    assert isinstance(res, list)
+    assert (res[0].field, res[0].reason) == ("sensor", "unknown field")
+    assert res[0].message.startswith("unknown column of a frame line (known: ")
