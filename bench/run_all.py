@@ -28,6 +28,7 @@ ORDER = [
     "mot",
     "sequences",
     "multisensor",
+    "multisensor_seg",
     "preflight",
     "sandbox",
     "upload",

@@ -63,7 +63,7 @@ class JobStream:
         self.index: preflight.SampleIndex | None = None
         self.matcher: Matcher | None = None
         #: A sample's point counts by uuid (point-cloud segmentation datasets).
-        self.point_counts: Callable[[str | None], int | list[int] | None] | None = None
+        self.point_counts: Callable[[str | None], pointcounts.Counts | None] | None = None
         self.dataset: str | None = None
         #: Set by an interrupt: the stream ends before the next item.
         self.stopping = False

@@ -49,7 +49,7 @@ class Target:
     index: preflight.SampleIndex | None = None
     matcher: Matcher | None = None
     #: A sample's point counts by uuid (point-cloud segmentation datasets).
-    point_counts: Callable[[str | None], int | list[int] | None] | None = None
+    point_counts: Callable[[str | None], pointcounts.Counts | None] | None = None
 
 
 async def find_target(
