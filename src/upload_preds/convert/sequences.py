@@ -24,7 +24,11 @@ How a group becomes a label:
    in range (the sample's frame count), a track keeps its category, and an
    object (frame, track) is given once: a second one is an error naming both
    lines, or with ``--on-duplicate last`` the later wins and a line whose
-   objects were all superseded is reported as superseded.
+   objects were all superseded is reported as superseded. :func:`assemble`
+   first tries one pass that gathers each frame's objects by track as it
+   checks them and gives up at the first broken rule; only then (or with
+   ``--on-duplicate last``) the checked way runs, which finds and words every
+   error. A property test holds the two to byte-identical labels.
 3. The frames: exactly as many as the sample has, empty ones included; an
    object's annotation is the frame family's, with ``id`` = ``track_id`` (one
    id per track across frames, as the platform numbers them, so ids are unique
