@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -95,10 +95,11 @@ class Assembled:
     kept_scores: list[float] = dataclasses.field(default_factory=list)
 
 
-_TRACK = attrgetter("track")
 _TRACK_ID = itemgetter("track_id")
 # (frame, track) as one int: frame * _TRACKS + track (track ids are <= INT_MAX).
 _TRACKS = INT_MAX + 1
+#: No category seen yet for a track (a category id may be None).
+_UNSEEN: Any = object()
 
 
 def _out_of_range(loc: Location, where: str, frame: int, frames: int) -> RowError:
@@ -222,52 +223,87 @@ def _assemble_passing(rules: FrameRules, lines: list[Line], frames: int | None) 
     )
 
 
+def _changes_category(
+    lines: list[Line], n: int, o: Obj, cid: Any, first: Any, category_line: dict[int, int]
+) -> RowError:
+    loc = lines[n].loc
+    return RowError(
+        loc,
+        f"{o.where}.category_id" if o.where else "category",
+        R_TRACK,
+        f"track {o.track} changes category: category id {cid} here, "
+        f"{first} at {_name(loc, lines[category_line[o.track]].loc)}; a "
+        "track keeps one category in every frame",
+    )
+
+
 def _assemble_checked(
     rules: FrameRules,
     lines: list[Line],
     frames: int | None,
     on_duplicate: str,
 ) -> Assembled | dict[int, RowError]:
-    """:func:`assemble` with every rule checked and worded, and ``--on-duplicate last``."""
-    bad: dict[int, RowError] = {}
+    """:func:`assemble` with every rule checked and worded, and ``--on-duplicate last``.
+
+    Also one pass over the objects: each frame's slot maps track → object, so a
+    second (frame, track) is found there and, with ``--on-duplicate last``, the last
+    one given is the one the slot keeps (superseded objects are rare: what they
+    change is worked out again only when there are some)."""
     ctx = rules.ctx
-    limit = frames if frames is not None else INT_MAX + 1
-    # One pass: frame range, a track keeps its category, an object (frame, track) once.
-    category: dict[int, tuple[Any, int]] = {}
-    seen: dict[tuple[int, int], Any] = {}  # (frame, track) → line, or (line, object)
+    if frames is None:
+        # The highest frame in range: one beyond is an error below, and takes no slot.
+        limit = INT_MAX + 1
+        top = -1
+        for line in lines:
+            for o in line.objects:
+                if top < o.frame < limit:
+                    top = o.frame
+            at_frame = line.image_attributes
+            if at_frame is not None and top < at_frame[0] < limit:
+                top = at_frame[0]
+        count = top + 1
+    else:
+        count = limit = frames
+    # One pass over the objects does the label's rules and places each object: a
+    # frame's slot maps track → object, so a second object (frame, track) is seen
+    # there (no (frame, track) tuples), and the last one given is the one kept.
+    slots: list[dict[int, Obj]] = [{} for _ in range(count)]
+    category: dict[int, Any] = {}  # track → its category id
+    category_line: dict[int, int] = {}  # track → the line that gave it first
+    cat_get = category.get
+    scores: list[float] = []  # of every placed object with one, in input order
+    add_score = scores.append
+    bad: dict[int, RowError] = {}
+    owner: dict[int, int] | None = None  # id(object) → line: made at a first duplicate
+    dead: set[int] = set()  # id() of objects superseded (--on-duplicate last)
     superseded_by: dict[int, int] = {}
-    dead: set[tuple[int, int]] = set()  # (line, object) positions superseded
     keep_last = on_duplicate == "last"
     for n, line in enumerate(lines):
-        k = -1
         for o in line.objects:
-            k += 1
             frame = o.frame
             track = o.track
+            cid = o.out.get("category_id")
+            first = cat_get(track, _UNSEEN)
+            if first is _UNSEEN:
+                category[track] = cid
+                category_line[track] = n
+            elif first != cid and frame < limit:  # out of range: that error comes first
+                bad.setdefault(n, _changes_category(lines, n, o, cid, first, category_line))
             if frame >= limit:
                 bad.setdefault(n, _out_of_range(line.loc, o.where, frame, limit))
-            cid = o.out.get("category_id")
-            first = category.get(track)
-            if first is None:
-                category[track] = (cid, n)
-            elif first[0] != cid:
-                bad.setdefault(
-                    n,
-                    RowError(
-                        line.loc,
-                        f"{o.where}.category_id" if o.where else "category",
-                        R_TRACK,
-                        f"track {track} changes category: category id {cid} here, "
-                        f"{first[0]} at {_name(line.loc, lines[first[1]].loc)}; a track keeps "
-                        "one category in every frame",
-                    ),
-                )
-            at = (frame, track)
-            prev = seen.get(at)
+                continue
+            score = o.score
+            if score is not None:
+                add_score(score)
+            slot = slots[frame]
+            prev = slot.get(track)
+            slot[track] = o
             if prev is not None:
+                if owner is None:
+                    owner = {id(p): m for m, ln in enumerate(lines) for p in ln.objects}
                 if keep_last:
-                    dead.add(prev)
-                    superseded_by[prev[0]] = n
+                    dead.add(id(prev))
+                    superseded_by[owner[id(prev)]] = n
                 else:
                     bad.setdefault(
                         n,
@@ -276,69 +312,59 @@ def _assemble_checked(
                             f"{o.where}.track_id" if o.where else "track_id",
                             R_DUPLICATE_OBJECT,
                             f"track {track} in frame {frame} is already given at "
-                            f"{_name(line.loc, lines[prev].loc)}; give each object once "
-                            "per frame, or pass --on-duplicate last to keep the last one",
+                            f"{_name(line.loc, lines[owner[id(prev)]].loc)}; give each object "
+                            "once per frame, or pass --on-duplicate last to keep the last one",
                         ),
                     )
-            # Which line has it; with keep_last also which object (to drop it).
-            seen[at] = (n, k) if keep_last else n
         at_frame = line.image_attributes
         if at_frame is not None and at_frame[0] >= limit:
             bad.setdefault(n, _out_of_range(line.loc, "", at_frame[0], limit))
     if bad:
         return bad
-    count = frames
-    if count is None:
-        top = -1
-        for line in lines:
-            for o in line.objects:
-                top = max(top, o.frame)
-            if line.image_attributes is not None:
-                top = max(top, line.image_attributes[0])
-        count = top + 1
-    per_frame: list[list[Obj]] = [[] for _ in range(count)]
     attrs: list[dict[str, Any] | None] = [None] * count
-    min_score = ctx.min_score
-    kept_scores: list[float] = []
-    filtered = 0
-    any_score = False
-    superseded: list[tuple[Location, Location]] = []
-    for n, line in enumerate(lines):
-        live = 0
-        for k, o in enumerate(line.objects):
-            if dead and (n, k) in dead:
-                continue
-            live += 1
-            if o.score is not None:
-                any_score = True
-                if min_score is not None and o.score < min_score:
-                    filtered += 1
-                    continue
-                kept_scores.append(o.score)
-            per_frame[o.frame].append(o)
+    for line in lines:
         if line.image_attributes is not None:
             f, ia = line.image_attributes
             attrs[f] = {**(attrs[f] or {}), **ia}
-        if line.objects and not live and n in superseded_by:
-            superseded.append((line.loc, lines[superseded_by[n]].loc))
-    fv = _fv(rules)
+    superseded: list[tuple[Location, Location]] = []
+    if dead:
+        # Superseded objects count for nothing: their scores are taken again without
+        # them, and a line all of whose objects were superseded is reported.
+        scores = []
+        for n, line in enumerate(lines):
+            live = 0
+            for o in line.objects:
+                if id(o) in dead:
+                    continue
+                live += 1
+                if o.score is not None:
+                    scores.append(o.score)
+            if line.objects and not live and n in superseded_by:
+                superseded.append((line.loc, lines[superseded_by[n]].loc))
+    min_score = ctx.min_score
+    # ``not s < min_score``: exactly the objects --min-score does not drop.
+    kept_scores = scores if min_score is None else [s for s in scores if not s < min_score]
+    fv = "0.2" if rules.frame_kind.startswith("pointcloud") else "0.1"
     out_frames: list[dict[str, Any]] = []
     for f in range(count):
-        objs = per_frame[f]
-        if len(objs) > 1:
-            objs.sort(key=_TRACK)
-        entry: dict[str, Any] = {
-            "format_version": fv,
-            "annotations": [o.out for o in objs],
-        }
+        slot = slots[f]
+        if min_score is None:
+            anns = [slot[t].out for t in sorted(slot)]
+        else:
+            anns = [
+                o.out
+                for o in map(slot.__getitem__, sorted(slot))
+                if o.score is None or not o.score < min_score
+            ]
+        entry: dict[str, Any] = {"format_version": fv, "annotations": anns}
         if attrs[f] is not None:
             entry["image_attributes"] = attrs[f]
         out_frames.append(entry)
     return Assembled(
         {"format_version": fv, "frames": out_frames},
         derive_score(kept_scores, ctx.options.score_from),
-        filtered,
-        ctx.osa is None and any_score,
+        len(scores) - len(kept_scores),
+        ctx.osa is None and bool(scores),
         superseded,
         kept_scores,
     )
