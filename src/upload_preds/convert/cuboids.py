@@ -25,6 +25,8 @@ def check_vec(v: Any, keys: tuple[str, ...], what: str) -> dict[str, float] | Er
     if type(v) is list:
         if len(v) != len(keys):
             return R_CUBOID, f"{what} should be {len(keys)} numbers, got {short(v)}"
+        if all(map(is_num, v)):  # the common case: no pairs made to check them one by one
+            return dict(zip(keys, v, strict=True))
         items = list(zip(keys, v, strict=True))
     elif type(v) is dict:
         if set(v) != set(keys):

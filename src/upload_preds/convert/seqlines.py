@@ -53,6 +53,10 @@ ROW_KEYS: Final = frozenset(
 #: The fields an annotation of a sequence row has beyond its frame type's.
 ANN_KEYS: Final = frozenset({"frame", "track_id", "is_keyframe"})
 
+#: What an annotation loses before its frame family checks it: the sequence fields
+#: and ``id`` (reported above when given: an object's id is its track_id).
+_NOT_FRAME_KEYS: Final = ANN_KEYS | {"id"}
+_ABSENT: Any = object()  # a field not given (None may be given)
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -259,9 +263,21 @@ def _json_line(
             stripped.append(a)  # the frame family reports it
             seq.append((0, 0, True))
             continue
-        frame: Any = a.get("frame", row_frame)
-        if "frame" in a:
-            frame = _index(a["frame"])
+        frame: Any = a.get("frame", _ABSENT)
+        if frame is _ABSENT:
+            frame = row_frame
+            if row_frame is None and "frame" not in data:
+                errors.append(
+                    RowError(
+                        loc,
+                        f"annotations[{i}].frame",
+                        R_MISSING,
+                        "missing: in a sequence dataset every object needs its frame "
+                        "(0-based), in the annotation or as the row's 'frame'",
+                    )
+                )
+        else:
+            frame = _index(frame)
             if frame is None:
                 errors.append(
                     RowError(
@@ -280,16 +296,6 @@ def _json_line(
                         f"frame {frame} differs from the row's frame {row_frame}; give one",
                     )
                 )
-        elif row_frame is None and "frame" not in data:
-            errors.append(
-                RowError(
-                    loc,
-                    f"annotations[{i}].frame",
-                    R_MISSING,
-                    "missing: in a sequence dataset every object needs its frame (0-based), "
-                    "in the annotation or as the row's 'frame'",
-                )
-            )
         track = a.get("track_id")
         tid = _index(track) if track is not None else None
         if track is None:
@@ -330,7 +336,7 @@ def _json_line(
                     "in a sequence an object's id is its track_id: drop 'id'",
                 )
             )
-        stripped.append({k: v for k, v in a.items() if k not in ANN_KEYS and k != "id"})
+        stripped.append({k: v for k, v in a.items() if k not in _NOT_FRAME_KEYS})
         seq.append((frame if type(frame) is int else 0, tid or 0, kf is not False))
     sensor = data.get("sensor")
     if sensor is not None and rules.sensor is None:
