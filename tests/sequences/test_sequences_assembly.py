@@ -277,34 +277,22 @@ def test_labels_are_those_the_previous_assembly_made(
             _same(rules, lines, frames, "error")
 
 
+def _box(frame: int, *objects: tuple[str, int]) -> dict[str, Any]:
+    anns = [{"category": c, "bbox": [1, 2, 3, 4], "track_id": t} for c, t in objects]
+    return {"sample_uuid": "u", "frame": frame, "annotations": anns}
+
+
 def test_errors_are_those_the_previous_assembly_gave() -> None:
+    """Out of range, a track changing category (also on a line out of range), an
+    object given twice: the same first error per line, worded the same."""
     rules = _rules("image-vector-sequence")
     rows = [
-        {
-            "sample_uuid": "u",
-            "frame": 9,
-            "annotations": [{"category": "car", "bbox": [1, 2, 3, 4], "track_id": 1}],
-        },
-        {
-            "sample_uuid": "u",
-            "frame": 0,
-            "annotations": [{"category": "bike", "bbox": [1, 2, 3, 4], "track_id": 1}],
-        },
-        {
-            "sample_uuid": "u",
-            "frame": 0,
-            "annotations": [{"category": "bike", "bbox": [1, 2, 3, 4], "track_id": 1}],
-        },
-        {
-            "sample_uuid": "u",
-            "frame": 1,
-            "annotations": [{"category": "car", "bbox": [1, 2, 3, 4], "track_id": 2}],
-        },
-        {
-            "sample_uuid": "u",
-            "frame": 12,
-            "annotations": [{"category": "car", "bbox": [1, 2, 3, 4], "track_id": 1}],
-        },
+        _box(9, ("car", 1)),
+        _box(0, ("bike", 1)),
+        _box(0, ("bike", 1), ("car", 3)),
+        _box(1, ("car", 2)),
+        _box(12, ("person", 2), ("car", 1)),
+        _box(2, ("car", 3), ("person", 3)),
     ]
     lines = _lines(rules, rows)
     for on_dup in ("error", "last"):
