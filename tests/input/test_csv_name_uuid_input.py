@@ -44,9 +44,7 @@ OTHER = "img_0005.jpg"
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     db = tmp_path_factory.mktemp("sandbox") / "sandbox.db"
-    handle = start_sandbox(
-        data={"datasets": [DEMO]}, db=db, api_key="sk-" + secrets.token_hex(8)
-    )
+    handle = start_sandbox(data={"datasets": [DEMO]}, db=db, api_key="sk-" + secrets.token_hex(8))
     yield handle
     handle.stop()
 
@@ -121,7 +119,8 @@ def test_name_and_uuid_lines_of_one_sample_are_one_label(
     # One PUT per sample: nothing was written over.
     assert puts(sandbox) == 2
     got = categories_on_server(sandbox, MIXED, labelset)
-    assert got is not None and sorted(got) == ["car", "cyclist", "pedestrian"]
+    assert got is not None
+    assert sorted(got) == ["car", "cyclist", "pedestrian"]
     assert categories_on_server(sandbox, OTHER, labelset) == ["truck"]
 
     # The journal knows the label: a rerun sends nothing.
@@ -169,5 +168,6 @@ def test_by_name_in_one_file_and_by_uuid_in_another_are_duplicates(
         assert got is None
     else:
         assert report["skipped_by_reason"]["superseded"] == 1
-        assert got is not None and sorted(got) == ["cyclist", "pedestrian"]
+        assert got is not None
+        assert sorted(got) == ["cyclist", "pedestrian"]
     assert categories_on_server(sandbox, OTHER, labelset) == ["truck"]
