@@ -113,3 +113,12 @@ def test_untracked_needs_format_mot(seq_env: SeqEnv) -> None:
     assert res.code == 2
     assert "--untracked is for --format mot" in res.stderr
     assert seq_env.sandbox.stats()["total_requests"] == 0
+
+
+def test_skip_on_a_file_of_only_detections_uploads_nothing(seq_env: SeqEnv) -> None:
+    path = write_det(seq_env, [line for line in LINES if ",-1," in line[:5]])
+    res = upload(seq_env, path, "--untracked", "skip", "--json")
+    assert res.code == 0, res.stderr
+    assert res.report()["counts"] == {"rows": 3, "uploaded": 0, "skipped": 3, "failed": 0}
+    assert not seq_env.has_label("vid-a")
+    assert seq_env.label_puts() == 0
