@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,20 +22,12 @@ from typing import Any
 
 import pytest
 import segments
+from inputkit import CATEGORY_IDS, DATASET, DEMO, UUIDS
 from segments.typing import ImageVectorLabelAttributes
 
 import upload_preds
-from upload_preds.convert.categories import Categories
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 
-ROOT = Path(__file__).resolve().parents[2]
-CATEGORIES_FILE = ROOT / "sample_data" / "categories.json"
-DEMO = json.loads((ROOT / "sample_data" / "dataset.json").read_text())["datasets"][0]
-DATASET = f"{DEMO['owner']}/{DEMO['name']}"
-UUIDS = {s["name"]: s["uuid"] for s in DEMO["samples"]}
-CATEGORY_IDS = {
-    name: cid for cid, name in Categories.from_file(CATEGORIES_FILE).names_by_id().items()
-}
 MIXED = "img_0022.jpg"  # named both ways
 OTHER = "img_0005.jpg"
 
