@@ -70,8 +70,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
-import orjson
-
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
 from upload_preds.convert.seqlines import looks_like_part
@@ -461,8 +459,7 @@ class Preparer:
         key = part[0]
         name = cells.get("sample_name")
         if name and (self.resolve is not None or name[0].isspace() or name[-1].isspace()):
-            group = LabelKey.of_group(key).resolved(self.resolve)
-            key = orjson.dumps([group.labelset, group.kind[0], group.ref]).decode()
+            key = LabelKey.of_group(key).resolved(self.resolve).group
         return key
 
     def _label_key(self, key: str, first: dict[str, Any]) -> str:
@@ -472,8 +469,8 @@ class Preparer:
         name = first.get("sample_name")
         if self.resolve is None or not name:
             return key
-        labelset, kind, _ = orjson.loads(key)
-        return key if kind == "n" else orjson.dumps([labelset, "n", name.strip()]).decode()
+        label = LabelKey.of_group(key)
+        return key if label.kind == "name" else LabelKey(label.labelset, "name", name.strip()).group
 
     def _groups(self, grouper: Grouper, dups: dict[str, list[Location]]) -> Iterator[Item]:
         """The labels (or failures, or superseded skips) of the grouped CSV records.
