@@ -212,14 +212,28 @@ class Grouper:
         # Formatting makes exact-size copies (see add()).
         self._push(key, loc, b'{"q":%b}' % orjson.dumps(objects), b"%b" % orjson.dumps(row))
 
+    def file_id(self, name: str) -> int:
+        """The number :meth:`push` takes for the file ``name`` (locations keep it)."""
+        fid = self._files.get(name)
+        if fid is None:
+            fid = self._files[name] = len(self._names)
+            self._names.append(name)
+        return fid
+
+    def push_compact(self, key: str, fid: int, line: int, objects: bytes, raw: bytes) -> None:
+        """:meth:`add_compact` of objects and a row already encoded (``objects`` a JSON
+        array, ``raw`` the row's line without its end: no tab or newline in it), at
+        line ``line`` of the file :meth:`file_id` numbered ``fid``."""
+        # Formatting makes an exact-size copy (see add()).
+        self._push_at(key, fid, line, b'{"q":%b}' % objects, raw)
+
     def _push(self, key: str, loc: Location, blob: bytes, raw: bytes | None) -> None:
+        self._push_at(key, self.file_id(loc.file), loc.line, blob, raw)
+
+    def _push_at(self, key: str, fid: int, line: int, blob: bytes, raw: bytes | None) -> None:
         if self._done:
             raise RuntimeError("Grouper.add() after groups()")
-        fid = self._files.get(loc.file)
-        if fid is None:
-            fid = self._files[loc.file] = len(self._names)
-            self._names.append(loc.file)
-        self._buf.append((key, fid, loc.line, blob, raw))
+        self._buf.append((key, fid, line, blob, raw))
         self.count += 1
         self._mem += len(blob) + len(key) + _ITEM_OVERHEAD
         if raw is not None:

@@ -38,6 +38,7 @@ import orjson
 
 from upload_preds.convert import Converter
 from upload_preds.convert.csvrows import input_order
+from upload_preds.convert.seqdecode import RowDecoder
 from upload_preds.convert.seqfast import Compact, fast_objects
 from upload_preds.convert.seqlines import FrameRules
 from upload_preds.convert.seqplan import plan_sequence
@@ -45,6 +46,7 @@ from upload_preds.dedupe import duplicate_message
 from upload_preds.gcpolicy import paused_gc
 from upload_preds.grouping import Grouper
 from upload_preds.labelkey import Resolve
+from upload_preds.readers import Take
 from upload_preds.records import Failure, LabelJob, Location, Notice, Record, RowError, Skip
 
 __all__ = ["SequenceGroups"]
@@ -87,6 +89,37 @@ class SequenceGroups:
         self._fast = rules if isinstance(rules, FrameRules) and rules.fast else None
         # sample_uuid → group key, for rows that name their sample by uuid alone.
         self._uuid_keys: dict[str, str] = {}
+
+    def taker(self, grouper: Grouper) -> Take | None:
+        """The reader's ``take`` for JSONL lines (see :mod:`upload_preds.readers.jsonl`):
+        a common row of a sample whose key is known goes into ``grouper`` straight
+        from its bytes (:class:`~upload_preds.convert.seqdecode.RowDecoder`), with the
+        line itself kept as its raw row. ``None`` when the dataset's rows have no
+        fast path."""
+        if self._fast is None:
+            return None
+        decode = RowDecoder(self._fast).decode
+        keys = self._uuid_keys
+        push = grouper.push_compact
+        file_id = grouper.file_id
+        last: list[Any] = [None, 0]  # the last file's name and id
+
+        def take(line: bytes, name: str, lineno: int) -> bool:
+            got = decode(line)
+            if got is None:
+                return False
+            key = keys.get(got[0])
+            if key is None:
+                return False  # a sample's first row: its key is made the full way
+            raw = line.rstrip(b"\r\n")
+            if b"\t" in raw:  # (the spill's separator; JSON may hold one as a space)
+                return False
+            if name is not last[0]:
+                last[0], last[1] = name, file_id(name)
+            push(key, last[1], lineno, got[1], raw)
+            return True
+
+        return take
 
     def add(self, record: Record, grouper: Grouper) -> Failure | Record | None:
         """Put ``record`` into ``grouper`` (None); a failure when it names no usable
