@@ -64,8 +64,8 @@ _PART_BITS: Final = 8
 _MAX_DEPTH: Final = 3
 _FILE_BUFFER: Final = 64 * 1024
 
-#: (key, file id, line, payload JSON, raw JSON kept unparsed or None).
-Item = tuple[str, int, int, bytes, bytes | None]
+#: (key, the item's line as spilled: see :meth:`Grouper.push_line`).
+Item = tuple[str, bytes]
 
 
 def key_order(key: str) -> tuple[int, str]:
@@ -160,12 +160,6 @@ class PartitionedSpill:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _with_raw(payload: dict[str, Any], raw: bytes | None) -> dict[str, Any]:
-    if raw is not None:
-        payload["j"] = raw
-    return payload
-
-
 class Grouper:
     """Collect ``(key, location, payload)`` items; yield them grouped by key.
 
@@ -182,6 +176,7 @@ class Grouper:
         self._limit = max_memory_bytes
         self._tmp_dir = tmp_dir
         self._buf: list[Item] = []
+        self._prefixes: dict[tuple[str, int], bytes] = {}
         self._mem = 0
         self._files: dict[str, int] = {}
         self._names: list[str] = []
@@ -201,67 +196,57 @@ class Grouper:
 
     def add(self, key: str, loc: Location, payload: dict[str, Any]) -> None:
         """Add one item to the group ``key``."""
-        # orjson.dumps returns bytes that keep its ~4 KiB working buffer
-        # (measured: 20k small payloads held 80 MB); a copy is exact-size.
-        self._push(key, loc, bytes(memoryview(orjson.dumps(payload))), None)
+        # (orjson.dumps returns bytes that keep its ~4 KiB working buffer; the
+        # line is formatted from them at once, an exact-size copy.)
+        self._push(key, self.file_id(loc.file), loc.line, orjson.dumps(payload), b"\n")
 
     def add_compact(self, key: str, loc: Location, objects: list[Any], row: Any) -> None:
         """Add ``{"q": objects}`` to the group ``key``, with ``row``'s JSON kept beside
         it unparsed: it comes back as the payload's ``"j"`` (bytes), for the caller to
         parse only if it needs it (sequence rows checked when read, seqgroups.py)."""
-        # Formatting makes exact-size copies (see add()).
-        self._push(key, loc, b'{"q":%b}' % orjson.dumps(objects), b"%b" % orjson.dumps(row))
+        blob = b'{"q":%b}' % orjson.dumps(objects)
+        self._push(key, self.file_id(loc.file), loc.line, blob, b"\t%b\n" % orjson.dumps(row))
 
     def file_id(self, name: str) -> int:
-        """The number :meth:`push` takes for the file ``name`` (locations keep it)."""
+        """The number a spilled line names the file ``name`` by (see :meth:`prefix`)."""
         fid = self._files.get(name)
         if fid is None:
             fid = self._files[name] = len(self._names)
             self._names.append(name)
         return fid
 
-    def push_compact(self, key: str, fid: int, line: int, objects: bytes, raw: bytes) -> None:
-        """:meth:`add_compact` of objects and a row already encoded (``objects`` a JSON
-        array, ``raw`` the row's line without its end: no tab or newline in it), at
-        line ``line`` of the file :meth:`file_id` numbered ``fid``."""
-        # Formatting makes an exact-size copy (see add()).
-        self._push_at(key, fid, line, b'{"q":%b}' % objects, raw)
+    def prefix(self, key: str, fid: int) -> bytes:
+        """The start of the lines of group ``key`` from file ``fid`` (:meth:`file_id`),
+        for :meth:`push_line`: ``b'[KEY JSON,FID,'``."""
+        return b"[%b,%d," % (orjson.dumps(key), fid)
 
-    def _push(self, key: str, loc: Location, blob: bytes, raw: bytes | None) -> None:
-        self._push_at(key, self.file_id(loc.file), loc.line, blob, raw)
-
-    def _push_at(self, key: str, fid: int, line: int, blob: bytes, raw: bytes | None) -> None:
+    def push_line(self, key: str, line: bytes) -> None:
+        """Add an item encoded by the caller: :meth:`prefix`, then the line number, a
+        comma, the payload's JSON and ``]``; then a newline, or a tab and a raw JSON
+        text without tab or newline that ends with a newline (see :meth:`add_compact`)."""
         if self._done:
             raise RuntimeError("Grouper.add() after groups()")
-        self._buf.append((key, fid, line, blob, raw))
+        self._buf.append((key, line))
         self.count += 1
-        self._mem += len(blob) + len(key) + _ITEM_OVERHEAD
-        if raw is not None:
-            self._mem += len(raw)
+        self._mem += len(line) + _ITEM_OVERHEAD
         if self._mem > self._limit:
             self._flush()
+
+    def _push(self, key: str, fid: int, line: int, blob: bytes, tail: bytes) -> None:
+        prefix = self._prefixes.get((key, fid))
+        if prefix is None:
+            # Each (key, file)'s start once per batch (rows of one label share it).
+            prefix = self._prefixes[key, fid] = self.prefix(key, fid)
+        self.push_line(key, b"%b%d,%b]%b" % (prefix, line, blob, tail))
 
     def _flush(self) -> None:
         if self._spill is None:
             self._spill = PartitionedSpill(
                 "upload-preds-group-", self._tmp_dir, self._limit // _EXPANSION
             )
-        dumps = orjson.dumps
-        encoded: dict[str, bytes] = {}  # each key's JSON once per batch
-
-        def lines() -> Iterator[tuple[str, bytes]]:
-            for key, fid, line, blob, raw in self._buf:
-                text = encoded.get(key)
-                if text is None:
-                    # Kept for the batch: an exact-size copy (see add()).
-                    text = encoded[key] = bytes(memoryview(dumps(key)))
-                if raw is None:
-                    yield key, b"[%b,%d,%d,%b]\n" % (text, fid, line, blob)
-                else:  # the raw JSON after a tab: JSON as orjson writes it has none
-                    yield key, b"[%b,%d,%d,%b]\t%b\n" % (text, fid, line, blob, raw)
-
-        self._spill.append(lines())
+        self._spill.append(self._buf)
         self._buf.clear()
+        self._prefixes.clear()
         self._mem = 0
 
     def groups(self) -> Iterator[tuple[str, list[tuple[Location, dict[str, Any]]]]]:
@@ -272,42 +257,45 @@ class Grouper:
         if self._done:
             raise RuntimeError("Grouper.groups() can be called once")
         self._done = True
-        names = self._names
-        loads = orjson.loads
         if self._spill is None:
             buf = self._buf
             buf.sort(key=lambda item: key_order(item[0]))  # stable: input order per key
             for key, items in groupby(buf, itemgetter(0)):
-                yield (
-                    key,
-                    [
-                        (Location(names[f], line), _with_raw(loads(blob), raw))
-                        for _, f, line, blob, raw in items
-                    ],
-                )
+                with paused_gc():  # (see below)
+                    group = self._parse(map(itemgetter(1), items))[key]
+                yield key, group
             buf.clear()
             return
         if self._buf:
             self._flush()
         for lines in self._spill.partitions():
-            groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
             # A partition's parsed items all stay alive and hold no cycles: the
             # collector would walk them again and again (see gcpolicy).
             with paused_gc():
-                for raw in lines:
-                    tab = raw.find(b"\t")
-                    if tab < 0:
-                        key, f, line, payload = loads(raw)
-                    else:
-                        key, f, line, payload = loads(raw[:tab])
-                        payload["j"] = raw[tab + 1 : -1]
-                    group = groups.get(key)
-                    if group is None:
-                        group = groups[key] = []
-                    group.append((Location(names[f], line), payload))
+                groups = self._parse(lines)
             del lines
             for key in sorted(groups, key=key_order):
                 yield key, groups.pop(key)
+
+    def _parse(self, lines: Iterable[bytes]) -> dict[str, list[tuple[Location, dict[str, Any]]]]:
+        """Spilled lines → their items by key, in line order."""
+        names = self._names
+        loads = orjson.loads
+        new = tuple.__new__
+        groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
+        for raw in lines:
+            tab = raw.find(b"\t")
+            if tab < 0:
+                key, f, line, payload = loads(raw)
+            else:
+                key, f, line, payload = loads(raw[:tab])
+                payload["j"] = raw[tab + 1 : -1]
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = []
+            # (Location(...) without the Python-level NamedTuple constructor.)
+            group.append((new(Location, (names[f], line)), payload))
+        return groups
 
     def close(self) -> None:
         """Drop the items and remove the temporary files (safe to call twice)."""

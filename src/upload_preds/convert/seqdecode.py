@@ -101,9 +101,9 @@ class RowDecoder:
         objs: list[list[Any]] = []
         for a in row.annotations:
             keys += 3  # track_id, bbox, a category
-            cid = a.category_id
+            cid: Any = a.category_id
             if cid is UNSET:
-                cname = a.category
+                cname: Any = a.category
                 if cname is UNSET:
                     return None
                 cid = names.get(cname)
@@ -120,7 +120,7 @@ class RowDecoder:
                 keys += 1
                 if row_frame is not UNSET and frame != row_frame:
                     return None
-            score = a.score
+            score: Any = a.score
             if score is UNSET:
                 score = None
             else:
