@@ -5,20 +5,22 @@ anywhere in it; the converter needs them together. :class:`Grouper` collects
 ``(key, location, payload)`` items and hands them back as groups, each group's
 items in the order they were added (the input order).
 
-How: every payload is serialised with ``orjson`` when it is added (the bytes
-are several times smaller than the dict, and they are what a spill writes
-anyway). Items stay in a list in memory until their estimated size passes
-``max_memory_bytes``; then the list is appended to 256 hash-partitioned files
-(by the top bits of the key's CRC-32, see :class:`PartitionedSpill`) and
-memory starts over. ``groups()`` yields from memory when nothing was spilled;
-otherwise it loads one partition at a time (splitting a partition that is too
-big by the next bits of the CRC), groups it with a dict and yields its keys.
+How: every item is encoded as the line a spill writes when it is added (the
+bytes are several times smaller than the dict: ``[key, file, line, payload]``
+by ``orjson``, see :meth:`Grouper.push_line`) and kept in a list per hash
+partition (by the top bits of the key's CRC-32) until their estimated size
+passes ``max_memory_bytes``; then each list is appended to its partition's
+file (:class:`PartitionedSpill`, 256 of them) and memory starts over.
+``groups()`` parses one partition at a time (from memory when nothing was
+spilled; a spilled one too big is split by the next bits of the CRC), groups
+it with a dict and yields its keys.
 
 :meth:`Grouper.add_compact` keeps a second, unparsed JSON text beside a payload
 (a sequence row checked when it was read: its compact objects are the payload,
-the raw row is needed only if its label fails). A spilled line then ends with a
-tab and that text (JSON as ``orjson`` writes it has no raw tab or newline), and
-only the part before the tab is parsed when the partition is read back.
+the raw row is needed only if its label fails). Its line then ends with a tab
+and that text (JSON as ``orjson`` writes it has no raw tab or newline, and the
+sequence rows' fast path keeps the input line itself only when it has none),
+and only the part before the tab is parsed when the partition is read back.
 
 Groups come out in :func:`key_order` (CRC-32 of the key, then the key) on both
 paths: an order that depends only on the set of keys, so a shuffled file gives
@@ -39,8 +41,6 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
-from itertools import groupby
-from operator import itemgetter
 from types import TracebackType
 from typing import Any, Final
 
@@ -64,8 +64,6 @@ _PART_BITS: Final = 8
 _MAX_DEPTH: Final = 3
 _FILE_BUFFER: Final = 64 * 1024
 
-#: (key, the item's line as spilled: see :meth:`Grouper.push_line`).
-Item = tuple[str, bytes]
 
 
 def key_order(key: str) -> tuple[int, str]:
@@ -114,6 +112,10 @@ class PartitionedSpill:
                     chunk = parts[part] = []
                 chunks[key] = chunk
             chunk.append(line)
+        self.write(parts)
+
+    def write(self, parts: dict[int, list[bytes]]) -> None:
+        """Append lines already split by partition (the top bits of their key's CRC-32)."""
         for part, chunk in parts.items():
             with open(self._path(0, part), "ab") as f:
                 f.write(b"".join(chunk))
@@ -175,7 +177,11 @@ class Grouper:
     ) -> None:
         self._limit = max_memory_bytes
         self._tmp_dir = tmp_dir
-        self._buf: list[Item] = []
+        # The lines held in memory by partition (as a spill writes them), and each
+        # key's partition list for this batch (a CRC-32 per line was a tenth of a
+        # sequence dry run).
+        self._parts: dict[int, list[bytes]] = {}
+        self._chunks: dict[str, list[bytes]] = {}
         self._prefixes: dict[tuple[str, int], bytes] = {}
         self._mem = 0
         self._files: dict[str, int] = {}
@@ -224,9 +230,16 @@ class Grouper:
         """Add an item encoded by the caller: :meth:`prefix`, then the line number, a
         comma, the payload's JSON and ``]``; then a newline, or a tab and a raw JSON
         text without tab or newline that ends with a newline (see :meth:`add_compact`)."""
-        if self._done:
-            raise RuntimeError("Grouper.add() after groups()")
-        self._buf.append((key, line))
+        chunk = self._chunks.get(key)
+        if chunk is None:
+            if self._done:
+                raise RuntimeError("Grouper.add() after groups()")
+            part = _partition(key, 0)
+            chunk = self._parts.get(part)
+            if chunk is None:
+                chunk = self._parts[part] = []
+            self._chunks[key] = chunk
+        chunk.append(line)
         self.count += 1
         self._mem += len(line) + _ITEM_OVERHEAD
         if self._mem > self._limit:
@@ -244,8 +257,9 @@ class Grouper:
             self._spill = PartitionedSpill(
                 "upload-preds-group-", self._tmp_dir, self._limit // _EXPANSION
             )
-        self._spill.append(self._buf)
-        self._buf.clear()
+        self._spill.write(self._parts)
+        self._parts = {}
+        self._chunks.clear()
         self._prefixes.clear()
         self._mem = 0
 
@@ -257,18 +271,17 @@ class Grouper:
         if self._done:
             raise RuntimeError("Grouper.groups() can be called once")
         self._done = True
+        self._chunks.clear()
         if self._spill is None:
-            buf = self._buf
-            buf.sort(key=lambda item: key_order(item[0]))  # stable: input order per key
-            for key, items in groupby(buf, itemgetter(0)):
-                with paused_gc():  # (see below)
-                    group = self._parse(map(itemgetter(1), items))[key]
-                yield key, group
-            buf.clear()
-            return
-        if self._buf:
-            self._flush()
-        for lines in self._spill.partitions():
+            # Nothing spilled: the partitions in memory, as they would be read back.
+            held = self._parts
+            self._parts = {}
+            partitions: Iterator[list[bytes]] = (held.pop(p) for p in sorted(held))
+        else:
+            if self._parts:
+                self._flush()
+            partitions = self._spill.partitions()
+        for lines in partitions:
             # A partition's parsed items all stay alive and hold no cycles: the
             # collector would walk them again and again (see gcpolicy).
             with paused_gc():
@@ -299,7 +312,8 @@ class Grouper:
 
     def close(self) -> None:
         """Drop the items and remove the temporary files (safe to call twice)."""
-        self._buf.clear()
+        self._parts = {}
+        self._chunks.clear()
         if self._spill is not None:
             self._spill.close()
             self._spill = None

@@ -134,22 +134,22 @@ class RowDecoder:
                 keys += 1
             if a.type is not UNSET:
                 keys += 1
-            x0, y0, x1, y1 = box = a.bbox
+            box: Any = a.bbox
             if xyxy:
-                # check_bbox's xyxy rules for four numbers in the int range.
-                if x0 == x1 or y0 == y1:
-                    return None
-                pts: Any = [
-                    [x0, y0] if x0 < x1 else [x1, y0],
-                    [x1, y1] if x0 < x1 else [x0, y1],
-                ]
-                if y0 > y1:
-                    pts[0][1], pts[1][1] = y1, y0
+                # check_bbox's xyxy rules for four numbers in the int range; a box in
+                # order (the common case) is kept as it is (orjson writes a tuple as
+                # an array), see seqfast.Compact.
+                x0, y0, x1, y1 = box
+                if not (x0 < x1 and y0 < y1):
+                    if x0 == x1 or y0 == y1:
+                        return None
+                    box = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
             else:
-                pts = check_bbox(list(box), self._fmt)
-                if type(pts) is tuple:
+                corners = check_bbox(list(box), self._fmt)
+                if type(corners) is tuple:
                     return None
-            objs.append([frame, a.track_id, keyframe, score, cid, pts])
+                box = [*corners[0], *corners[1]]
+            objs.append([frame, a.track_id, keyframe, score, cid, box])
         if line.count(b":") != keys:
             return None  # a key given twice (or a colon in a string): the full way
         return row.sample_uuid, orjson.dumps(objs)

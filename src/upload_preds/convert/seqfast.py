@@ -63,7 +63,9 @@ _FAST_ROW_KEYS: Final = frozenset(
 
 
 #: One object of a line the fast path took, as it is spilled (JSON) and kept:
-#: ``[frame, track, is_keyframe, score, category_id, points]``, in annotation order.
+#: ``[frame, track, is_keyframe, score, category_id, box]``, in annotation order;
+#: ``box`` is ``[min x, min y, max x, max y]`` (flat: a box in order, the common
+#: case, is kept as it was read, without building the two corner lists).
 Compact = list[Any]
 
 
@@ -127,16 +129,16 @@ def fast_objects(rules: FrameRules, data: dict[str, Any]) -> list[Compact] | Non
                 and y0 != y1
             ):
                 return None  # (a finite float past the int range: check_bbox's job)
-            pts: Any = [
-                [x0, y0] if x0 < x1 else [x1, y0],
-                [x1, y1] if x0 < x1 else [x0, y1],
-            ]
+            if x0 > x1:
+                x0, x1 = x1, x0
             if y0 > y1:
-                pts[0][1], pts[1][1] = y1, y0
+                y0, y1 = y1, y0
+            pts: Any = [x0, y0, x1, y1]
         else:
-            pts = check_bbox(box, fmt)
-            if type(pts) is tuple:
+            corners = check_bbox(box, fmt)
+            if type(corners) is tuple:
                 return None
+            pts = [*corners[0], *corners[1]]
         if "frame" in a:
             known += 1
             frame = a["frame"]
@@ -184,13 +186,13 @@ def compact_line(loc: Location, objs: list[Compact]) -> Line:
                     "id": track,
                     "category_id": cid,
                     "type": "bbox",
-                    "points": pts,
+                    "points": [[box[0], box[1]], [box[2], box[3]]],
                     "track_id": track,
                     "is_keyframe": keyframe,
                 },
                 i,
             )
-            for i, (frame, track, keyframe, score, cid, pts) in enumerate(objs)
+            for i, (frame, track, keyframe, score, cid, box) in enumerate(objs)
         ],
     )
 
