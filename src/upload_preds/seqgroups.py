@@ -127,12 +127,10 @@ class SequenceGroups:
                 if len(starts) >= 4096:  # bounded, as the keys are
                     starts.clear()
                 start = starts[uuid] = key, prefix(key, current[1])
-            if b"\t" in line:  # (the spill's separator; JSON may hold one as a space)
-                return False
             if line[-1:] != b"\n":  # (the last line of a file)
                 line += b"\n"
             # The line itself is kept as the raw row (parsed again only if needed).
-            push(start[0], b'%b%d,{"q":%b}]\t%b' % (start[1], lineno, objs, line))
+            push(start[0], b'%b%d,{"q":%b}]\n%b' % (start[1], lineno, objs, line))
             return True
 
         return take

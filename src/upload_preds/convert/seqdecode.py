@@ -27,6 +27,9 @@ What a decoder keeps silent is declined on purpose:
   or a float past the int range is declined (``check_bbox``'s job, as for
   :func:`.seqfast.fast_objects`); ``msgspec`` refuses ``1e999`` (out of range),
   ``true`` as a number, lone surrogates and invalid UTF-8, as ``orjson`` does.
+
+The structs are left out of the cyclic collector (``gc=False``: they hold no
+cycles), which would otherwise count and walk a few of them per row.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ _Num = Annotated[int, Meta(ge=INT_MIN, le=INT_MAX)] | Annotated[float, Meta(ge=I
 _Score = Annotated[int, Meta(ge=INT_MIN, le=INT_MAX)] | float
 
 
-class _Ann(msgspec.Struct, forbid_unknown_fields=True):
+class _Ann(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """One annotation of the common row: its keys and their types, nothing else."""
 
     track_id: _Track
@@ -66,7 +69,7 @@ class _Ann(msgspec.Struct, forbid_unknown_fields=True):
     type: Literal["bbox"] | UnsetType = UNSET
 
 
-class _Row(msgspec.Struct, forbid_unknown_fields=True):
+class _Row(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """The common row: a sample by uuid, maybe a frame, and its annotations."""
 
     sample_uuid: str
