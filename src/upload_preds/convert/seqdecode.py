@@ -101,7 +101,7 @@ class RowDecoder:
         names = self._names
         ids = self._ids
         xyxy = self._fmt == "xyxy"
-        objs: list[list[Any]] = []
+        objs: list[Any] = []  # seqfast.Compact: flat
         for a in row.annotations:
             keys += 3  # track_id, bbox, a category
             cid: Any = a.category_id
@@ -140,19 +140,19 @@ class RowDecoder:
             box: Any = a.bbox
             if xyxy:
                 # check_bbox's xyxy rules for four numbers in the int range; a box in
-                # order (the common case) is kept as it is (orjson writes a tuple as
-                # an array), see seqfast.Compact.
+                # order (the common case) is kept as it is.
                 x0, y0, x1, y1 = box
                 if not (x0 < x1 and y0 < y1):
                     if x0 == x1 or y0 == y1:
                         return None
-                    box = [min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)]
+                    box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
             else:
                 corners = check_bbox(list(box), self._fmt)
-                if type(corners) is tuple:
+                if isinstance(corners, tuple):
                     return None
-                box = [*corners[0], *corners[1]]
-            objs.append([frame, a.track_id, keyframe, score, cid, box])
+                box = (*corners[0], *corners[1])
+            objs += (frame, a.track_id, keyframe, score, cid)
+            objs += box
         if line.count(b":") != keys:
             return None  # a key given twice (or a colon in a string): the full way
         return row.sample_uuid, orjson.dumps(objs)

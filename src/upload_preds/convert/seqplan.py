@@ -2,7 +2,7 @@
 
 The pipeline checks the common tracker row when it reads it
 (:func:`.seqfast.fast_objects`) and groups only its compact objects
-(``[frame, track, is_keyframe, score, category_id, points]``), with the raw row
+(``frame, track, is_keyframe, score, category_id`` and a box, flat), with the raw row
 kept unparsed beside them (:mod:`upload_preds.seqgroups`). When every line of a
 label came that way, the dry run needs no label object: :func:`plan_sequence`
 runs the label's cross-line rules over the compact objects (frame in range, a
@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from upload_preds.convert.checks import INT_MAX, derive_score
-from upload_preds.convert.seqfast import Compact, compact_line
+from upload_preds.convert.seqfast import Compact, compact_line, objects
 from upload_preds.convert.seqlines import FrameRules
 from upload_preds.convert.sequences import Assembled, assemble
 from upload_preds.records import Location, PlannedLabelJob
@@ -36,7 +36,7 @@ __all__ = ["plan_sequence"]
 # (frame, track) as one int: frame * _TRACKS + track (track ids are <= INT_MAX).
 _TRACKS = INT_MAX + 1
 
-Source = tuple[FrameRules, list[tuple[Location, list[Compact]]], int | None]
+Source = tuple[FrameRules, list[tuple[Location, Compact]], int | None]
 
 
 def _build(source: Source, loc: Location) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def _build(source: Source, loc: Location) -> dict[str, Any]:
 def plan_sequence(
     rules: FrameRules,
     key: str,
-    lines: list[tuple[Location, list[Compact]]],
+    lines: list[tuple[Location, Compact]],
     frames: int | None,
 ) -> PlannedLabelJob | None:
     """The planned label of one (label set, sample) whose lines (in input order) are all
@@ -72,7 +72,7 @@ def plan_sequence(
     any_score = False
     top = -1
     for _, objs in lines:
-        for frame, track, _keyframe, score, cid, _points in objs:
+        for frame, track, _keyframe, score, cid, _x0, _y0, _x1, _y1 in objects(objs):
             if frame >= limit or first_category(track, cid) != cid:
                 return None
             at = frame * _TRACKS + track
