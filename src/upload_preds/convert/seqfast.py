@@ -15,7 +15,7 @@ compact objects are parsed again from the spill.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -72,8 +72,9 @@ Compact = list[Any]
 FIELDS: Final = 9
 
 
-def objects(compact: Compact) -> Iterator[tuple[Any, ...]]:
-    """The objects of a :data:`Compact` list, one tuple of :data:`FIELDS` values each."""
+def objects(compact: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    """The objects of a :data:`Compact` list (or of several chained), one tuple of
+    :data:`FIELDS` values each."""
     it = iter(compact)
     return zip(*[it] * FIELDS, strict=False)
 

@@ -21,6 +21,8 @@ every error (and ``--on-duplicate last`` supersessions) exactly as the upload.
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -32,6 +34,9 @@ from upload_preds.convert.sequences import Assembled, assemble
 from upload_preds.records import Location, PlannedLabelJob
 
 __all__ = ["plan_sequence"]
+
+_LOC = itemgetter(0)
+_OBJECTS = itemgetter(1)
 
 # (frame, track) as one int: frame * _TRACKS + track (track ids are <= INT_MAX).
 _TRACKS = INT_MAX + 1
@@ -71,23 +76,25 @@ def plan_sequence(
     filtered = 0
     any_score = False
     top = -1
-    for _, objs in lines:
-        for frame, track, _keyframe, score, cid, _x0, _y0, _x1, _y1 in objects(objs):
-            if frame >= limit or first_category(track, cid) != cid:
-                return None
-            at = frame * _TRACKS + track
-            if at in seen:
-                return None
-            add_seen(at)
-            if frame > top:
-                top = frame
-            if score is not None:
-                any_score = True
-                if min_score is not None and score < min_score:
-                    filtered += 1
-                    continue
-                scores.append(score)
-            keep(cid)
+    # Every object of the label in input order, in one iterator (in C: a call per line
+    # was a tenth of the plan).
+    every = objects(chain.from_iterable(map(_OBJECTS, lines)))
+    for frame, track, _keyframe, score, cid, _x0, _y0, _x1, _y1 in every:
+        if frame >= limit or first_category(track, cid) != cid:
+            return None
+        at = frame * _TRACKS + track
+        if at in seen:
+            return None
+        add_seen(at)
+        if frame > top:
+            top = frame
+        if score is not None:
+            any_score = True
+            if min_score is not None and score < min_score:
+                filtered += 1
+                continue
+            scores.append(score)
+        keep(cid)
     labelset, ref_kind, ref = orjson.loads(key)
     score = derive_score(scores, ctx.options.score_from)
     job = PlannedLabelJob(
@@ -96,7 +103,7 @@ def plan_sequence(
         labelset=labelset,
         label_status=ctx.options.label_status,
         score=score,
-        locs=tuple(loc for loc, _ in lines),
+        locs=tuple(map(_LOC, lines)),
         filtered_annotations=filtered,
         object_scores_dropped=ctx.osa is None and any_score,
         score_derived=score is not None,
