@@ -200,7 +200,6 @@ class Grouper:
         self._names: list[str] = []
         self._spill: PartitionedSpill | None = None
         self._done = False
-        self.count = 0
 
     @property
     def spilled(self) -> bool:
@@ -216,14 +215,14 @@ class Grouper:
         """Add one item to the group ``key``."""
         # (orjson.dumps returns bytes that keep its ~4 KiB working buffer; the
         # line is formatted from them at once, an exact-size copy.)
-        self._push(key, self.file_id(loc.file), loc.line, orjson.dumps(payload), b"\n\n")
+        self._push(key, self.file_id(loc.file), loc.line, orjson.dumps(payload), b"\n")
 
     def add_compact(self, key: str, loc: Location, objects: list[Any], row: Any) -> None:
         """Add ``{"q": objects}`` to the group ``key``, with ``row``'s JSON kept beside
         it unparsed: it comes back as the payload's ``"j"`` (bytes), for the caller to
         parse only if it needs it (sequence rows checked when read, seqgroups.py)."""
         blob = b'{"q":%b}' % orjson.dumps(objects)
-        self._push(key, self.file_id(loc.file), loc.line, blob, b"\n%b\n" % orjson.dumps(row))
+        self._push(key, self.file_id(loc.file), loc.line, blob, b"%b\n" % orjson.dumps(row))
 
     def file_id(self, name: str) -> int:
         """The number a spilled line names the file ``name`` by (see :meth:`prefix`)."""
@@ -238,10 +237,11 @@ class Grouper:
         for :meth:`push_line`: ``b'[KEY JSON,FID,'``."""
         return b"[%b,%d," % (orjson.dumps(key), fid)
 
-    def push_line(self, key: str, line: bytes) -> None:
-        """Add an item encoded by the caller: :meth:`prefix`, then the line number, a
-        comma, the payload's JSON, ``]`` and a newline; then a second line: empty, or
-        a raw JSON text (see :meth:`add_compact`), and a newline."""
+    def push_line(self, key: str, head: bytes, raw: bytes = b"\n") -> None:
+        """Add an item encoded by the caller: its ``head`` is :meth:`prefix`, then the
+        line number, a comma, the payload's JSON, ``]`` and a newline; ``raw`` is its
+        second line: a raw JSON text (see :meth:`add_compact`) and a newline, or only
+        the newline. (Two pieces: a line read from the input is kept, not copied.)"""
         chunk = self._chunks.get(key)
         if chunk is None:
             if self._done:
@@ -251,9 +251,8 @@ class Grouper:
             if chunk is None:
                 chunk = self._parts[part] = []
             self._chunks[key] = chunk
-        chunk.append(line)
-        self.count += 1
-        self._mem += len(line) + _ITEM_OVERHEAD
+        chunk += (head, raw)
+        self._mem += len(head) + len(raw) + _ITEM_OVERHEAD
         if self._mem > self._limit:
             self._flush()
 
@@ -262,7 +261,7 @@ class Grouper:
         if prefix is None:
             # Each (key, file)'s start once per batch (rows of one label share it).
             prefix = self._prefixes[key, fid] = self.prefix(key, fid)
-        self.push_line(key, b"%b%d,%b]%b" % (prefix, line, blob, tail))
+        self.push_line(key, b"%b%d,%b]\n" % (prefix, line, blob), tail)
 
     def _flush(self) -> None:
         if self._spill is None:

@@ -130,7 +130,7 @@ class SequenceGroups:
             if line[-1:] != b"\n":  # (the last line of a file)
                 line += b"\n"
             # The line itself is kept as the raw row (parsed again only if needed).
-            push(start[0], b'%b%d,{"q":%b}]\n%b' % (start[1], lineno, objs, line))
+            push(start[0], b'%b%d,{"q":%b}]\n' % (start[1], lineno, objs), line)
             return True
 
         return take
