@@ -22,6 +22,8 @@ demo: $(STAMP)
 	$(BIN)/upload-preds sample_data/lidar_predictions.jsonl --sandbox --dataset demo/lidar-sweeps
 	$(BIN)/upload-preds sample_data/pcseg_predictions.jsonl --sandbox --dataset demo/lidar-segmentation \
 		--category-map sample_data/semantickitti_learning_map.json
+	$(BIN)/upload-preds sample_data/rig_predictions.jsonl --sandbox --dataset demo/rig \
+		--category-map sample_data/semantickitti_learning_map.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

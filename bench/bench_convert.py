@@ -18,21 +18,20 @@ shared, and a neighbour's burst skews two long back-to-back runs but hits both
 halves of a pair alike. The issue's budget for the whole dry run is 5x the
 floor, so conversion alone should stay near 2-3x.
 
-    .venv/bin/python bench/bench_convert.py [N]   (default 200000)
+    .venv/bin/python bench/bench_convert.py [--quick] [N]   (default 200000; --quick 20000)
 """
 
 from __future__ import annotations
 
 import csv
 import random
-import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from benchkit import arguments, boxes, paired
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.convert.converter import convert_row
@@ -42,31 +41,17 @@ NAMES = ["car", "truck", "pedestrian", "cyclist", "traffic_light", "traffic_sign
 
 
 def make_rows(n: int, seed: int = 1) -> list[bytes]:
-    rnd = random.Random(seed)
-    lines = []
-    for i in range(n):
-        anns = []
-        for _ in range(5):
-            x, y = rnd.uniform(0, 600), rnd.uniform(0, 400)
-            anns.append(
-                {
-                    "category": rnd.choice(NAMES),
-                    "bbox": [
-                        round(x, 1),
-                        round(y, 1),
-                        round(x + rnd.uniform(5, 80), 1),
-                        round(y + rnd.uniform(5, 80), 1),
-                    ],
-                    "score": round(rnd.random(), 3),
-                }
-            )
-        row = {
-            "sample_uuid": f"00000000-0000-4000-8000-{i:012d}",
-            "annotations": anns,
-            "image_attributes": {"weather": "sunny", "night": False},
-        }
-        lines.append(orjson.dumps(row))
-    return lines
+    rng = random.Random(seed)
+    return [
+        orjson.dumps(
+            {
+                "sample_uuid": f"00000000-0000-4000-8000-{i:012d}",
+                "annotations": boxes(rng, NAMES),
+                "image_attributes": {"weather": "sunny", "night": False},
+            }
+        )
+        for i in range(n)
+    ]
 
 
 def make_csv(n_rows: int, seed: int = 2) -> list[dict[str, str]]:
@@ -89,32 +74,14 @@ def make_csv(n_rows: int, seed: int = 2) -> list[dict[str, str]]:
     return out
 
 
-def paired(chunks: int, floor: Any, work: Any) -> tuple[float, float, float]:
-    """Time ``floor(k)`` and ``work(k)`` alternately on each chunk ``k``.
-
-    The machine is shared: a neighbour's burst would skew two long runs timed one
-    after the other, but it hits both halves of a pair alike. Returns the total
-    floor time, the total work time and the median per-chunk ratio.
-    """
-    ratios = []
-    t_floor = t_work = 0.0
-    for k in range(chunks):
-        t0 = time.perf_counter()
-        floor(k)
-        t1 = time.perf_counter()
-        work(k)
-        t2 = time.perf_counter()
-        t_floor += t1 - t0
-        t_work += t2 - t1
-        ratios.append((t2 - t1) / (t1 - t0))
-    return t_floor, t_work, statistics.median(ratios)
-
-
 CHUNK = 2000
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    parser = arguments(__doc__, "20,000 rows, a few seconds")
+    parser.add_argument("n", nargs="?", type=int, default=200_000, help="JSONL rows")
+    ns = parser.parse_args()
+    n = 20_000 if ns.quick else ns.n
     # The demo manifest's first dataset (street-scenes, vector); it holds several.
     demo = orjson.loads(Path("sample_data/dataset.json").read_bytes())["datasets"][0]
     cats = Categories.from_task_attributes(demo["task_attributes"], demo["task_type"])

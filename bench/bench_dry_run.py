@@ -13,78 +13,36 @@ Each measured command runs in a fresh subprocess; peak RSS comes from
 ``os.wait4``'s rusage of that child alone. Absolute times are printed for
 context, but only the ratios are targets (the machines are noisy).
 
-Usage: ``python bench/bench_dry_run.py [--rows 1000000] [--repeat 3] [--no-csv]``
+Usage: ``python bench/bench_dry_run.py [--quick] [--rows 1000000] [--repeat 3] [--no-csv]``
 (on a shared, noisy machine, ``--repeat`` measures floor and dry run back to
 back several times and prints the median ratio).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
-import orjson
+from benchkit import ROOT, arguments, boxes, run_child, write_jsonl, write_shuffled_csv
 
-ROOT = Path(__file__).resolve().parent.parent
 CATEGORIES = ROOT / "sample_data" / "categories.json"
 NAMES = ["car", "truck", "pedestrian", "cyclist", "traffic_sign"]
 
 
 def make_jsonl(path: Path, rows: int) -> None:
     rng = random.Random(1)
-    with path.open("wb") as f:
-        for i in range(rows):
-            anns = []
-            for _ in range(5):
-                x, y = rng.uniform(0, 500), rng.uniform(0, 400)
-                anns.append(
-                    {
-                        "category": rng.choice(NAMES),
-                        "bbox": [round(x, 1), round(y, 1), round(x + 50, 1), round(y + 40, 1)],
-                        "score": round(rng.random(), 3),
-                    }
-                )
-            row = {"sample_uuid": str(uuid.UUID(int=i, version=4)), "annotations": anns}
-            f.write(orjson.dumps(row) + b"\n")
-
-
-def make_csv(path: Path, annotations: int) -> None:
-    rng = random.Random(2)
-    samples = max(1, annotations // 5)
-    order = list(range(annotations))
-    rng.shuffle(order)
-    with path.open("w", encoding="utf-8") as f:
-        f.write("sample_uuid,category,xmin,ymin,xmax,ymax,score\n")
-        for k in order:
-            x, y = (k * 7) % 500, (k * 13) % 400
-            f.write(
-                f"{uuid.UUID(int=k % samples, version=4)},{NAMES[k % 5]},"
-                f"{x},{y},{x + 50},{y + 40},{(k % 997) / 997:.3f}\n"
-            )
-
-
-def run_child(args: list[str]) -> tuple[float, float, int]:
-    """Run a command; return (wall seconds, peak RSS MiB, exit code)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        sys.stderr.write(err.decode(errors="replace"))
-        raise SystemExit(f"command failed ({code}): {' '.join(args)}")
-    return wall, usage.ru_maxrss / 1024, code
+    write_jsonl(
+        path,
+        (
+            {"sample_uuid": str(uuid.UUID(int=i, version=4)), "annotations": boxes(rng, NAMES)}
+            for i in range(rows)
+        ),
+    )
 
 
 FLOOR = """
@@ -109,7 +67,7 @@ def dry_run(path: Path) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "10,000 and 1,000 rows, a few seconds")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument(
@@ -117,6 +75,8 @@ def main() -> None:
     )
     parser.add_argument("--no-csv", action="store_true", help="skip the CSV memory check")
     ns = parser.parse_args()
+    if ns.quick:
+        ns.rows, ns.small = 10_000, 1_000
     with tempfile.TemporaryDirectory(prefix="bench-dry-run-") as tmp:
         d = Path(tmp)
         small, big = d / "small.jsonl", d / "big.jsonl"
@@ -127,8 +87,9 @@ def main() -> None:
         big_rss = 0.0
         for n in range(ns.repeat):
             # Floor and dry run back to back, so both see the same machine load.
-            floor_wall, _floor_rss, _ = run_child([sys.executable, "-c", FLOOR, str(big)])
-            run_wall, rss, _ = run_child(dry_run(big))
+            floor_wall = run_child([sys.executable, "-c", FLOOR, str(big)]).wall
+            dry = run_child(dry_run(big), ok=(0, 1))
+            run_wall, rss = dry.wall, dry.rss_mib
             big_rss = max(big_rss, rss)
             ratios.append(run_wall / floor_wall)
             tag = f" (run {n + 1}, load {os.getloadavg()[0]:.1f})" if ns.repeat > 1 else ""
@@ -137,7 +98,7 @@ def main() -> None:
             print(f"  ratio to floor         {run_wall / floor_wall:7.2f}x   (target <= 5x)")
         if ns.repeat > 1:
             print(f"  median ratio           {statistics.median(ratios):7.2f}x")
-        _, small_rss, _ = run_child(dry_run(small))
+        small_rss = run_child(dry_run(small), ok=(0, 1)).rss_mib
         print(f"  peak RSS {ns.small:>9,} rows {small_rss:7.1f} MiB")
         print(f"  peak RSS {ns.rows:>9,} rows {big_rss:7.1f} MiB   (target <= 100 MiB)")
         print(f"  RSS ratio big/small     {big_rss / small_rss:7.3f}   (target <= 1.10)")
@@ -147,10 +108,11 @@ def main() -> None:
             return
 
         csmall, cbig = d / "small.csv", d / "big.csv"
-        make_csv(csmall, ns.small)
-        make_csv(cbig, ns.rows)
-        cbig_wall, cbig_rss, _ = run_child(dry_run(cbig))
-        _, csmall_rss, _ = run_child(dry_run(csmall))
+        write_shuffled_csv(csmall, ns.small, NAMES)
+        write_shuffled_csv(cbig, ns.rows, NAMES)
+        csv_run = run_child(dry_run(cbig), ok=(0, 1))
+        cbig_wall, cbig_rss = csv_run.wall, csv_run.rss_mib
+        csmall_rss = run_child(dry_run(csmall), ok=(0, 1)).rss_mib
         print(f"CSV {ns.rows:,} annotations, shuffled")
         print(f"  upload-preds --dry-run {cbig_wall:7.2f} s")
         print(f"  peak RSS {ns.small:>9,} rows {csmall_rss:7.1f} MiB")

@@ -3,12 +3,12 @@
 (a) JSONL reading: ``read_records`` over a generated file of rows with five
     boxes each, against the floor ``for line in f: orjson.loads(line)`` over
     the same file in the same run (best of three each); the ratio is printed.
-(b) Peak RSS (``VmHWM``; see :func:`peak_rss_mb`), each case in a fresh subprocess: read + group a
+(b) Peak RSS (``VmHWM``, :func:`benchkit.peak_rss_mib`), each case in a fresh subprocess: read + group a
     shuffled CSV of 100k and 1M annotations; read + dedupe 100k and 1M JSONL
     rows. Printed in MB with the 1M/100k ratio.
 
 Generated files live in a temporary directory removed at the end.
-Run: ``.venv/bin/python bench/bench_input.py [--rows N]`` (N: rows for (a)).
+Run: ``.venv/bin/python bench/bench_input.py [--quick] [--rows N]`` (N: rows for (a)).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 
 import orjson
 
+from benchkit import arguments, boxes, peak_rss_mib, run_child, write_jsonl, write_shuffled_csv
 from upload_preds.dedupe import DuplicateIndex
 from upload_preds.grouping import Grouper
 from upload_preds.readers import open_sources, read_records
@@ -35,46 +34,26 @@ CATEGORIES = ["car", "truck", "bus", "person", "bicycle"]
 
 
 def make_jsonl(path: Path, rows: int, seed: int = 1) -> None:
-    rnd = random.Random(seed)
-    with path.open("wb") as f:
-        for i in range(rows):
-            boxes = []
-            for _ in range(5):
-                x, y = rnd.uniform(0, 1800), rnd.uniform(0, 1000)
-                boxes.append(
-                    {
-                        "category": rnd.choice(CATEGORIES),
-                        "bbox": [round(x, 2), round(y, 2), round(x + 50, 2), round(y + 40, 2)],
-                        "score": round(rnd.random(), 3),
-                    }
-                )
-            row = {
+    rng = random.Random(seed)
+    write_jsonl(
+        path,
+        (
+            {
                 # Every 1000th row repeats an earlier sample: duplicates to find.
                 "sample_uuid": str(uuid.UUID(int=(i - 500 if i % 1000 == 999 else i) * 7919 + 1)),
                 "labelset": "predictions",
-                "score": round(rnd.random(), 3),
-                "annotations": boxes,
+                "score": round(rng.random(), 3),
+                "annotations": boxes(rng, CATEGORIES, width=1800, height=1000),
                 "_n": i,
             }
-            f.write(orjson.dumps(row) + b"\n")
+            for i in range(rows)
+        ),
+    )
 
 
-def make_csv(path: Path, annotations: int, seed: int = 2) -> None:
-    """A CSV of 5 annotations per sample, rows shuffled (without holding them all)."""
-    rnd = random.Random(seed)
-    samples = annotations // 5
-    # Shuffle a permutation of annotation indices (cheap), not a list of rows.
-    order = list(range(annotations))
-    rnd.shuffle(order)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        f.write("sample_uuid,labelset,category,x0,y0,x1,y1,score\n")
-        for idx in order:
-            s = idx % samples
-            x, y = (idx * 37) % 1800, (idx * 17) % 1000
-            f.write(
-                f"{uuid.UUID(int=s + 1)},predictions,{CATEGORIES[idx % 5]},"
-                f"{x},{y},{x + 50},{y + 40},{(idx % 1000) / 1000}\n"
-            )
+def make_csv(path: Path, annotations: int) -> None:
+    """A CSV of 5 annotations per sample, rows shuffled (benchkit.write_shuffled_csv)."""
+    write_shuffled_csv(path, annotations, CATEGORIES, labelset="predictions")
 
 
 def floor_seconds(path: Path) -> float:
@@ -92,30 +71,12 @@ def read_seconds(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def peak_rss_mb() -> float:
-    """Peak RSS of this process in MB.
-
-    ``VmHWM`` of the process's own memory map. ``ru_maxrss`` would be the
-    obvious source, but Linux carries it across fork+exec, so a child would
-    report the parent's size whenever the parent was bigger; it is used only
-    where /proc is missing.
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child(case: str, path: str) -> None:
     """Run one memory case in this (fresh) process and print its peak RSS in MB."""
     start = time.perf_counter()
     records = 0
     if case == "baseline":
-        print(f"{peak_rss_mb():.1f}")
+        print(f"{peak_rss_mib():.1f}")
         return
     if case == "group":
         with Grouper() as grouper:
@@ -135,34 +96,33 @@ def child(case: str, path: str) -> None:
             dups = len(index.duplicates())
         extra = f"{dups} duplicated keys"
     elapsed = time.perf_counter() - start
-    print(f"{peak_rss_mb():.1f} {elapsed:.2f} {records} {extra}")
+    print(f"{peak_rss_mib():.1f} {elapsed:.2f} {records} {extra}")
 
 
-def run_child(case: str, path: Path) -> tuple[float, str]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", case, str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split(maxsplit=2)
+def measure(case: str, path: Path | str) -> str:
+    """Run one memory case in a fresh process; its output line."""
+    return run_child(
+        [sys.executable, __file__, "--child", case, str(path)], stdout=True
+    ).stdout.decode()
+
+
+def run_case(case: str, path: Path) -> tuple[float, str]:
+    out = measure(case, path).split(maxsplit=2)
     return float(out[0]), f"{float(out[1]):.1f} s, {out[2].strip()}"
 
 
 def baseline_rss() -> float:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", "baseline", "-"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return float(out)
+    return float(measure("baseline", "-"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__, "(a) 10,000 rows, (b) 10,000 and 100,000: a few seconds")
     parser.add_argument("--rows", type=int, default=200_000, help="JSONL rows for (a)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    small, big = (10_000, 100_000) if args.quick else (100_000, 1_000_000)
+    if args.quick:
+        args.rows = 10_000
     if args.child:
         child(*args.child)
         return
@@ -189,14 +149,14 @@ def main() -> None:
             ("dedupe", "JSONL read + dedupe, rows", make_jsonl),
         ):
             peaks = {}
-            for n in (100_000, 1_000_000):
+            for n in (small, big):
                 path = d / f"{case}-{n}.{'csv' if case == 'group' else 'jsonl'}"
                 maker(path, n)
-                peaks[n], info = run_child(case, path)
+                peaks[n], info = run_case(case, path)
                 print(f"    {label} {n:>9,}: {peaks[n]:6.1f} MB   ({info})")
                 path.unlink()
-            ratio = peaks[1_000_000] / peaks[100_000]
-            print(f"    {label} 1M/100k ratio: {ratio:.3f}   (target <= 1.10)")
+            ratio = peaks[big] / peaks[small]
+            print(f"    {label} {big:,}/{small:,} ratio: {ratio:.3f}   (target <= 1.10)")
 
 
 if __name__ == "__main__":

@@ -14,20 +14,19 @@ the ids of one 64x64 bitmap the old way (a Pillow colour table sized for all
 2^24 ids) against the way ``masks.ids_in`` does it now. Ratios are what to
 compare (the machine is shared); absolute times are printed for context.
 
-    .venv/bin/python bench/bench_masks.py [N]   (default 1000)
+    .venv/bin/python bench/bench_masks.py [--quick] [N]   (default 1000; --quick 100)
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from benchkit import arguments, mean_of
 from upload_preds import masks
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
@@ -68,15 +67,11 @@ def timed(rows: list[dict[str, Any]], conv: Converter, file: str) -> float:
     return time.perf_counter() - t0
 
 
-def per_call(fn: Callable[[], Any], repeat: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return (time.perf_counter() - t0) / repeat
-
-
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    parser = arguments(__doc__, "100 rows of each kind")
+    parser.add_argument("n", nargs="?", type=int, default=1000, help="rows of each kind")
+    ns = parser.parse_args()
+    n = 100 if ns.quick else ns.n
     seg = Converter(
         ConvertOptions(), Categories.from_task_attributes(TASK_ATTRIBUTES, "segmentation-bitmap")
     )
@@ -143,8 +138,8 @@ def main() -> None:
         f"{4000 * 3000 // (SIDE * SIDE)}x the pixels)"
     )
     small = masks.Canvas(SIDE, SIDE).image
-    old = per_call(lambda: small.convert("RGB").getcolors(masks.MAX_ID), 20)
-    new = per_call(lambda: masks.ids_in(small), 200)
+    old = mean_of(lambda: small.convert("RGB").getcolors(masks.MAX_ID), 20)
+    new = mean_of(lambda: masks.ids_in(small), 200)
     print(
         f"  ids of one {SIDE}x{SIDE} bitmap: colour table for 2^24 ids {old * 1e3:.2f} ms, "
         f"masks.ids_in {new * 1e3:.3f} ms ({old / new:.0f}x)"

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
 
+from benchkit import arguments
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
@@ -64,7 +64,7 @@ def floor(path: str) -> int:
 
 
 def main() -> None:
-    quick = "--quick" in sys.argv
+    quick = arguments(__doc__, "2 files x 100 frames x 20 tracks").parse_args().quick
     files, frames, tracks = (2, 100, 20) if quick else (20, 500, 50)
     cats = Categories([(1, "car"), (2, "pedestrian")], "image-vector-sequence")
     conv = Converter(ConvertOptions(), cats)

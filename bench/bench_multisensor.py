@@ -18,14 +18,12 @@ Printed: the ratio multi-sensor / sum of the three alone (the layer's overhead;
 
 from __future__ import annotations
 
-import argparse
 import random
-import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
+from benchkit import arguments, best_of
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.records import Location, Record
@@ -87,18 +85,8 @@ def label_of(conv: Converter, rows: list[dict[str, Any]], frames: Any) -> dict[s
     return job.attributes
 
 
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="50 frames, a few seconds")
+    parser = arguments(__doc__, "50 frames, a few seconds")
     parser.add_argument("--frames", type=int, default=500)
     parser.add_argument("--tracks", type=int, default=20, help="tracks per sensor")
     parser.add_argument("--repeat", type=int, default=5)
@@ -121,9 +109,9 @@ def main() -> None:
         len(f["annotations"]) for s in label["sensors"] for f in s["attributes"]["frames"]
     )
 
-    t_multi = best(lambda: label_of(multi, all_rows, counts), repeat)
-    t_alone = best(lambda: [label_of(singles[n], alone[n], frames) for n in SENSORS], repeat)
-    t_dumps = best(lambda: orjson.dumps(label), repeat)
+    t_multi = best_of(lambda: label_of(multi, all_rows, counts), repeat)
+    t_alone = best_of(lambda: [label_of(singles[n], alone[n], frames) for n in SENSORS], repeat)
+    t_dumps = best_of(lambda: orjson.dumps(label), repeat)
     print(
         f"one multi-sensor label: {len(SENSORS)} sensors x {frames} frames x {ns.tracks} "
         f"tracks = {objects:,} objects, {len(orjson.dumps(label)) / 1e6:.1f} MB"

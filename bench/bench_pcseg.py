@@ -22,15 +22,10 @@
 
 from __future__ import annotations
 
-import argparse
 import array
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +33,16 @@ from typing import Any
 import numpy as np
 import orjson
 
+from benchkit import (
+    arguments,
+    best_of,
+    dataset_manifest,
+    run_child,
+    sample_uuid,
+    sandbox_env,
+    start_sandbox,
+    stop,
+)
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.records import LabelJob, Location, Record
@@ -76,15 +81,6 @@ def scan_labels(seed: int, points: int = POINTS) -> np.ndarray[Any, Any]:
     )
     rng.shuffle(values)
     return values
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def pure_python(path: Path) -> dict[str, Any]:
@@ -174,44 +170,18 @@ def conversion(repeat: int) -> None:
 
 
 def manifest(n: int) -> dict[str, Any]:
-    return {
-        "datasets": [
-            {
-                "owner": "bench",
-                "name": "scans",
-                "task_type": "pointcloud-segmentation",
-                "task_attributes": {"format_version": "0.1", "categories": CATEGORIES},
-                "labelsets": [{"name": "ground-truth", "description": ""}],
-                "samples": [
-                    {
-                        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-pcseg/{k}")),
-                        "name": f"{k:06d}.bin",
-                        "attributes": {
-                            "pcd": {"url": f"https://example.invalid/{k}", "type": "kitti"}
-                        },
-                        "metadata": {"point_count": POINTS},
-                    }
-                    for k in range(n)
-                ],
-            }
-        ]
-    }
-
-
-def start_sandbox(data: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    ready = tmp / "ready.json"
-    exe = Path(sys.executable).with_name("upload-preds-sandbox")
-    cmd = [str(exe), "serve", "--port", "0", "--api-key", KEY, "--db", str(tmp / "sb.sqlite3")]
-    cmd += ["--data", str(data), "--ready-file", str(ready)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"the sandbox did not start: {err}")
-        time.sleep(0.05)
-    time.sleep(0.05)
-    return proc, json.loads(ready.read_text())["url"]
+    samples = [
+        {
+            "uuid": sample_uuid("scans", k),
+            "name": f"{k:06d}.bin",
+            "attributes": {"pcd": {"url": f"https://example.invalid/{k}", "type": "kitti"}},
+            "metadata": {"point_count": POINTS},
+        }
+        for k in range(n)
+    ]
+    return dataset_manifest(
+        "scans", "pointcloud-segmentation", [c["name"] for c in CATEGORIES], samples
+    )
 
 
 def upload_rss(n: int, files: int) -> tuple[float, float, int]:
@@ -226,27 +196,15 @@ def upload_rss(n: int, files: int) -> tuple[float, float, int]:
                 row = {"sample_name": f"{k:06d}.bin", "point_labels_path": f"{k % files}.label"}
                 out.write(json.dumps(row) + "\n")
         (tmp / "manifest.json").write_text(json.dumps(manifest(n)))
-        proc, url = start_sandbox(tmp / "manifest.json", tmp)
+        proc, url = start_sandbox(tmp, key=KEY, data=tmp / "manifest.json")
         try:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
-            env.update(SEGMENTS_API_KEY=KEY, SEGMENTS_API_URL=url)
             cmd = [sys.executable, "-m", "upload_preds", str(tmp / "rows.jsonl")]
             cmd += ["--dataset", "bench/scans", "--category-map", str(tmp / "map.json")]
             cmd += ["--state", str(tmp / "journal.sqlite3"), "--quiet"]
-            t0 = time.perf_counter()
-            child = subprocess.Popen(
-                cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
-            _, status, usage = os.wait4(child.pid, 0)
-            wall = time.perf_counter() - t0
-            code = os.waitstatus_to_exitcode(status)
-            if code != 0:
-                err = child.stderr.read().decode() if child.stderr else ""
-                raise SystemExit(f"upload-preds exited {code}: {err[-2000:]}")
-            return wall, usage.ru_maxrss / 1024, code
+            child = run_child(cmd, env=sandbox_env(KEY, url))
+            return child.wall, child.rss_mib, child.code
         finally:
-            proc.terminate()
-            proc.wait(30)
+            stop(proc)
 
 
 def memory(small: int, big: int) -> None:
@@ -259,8 +217,7 @@ def memory(small: int, big: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="60 and 120 scans, fewer repeats")
+    parser = arguments(__doc__, "60 and 120 scans, fewer repeats")
     parser.add_argument("--scans", type=int, default=1000, help="scans in the big upload")
     ns = parser.parse_args()
     conversion(repeat=10 if ns.quick else 30)

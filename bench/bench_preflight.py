@@ -33,57 +33,32 @@ keeps the best.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from benchkit import arguments, dataset_manifest, image_sample, run_child, sample_uuid, sandbox_env
 from upload_preds.sandbox import start_sandbox
 from upload_preds.sandbox.faults import Faults
 
 KEY = "bench-key-not-secret"
 DATASET = "bench/names"
-NS = uuid.UUID("0c3e2a3c-8d57-4d1e-9e1c-5b8f2d8b7a21")
 
 
-def sample_uuid(i: int) -> str:
-    return str(uuid.uuid5(NS, f"s-{i}"))
+def uuid_of(i: int) -> str:
+    return sample_uuid("names", i)
 
 
-def sample_name(i: int) -> str:
+def name_of(i: int) -> str:
     return f"frame_{i:07d}.jpg"
 
 
 def manifest() -> dict[str, Any]:
-    return {
-        "datasets": [
-            {
-                "owner": "bench",
-                "name": "names",
-                "task_type": "vector",
-                "task_attributes": {
-                    "format_version": "0.1",
-                    "categories": [{"id": 1, "name": "car"}],
-                },
-                "labelsets": [{"name": "ground-truth", "description": ""}],
-                "samples": [
-                    {
-                        "uuid": sample_uuid(0),
-                        "name": sample_name(0),
-                        "attributes": {"image": {"url": "https://example.invalid/0.jpg"}},
-                        "metadata": {},
-                    }
-                ],
-            }
-        ]
-    }
+    return dataset_manifest("names", "vector", ["car"], [image_sample(uuid_of(0), name_of(0))])
 
 
 def seed(db: Path, n: int) -> None:
@@ -95,10 +70,10 @@ def seed(db: Path, n: int) -> None:
     ).fetchone()
     rows = (
         (
-            sample_uuid(i),
+            uuid_of(i),
             did,
-            sample_name(i),
-            json.dumps({"image": {"url": f"https://example.invalid/{i}.jpg"}}),
+            name_of(i),
+            json.dumps(image_sample(uuid_of(i), name_of(i))["attributes"]),
             "{}",
             0.0,
             "",
@@ -117,24 +92,15 @@ def seed(db: Path, n: int) -> None:
 def write_rows(path: Path, ids: range | list[int], *, by_name: bool) -> Path:
     with path.open("w") as f:
         for i in ids:
-            ref = {"sample_name": sample_name(i)} if by_name else {"sample_uuid": sample_uuid(i)}
+            ref = {"sample_name": name_of(i)} if by_name else {"sample_uuid": uuid_of(i)}
             row = {**ref, "annotations": [{"category": "car", "bbox": [1, 2, 30, 40]}]}
             f.write(json.dumps(row) + "\n")
     return path
 
 
 def dry_run(url: str, path: Path, state: Path, *flags: str) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
-    env.update({"SEGMENTS_API_KEY": KEY, "SEGMENTS_API_URL": url, "NO_COLOR": "1"})
     cmd = [sys.executable, "-m", "upload_preds", str(path), "--dataset", DATASET, "--dry-run"]
-    started = time.monotonic()
-    proc = subprocess.run(
-        [*cmd, "--state", str(state), *flags], capture_output=True, env=env, check=False
-    )
-    elapsed = time.monotonic() - started
-    if proc.returncode != 0:
-        sys.exit(f"dry run failed ({proc.returncode}):\n{proc.stderr.decode()[-2000:]}")
-    return elapsed
+    return run_child([*cmd, "--state", str(state), *flags], env=sandbox_env(KEY, url)).wall
 
 
 def case(
@@ -166,8 +132,7 @@ def case(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="sizes / 10")
+    parser = arguments(__doc__, "sizes / 10")
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each variant, the best counts"
     )

@@ -24,17 +24,15 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import statistics
 import struct
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from benchkit import arguments, median_of
 from upload_preds.sandbox import start_sandbox
 from upload_preds.sandbox.pointclouds import (
     _compact_cached,
@@ -68,12 +66,7 @@ console.log(JSON.stringify({ ms: runs[2], points: n }));
 
 
 def median_ms(fn: Callable[[], object], runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return median_of(fn, runs)[0] * 1000
 
 
 def write_clouds(folder: Path, n: int) -> dict[str, Path]:
@@ -94,8 +87,10 @@ def write_clouds(folder: Path, n: int) -> dict[str, Path]:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--quick"]
-    n = int(args[0]) if args else (20_000 if "--quick" in sys.argv else 120_000)
+    parser = arguments(__doc__, "20,000 points")
+    parser.add_argument("n", nargs="?", type=int, help="points (default 120,000)")
+    ns = parser.parse_args()
+    n = ns.n or (20_000 if ns.quick else 120_000)
     folder = Path(tempfile.mkdtemp(prefix="bench-points-"))
     try:
         paths = write_clouds(folder, n)

@@ -19,27 +19,27 @@ through ``Store.put_label`` as the API writes them, then times, in one run:
 * what keeping the counts costs a label write.
 
 Each timing is the median of 5 runs. Usage:
-``.venv/bin/python bench/bench_review_search.py [N]`` (default 50000).
+``.venv/bin/python bench/bench_review_search.py [--quick] [N]`` (default 50000; --quick 5000).
 """
 
 from __future__ import annotations
 
 import os
 import random
-import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+from benchkit import arguments, median_of
 from upload_preds.sandbox.manifest import parse_manifest
 from upload_preds.sandbox.review import search
 from upload_preds.sandbox.review_index import CountTerm
 from upload_preds.sandbox.store import Store, counts_json
 
+_T = TypeVar("_T")
 CATS = {"car": 1, "truck": 2, "pedestrian": 3, "cyclist": 4}
 
 
@@ -57,17 +57,16 @@ def label(rng: random.Random) -> str:
     return orjson.dumps({"format_version": "0.1", "annotations": anns}).decode()
 
 
-def median_ms(fn: Callable[[], Any], runs: int = 5) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), out
+def median_ms(fn: Callable[[], _T], runs: int = 5) -> tuple[float, _T]:
+    seconds, out = median_of(fn, runs)
+    return seconds * 1000, out
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    parser = arguments(__doc__, "5,000 samples")
+    parser.add_argument("n", nargs="?", type=int, default=50_000, help="samples")
+    ns = parser.parse_args()
+    n = 5_000 if ns.quick else ns.n
     rng = random.Random(5)
     tmp = tempfile.mkdtemp(prefix="bench-review-")
     db = os.path.join(tmp, "s.sqlite3")

@@ -32,12 +32,11 @@ of creates and replaces). Each run starts a fresh sandbox:
 The load average is printed with the results: on a shared 2-core machine
 other processes take CPU from both client and server.
 
-Usage: ``python bench/bench_sandbox.py [--puts N] [--latency-puts N] [--before SRC] [--rounds N]``.
+Usage: ``python bench/bench_sandbox.py [--quick] [--puts N] [--latency-puts N] [--before SRC] [--rounds N]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -51,53 +50,13 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from benchkit import arguments, launch, start_sandbox, stop
+
 CONCURRENCY = 64
 TARGET_PUTS_PER_S = 3000.0
 LATENCY_MS = 50.0
 KEY = "bench-key"
 DATASET = "demo/street-scenes"
-
-
-def start_sandbox(
-    tmp: Path, *extra: str, src: str | None = None
-) -> tuple[subprocess.Popen[bytes], str]:
-    ready = tmp / f"ready-{time.monotonic_ns()}.json"
-    db = tmp / f"bench-{time.monotonic_ns()}.sqlite3"
-    cmd = [
-        sys.executable,
-        "-m",
-        "upload_preds.sandbox.cli",
-        "serve",
-        "--port",
-        "0",
-        "--db",
-        str(db),
-        "--api-key",
-        KEY,
-        "--ready-file",
-        str(ready),
-        *extra,
-    ]
-    env = None
-    if src is not None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    return launch("sandbox", cmd, ready, env)
-
-
-def launch(
-    what: str, cmd: list[str], ready: Path, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Start a server process and wait for the URL it writes to ``ready``."""
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"{what} did not start: {err}")
-        time.sleep(0.05)
-    url: str = json.loads(ready.read_text())["url"]
-    return proc, url
 
 
 BARE_SERVER = """
@@ -171,15 +130,6 @@ def start_ideal(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     ready = tmp / f"ideal-{time.monotonic_ns()}.json"
     delay = str(LATENCY_MS / 1000)
     return launch("ideal server", [sys.executable, "-c", IDEAL_SERVER, str(ready), delay], ready)
-
-
-def stop_sandbox(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def label_body(i: int) -> dict[str, Any]:
@@ -302,14 +252,14 @@ def run(
     src: str | None = None,
 ) -> tuple[float, int, float]:
     """(PUTs/s, failures, server CPU µs per PUT) of one fresh sandbox."""
-    proc, url = start_sandbox(tmp, *extra, src=src)
+    proc, url = start_sandbox(tmp, *extra, key=KEY, src=src)
     try:
         uuids = asyncio.run(prepare(url, n_samples))
         cpu0 = server_cpu_s(proc.pid)
         seconds, failures = asyncio.run((drive_lean if lean else drive)(url, uuids, n))
         return n / seconds, failures, (server_cpu_s(proc.pid) - cpu0) * 1e6 / n
     finally:
-        stop_sandbox(proc)
+        stop(proc)
 
 
 def ideal(tmp: Path, n: int, lean: bool) -> float:
@@ -318,16 +268,18 @@ def ideal(tmp: Path, n: int, lean: bool) -> float:
         seconds, _ = asyncio.run((drive_lean if lean else drive)(url, ["x"], n))
         return n / seconds
     finally:
-        stop_sandbox(proc)
+        stop(proc)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = arguments(__doc__, "3,000 and 640 PUTs, a few seconds a run")
     ap.add_argument("--puts", type=int, default=30_000, help="PUTs in the no-fault run")
     ap.add_argument("--latency-puts", type=int, default=6_400, help="PUTs in the 50 ms run")
     ap.add_argument("--before", help="src folder of another checkout to compare with")
     ap.add_argument("--rounds", type=int, default=1, help="before/after rounds (with --before)")
     args = ap.parse_args()
+    if args.quick:
+        args.puts, args.latency_puts = 3_000, 640
     print(f"sandbox benchmark: {CONCURRENCY} connections, {os.cpu_count()} cores, loopback")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -337,7 +289,7 @@ def main() -> None:
             bare_s, _ = asyncio.run(drive(url, ["x"], args.puts))
             bare_cpu = (server_cpu_s(proc.pid) - cpu0) * 1e6 / args.puts
         finally:
-            stop_sandbox(proc)
+            stop(proc)
         bare = args.puts / bare_s
         # More samples than PUTs/2 so the run mixes creates (INSERT) and replaces (UPDATE).
         rate, failures, cpu = run(tmp, args.puts, [], n_samples=args.puts // 2)

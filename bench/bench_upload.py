@@ -19,56 +19,37 @@ re-invoked with ``--child``), so CPU time and peak RSS are the client's alone.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from benchkit import (
+    arguments,
+    dataset_manifest,
+    image_sample,
+    run_child,
+    sample_uuid,
+    start_sandbox,
+    stop,
+)
+
 KEY = "bench-key-not-secret"
 DATASET = "bench/boxes"
 LABELSET = "predictions"
-NS = uuid.UUID("6f0b3f4e-3c1b-4a55-9b55-6b1e5d7c2a10")
-
-
-def sample_uuid(i: int) -> str:
-    return str(uuid.uuid5(NS, f"sample-{i}"))
 
 
 def manifest(n: int) -> dict[str, Any]:
-    cats = [{"id": i, "name": name} for i, name in enumerate(["car", "truck", "bike"], 1)]
-    return {
-        "datasets": [
-            {
-                "owner": "bench",
-                "name": "boxes",
-                "task_type": "vector",
-                "task_attributes": {"format_version": "0.1", "categories": cats},
-                "labelsets": [
-                    {"name": "ground-truth", "description": ""},
-                    {"name": LABELSET, "description": ""},
-                ],
-                "samples": [
-                    {
-                        "uuid": sample_uuid(i),
-                        "name": f"img_{i:06d}.jpg",
-                        "attributes": {"image": {"url": f"https://example.com/{i}.jpg"}},
-                        "metadata": {},
-                    }
-                    for i in range(n)
-                ],
-            }
-        ]
-    }
+    samples = [image_sample(sample_uuid("boxes", i), f"img_{i:06d}.jpg") for i in range(n)]
+    return dataset_manifest(
+        "boxes", "vector", ["car", "truck", "bike"], samples, ("ground-truth", LABELSET)
+    )
 
 
 def attributes(i: int) -> dict[str, Any]:
@@ -91,20 +72,10 @@ def attributes(i: int) -> dict[str, Any]:
 
 
 class Sandbox:
+    """The sandbox subprocess (in-memory store) for a ``with`` block, and its stats."""
+
     def __init__(self, data: Path, tmp: Path, *flags: str) -> None:
-        ready = tmp / f"ready-{time.monotonic_ns()}.json"
-        exe = Path(sys.executable).with_name("upload-preds-sandbox")
-        cmd = [str(exe), "serve", "--port", "0", "--api-key", KEY, "--db", ":memory:"]
-        cmd += ["--data", str(data), "--ready-file", str(ready), *flags]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise SystemExit(f"the sandbox did not start: {err}")
-            time.sleep(0.05)
-        time.sleep(0.05)
-        self.url = json.loads(ready.read_text())["url"].rstrip("/") + "/"
+        self.proc, self.url = start_sandbox(tmp, *flags, key=KEY, data=data, db=":memory:")
 
     def stats(self) -> dict[str, Any]:
         req = urllib.request.Request(
@@ -118,17 +89,15 @@ class Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
 
 def child(mode: str, url: str, **params: Any) -> dict[str, Any]:
+    """One client in a fresh process; its result, with its peak RSS (from wait4)."""
     cmd = [sys.executable, __file__, "--child", mode, url, json.dumps(params)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    run = run_child(cmd, stdout=True)
+    result: dict[str, Any] = json.loads(run.stdout.decode().strip().splitlines()[-1])
+    result["rss_mib"] = run.rss_mib
     return result
 
 
@@ -140,7 +109,7 @@ def jobs(n: int, samples: int) -> Iterator[Any]:
 
     for i in range(n):
         yield LabelJob(
-            sample_uuid=sample_uuid(i % samples),
+            sample_uuid=sample_uuid("boxes", i % samples),
             sample_name=None,
             labelset=LABELSET,
             label_status="PRELABELED",
@@ -148,11 +117,6 @@ def jobs(n: int, samples: int) -> Iterator[Any]:
             score=round(0.5 + (i % 1000) / 2000, 4),
             locs=(Location("bench.jsonl", i + 1),),
         )
-
-
-def usage() -> tuple[float, float]:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return time.process_time(), ru.ru_maxrss / 1024  # MiB on Linux
 
 
 async def run_engine(url: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +144,6 @@ async def run_engine(url: str, p: dict[str, Any]) -> dict[str, Any]:
         "throttled": result.throttled,
         "retries": result.retries,
         "min_concurrency": result.min_concurrency,
-        "rss_mib": usage()[1],
     }
 
 
@@ -267,8 +230,7 @@ def line(name: str, value: float, target: str, ok: bool, extra: str = "") -> Non
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="smaller runs (not the targets' sizes)")
+    ap = arguments(__doc__, "smaller runs (not the targets' sizes)")
     ap.add_argument("--only", default="abcd", help="which sections to run, e.g. 'ac'")
     args = ap.parse_args()
     scale = 0.2 if args.quick else 1.0

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pcsegdata  # the point-cloud segmentation dataset (beside this script)
+import rigdata  # the multi-sensor rig (beside this script)
 import seqdata  # the sequence datasets (beside this script)
 
 NAMESPACE = uuid.UUID("6f1c3c7e-5a0e-4d5c-9a47-2f3b8c1d9e10")
@@ -124,6 +125,8 @@ def build() -> dict[str, object]:
             *seqdata.manifest_datasets(sample_uuid),
             # Appended: a point-cloud segmentation dataset (see pcsegdata.py).
             *pcsegdata.manifest_datasets(sample_uuid),
+            # Appended: a multi-sensor rig with segmentation sensors (see rigdata.py).
+            *rigdata.manifest_datasets(sample_uuid),
         ]
     }
 

@@ -23,7 +23,7 @@ from upload_preds.records import LabelJob, Location, Notice, Record, RowError
 
 if TYPE_CHECKING:
     from upload_preds.api import upload
-    from upload_preds.run import UploadReport
+    from upload_preds.runreport import UploadReport
 
 __version__ = "0.1.0"
 
@@ -56,7 +56,7 @@ def __getattr__(name: str) -> Any:
 
         return upload
     if name == "UploadReport":
-        from upload_preds.run import UploadReport
+        from upload_preds.runreport import UploadReport
 
         return UploadReport
     raise AttributeError(f"module 'upload_preds' has no attribute {name!r}")

@@ -26,18 +26,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import SecretStr
 
 from upload_preds.convert import ConvertOptions
-from upload_preds.run import Run, RunInputs, UploadReport, spool_rows
+from upload_preds.run import Run
+from upload_preds.runinputs import RunInputs
+from upload_preds.runreport import UploadReport
 from upload_preds.settings import Settings, parse_shard
 
 PathLike = str | os.PathLike[str]
+
+
+def spool_rows(rows: Any, stack: contextlib.ExitStack) -> str:
+    """Write an iterable of row dicts to a temporary JSONL file (for the Python API)."""
+    fd, name = tempfile.mkstemp(prefix="upload-preds-rows-", suffix=".jsonl")
+    stack.callback(os.unlink, name)
+    with os.fdopen(fd, "wb") as out:
+        for row in rows:
+            out.write(orjson.dumps(row) + b"\n")
+    return name
 
 
 def _paths(

@@ -599,7 +599,7 @@ def upload_preds(
     """
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if print_schema:
-        from upload_preds.models import row_json_schema
+        from upload_preds.rowschema import row_json_schema
 
         sys.stdout.write(orjson.dumps(row_json_schema(), option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")
@@ -608,7 +608,7 @@ def upload_preds(
     try:
         from upload_preds.convert import ConvertOptions
         from upload_preds.formats import FormatOptions
-        from upload_preds.run import RunInputs
+        from upload_preds.runinputs import RunInputs
         from upload_preds.settings import Settings, parse_shard
 
         convert = ConvertOptions(
@@ -740,7 +740,8 @@ def _run(
     from upload_preds.convert.categories import Categories
     from upload_preds.outputs import category_names
     from upload_preds.report import PlainProgress, RichProgress, render_plan, render_summary, safe
-    from upload_preds.run import ProgressSink, Run
+    from upload_preds.run import Run
+    from upload_preds.runreport import ProgressSink
 
     progress: ProgressSink | None = None
     if not settings.quiet and not settings.dry_run and inputs.output_labels is None:

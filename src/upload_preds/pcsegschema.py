@@ -6,7 +6,10 @@ rows by hand (:mod:`upload_preds.convert.pcseg`,
 to the ones it accepts. :class:`PointLabelsRow` is a point-cloud segmentation
 prediction (a per-point label file; with ``frame``, one frame of a point-cloud
 segmentation sequence); :class:`MaskFrameRow` is one frame of an image
-segmentation sequence (a single image's mask row is ``MaskRow``).
+segmentation sequence (a single image's mask row is ``MaskRow``). In a
+multi-sensor dataset either one, with ``sensor``, is a frame of that
+segmentation sensor. As CSV/TSV lines the same fields are columns
+(``annotations`` a JSON cell).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from upload_preds.models import ImageAttributes, ObjectAttributes, _Doc, _RowBase
+from upload_preds.labelmodels import ImageAttributes, ObjectAttributes
+from upload_preds.rowschema import _Doc, _RowBase
 
 __all__ = ["MaskFrameRow", "PointLabelsAnnotation", "PointLabelsRow"]
 
@@ -72,6 +76,13 @@ class PointLabelsRow(_RowBase):
             "per frame; no score or label_status of its own)."
         ),
     )
+    sensor: str | None = Field(
+        None,
+        description=(
+            "Multi-sensor datasets: the point-cloud segmentation sensor this frame is of "
+            "(with 'frame'); the label's other sensors come from their own rows."
+        ),
+    )
 
 
 class MaskFrameRow(_Doc):
@@ -111,3 +122,10 @@ class MaskFrameRow(_Doc):
         None, description="With an instance mask: each pixel value's category."
     )
     image_attributes: ImageAttributes | None = Field(None, description="Attributes of the frame.")
+    sensor: str | None = Field(
+        None,
+        description=(
+            "Multi-sensor datasets: the image segmentation sensor this frame is of; the "
+            "label's other sensors come from their own rows."
+        ),
+    )

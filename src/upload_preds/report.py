@@ -18,7 +18,7 @@ from upload_preds.errors import UploadPredsError
 from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.records import RowError
-from upload_preds.run import SENT_INSTEAD, Snapshot, UploadReport
+from upload_preds.runreport import SENT_INSTEAD, Snapshot, UploadReport
 
 
 def safe(text: str) -> str:

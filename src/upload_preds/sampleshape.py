@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from upload_preds.errors import SetupError
 from upload_preds.fanout import each
-from upload_preds.pointcounts import counts_of
+from upload_preds.pointcounts import Counts, counts_of
 
 if TYPE_CHECKING:
     from upload_preds.client import SegmentsClient
@@ -72,12 +72,13 @@ class SampleShapes:
         self.frames_by_uuid: dict[str, int] = {}
         self.sensors_by_uuid: dict[str, dict[str, tuple[str, int]]] = {}
         #: Point counts of point-cloud samples that carry them (pointcounts.py).
-        self.points_by_uuid: dict[str, int | list[int]] = {}
+        self.points_by_uuid: dict[str, Counts] = {}
         #: Samples read (listed or fetched), with or without frames.
         self.seen: set[str] = set()
 
     def __len__(self) -> int:
-        return len(self.frames_by_uuid) + len(self.sensors_by_uuid)
+        # A multi-sensor sample is in both maps (its longest sensor bounds its frames).
+        return len(self.frames_by_uuid.keys() | self.sensors_by_uuid.keys())
 
     def add(self, sample: dict[str, Any]) -> None:
         """Note one sample of a listing or ``GET /samples/{uuid}/``."""
@@ -104,8 +105,9 @@ class SampleShapes:
         """The frame count of the sample ``uuid``; None when unknown."""
         return self.frames_by_uuid.get(uuid) if uuid is not None else None
 
-    def points(self, uuid: str | None) -> int | list[int] | None:
-        """The point count (or one per frame) of the sample ``uuid``; None when unknown."""
+    def points(self, uuid: str | None) -> Counts | None:
+        """The point count (one per frame, or per sensor and frame) of the sample ``uuid``;
+        None when unknown."""
         return self.points_by_uuid.get(uuid) if uuid is not None else None
 
     def sensors(self, uuid: str | None) -> dict[str, tuple[str, int]] | None:

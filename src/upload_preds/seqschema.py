@@ -13,7 +13,8 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from upload_preds.models import ImageAttributes, ShorthandAnnotation, _Doc
+from upload_preds.labelmodels import ImageAttributes
+from upload_preds.rowschema import ShorthandAnnotation, _Doc
 
 __all__ = ["SequenceAnnotation", "SequenceRow"]
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from upload_preds.errors import UsageError
-from upload_preds.models import LABEL_STATUSES
+from upload_preds.labelmodels import LABEL_STATUSES
 from upload_preds.printable import printable
 
 DEFAULT_API_URL = "https://api.segments.ai/"

@@ -17,16 +17,15 @@ from upload_preds.convert.bitmaps import MASK_ANN_KEYS
 from upload_preds.convert.categories import Categories
 from upload_preds.convert.converter import ALL_ROW_KEYS, ROW_KEYS
 from upload_preds.convert.shorthand import ANN_KEYS
-from upload_preds.models import (
-    TASK_TYPES,
+from upload_preds.labelcheck import validate_attributes
+from upload_preds.labelmodels import TASK_TYPES, label_kind
+from upload_preds.rowschema import (
     AttributesRow,
     MaskAnnotation,
     MaskRow,
     ShorthandAnnotation,
     ShorthandRow,
-    label_kind,
     row_json_schema,
-    validate_attributes,
 )
 
 KINDS = sorted(SDK_MODELS)

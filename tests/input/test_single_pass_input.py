@@ -31,7 +31,8 @@ from upload_preds.dedupe import SIEVE_PARTS, HashSieve
 from upload_preds.pipeline import OnDuplicate, Preparer
 from upload_preds.plan import Tally
 from upload_preds.records import Failure, LabelJob, Notice, Skip
-from upload_preds.run import Run, RunInputs
+from upload_preds.run import Run
+from upload_preds.runinputs import RunInputs
 from upload_preds.settings import Settings
 
 CATS = Categories([(1, "car"), (2, "truck")])

@@ -2,7 +2,7 @@
 label with an entry per declared sensor, each in its own task type's sequence
 format with its own categories; validated with the SDK's
 ``MultiSensorLabelAttributes``. Row errors: no sensor, an unknown sensor (the
-message lists the names), a sensor rows cannot express."""
+message lists the names), a row not in its sensor's form."""
 
 from __future__ import annotations
 
@@ -153,12 +153,8 @@ def test_track_ids_are_per_sensor() -> None:
         ),
         (None, "sensor", "missing field", "give 'sensor' (the dataset has: lidar, front-camera"),
         (3, "sensor", "invalid value", "should be a sensor name"),
-        (
-            "rear-camera",
-            "sensor",
-            "wrong shape for the task type",
-            "image-segmentation-sequence sensor",
-        ),
+        # A box row for a segmentation sensor: that sensor's rows are frames with masks.
+        ("rear-camera", "mask_path", "missing field", "a frame row needs 'mask_path'"),
     ],
 )
 def test_sensor_errors_fail_the_label_and_name_the_line(

@@ -97,7 +97,7 @@ def test_readme_examples_convert(
 )
 def test_print_schema_documents_the_readme_rows(title: str, sequence: bool) -> None:
     """--print-schema's row models accept the README's rows (3-D points, sensor)."""
-    from upload_preds.models import ShorthandRow
+    from upload_preds.rowschema import ShorthandRow
     from upload_preds.seqschema import SequenceRow
 
     model = SequenceRow if sequence else ShorthandRow

@@ -10,6 +10,7 @@ says, counted here with numpy independently of the converter: distinct
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import segments.typing as st
+from PIL import Image
 
 from clikit import cli_env, run_cli
 
@@ -69,6 +71,51 @@ def write_label(path: Path, values: np.ndarray[Any, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     values.astype("<u4").tofile(path)
     return path
+
+
+def write_mask(path: Path, ids: np.ndarray[Any, Any]) -> None:
+    """An id image (8-bit grey, pixel value = id), as a model writes a frame's mask."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(ids.astype(np.uint8), "L").save(path)
+
+
+def ids_of_png(png: bytes) -> np.ndarray[Any, Any]:
+    """The ids of an uploaded bitmap: R + 256 G + 65536 B per pixel."""
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(np.int64)
+    return a[..., 0] + 256 * a[..., 1] + 65536 * a[..., 2]
+
+
+def check_point_frame(
+    frame: dict[str, Any], raw: np.ndarray[Any, Any], tracks: dict[int, int]
+) -> None:
+    """A frame of a point-cloud segmentation sequence says what its file says, and each
+    object is a track whose category stays that of ``tracks`` (filled over the frames)."""
+    anns = frame["annotations"]
+    assert all(a["track_id"] == a["id"] and a["is_keyframe"] for a in anns)
+    plain = {
+        "format_version": frame["format_version"],
+        "annotations": [{"id": a["id"], "category_id": a["category_id"]} for a in anns],
+        "point_annotations": frame["point_annotations"],
+    }
+    check_label(plain, raw)
+    for a in anns:
+        assert tracks.setdefault(a["track_id"], a["category_id"]) == a["category_id"]
+
+
+def check_mask_frames(frames: list[dict[str, Any]], masks: dict[int, np.ndarray[Any, Any]]) -> None:
+    """Each masked frame's objects (ids 1 car and 2 person, tracks of the same id) and its
+    uploaded bitmap, downloaded and compared pixel by pixel."""
+    import httpx
+
+    for f, ids in masks.items():
+        frame = frames[f]
+        assert [(a["id"], a["track_id"], a["category_id"]) for a in frame["annotations"]] == [
+            (1, 1, 1),
+            (2, 2, 2),
+        ]
+        r = httpx.get(frame["segmentation_bitmap"]["url"])
+        r.raise_for_status()
+        assert (ids_of_png(r.content) == ids).all()
 
 
 def expected_category(raw: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

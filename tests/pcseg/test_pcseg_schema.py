@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from upload_preds.convert import bitmaps, pcseg, segsequences
-from upload_preds.models import row_json_schema
 from upload_preds.pcsegschema import MaskFrameRow, PointLabelsAnnotation, PointLabelsRow
+from upload_preds.rowschema import row_json_schema
 
 
 def test_schema_lists_the_rows() -> None:
@@ -21,7 +21,9 @@ def test_schema_fields_are_the_converters() -> None:
     # 'frame' it is a sequence frame (which has no score or status of its own).
     single = {"sample_uuid", "sample_name", "labelset", "score", "label_status"}
     single |= pcseg.POINT_ROW_KEYS | {"annotations", "image_attributes"}
+    # A frame row of a multi-sensor dataset also names its sensor.
+    sensor = {segsequences.SENSOR_FIELD}
     frame_row = segsequences.ROW_KEYS["pointcloud-segmentation"]
-    assert set(PointLabelsRow.model_fields) == single | frame_row
-    assert set(MaskFrameRow.model_fields) == segsequences.ROW_KEYS["segmentation-bitmap"]
+    assert set(PointLabelsRow.model_fields) == single | frame_row | sensor
+    assert set(MaskFrameRow.model_fields) == segsequences.ROW_KEYS["segmentation-bitmap"] | sensor
     assert set(PointLabelsAnnotation.model_fields) == bitmaps.MASK_FILE_ANN_KEYS

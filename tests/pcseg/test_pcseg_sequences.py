@@ -11,7 +11,6 @@ sends nothing (the journal).
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import uuid
@@ -19,13 +18,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pcsegkit
 import pytest
 import segments.typing as st
-from pcsegkit import CATEGORIES, CLASS_MAP, check_label, make_scan, write_label
-from PIL import Image
+from pcsegkit import (
+    CATEGORIES,
+    CLASS_MAP,
+    check_mask_frames,
+    check_point_frame,
+    ids_of_png,
+    make_scan,
+    write_label,
+    write_mask,
+)
 from segments import SegmentsClient
 
 from clikit import cli_env, run_cli, write_jsonl
@@ -126,17 +132,7 @@ def test_pointcloud_sequence_round_trip(sandbox: SandboxHandle, tmp_path: Path) 
             assert len(attrs["frames"]) == FRAMES
             tracks: dict[int, int] = {}
             for f, raw in files.items():
-                frame = attrs["frames"][f]
-                anns = frame["annotations"]
-                assert all(a["track_id"] == a["id"] and a["is_keyframe"] for a in anns)
-                plain = {
-                    "format_version": frame["format_version"],
-                    "annotations": [{"id": a["id"], "category_id": a["category_id"]} for a in anns],
-                    "point_annotations": frame["point_annotations"],
-                }
-                check_label(plain, raw)
-                for a in anns:  # an object keeps its track (and category) in every frame
-                    assert tracks.setdefault(a["track_id"], a["category_id"]) == a["category_id"]
+                check_point_frame(attrs["frames"][f], raw, tracks)
             # The same (class, instance) in two frames is one track.
             assert len(tracks) == 7
 
@@ -247,16 +243,6 @@ def test_frame_rules(tmp_path: Path) -> None:
     st.PointcloudSequenceSegmentationLabelAttributes.model_validate(job.attributes)
 
 
-def _mask(path: Path, ids: np.ndarray[Any, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(ids.astype(np.uint8), "L").save(path)
-
-
-def _ids_of_png(png: bytes) -> np.ndarray[Any, Any]:
-    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(np.int64)
-    return a[..., 0] + 256 * a[..., 1] + 65536 * a[..., 2]
-
-
 def test_image_segmentation_sequence_uploads_each_frames_bitmap(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
@@ -266,7 +252,7 @@ def test_image_segmentation_sequence_uploads_each_frames_bitmap(
         ids[1 : 5 + f, 2:8] = 1
         ids[6:10, 9 : 12 + f] = 2
         masks[f] = ids
-        _mask(tmp_path / "m" / f"{f}.png", ids)
+        write_mask(tmp_path / "m" / f"{f}.png", ids)
     anns = [{"id": 1, "category": "car"}, {"id": 2, "category": "person"}]
     write_jsonl(
         tmp_path / "rows.jsonl",
@@ -283,21 +269,13 @@ def test_image_segmentation_sequence_uploads_each_frames_bitmap(
     st.ImageSequenceSegmentationLabelAttributes.model_validate(attrs)
     assert len(attrs["frames"]) == FRAMES
     assert attrs["frames"][2]["annotations"] == []
-    for f, ids in masks.items():
-        frame = attrs["frames"][f]
-        assert [(a["id"], a["track_id"], a["category_id"]) for a in frame["annotations"]] == [
-            (1, 1, 1),
-            (2, 2, 2),
-        ]
-        r = httpx.get(frame["segmentation_bitmap"]["url"])
-        r.raise_for_status()
-        assert (_ids_of_png(r.content) == ids).all()
+    check_mask_frames(attrs["frames"], masks)
     # A rerun with the same masks sends nothing; a changed frame sends the label again.
     code, stderr = upload(sandbox, tmp_path, "test/videos")
     assert code == 0, stderr
     assert "labels uploaded  0" in stderr
     masks[3][0, 0] = 2
-    _mask(tmp_path / "m" / "3.png", masks[3])
+    write_mask(tmp_path / "m" / "3.png", masks[3])
     code, stderr = upload(sandbox, tmp_path, "test/videos")
     assert code == 0, stderr
     assert "labels uploaded  1" in stderr
@@ -305,7 +283,7 @@ def test_image_segmentation_sequence_uploads_each_frames_bitmap(
 
 def test_offline_image_sequence_writes_the_frames_masks(tmp_path: Path) -> None:
     for f in (0, 1):
-        _mask(tmp_path / "m" / f"{f}.png", np.full((H, W), f + 1))
+        write_mask(tmp_path / "m" / f"{f}.png", np.full((H, W), f + 1))
     write_jsonl(
         tmp_path / "rows.jsonl",
         [
@@ -331,4 +309,4 @@ def test_offline_image_sequence_writes_the_frames_masks(tmp_path: Path) -> None:
     urls = [fr["segmentation_bitmap"]["url"] for fr in label["attributes"]["frames"]]
     for f, url in enumerate(urls):
         png = (tmp_path / url).read_bytes()
-        assert (_ids_of_png(png) == f + 1).all()
+        assert (ids_of_png(png) == f + 1).all()

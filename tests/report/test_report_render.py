@@ -17,7 +17,7 @@ from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.records import Location, RowError
 from upload_preds.report import PlainProgress, render_error, render_plan, render_summary
-from upload_preds.run import Counts, Snapshot, UploadReport
+from upload_preds.runreport import Counts, Snapshot, UploadReport
 
 HOSTILE = "a\x1b]8;;https://evil.example/\x07b\x1b]52;c;eA==\x07\x1b[2J\x9b1m\u202ec\n"
 

@@ -144,7 +144,7 @@ def test_frame_counts_from_sample_attributes() -> None:
 def test_print_schema_documents_the_per_frame_fields() -> None:
     from upload_preds.convert.seqlines import ANN_KEYS, ROW_KEYS
     from upload_preds.convert.shorthand import ANN_KEYS as SHORTHAND_ANN_KEYS
-    from upload_preds.models import row_json_schema
+    from upload_preds.rowschema import row_json_schema
     from upload_preds.seqschema import SequenceAnnotation, SequenceRow
 
     schema = row_json_schema()

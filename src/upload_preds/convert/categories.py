@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from upload_preds.errors import InputFileError
-from upload_preds.models import TASK_TYPES
+from upload_preds.labelmodels import TASK_TYPES
 
 __all__ = ["Categories", "CategoryMatch", "SensorCategories"]
 

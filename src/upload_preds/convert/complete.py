@@ -1,6 +1,6 @@
 """Complete labels: a row's ``attributes`` object, any task type, checked strictly.
 
-The pydantic models of :mod:`upload_preds.models` validate the label format
+The pydantic models of :mod:`upload_preds.labelmodels` validate the label format
 (only here: a million shorthand rows would cost more in pydantic than in
 parsing their JSON); then ids must be unique within each annotations list (top
 level, frames, sensors) and category ids must be the dataset's.
@@ -21,7 +21,7 @@ from typing import Any
 
 from upload_preds.convert.checks import R_CATEGORY_ID, R_DUPLICATE_ID, R_LABEL_FORMAT
 from upload_preds.convert.context import Context
-from upload_preds.models import validate_attributes
+from upload_preds.labelcheck import validate_attributes
 from upload_preds.records import Location, RowError
 
 

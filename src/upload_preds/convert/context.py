@@ -31,7 +31,7 @@ from upload_preds.convert.checks import (
 from upload_preds.convert.csvcells import CsvLayout
 from upload_preds.convert.options import ConvertOptions
 from upload_preds.errors import UsageError
-from upload_preds.models import TASK_TYPES, label_kind
+from upload_preds.labelmodels import TASK_TYPES, label_kind
 from upload_preds.records import Location, RowError
 
 

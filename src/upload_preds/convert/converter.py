@@ -47,7 +47,7 @@ from upload_preds.convert.complete import full_attributes
 from upload_preds.convert.context import Built, Context, Family
 from upload_preds.convert.fast import fast_label
 from upload_preds.convert.options import ConvertOptions
-from upload_preds.models import LABEL_KIND_NAMES, LABEL_STATUSES
+from upload_preds.labelmodels import LABEL_KIND_NAMES, LABEL_STATUSES
 from upload_preds.records import LabelJob, Location, Record, RowError
 
 ROW_KEYS = frozenset(
@@ -63,7 +63,7 @@ ROW_KEYS = frozenset(
     }
 )
 # Row fields of masks (see bitmaps.build) and the image size (masks, --normalized). Kept
-# apart from ROW_KEYS, which mirrors the row models of --print-schema (models.py).
+# apart from ROW_KEYS, which mirrors the row models of --print-schema (rowschema.py).
 MASK_ROW_KEYS = frozenset({"mask_path", "mask_kind", "width", "height"})
 ALL_ROW_KEYS = ROW_KEYS | MASK_ROW_KEYS
 #: Every field a row may have: with point-cloud segmentation's (pcseg.build).

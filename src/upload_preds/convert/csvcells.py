@@ -130,19 +130,33 @@ _CSV_PLAIN = (
 )
 #: The columns that only sequence datasets take.
 SEQUENCE_COLUMNS = frozenset({"frame", "track_id", "is_keyframe", "sensor"})
+#: The columns of a segmentation sequence's frame lines (convert/segsequences.py): a
+#: file may mix them with other sensors' lines, whose cells there are empty.
+SEGMENTATION_COLUMNS = ("point_labels_path", "mask_path", "mask_kind", "annotations")
 #: Point-cloud cuboids as plain columns: position x,y,z, dimensions length (x),
 #: width (y), height (z); with the ``yaw`` column.
 CUBOID_COLUMNS = ("x", "y", "z", "length", "width", "height")
 #: Every column name the CSV/TSV input understands (besides ``attr.<name>``).
-CSV_COLUMNS: tuple[str, ...] = _CSV_PLAIN + tuple(
-    sorted({c for cols, _ in BOX_COLUMNS for c in cols} | {"z", "length"})
+CSV_COLUMNS: tuple[str, ...] = (
+    _CSV_PLAIN
+    + SEGMENTATION_COLUMNS
+    + tuple(sorted({c for cols, _ in BOX_COLUMNS for c in cols} | {"z", "length"}))
 )
 
 
 class CsvLayout:
     """What a CSV header means: box columns, attribute columns, problems. Cached per header."""
 
-    __slots__ = ("attrs", "box", "box_format", "cuboid", "fast", "problems", "sequence")
+    __slots__ = (
+        "attrs",
+        "box",
+        "box_format",
+        "cuboid",
+        "fast",
+        "problems",
+        "segmentation",
+        "sequence",
+    )
 
     def __init__(self, columns: list[str], fmt: str) -> None:
         self.problems: list[tuple[str, str]] = []
@@ -152,6 +166,8 @@ class CsvLayout:
         present = set(columns)
         #: The sequence columns it has (frame, track_id, ...), for the sequence check.
         self.sequence = sorted(present & SEQUENCE_COLUMNS)
+        #: Its segmentation frame columns: their cells must be empty in an object's line.
+        self.segmentation = [c for c in SEGMENTATION_COLUMNS if c in present]
         # Cuboid columns (x,y,z,length,width,height): z or length says so; their x and y
         # are then a position, not box columns.
         self.cuboid = bool(present & {"z", "length"})

@@ -98,6 +98,9 @@ def csv_part(ctx: Context, record: Record) -> tuple[str, dict[str, Any]] | RowEr
             f"should be a label set name without '/', got {labelset!r}",
         )
     key = orjson.dumps([labelset, ref_kind, ref]).decode()
+    for col in layout.segmentation:  # a frame's column in an object's line: not read
+        if (cells.get(col) or "").strip():
+            return key, {"e": [[col, R_COLUMNS, _segmentation_only(ctx, col)]]}
     if layout.fast and not ctx.norm and ctx.kind not in KINDS_3D:
         fast = csv_fast(ctx, cells, layout)
         if fast is not None:
@@ -108,6 +111,14 @@ def csv_part(ctx: Context, record: Record) -> tuple[str, dict[str, Any]] | RowEr
         return key, {"e": errs}
     assert payload is not None
     return key, payload
+
+
+def _segmentation_only(ctx: Context, col: str) -> str:
+    return (
+        f"column {col} is for the frame lines of segmentation sequences (or segmentation "
+        f"sensors); this line is an object of a {ctx.task_type or 'dataset of unknown type'} "
+        "label: leave it empty"
+    )
 
 
 def _csv_scale(

@@ -35,7 +35,7 @@ from upload_preds.convert.checks import (
 from upload_preds.convert.context import Context
 from upload_preds.convert.csvcells import CsvLayout, attr_cell
 from upload_preds.convert.shapes import check_bbox
-from upload_preds.models import LABEL_STATUSES
+from upload_preds.labelmodels import LABEL_STATUSES
 from upload_preds.records import LabelJob, Location, PlannedLabelJob
 
 _FAST_ROW_KEYS = frozenset(

@@ -22,6 +22,14 @@ How a label is made:
   (:meth:`~upload_preds.sampleshape.SampleShapes.sensor_frames`; else ``--frames N``,
   else the sensor's highest frame index + 1). Track ids are per sensor: the same
   track id in two sensors is two objects.
+* A segmentation sensor (point-cloud or image segmentation sequence) takes one
+  row per frame, as its single-dataset form does: ``point_labels_path`` or
+  ``mask_path`` with ``frame`` (:func:`.segsequences.assemble`, so
+  ``--category-map``, ``--point-labels-kind`` and ``--points`` apply to it as
+  to that form). Its frames' bitmaps become the label's assets (uploaded,
+  with retries, before the label; the journal's hash names their contents);
+  its point counts are checked per frame against the sample's
+  ``metadata.point_count`` of that sensor (:mod:`upload_preds.pointcounts`).
 * The label's score is ``--score-from`` over the kept objects of all sensors;
   if any line fails, the whole label fails and every line gets one error (its
   own, or "line N of the same label failed"), as for any sequence label.
@@ -37,14 +45,13 @@ How a label is made:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from upload_preds.convert import sequences
+from upload_preds.convert import segsequences, sequences
 from upload_preds.convert.checks import (
     R_INVALID,
     R_LABEL_FAILED,
@@ -56,6 +63,7 @@ from upload_preds.convert.checks import (
 )
 from upload_preds.convert.context import Built, Context, Family
 from upload_preds.convert.csvrows import input_order, label_failed
+from upload_preds.convert.segsequences import SegLabel, one_error
 from upload_preds.convert.seqlines import FrameRules, Line, check_line
 from upload_preds.convert.sequences import SEQUENCE_FRAME_KINDS, Assembled
 from upload_preds.errors import UsageError
@@ -153,7 +161,9 @@ class SensorRules:
         self.sensors = Sensors(ctx)
         self.rules: dict[str, FrameRules] = {}
         for name, sensor in self.sensors.by_name.items():
-            frame_kind = SEQUENCE_FRAME_KINDS.get(sensor.ctx.kind or "")
+            kind = sensor.ctx.kind or ""
+            # Segmentation sensors take one row per frame (segsequences.py).
+            frame_kind = SEQUENCE_FRAME_KINDS.get(kind) or segsequences.FRAME_KINDS.get(kind)
             family = families.get(frame_kind) if frame_kind is not None else None
             if frame_kind is not None and family is not None:
                 rules = FrameRules(sensor.ctx, frame_kind, family.build)
@@ -200,6 +210,7 @@ def convert(
     locs = tuple(loc for loc, _ in ordered)
     bad: dict[int, RowError] = {}
     lines: dict[str, list[Line]] = {}
+    seg_rows: dict[str, list[tuple[Location, Record]]] = {}  # segmentation sensors' rows
     index: dict[str, list[int]] = {}  # a sensor's line position → position in ``ordered``
     # The sample's own sensors, when known: a row for a sensor it lacks has no frames.
     has = frames if isinstance(frames, Mapping) and frames else None
@@ -208,36 +219,52 @@ def convert(
         if isinstance(sensor_rules, RowError):
             bad[n] = sensor_rules
             continue
-        if has is not None and sensor_rules.sensor not in has:
+        name = sensor_rules.sensor
+        assert name is not None
+        if has is not None and name not in has:
             bad[n] = RowError(
                 loc,
                 "sensor",
                 R_SENSOR,
-                f"the sample has no sensor {sensor_rules.sensor!r} (it has: {', '.join(has)})",
+                f"the sample has no sensor {name!r} (it has: {', '.join(has)})",
             )
+            continue
+        if sensor_rules.frame_kind in segsequences.ROW_KEYS:
+            # A frame of a segmentation sensor: checked with its label (below).
+            seg_rows.setdefault(name, []).append((loc, record))
+            index.setdefault(name, []).append(n)
             continue
         checked = check_line(sensor_rules, record)
         if isinstance(checked, Line):
-            assert sensor_rules.sensor is not None
-            lines.setdefault(sensor_rules.sensor, []).append(checked)
-            index.setdefault(sensor_rules.sensor, []).append(n)
+            lines.setdefault(name, []).append(checked)
+            index.setdefault(name, []).append(n)
         else:
-            bad[n] = _one_error(checked)
-    done: dict[str, Assembled] = {}
+            bad[n] = one_error(checked)
+    done: dict[str, Assembled | SegLabel] = {}
     guessed = False
-    for name, sensor_lines in lines.items():
+    for name in (*lines, *seg_rows):
         count = frames.get(name) if isinstance(frames, Mapping) else frames
         if count is None:
             count = rules.ctx.options.frames  # --frames N
-            guessed = count is None
-        result = sequences.assemble(rules.rules[name], sensor_lines, count, on_duplicate)
-        if isinstance(result, Assembled):
-            done[name] = result
+            guessed = guessed or count is None
+        result: Assembled | SegLabel | dict[int, RowError]
+        if name in seg_rows:
+            result = segsequences.assemble(rules.rules[name], seg_rows[name], count, on_duplicate)
         else:
+            result = sequences.assemble(rules.rules[name], lines[name], count, on_duplicate)
+        if isinstance(result, dict):
             bad.update({index[name][k]: e for k, e in result.items()})
+        else:
+            done[name] = result
     if bad:
         return label_failed(locs, bad, labelset, ref_kind, ref)
-    scores = [s for name in rules.sensors.names if name in done for s in done[name].kept_scores]
+    tracked = [a for a in done.values() if isinstance(a, Assembled)]
+    scores = [
+        s
+        for name in rules.sensors.names
+        if isinstance(a := done.get(name), Assembled)
+        for s in a.kept_scores
+    ]
     score = derive_score(scores, rules.ctx.options.score_from)
     job = LabelJob(
         sample_uuid=ref if ref_kind == "u" else None,
@@ -247,26 +274,21 @@ def convert(
         attributes=assemble(rules.sensors, {k: v.label for k, v in done.items()}),
         score=score,
         locs=locs,
-        filtered_annotations=sum(a.filtered for a in done.values()),
-        object_scores_dropped=any(a.dropped for a in done.values()),
+        filtered_annotations=sum(a.filtered for a in tracked),
+        object_scores_dropped=any(a.dropped for a in tracked),
         score_derived=score is not None,
     )
     superseded = [s for a in done.values() for s in a.superseded]
     if superseded:
         job.extra["superseded"] = superseded
+    # The segmentation sensors' frame bitmaps: uploaded (with retries, journalled)
+    # before the label, as for a single segmentation sequence.
+    assets = tuple(b for a in done.values() if isinstance(a, SegLabel) for b in a.bitmaps)
+    if assets:
+        job.extra["assets"] = assets
     if guessed:  # counted by the pipeline for the plan, as for any sequence label
         job.extra["frames_guessed"] = True
     return job
-
-
-def _one_error(errors: list[RowError]) -> RowError:
-    """A line's errors as one (a label's lines get one error each): the first, with the
-    others in its message."""
-    first = errors[0]
-    if len(errors) == 1:
-        return first
-    more = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors[1:])
-    return dataclasses.replace(first, message=f"{first.message} (also {more})")
 
 
 def build(

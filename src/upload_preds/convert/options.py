@@ -12,7 +12,7 @@ from typing import Literal
 
 from upload_preds.convert.checks import is_num, valid_labelset
 from upload_preds.errors import UsageError
-from upload_preds.models import LABEL_STATUSES
+from upload_preds.labelmodels import LABEL_STATUSES
 
 BboxFormat = Literal["xyxy", "xywh", "cxcywh"]
 #: How a label without a score of its own gets one from its kept annotations' scores;

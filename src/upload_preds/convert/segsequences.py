@@ -4,10 +4,14 @@
 In these datasets a row is one *frame* of a label: ``{"sample_name", "frame",
 "point_labels_path"}`` (a per-point label file, as for single point clouds,
 :mod:`.pcseg`) or ``{"sample_name", "frame", "mask_path", "mask_kind",
-"annotations"}`` (an id image, as for single images, :mod:`.bitmaps`). The
-pipeline groups the rows of one (sample, label set) as it groups every
-sequence dataset's rows (:mod:`upload_preds.seqgroups`, bounded memory) and
-hands each group to :func:`convert_sequence` with the sample's frame count.
+"annotations"}`` (an id image, as for single images, :mod:`.bitmaps`); a
+CSV/TSV line has the same fields as columns (:func:`csv_row`; ``annotations``
+a JSON cell). The pipeline groups the rows of one (sample, label set) as it
+groups every sequence dataset's rows (:mod:`upload_preds.seqgroups`, bounded
+memory) and hands each group to :func:`convert_sequence` with the sample's
+frame count. :func:`assemble` is the label without its job: a segmentation
+sensor of a multi-sensor label (:mod:`.multisensor`, rows with ``sensor``) is
+made by it too, with that sensor's categories and frame count.
 
 Each row is checked on its own by the single-frame family, with a context
 whose task type is the frame's (every single-label rule and message applies,
@@ -35,6 +39,7 @@ own, or that another row of the label failed).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -51,6 +56,7 @@ from upload_preds.convert.checks import (
     unknown_field,
 )
 from upload_preds.convert.context import Built, Context, Family
+from upload_preds.convert.csvcells import json_cell, parse_int
 from upload_preds.convert.csvrows import input_order, label_failed
 from upload_preds.convert.seqlines import R_FRAME, FrameRules
 from upload_preds.records import LabelJob, Location, Record, RowError
@@ -66,6 +72,8 @@ ROW_KEYS: dict[str, frozenset[str]] = {
     "pointcloud-segmentation": _COMMON | {"point_labels_path", "annotations"},
     "segmentation-bitmap": _COMMON | {"mask_path", "mask_kind", "annotations"},
 }
+#: The field a frame row adds in a multi-sensor dataset: its sensor (convert/multisensor.py).
+SENSOR_FIELD = "sensor"
 R_DUPLICATE_FRAME = "duplicate frame"
 _NAMES = {
     "pointcloud-segmentation-sequence": "point cloud segmentation sequence",
@@ -104,18 +112,28 @@ class _Frame:
     bitmap: masks.Bitmap | None
 
 
-def convert_sequence(
+@dataclasses.dataclass(slots=True)
+class SegLabel:
+    """One segmentation sequence label made from its rows (for :func:`convert_sequence`
+    and for a segmentation sensor of a multi-sensor label, :mod:`.multisensor`)."""
+
+    label: dict[str, Any]
+    #: Each frame's bitmap (image segmentation), uploaded before the label.
+    bitmaps: list[masks.Bitmap]
+    #: (earlier, later) rows of a frame given twice, with ``--on-duplicate last``.
+    superseded: list[tuple[Location, Location]]
+    #: The frame count was not known: the highest frame index + 1 was taken.
+    guessed: bool
+
+
+def assemble(
     rules: FrameRules,
-    key: str,
-    items: list[tuple[Location, Record]],
+    ordered: Sequence[tuple[Location, Record]],
     frames: int | None,
     on_duplicate: str = "error",
-) -> LabelJob | list[RowError]:
-    """All frame rows of one (label set, sample) → one sequence label, or one error per
-    row (its own, or that another row of the label failed)."""
-    labelset, ref_kind, ref = orjson.loads(key)
-    ordered = input_order(items)
-    locs = tuple(loc for loc, _ in ordered)
+) -> SegLabel | dict[int, RowError]:
+    """The frame rows of one label (in input order) → the label, or each failed row's
+    one error by its position in ``ordered``."""
     bad: dict[int, RowError] = {}
     checked: dict[int, _Frame] = {}  # position in ``ordered`` → its frame
     limit = frames if frames is not None else INT_MAX + 1
@@ -123,13 +141,7 @@ def convert_sequence(
         errors: list[RowError] = []
         frame = _frame_row(rules, record, errors)
         if errors or frame is None:
-            first = errors[0] if errors else RowError(loc, None, R_INVALID, "not converted")
-            if len(errors) > 1:
-                also = "; ".join(
-                    f"{e.field}: {e.message}" if e.field else e.message for e in errors[1:]
-                )
-                first = dataclasses.replace(first, message=f"{first.message} (also {also})")
-            bad[n] = first
+            bad[n] = one_error(errors or [RowError(loc, None, R_INVALID, "not converted")])
         elif frame.index >= limit:
             bad[n] = RowError(
                 loc,
@@ -146,13 +158,13 @@ def convert_sequence(
     for n, frame in checked.items():
         earlier = by_frame.get(frame.index)
         if earlier is not None:
+            here, other = ordered[n][0], ordered[earlier][0]
             if on_duplicate == "last":
-                superseded.append((locs[earlier], locs[n]))
+                superseded.append((other, here))
             else:
-                other = locs[earlier]
-                where = f"line {other.line}" if other.file == locs[n].file else str(other)
+                where = f"line {other.line}" if other.file == here.file else str(other)
                 bad[n] = RowError(
-                    locs[n],
+                    here,
                     "frame",
                     R_DUPLICATE_FRAME,
                     f"frame {frame.index} is already given at {where}; give each frame once, "
@@ -161,32 +173,60 @@ def convert_sequence(
                 continue
         by_frame[frame.index] = n
     if bad:
-        return label_failed(locs, bad, labelset, ref_kind, ref)
+        return bad
     count = frames if frames is not None else max(by_frame, default=-1) + 1
     frame_labels = [_empty(rules) for _ in range(count)]
-    label = {"format_version": _version(rules.frame_kind), "frames": frame_labels}
     bitmaps_out: list[masks.Bitmap] = []
     for index, n in sorted(by_frame.items()):
         frame = checked[n]
         frame_labels[index] = frame.label
         if frame.bitmap is not None:
             bitmaps_out.append(frame.bitmap)
+    label = {"format_version": _version(rules.frame_kind), "frames": frame_labels}
+    return SegLabel(label, bitmaps_out, superseded, frames is None)
+
+
+def convert_sequence(
+    rules: FrameRules,
+    key: str,
+    items: list[tuple[Location, Record]],
+    frames: int | None,
+    on_duplicate: str = "error",
+) -> LabelJob | list[RowError]:
+    """All frame rows of one (label set, sample) → one sequence label, or one error per
+    row (its own, or that another row of the label failed)."""
+    labelset, ref_kind, ref = orjson.loads(key)
+    ordered = input_order(items)
+    locs = tuple(loc for loc, _ in ordered)
+    made = assemble(rules, ordered, frames, on_duplicate)
+    if isinstance(made, dict):
+        return label_failed(locs, made, labelset, ref_kind, ref)
     job = LabelJob(
         sample_uuid=ref if ref_kind == "u" else None,
         sample_name=ref if ref_kind == "n" else None,
         labelset=labelset,
         label_status=rules.ctx.options.label_status,
-        attributes=label,
+        attributes=made.label,
         score=None,
         locs=locs,
     )
-    if bitmaps_out:
-        job.extra["assets"] = tuple(bitmaps_out)
-    if superseded:
-        job.extra["superseded"] = superseded
-    if frames is None:
-        job.extra["frames_guessed"] = count
+    if made.bitmaps:
+        job.extra["assets"] = tuple(made.bitmaps)
+    if made.superseded:
+        job.extra["superseded"] = made.superseded
+    if made.guessed:
+        job.extra["frames_guessed"] = len(made.label["frames"])
     return job
+
+
+def one_error(errors: list[RowError]) -> RowError:
+    """A row's errors as one (a label's rows get one error each): the first, with the
+    others in its message."""
+    first = errors[0]
+    if len(errors) == 1:
+        return first
+    more = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors[1:])
+    return dataclasses.replace(first, message=f"{first.message} (also {more})")
 
 
 def _version(frame_kind: str) -> str:
@@ -210,25 +250,26 @@ def _frame_row(rules: FrameRules, record: Record, errors: list[RowError]) -> _Fr
     loc = record.loc
     data = record.data
     what = "point_labels_path" if rules.frame_kind == "pointcloud-segmentation" else "mask_path"
-    if record.fmt not in ("json", "jsonl"):
+    csv = record.fmt in ("csv", "tsv")
+    if csv:
+        data = csv_row(data)
+    elif type(data) is not dict:
         errors.append(
-            RowError(
-                loc,
-                None,
-                R_INVALID,
-                f"a segmentation sequence takes JSON rows, one per frame, each with '{what}'",
-            )
+            RowError(loc, None, R_INVALID, f"a row should be a JSON object, got {short(data)}")
         )
         return None
     allowed = ROW_KEYS[rules.frame_kind]
+    if rules.sensor is not None:  # a sensor of a multi-sensor label: rows name it
+        allowed = allowed | {SENSOR_FIELD}
     for k in data:
         if k not in allowed:
+            what_k = "unknown column of a frame line" if csv else "unknown field of a frame row"
             errors.append(
                 RowError(
                     loc,
                     str(k),
                     R_UNKNOWN_FIELD,
-                    unknown_field(k, allowed, "unknown field of a frame row"),
+                    unknown_field(k, allowed, what_k),
                 )
             )
     index = data.get("frame")
@@ -278,6 +319,25 @@ def _frame_row(rules: FrameRules, record: Record, errors: list[RowError]) -> _Fr
     if image_attributes is not None:
         label["image_attributes"] = image_attributes
     return _Frame(index, label, bitmap)
+
+
+def csv_row(cells: dict[str, Any]) -> dict[str, Any]:
+    """A CSV/TSV line of a segmentation frame as the JSON row it stands for: empty cells
+    are absent, ``frame`` a whole number (else the text, which the frame check reports),
+    ``annotations`` JSON (instance masks and point labels list their ids there)."""
+    row: dict[str, Any] = {}
+    for col, text in cells.items():
+        value = text.strip() if isinstance(text, str) else text
+        if not value:
+            continue
+        if col == "frame":
+            number = parse_int(value)
+            row[col] = number if number is not None and number >= 0 else value
+        elif col == "annotations":
+            row[col] = json_cell(value)
+        else:
+            row[col] = value
+    return row
 
 
 def _tracked(annotation: dict[str, Any]) -> dict[str, Any]:

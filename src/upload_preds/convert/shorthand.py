@@ -55,7 +55,7 @@ from upload_preds.convert.shapes3d import (
     type_problem,
     where,
 )
-from upload_preds.models import LABEL_KIND_NAMES
+from upload_preds.labelmodels import LABEL_KIND_NAMES
 from upload_preds.records import Location, RowError
 
 _ANN_COMMON = {"category_id", "category", "type", "score", "attributes", "id"}

@@ -1,6 +1,6 @@
 """The sandbox's own check of label bodies against a dataset's task type and the sample.
 
-This module is deliberately independent of ``upload_preds.models`` and
+This module is deliberately independent of ``upload_preds.labelmodels`` and
 ``upload_preds.convert``: the sandbox stands in for the platform, and a
 converter bug must not be mirrored by the server that is meant to catch it.
 It is hand-written (no pydantic) because it runs on every PUT of the
