@@ -201,9 +201,7 @@ def compact_line(loc: Location, objs: Compact) -> Line:
                 },
                 i,
             )
-            for i, (frame, track, keyframe, score, cid, x0, y0, x1, y1) in enumerate(
-                objects(objs)
-            )
+            for i, (frame, track, keyframe, score, cid, x0, y0, x1, y1) in enumerate(objects(objs))
         ],
     )
 
