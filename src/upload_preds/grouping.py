@@ -66,7 +66,6 @@ _MAX_DEPTH: Final = 3
 _FILE_BUFFER: Final = 64 * 1024
 
 
-
 def key_order(key: str) -> tuple[int, str]:
     """The order groups come out in: by CRC-32 of the key, then by the key.
 
