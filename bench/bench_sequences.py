@@ -12,6 +12,9 @@
 
 ``--quick`` runs small sizes in a few seconds; the defaults are the issue's sizes
 (1,000,000 rows over 2,000 sequences; 100,000 rows for the small RSS point).
+``--repeat N`` keeps the best CPU time of N alternated runs of the floor and the
+dry run; ``--src DIR`` also times the dry run of another source tree, alternated
+with this one (for before/after in one session: a worktree of the old code).
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@ checks it when the group is complete. The common tracker row (image boxes, see
 when it is read, and grouped as its compact objects (``{"q": objects}``) with
 the row's JSON beside them unparsed (``"j"``, see ``Grouper.add``): the row is
 parsed again only if its label fails or is uploaded (the failures file needs it).
+A JSONL line of such a row whose sample's key is known goes further:
+:meth:`SequenceGroups.taker` gives the reader a ``take`` that decodes the line's
+bytes into typed structs (:class:`~upload_preds.convert.seqdecode.RowDecoder`)
+and pushes its compact objects with the line itself as the raw row, before any
+dict is made of it; a line it declines is read and added as above.
 
 In the dry run (``planned``) a label whose lines are all compact is not built:
 :func:`~upload_preds.convert.seqplan.plan_sequence` runs the label's rules over
