@@ -52,10 +52,12 @@ from upload_preds.records import Location
 
 __all__ = ["DEFAULT_GROUP_MEMORY_BYTES", "Grouper", "PartitionedSpill", "key_order"]
 
-#: Default in-memory budget of a :class:`Grouper`, in estimated bytes.
-DEFAULT_GROUP_MEMORY_BYTES: Final = 8 * 1024 * 1024
-# Estimated Python overhead of one buffered item: its tuple, the bytes object
-# header and a share of the list, beyond the key and payload bytes.
+#: Default in-memory budget of a :class:`Grouper`, in estimated bytes. (5 MiB: a
+#: sequence dry run's peak RSS grew 11% from 100k to 1M rows with 8 MiB, 9.5% with
+#: 5, at the same CPU time; bench/bench_sequences.py.)
+DEFAULT_GROUP_MEMORY_BYTES: Final = 5 * 1024 * 1024
+# Estimated Python overhead of one buffered item: its two bytes objects' headers
+# and a share of the list, beyond the head and raw bytes.
 _ITEM_OVERHEAD: Final = 150
 # A parsed payload dict takes several times its JSON size (about 8x for a CSV
 # record of short strings): a partition is split further when its file is
@@ -165,9 +167,11 @@ class PartitionedSpill:
                 yield from self._load(self._path(depth + 1, sub, prefix), depth + 1)
             return
         with open(path, "rb") as f:
-            blob = f.read()
+            held = [f.read()]
         os.unlink(path)
-        yield blob
+        # (Popped as it is yielded: the consumer holds the only reference, and frees
+        # the bytes once it has split them.)
+        yield held.pop()
 
     def close(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -283,34 +287,40 @@ class Grouper:
         self._done = True
         self._chunks.clear()
         if self._spill is None:
-            # Nothing spilled: the partitions in memory, as they would be read back.
+            # Nothing spilled: the partitions in memory (pieces ending with a newline,
+            # as a spill writes them).
             held = self._parts
             self._parts = {}
-            blobs: Iterator[bytes] = (b"".join(held.pop(p)) for p in sorted(held))
+            partitions: Iterator[list[bytes]] = (held.pop(p) for p in sorted(held))
         else:
             if self._parts:
                 self._flush()
-            blobs = self._spill.blobs()
-        for blob in blobs:
+            partitions = self._spill.partitions()
+        for lines in partitions:
             # A partition's parsed items all stay alive and hold no cycles: the
             # collector would walk them again and again (see gcpolicy).
             with paused_gc():
-                groups = self._parse(blob)
-            del blob
+                groups = self._parse(lines)
+            del lines
             for key in sorted(groups, key=key_order):
                 yield key, groups.pop(key)
 
-    def _parse(self, blob: bytes) -> dict[str, list[tuple[Location, dict[str, Any]]]]:
-        """A partition's items by key, in the order they were added."""
+    def _parse(self, lines: list[bytes]) -> dict[str, list[tuple[Location, dict[str, Any]]]]:
+        """A partition's items by key, in the order they were added, from its lines
+        (with or without their newline; the list is emptied of its heads)."""
         names = self._names
         new = tuple.__new__
-        lines = blob.split(b"\n")
         # Every item's first lines in one orjson call, as one array (a call per line
         # and its slices were a quarter of a sequence dry run's time).
-        heads = orjson.loads(b"[%b]" % b",".join(lines[0:-1:2]))
+        joined = b"[%b]" % b",".join(lines[0::2])
+        # Each piece is freed as soon as it is not needed (a partition's peak memory
+        # is the peak of a large run): the heads once joined, the text once parsed.
+        del lines[0::2]
+        heads = orjson.loads(joined)
+        del joined
         groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
-        for (key, f, line, payload), raw in zip(heads, lines[1:-1:2], strict=True):
-            if raw:
+        for (key, f, line, payload), raw in zip(heads, lines, strict=True):
+            if len(raw) > 1:  # (a raw row is 2 bytes at least; b"" or b"\n" is none)
                 payload["j"] = raw
             group = groups.get(key)
             if group is None:
