@@ -28,7 +28,16 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from benchkit import ROOT, arguments, boxes, run_child, write_jsonl, write_shuffled_csv
+from benchkit import (
+    ORJSON_FLOOR,
+    ROOT,
+    arguments,
+    boxes,
+    dry_run_command,
+    run_child,
+    write_jsonl,
+    write_shuffled_csv,
+)
 
 CATEGORIES = ROOT / "sample_data" / "categories.json"
 NAMES = ["car", "truck", "pedestrian", "cyclist", "traffic_sign"]
@@ -45,25 +54,8 @@ def make_jsonl(path: Path, rows: int) -> None:
     )
 
 
-FLOOR = """
-import sys, orjson
-with open(sys.argv[1], 'rb') as f:
-    for line in f:
-        orjson.loads(line)
-"""
-
-
 def dry_run(path: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "upload_preds",
-        str(path),
-        "--dry-run",
-        "--quiet",
-        "--categories",
-        str(CATEGORIES),
-    ]
+    return dry_run_command(path, "--categories", str(CATEGORIES))
 
 
 def main() -> None:
@@ -87,7 +79,7 @@ def main() -> None:
         big_rss = 0.0
         for n in range(ns.repeat):
             # Floor and dry run back to back, so both see the same machine load.
-            floor_wall = run_child([sys.executable, "-c", FLOOR, str(big)]).wall
+            floor_wall = run_child([sys.executable, "-c", ORJSON_FLOOR, str(big)]).wall
             dry = run_child(dry_run(big), ok=(0, 1))
             run_wall, rss = dry.wall, dry.rss_mib
             big_rss = max(big_rss, rss)

@@ -37,7 +37,8 @@ from benchkit import arguments, median_of
 from upload_preds.sandbox.manifest import parse_manifest
 from upload_preds.sandbox.review import search
 from upload_preds.sandbox.review_index import CountTerm
-from upload_preds.sandbox.store import Store, counts_json
+from upload_preds.sandbox.schema import counts_json
+from upload_preds.sandbox.store import Store
 
 _T = TypeVar("_T")
 CATS = {"car": 1, "truck": 2, "pedestrian": 3, "cyclist": 4}

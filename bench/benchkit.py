@@ -7,8 +7,11 @@ finds this module without an install.
 
 * Child processes: :func:`run_child` runs a command to its end and returns its
   wall time, CPU time and peak RSS, the last two from ``os.wait4``'s rusage of
-  that child alone; :func:`peak_rss_mib` is the peak RSS of the calling process
-  (for a benchmark that measures itself in a fresh child).
+  that child alone (started by a small launcher, so that the benchmark's own
+  size is not counted in); :func:`peak_rss_mib` is the peak RSS of the calling
+  process (for a benchmark that measures itself in a fresh child);
+  :data:`ORJSON_FLOOR` and :func:`dry_run_command` are the two sides of a
+  dry run's ratio.
 * Timing in one process: :func:`best_of`, :func:`median_of`, :func:`mean_of`,
   and :func:`paired`, which times a floor and the work alternately on each
   chunk, so that a neighbour's burst on a shared machine hits both halves of a
@@ -68,6 +71,25 @@ class Child:
     stdout: bytes
 
 
+# Runs the command as its own child and reports that child's wall time, CPU time,
+# peak RSS and exit code as JSON on the file descriptor argv[1] (see run_child).
+_LAUNCHER = r"""
+import json, os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+code = os.waitstatus_to_exitcode(status)
+out = [wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, code]
+os.write(int(sys.argv[1]), json.dumps(out).encode())
+"""
+
+
 def run_child(
     args: Sequence[str],
     *,
@@ -77,25 +99,39 @@ def run_child(
 ) -> Child:
     """Run ``args`` to its end; a code not in ``ok`` ends the benchmark with its stderr.
 
-    Output goes to temporary files, not pipes: a child that writes more than a
-    pipe holds must not block while this process waits for it in ``wait4``.
+    The command is started by a small launcher process, not by this one: Linux
+    carries a process's peak RSS across fork and exec, so a child started from
+    a big benchmark process would report at least that process's size. The
+    launcher's own child starts from the launcher's few MiB instead, and the
+    launcher passes that child's ``wait4`` figures back. Output goes to
+    temporary files, not pipes, so that a child that writes more than a pipe
+    holds never blocks while it is waited for.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            list(args), stdout=out if stdout else subprocess.DEVNULL, stderr=err, env=env
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        code = proc.returncode = os.waitstatus_to_exitcode(status)
+    read_end, write_end = os.pipe()
+    with (
+        os.fdopen(read_end, "rb") as report,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        try:
+            launcher = subprocess.Popen(
+                [sys.executable, "-c", _LAUNCHER, str(write_end), *args],
+                stdout=out if stdout else subprocess.DEVNULL,
+                stderr=err,
+                env=env,
+                pass_fds=(write_end,),
+            )
+        finally:
+            os.close(write_end)  # the launcher holds its own copy
+        launcher.wait()
+        figures = report.read()
+        wall, cpu, rss_mib, code = json.loads(figures) if figures else (0.0, 0.0, 0.0, -1)
         if code not in tuple(ok):
             err.seek(0)
             sys.stderr.write(err.read().decode(errors="replace")[-4000:])
             raise SystemExit(f"command failed ({code}): {' '.join(args)}")
         out.seek(0)
-        return Child(
-            wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code, out.read()
-        )
+        return Child(wall, cpu, rss_mib, code, out.read())
 
 
 def peak_rss_mib() -> float:
@@ -114,6 +150,21 @@ def peak_rss_mib() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+#: The floor of reading a JSONL file, run as ``python -c ORJSON_FLOOR FILE``:
+#: ``orjson.loads`` of every line, what any reader of the file must at least do.
+ORJSON_FLOOR = """
+import sys, orjson
+with open(sys.argv[1], 'rb') as f:
+    for line in f:
+        orjson.loads(line)
+"""
+
+
+def dry_run_command(path: Path, *flags: str) -> list[str]:
+    """``upload-preds PATH --dry-run --quiet FLAGS`` as a child process runs it."""
+    return [sys.executable, "-m", "upload_preds", str(path), "--dry-run", "--quiet", *flags]
 
 
 # -- timing ---------------------------------------------------------------------------------

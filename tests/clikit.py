@@ -1,7 +1,7 @@
 """Running the ``upload-preds`` CLI as a user would: a subprocess with its own environment.
 
-One runner, and one writer of its JSONL inputs, for the end-to-end tests of
-every folder (``tests/conftest.py`` puts this directory on ``sys.path``;
+One runner (:func:`run_cli`, or :class:`Cli` bound to a server and a journal),
+and one writer of its JSONL inputs, for the end-to-end tests of every folder (``tests/conftest.py`` puts this directory on ``sys.path``;
 pytest runs with ``--import-mode=importlib``).
 The environment is the test process's own, less any ``SEGMENTS_*`` variable of
 the machine, plus the key and URL of the server under test; colour is off and
@@ -35,11 +35,17 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def cli_env(url: str, key: str, **extra: str) -> dict[str, str]:
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment less any ``SEGMENTS_*`` variable, colour off, a wide terminal."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
-    env.update(SEGMENTS_API_KEY=key, SEGMENTS_API_URL=url, NO_COLOR="1", COLUMNS="200")
+    env.update(NO_COLOR="1", COLUMNS="200")
     env.update(extra)
     return env
+
+
+def cli_env(url: str, key: str, **extra: str) -> dict[str, str]:
+    """:func:`clean_env` with the key and URL of the server under test (``extra`` wins)."""
+    return clean_env(**{"SEGMENTS_API_KEY": key, "SEGMENTS_API_URL": url, **extra})
 
 
 def run_cli(
@@ -49,10 +55,12 @@ def run_cli(
     cwd: Path,
     timeout: float = 180,
     no_traceback: bool = True,
+    stdin: bytes | None = None,
 ) -> Result:
     """``python -m upload_preds ARGS``; a traceback on stderr fails the test when asked."""
     proc = subprocess.run(
         [sys.executable, "-m", "upload_preds", *args],
+        input=stdin,
         capture_output=True,
         cwd=cwd,
         env=env,
@@ -63,3 +71,23 @@ def run_cli(
     if no_traceback:
         assert "Traceback" not in res.stderr, res.stderr
     return res
+
+
+@dataclass
+class Cli:
+    """Runs the CLI against ``url`` with ``key`` and the journal ``state``, in ``cwd``."""
+
+    url: str
+    key: str
+    state: Path
+    cwd: Path
+    no_traceback: bool = True
+
+    def run(self, *args: str | Path, timeout: float = 180, **env: str) -> Result:
+        return run_cli(
+            [*map(str, args), "--state", str(self.state)],
+            env=cli_env(self.url, self.key, **env),
+            cwd=self.cwd,
+            timeout=timeout,
+            no_traceback=self.no_traceback,
+        )

@@ -8,7 +8,8 @@ keep-alive connection. Bodies are encoded with ``orjson``; bodies above
 :data:`GZIP_THRESHOLD` bytes are gzip-compressed (``Content-Encoding: gzip``), as
 the official SDK does. Each call returns parsed JSON (or, for the hot
 :meth:`SegmentsClient.put_label`, only the status and the label's ``updated_at``)
-or raises one of::
+or raises one of (defined in :mod:`upload_preds.apianswers`, with how error
+and throttling bodies are read)::
 
     ClientError                   base of what a single request can raise
     ├── ApiError                  the server answered with a non-2xx status
@@ -75,12 +76,9 @@ Security
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import importlib.metadata
 import ipaddress
-import math
 import random
-import time
 import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -92,6 +90,18 @@ from multidict import CIMultiDictProxy
 from pydantic import SecretStr
 from yarl import URL
 
+from upload_preds.apianswers import (
+    THROTTLED_PHRASE,
+    THROTTLED_SCAN,
+    ApiError,
+    ClientError,
+    TransportError,
+    detail_from_body,
+    parse_retry_after,
+    throttled_status,
+    updated_at_of,
+    xml_text,
+)
 from upload_preds.errors import UsageError
 from upload_preds.ratecontrol import Pacer
 
@@ -121,148 +131,9 @@ _LISTING_TRANSIENT = _TRANSIENT - {502}  # a listing's 502 halves the page inste
 _BACKOFF_BASE = 0.5
 _BACKOFF_CAP = 10.0
 _MAX_RETRY_AFTER = 60.0
-# A 2xx whose body is DRF's throttling message is not a success (the official SDK
-# checks the body for this phrase); only the start of a body is scanned, so the hot
-# path costs one bounded substring search per answer.
-_THROTTLED_PHRASE = b"Request was throttled"
-_THROTTLED_SCAN = 512
 # Listings: a 502 means "page too large" as often as "gateway hiccup" (the SDK's
 # advice on a 502 is a smaller page), so the page size is halved down to this.
 MIN_PAGE_SIZE = 10
-
-
-class ClientError(Exception):
-    """Base class of errors raised by one API request."""
-
-    def __init__(self, message: str, *, method: str, path: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.method = method
-        self.path = path
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class ApiError(ClientError):
-    """The server answered with a status that is not 2xx.
-
-    ``detail`` is the server's own message (or the HTTP reason phrase when the
-    body has none); ``retry_after`` is in seconds, ``None`` without the header.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        method: str,
-        path: str,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(f"{method} {path}: HTTP {status}: {detail}", method=method, path=path)
-        self.status = status
-        self.detail = detail
-        self.retry_after = retry_after
-
-    def __repr__(self) -> str:
-        return f"ApiError(status={self.status}, detail={self.detail!r}, path={self.path!r})"
-
-
-class TransportError(ClientError):
-    """No usable answer: connection refused/reset/dropped, or a timeout.
-
-    ``kind`` is ``"timeout"`` or ``"connection"``.
-    """
-
-    def __init__(self, kind: str, detail: str, *, method: str, path: str) -> None:
-        super().__init__(f"{method} {path}: {detail}", method=method, path=path)
-        self.kind = kind
-        self.detail = detail
-
-    def __repr__(self) -> str:
-        return f"TransportError(kind={self.kind!r}, detail={self.detail!r}, path={self.path!r})"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delta-seconds or an HTTP date.
-
-    Returns ``None`` when the header is absent or unparsable, never a negative number.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:  # an HTTP date is always GMT; be lenient with servers
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _detail_from_body(body: bytes, reason: str) -> str:
-    """The human message of an error body in DRF style, else its first line of text."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        text = body.decode("utf-8", "replace").strip()
-        first = text.splitlines()[0][:300] if text else ""
-        return first or reason
-    if isinstance(data, dict):
-        if isinstance(data.get("detail"), str) and len(data) == 1:
-            return str(data["detail"])
-        parts = []
-        for key, value in data.items():
-            if isinstance(value, list):
-                msg = "; ".join(str(v) for v in value)
-            else:
-                msg = value if isinstance(value, str) else orjson.dumps(value).decode()
-            parts.append(msg if key in ("detail", "non_field_errors") else f"{key}: {msg}")
-        return "; ".join(parts) or reason
-    if isinstance(data, list):
-        return "; ".join(str(v) for v in data) or reason
-    return str(data)
-
-
-def _throttled_status(status: int, data: bytes) -> int:
-    """429 when a 2xx body is ``{"detail": "Request was throttled..."}``, else ``status``.
-
-    Only a top-level ``detail`` counts: a label whose attributes happen to hold the
-    phrase is still a label.
-    """
-    try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return status
-    if isinstance(body, dict):
-        detail = body.get("detail")
-        if isinstance(detail, str) and _THROTTLED_PHRASE.decode() in detail:
-            return 429
-    return status
-
-
-def _updated_at(data: bytes) -> str | None:
-    """``updated_at`` of a label answer, or None (no body, not JSON, no such field)."""
-    try:
-        label = orjson.loads(data) if data else None
-    except orjson.JSONDecodeError:
-        return None
-    stamp = label.get("updated_at") if isinstance(label, dict) else None
-    return stamp if isinstance(stamp, str) else None
-
-
-def _xml_text(text: str, tag: str) -> str:
-    """The text of the first ``<tag>`` element of an S3 error body, or ``""``."""
-    start = text.find(f"<{tag}>")
-    end = text.find(f"</{tag}>", start + 1)
-    return text[start + len(tag) + 2 : end].strip() if start >= 0 and end > start else ""
 
 
 def _smaller_page(size: int, offset: int) -> int | None:
@@ -421,8 +292,8 @@ class SegmentsClient:
             ) as resp:
                 data = await resp.read()
                 status = resp.status
-                if 200 <= status < 300 and _THROTTLED_PHRASE in data[:_THROTTLED_SCAN]:
-                    status = _throttled_status(status, data)
+                if 200 <= status < 300 and THROTTLED_PHRASE in data[:THROTTLED_SCAN]:
+                    status = throttled_status(status, data)
                 return status, data, resp.headers
         except asyncio.TimeoutError:
             raise TransportError(
@@ -449,7 +320,7 @@ class SegmentsClient:
             )
         else:
             reason = {401: "Unauthorized", 403: "Forbidden", 404: "Not found"}.get(status, "")
-            detail = _detail_from_body(data, reason or f"HTTP {status}")
+            detail = detail_from_body(data, reason or f"HTTP {status}")
         return ApiError(
             status,
             self._scrub(detail),
@@ -639,7 +510,7 @@ class SegmentsClient:
         status, data, headers = await self._send("PUT", path, payload)
         if not 200 <= status < 300:
             raise self._error("PUT", path, status, data, headers)
-        return status, _updated_at(data)
+        return status, updated_at_of(data)
 
     async def get_label_status(self, sample_uuid: str, labelset: str) -> str | None:
         """The status of a sample's label in ``labelset``; None when it has none (404).
@@ -730,8 +601,8 @@ class SegmentsClient:
         if not 200 <= status < 300:
             text = body.decode("utf-8", "replace")
             # S3 answers XML: <Error><Code>..</Code><Message>..</Message></Error>.
-            code = _xml_text(text, "Code")
-            message = _xml_text(text, "Message") or text.strip()[:200] or f"HTTP {status}"
+            code = xml_text(text, "Code")
+            message = xml_text(text, "Message") or text.strip()[:200] or f"HTTP {status}"
             detail = f"storage: {code + ': ' if code else ''}{message}"
             raise ApiError(
                 status, self._scrub(detail), method="POST", path=where, retry_after=retry_after

@@ -1,6 +1,6 @@
 """What a run that sends nothing counts: the offline dry run and the dry run with an API.
 
-Both take the run's stream of labels (``Run._items``: shard filter, name →
+Both take the run's stream of labels (``JobStream.jobs``: shard filter, name →
 uuid, failures and skips already accounted for) and put every label's rows
 under one skip reason.
 
@@ -45,7 +45,7 @@ def count_single_pass(
     held = 0  # rows of the labels passed so far, added to counts in one go
 
     def retract(job: LabelJob) -> None:
-        # Undo what _items did with this label (shard skip, or tally) and
+        # Undo what JobStream.jobs did with this label (shard skip, or tally) and
         # what the loop below did (its rows).
         nonlocal held
         rows = len(job.locs)

@@ -14,8 +14,8 @@ and plan lines through a callback, and returns an
                       (target.py) → journal → guard snapshot (protected uuids
                       per label set, unless --overwrite)
     Preparer.items()  second pass: LabelJob | Failure | Skip | Notice
-    _items()          shard filter, name → uuid, a local bitmap file → asset
-                      (labelsfile.py); failures/skips accounted here
+    JobStream.jobs()  shard filter, name → uuid, a local bitmap file → asset,
+                      point counts; failures/skips accounted here (jobstream.py)
     UploadEngine      journal skip, guard skip, PUT with retries; events back
 
 Accounting is in *rows* (input records) so that ``rows == uploaded + skipped
@@ -43,36 +43,28 @@ import contextlib
 import dataclasses
 import signal
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from upload_preds import pointcounts
 from upload_preds.catmap import CategoryResolver, load_category_map
-from upload_preds.convert import R_LABEL_FAILED, Converter
+from upload_preds.convert import Converter
 from upload_preds.convert.categories import Categories
 from upload_preds.dryrun import count_single_pass, count_would_upload
 from upload_preds.errors import AbortError, ExitCode, OutputError
-from upload_preds.failures import FailureSink, error_text, first_errors, open_failures
-from upload_preds.labelsfile import LabelsFile, attach_local_mask
+from upload_preds.failures import open_failures
+from upload_preds.jobstream import JobStream
+from upload_preds.labelsfile import LabelsFile
 from upload_preds.outputs import refuse_clashing_outputs
 from upload_preds.pipeline import Preparer
 from upload_preds.plan import Tally
-from upload_preds.records import Failure, LabelJob, Location, Notice, Skip, raw_rows
-from upload_preds.runinputs import RunInputs, check_options, reads_and_writes, shard_of
+from upload_preds.runinputs import RunInputs, check_options, reads_and_writes
 from upload_preds.runreport import (
-    EXAMPLES_PER_REASON,
-    REASON_MASK_FILE,
-    REASON_UNKNOWN_SAMPLE,
     SKIP_CONVERTED,
     SKIP_DRY_RUN,
-    SKIP_OTHER_SHARD,
     Counts,
     ProgressSink,
     Snapshot,
     UploadReport,
-    example,
-    failure_example,
 )
 from upload_preds.settings import Settings
 
@@ -81,9 +73,8 @@ if TYPE_CHECKING:
     # that talk to an API: an offline dry run starts ~0.5 s faster without it.
     from upload_preds import preflight
     from upload_preds.client import SegmentsClient
-    from upload_preds.engine import EngineEvent, UploadEngine
+    from upload_preds.engine import UploadEngine
     from upload_preds.journal import Journal
-    from upload_preds.matching import Matcher
 
 PlanCallback = Callable[[str], None]
 
@@ -136,20 +127,13 @@ class Run:
         self.report = UploadReport(mode=mode, counts=self.counts, tally=self.tally, plan=[])
         self.report.sandbox_db = sandbox_db
         self._engine: UploadEngine | None = None
-        self._stopping = False
         self._interrupts = 0
-        self._failures: FailureSink | None = None
-        self._labels_out: LabelsFile | None = None
-        self._index: preflight.SampleIndex | None = None
-        self._matcher: Matcher | None = None
-        #: A sample's point counts by uuid (point-cloud segmentation datasets).
-        self._point_counts: Callable[[str | None], pointcounts.Counts | None] | None = None
+        #: The second pass: jobs out, every other row accounted (jobstream.py).
+        self.stream = JobStream(settings, inputs, self.counts, self.tally)
         self._guard: preflight.Guard | None = None
         self.categories: Categories | None = None
         self._started = time.monotonic()
         self._total: int | None = None
-        # Rows whose own label set is not the --labelset given, by set.
-        self._own_sets: Counter[str] = Counter()
         # --output-labels converts instead of uploading, like a dry run that writes.
         self._no_send = settings.dry_run or inputs.output_labels is not None
 
@@ -159,31 +143,6 @@ class Run:
         self.report.plan.append(line)
         if self.on_plan is not None:
             self.on_plan(line)
-
-    def _fail_rows(
-        self,
-        reason: str,
-        rows: Sequence[tuple[Location, dict[str, Any]]],
-        ref: str | None,
-        message: str,
-        loc: Location,
-    ) -> None:
-        self.counts.fail(reason, len(rows), example(loc, ref, message))
-        if self._failures is not None:
-            self._failures.add(rows, message)
-
-    def _on_failure(self, item: Failure) -> None:
-        self.tally.add(item)
-        # A CSV label's fine lines fail with "another line of the label failed": the
-        # label counts under the reason of a line that is wrong, whichever line is first.
-        first = next((e for e in item.errors if e.reason != R_LABEL_FAILED), item.errors[0])
-        message = first_errors([error_text(e) for e in item.errors])
-        data = dict(item.rows)
-        # Counts.fail keeps at most EXAMPLES_PER_REASON examples of a reason.
-        examples = [failure_example(e, data.get(e.loc)) for e in item.errors[:EXAMPLES_PER_REASON]]
-        self.counts.fail(first.reason, len(item.rows), *examples)
-        if self._failures is not None:
-            self._failures.add(item.rows, message, item.errors)
 
     def snapshot(self) -> Snapshot:
         c = self.counts
@@ -200,126 +159,11 @@ class Run:
             labels_per_s=c.labels_uploaded / elapsed if elapsed > 0 else 0.0,
         )
 
-    # -- the stream ----------------------------------------------------------------------
-
-    def _items(self, prep: Preparer) -> Iterator[LabelJob]:
-        """Jobs ready for the engine; everything else is accounted for here."""
-        shard = self.settings.shard
-        flag_set = self.inputs.convert.default_labelset
-        own_sets = self._own_sets if self.inputs.labelset_given else None
-        # Local bitmap files are read when something is sent or written (not by an
-        # offline dry run, which reads each row once and takes labels back).
-        check_masks = not (self.settings.dry_run and self.settings.api_key is None)
-        for item in prep.items():
-            if self._stopping:
-                return
-            if isinstance(item, Notice):
-                self.tally.add(item)
-                continue
-            if isinstance(item, Failure):
-                self._on_failure(item)
-                continue
-            if isinstance(item, Skip):
-                self.tally.add(item)
-                self.counts.skip(item.reason, len(item.rows))
-                continue
-            job = item
-            if shard is not None and shard_of(job.sample_ref.strip(), shard[1]) != shard[0]:
-                self.counts.skip(SKIP_OTHER_SHARD, len(job.locs))
-                continue
-            self.tally.add(job)
-            if own_sets is not None and job.labelset != flag_set:
-                own_sets[job.labelset] += len(job.locs)
-            if job.sample_uuid is None and self._matcher is not None:
-                name = str(job.sample_name)
-                uuid = self._matcher.uuid_for(name)
-                if uuid is None:
-                    self._unknown_sample(job, name)
-                    continue
-                job.sample_uuid = uuid
-            if check_masks and not self._attach_local_mask(job):
-                continue
-            if self._point_counts is not None and not self._fits_point_counts(job):
-                continue
-            if self._labels_out is not None:
-                self._labels_out.write(job)
-            yield job
-
-    def _fits_point_counts(self, job: LabelJob) -> bool:
-        """Whether a point-cloud segmentation label has one id per point of its sample
-        (when the sample says how many); else its rows fail here (pointcounts.py)."""
-        assert self._point_counts is not None
-        rows = raw_rows(job) or tuple((loc, {}) for loc in job.locs)
-        problem = pointcounts.check(job.attributes, self._point_counts(job.sample_uuid), rows)
-        if problem is None:
-            return True
-        loc, message = problem
-        ref = job.sample_name if job.sample_name is not None else job.sample_ref
-        self._fail_rows(pointcounts.REASON_POINT_COUNT, rows, ref, message, loc or job.loc)
-        return False
-
-    def _attach_local_mask(self, job: LabelJob) -> bool:
-        """A label whose bitmap url is a local file gets that PNG as its asset
-        (:func:`~upload_preds.labelsfile.attach_local_mask`); False (the label
-        failed, accounted here) when the file cannot be read or is not a PNG."""
-        problem = attach_local_mask(job)
-        if problem is None:
-            return True
-        self._fail_rows(
-            REASON_MASK_FILE,
-            raw_rows(job) or tuple((loc, {}) for loc in job.locs),
-            # The sample as the row names it (a resolved name now has a uuid too).
-            job.sample_name if job.sample_name is not None else job.sample_ref,
-            problem,
-            job.loc,
-        )
-        return False
-
-    def _unknown_sample(self, job: LabelJob, name: str) -> None:
-        assert self._index is not None
-        assert self._matcher is not None
-        if self._matcher.mode != "name":
-            message = self._matcher.why_not(name, self.report.dataset)
-        elif name.strip() in self._index.duplicates:
-            message = f"sample name {name!r} is used by several samples; give sample_uuid instead"
-        else:
-            near = self._index.suggest(name.strip())
-            message = f"no sample named {name!r} in {self.report.dataset}"
-            other = self._matcher.other_match(name)
-            if other:
-                message += other
-            elif near:
-                message += "; did you mean " + ", ".join(repr(n) for n in near) + "?"
-        self._fail_rows(
-            REASON_UNKNOWN_SAMPLE,
-            raw_rows(job) or tuple((loc, {}) for loc in job.locs),
-            name,
-            message,
-            job.loc,
-        )
-
-    # -- engine events -------------------------------------------------------------------
-
-    def _on_event(self, ev: EngineEvent) -> None:
-        from upload_preds.engine import EventKind
-
-        job = ev.job
-        rows = raw_rows(job) or tuple((loc, {}) for loc in job.locs)
-        if ev.kind is EventKind.UPLOADED:
-            self.counts.rows += len(rows)
-            self.counts.uploaded += len(rows)
-            self.counts.labels_uploaded += 1
-        elif ev.kind is EventKind.SKIPPED:
-            self.counts.skip(str(ev.reason), len(rows))
-        elif ev.kind is EventKind.FAILED:
-            message = ev.message or str(ev.reason)
-            self._fail_rows(str(ev.reason), rows, job.sample_ref, message, job.loc)
-
     # -- signals -------------------------------------------------------------------------
 
     def _interrupt(self) -> None:
         self._interrupts += 1
-        self._stopping = True
+        self.stream.stopping = True
         self.report.interrupted = True
         if self._engine is not None:
             if self._interrupts == 1:
@@ -351,7 +195,7 @@ class Run:
         with prep:
             # A dry run writes only what it was asked for: failed rows go to a file
             # only with an explicit --failures (the summary says so).
-            failures = self._failures = (
+            failures = self.stream.failures = (
                 open_failures(
                     prep.sources,
                     s.failures,
@@ -363,18 +207,18 @@ class Run:
             )
             refuse_clashing_outputs(*reads_and_writes(s, inputs, failures))
             if inputs.output_labels is not None:
-                self._labels_out = LabelsFile(inputs.output_labels)
+                self.stream.labels_out = LabelsFile(inputs.output_labels)
             try:
                 if offline:
                     self._offline(prep)
                 else:
                     await self._online(prep)
-                if self._labels_out is not None:
-                    self._labels_out.commit()
+                if self.stream.labels_out is not None:
+                    self.stream.labels_out.commit()
                     self.report.output_labels = str(inputs.output_labels)
             except BaseException:
-                if self._labels_out is not None:
-                    self._labels_out.abort()
+                if self.stream.labels_out is not None:
+                    self.stream.labels_out.abort()
                 # What failed so far is kept (an interrupted run's failures file),
                 # unless the disk is full: then the sink has removed its own files.
                 if failures is not None:
@@ -389,30 +233,12 @@ class Run:
                     "(pass --frames N, or the sample has no frames): each has its highest "
                     "frame index + 1 frames"
                 )
-        self._warn_own_labelsets()
+        warning = self.stream.own_labelset_warning()
+        if warning is not None:
+            self.report.warnings.append(warning)
         self.report.elapsed_s = time.monotonic() - self._started
         self.report.exit_code = self._exit_code()
         return self.report
-
-    def _warn_own_labelsets(self) -> None:
-        """One warning for the rows that named a label set other than ``--labelset``.
-
-        The row's set wins, as documented, but an ``--output-labels`` file fed
-        back with ``--labelset X`` names a set in every row: without a word the
-        flag would look ignored.
-        """
-        if not self._own_sets:
-            return
-        n = sum(self._own_sets.values())
-        sets = ", ".join(f"{ls!r} ({k:,})" for ls, k in self._own_sets.most_common(3))
-        if len(self._own_sets) > 3:
-            sets += f" and {len(self._own_sets) - 3} more"
-        flag = self.inputs.convert.default_labelset
-        self.report.warnings.append(
-            f"{n:,} row(s) kept the label set they name, not --labelset {flag!r}: {sets}; "
-            "a row's 'labelset' wins over the flag: remove or change it in the rows "
-            f"to send them to {flag!r}"
-        )
 
     def _exit_code(self) -> ExitCode:
         if self.report.interrupted:
@@ -442,16 +268,16 @@ class Run:
         prep.converter = self._converter(cats)
         reason = SKIP_DRY_RUN if self.settings.dry_run else SKIP_CONVERTED
         counts = self.counts
-        if self._labels_out is not None:
+        if self.stream.labels_out is not None:
             # Labels are written: no duplicate's label may reach the file, so the
             # duplicates are found first (Preparer's look-ahead pass).
             self._total = prep.scan(full=False).rows or None
-            for job in self._items(prep):
+            for job in self.stream.jobs(prep):
                 counts.skip(reason, len(job.locs))
             return
         # A dry run sends and writes nothing: the input is read once (dryrun.py).
         count_single_pass(
-            prep, self._items, counts, self.tally, reason=reason, shard=self.settings.shard
+            prep, self.stream.jobs, counts, self.tally, reason=reason, shard=self.settings.shard
         )
 
     async def _online(self, prep: Preparer) -> None:
@@ -498,13 +324,13 @@ class Run:
                 plan=self.plan,
             )
             info = target.info
-            self.report.dataset = info.full_name
-            self._index = target.index
-            self._matcher = target.matcher
-            self._point_counts = target.point_counts
+            self.report.dataset = self.stream.dataset = info.full_name
+            self.stream.index = target.index
+            self.stream.matcher = target.matcher
+            self.stream.point_counts = target.point_counts
             # The guard reads only the file's samples when they are few (same rule).
             guard_samples = preflight.guard_samples(
-                file_samples(scan, self._matcher), target.samples_count, client.concurrency
+                file_samples(scan, self.stream.matcher), target.samples_count, client.concurrency
             )
             journal = Journal(s.state) if s.state is not None else Journal()
             self.report.journal = str(journal.path)
@@ -521,7 +347,7 @@ class Run:
                 )
                 if self._no_send:
                     count_would_upload(
-                        self._items(prep),
+                        self.stream.jobs(prep),
                         self.counts,
                         journal=journal,
                         key=key,
@@ -549,7 +375,7 @@ class Run:
             journal=journal,
             journal_key=key,
             guard=self._guard,
-            on_event=self._on_event,
+            on_event=self.stream.on_event,
         )
         self._engine = engine
         ticker = asyncio.create_task(self._tick())
@@ -557,7 +383,7 @@ class Run:
             self.progress.start(self._total)
         try:
             with _signals(self._interrupt) if self.handle_signals else contextlib.nullcontext():
-                result = await engine.run(self._items(prep))
+                result = await engine.run(self.stream.jobs(prep))
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

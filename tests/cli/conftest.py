@@ -1,25 +1,17 @@
-"""Fixtures for CLI tests: run the real ``upload-preds`` entry point in a subprocess."""
+"""Fixtures for CLI tests: run the real ``upload-preds`` entry point in a subprocess
+(``tests/clikit.py``'s runner, with no server: no key, no URL)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from clikit import Result, clean_env, run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_data"
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
 
 
 Run = Callable[..., Result]
@@ -32,20 +24,8 @@ def run(tmp_path: Path) -> Run:
     def _run(
         *args: str | Path, stdin: bytes | None = None, env: dict[str, str] | None = None
     ) -> Result:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("SEGMENTS_")}
-        full_env.update({"NO_COLOR": "1", "COLUMNS": "200"})
-        full_env.update(env or {})
-        proc = subprocess.run(
-            [sys.executable, "-m", "upload_preds", *map(str, args)],
-            input=stdin,
-            capture_output=True,
-            cwd=tmp_path,
-            env=full_env,
-            timeout=120,
-            check=False,
+        return run_cli(
+            [*map(str, args)], env=clean_env(**(env or {})), cwd=tmp_path, timeout=120, stdin=stdin
         )
-        out = Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-        assert "Traceback" not in out.stderr, out.stderr
-        return out
 
     return _run

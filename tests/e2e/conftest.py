@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from clikit import Result, cli_env, run_cli
+from clikit import Cli, Result, cli_env
+from manifestkit import dataset_manifest, seeded_samples
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,44 +36,15 @@ def sample_uuid(i: int) -> str:
 
 def make_manifest(n: int, human: dict[int, str] | None = None) -> dict[str, Any]:
     """A vector dataset ``test/big`` of ``n`` samples; ``human`` seeds labels people made."""
-    samples = []
-    for i in range(n):
-        labels = {}
-        if human and i in human:
-            labels["ground-truth"] = {
-                "label_status": human[i],
-                "score": None,
-                "attributes": {
-                    "format_version": "0.1",
-                    "annotations": [
-                        {"id": 1, "category_id": 1, "type": "bbox", "points": [[1, 1], [9, 9]]}
-                    ],
-                },
-            }
-        samples.append(
-            {
-                "uuid": sample_uuid(i),
-                "name": f"frame_{i:05d}.jpg",
-                "attributes": {"image": {"url": f"https://example.invalid/{i}.jpg"}},
-                "metadata": {},
-                "labels": labels,
-            }
-        )
-    return {
-        "datasets": [
-            {
-                "owner": "test",
-                "name": "big",
-                "task_type": "vector",
-                "task_attributes": DEMO["task_attributes"],
-                "labelsets": [
-                    {"name": "ground-truth", "description": ""},
-                    {"name": "predictions", "description": ""},
-                ],
-                "samples": samples,
-            }
-        ]
-    }
+    box = {"id": 1, "category_id": 1, "type": "bbox", "points": [[1, 1], [9, 9]]}
+    samples = seeded_samples(n, sample_uuid, lambda i: f"frame_{i:05d}.jpg", human, [box])
+    return dataset_manifest(
+        "test/big",
+        "vector",
+        samples,
+        task_attributes=DEMO["task_attributes"],
+        labelsets=("ground-truth", "predictions"),
+    )
 
 
 def prediction_row(i: int, *, by_name: bool = False, shift: float = 0.0) -> dict[str, Any]:
@@ -110,12 +82,8 @@ class Env:
         return [sys.executable, "-m", "upload_preds", *map(str, args), "--state", str(self.journal)]
 
     def run(self, *args: str | Path, timeout: float = 180, **env: str) -> Result:
-        return run_cli(
-            [*map(str, args), "--state", str(self.journal)],
-            env=self.env(**env),
-            cwd=self.tmp,
-            timeout=timeout,
-        )
+        cli = Cli(self.sandbox.url, self.key, self.journal, self.tmp)
+        return cli.run(*args, timeout=timeout, **env)
 
     def popen(self, *args: str | Path, **env: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(

@@ -9,6 +9,7 @@ from typing import Any
 
 from enginekit import API_KEY
 
+from manifestkit import dataset_manifest, seeded_samples
 from upload_preds.records import LabelJob, Location
 from upload_preds.sandbox.server import SandboxHandle, start_sandbox
 
@@ -43,39 +44,10 @@ def attributes(i: int) -> dict[str, Any]:
 
 
 def manifest(n: int) -> dict[str, Any]:
-    samples = []
-    for i in range(n):
-        sample: dict[str, Any] = {
-            "uuid": sample_uuid(i),
-            "name": sample_name(i),
-            "attributes": {"image": {"url": f"https://example.com/{i}.jpg"}},
-            "metadata": {},
-        }
-        if i in SEEDED:
-            sample["labels"] = {
-                "ground-truth": {
-                    "label_status": SEEDED[i],
-                    "score": None,
-                    "attributes": {"format_version": "0.1", "annotations": []},
-                }
-            }
-        samples.append(sample)
-    owner, name = DATASET.split("/")
-    return {
-        "datasets": [
-            {
-                "owner": owner,
-                "name": name,
-                "task_type": "vector",
-                "task_attributes": {"format_version": "0.1", "categories": CATEGORIES},
-                "labelsets": [
-                    {"name": "ground-truth", "description": ""},
-                    {"name": "predictions", "description": ""},
-                ],
-                "samples": samples,
-            }
-        ]
-    }
+    samples = seeded_samples(n, sample_uuid, sample_name, SEEDED)
+    return dataset_manifest(
+        DATASET, "vector", samples, categories=CATEGORIES, labelsets=("ground-truth", "predictions")
+    )
 
 
 def label_jobs(n: int, *, labelset: str = "predictions", start: int = 0) -> list[LabelJob]:

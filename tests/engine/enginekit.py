@@ -1,7 +1,8 @@
 """Test kit for the engine tests: a scriptable HTTP server on a real socket, job factories.
 
 :class:`ScriptServer` is a small aiohttp application running on its own event
-loop in a background thread, bound to 127.0.0.1 on a free port. Every request
+loop in a background thread, bound to 127.0.0.1 on a free port
+(``tests/threadserver.py``). Every request
 is recorded as a :class:`Seen` (method, path, query, headers, decoded body,
 arrival time on the server's clock, how many requests were in flight at
 arrival). What it answers is decided per request by ``server.script``, a
@@ -25,6 +26,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from threadserver import ThreadServer
 from upload_preds.records import LabelJob, Location
 
 API_KEY = "sk-test-0123456789-SECRET-KEY-do-not-leak"
@@ -76,31 +78,8 @@ class ScriptServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-        self._thread.start()
-        self._ready.wait(10)
-        self.url = f"http://127.0.0.1:{self.port}/"
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._start())
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._server = ThreadServer(self._handle)
+        self.url = self._server.url
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1
@@ -146,14 +125,7 @@ class ScriptServer:
             return [s for s in self.seen if method is None or s.method == method]
 
     def stop(self) -> None:
-        async def shutdown() -> None:
-            if self._runner is not None:
-                await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+        self._server.stop()
 
 
 @pytest.fixture

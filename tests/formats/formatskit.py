@@ -2,7 +2,7 @@
 
 A test gets a :class:`SandboxEnv` (a subclass names the dataset it uploads
 to): an in-process sandbox seeded with one dataset from
-:func:`dataset_manifest`, a fresh API key, and a temporary folder. ``run``
+:func:`dataset_manifest` (built with ``tests/manifestkit.py``), a fresh API key, and a temporary folder. ``run``
 starts the uploader as ``python -m upload_preds`` in a subprocess with that key
 and the sandbox's URL in its environment only, so exit codes, output and the
 journal are the real ones; ``label`` reads a stored label back over HTTP.
@@ -15,7 +15,6 @@ and ``tests/masks/conftest.py`` put this directory on ``sys.path`` so they can
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,13 +23,10 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 
+import manifestkit
 from clikit import Result, cli_env, run_cli
+from manifestkit import sample, sample_uuid
 from upload_preds.sandbox import SandboxHandle, start_sandbox
-
-
-def sample_uuid(namespace: str, name: str) -> str:
-    """A sample's uuid, stable across runs; each test folder has its own namespace."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}/{name}"))
 
 
 def dataset_manifest(
@@ -47,31 +43,13 @@ def dataset_manifest(
 
     ``asset`` is the key of each sample's attributes (``image``, ``pcd``).
     """
-    return {
-        "datasets": [
-            {
-                "owner": "test",
-                "name": name,
-                "task_type": task_type,
-                "task_attributes": {"format_version": format_version, "categories": categories},
-                "labelsets": [{"name": "ground-truth", "description": ""}],
-                "samples": [
-                    {
-                        "uuid": sample_uuid(namespace, n),
-                        "name": n,
-                        # The platform's point-cloud sample attributes need pcd.type too.
-                        "attributes": {
-                            asset: {"url": f"https://example.invalid/{n}"}
-                            | ({"type": "pcd"} if asset == "pcd" else {})
-                        },
-                        "metadata": {},
-                        "labels": {},
-                    }
-                    for n in samples
-                ],
-            }
-        ]
-    }
+    return manifestkit.dataset_manifest(
+        f"test/{name}",
+        task_type,
+        [sample(sample_uuid(namespace, n), n, asset=asset) for n in samples],
+        categories=categories,
+        format_version=format_version,
+    )
 
 
 @dataclass

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from preflightkit import DATASET, Cli, prediction, sample_uuid
+from preflightkit import DATASET, prediction, sample_uuid
 from segments import SegmentsClient as SdkClient
 
-from clikit import write_jsonl
+from clikit import Cli, write_jsonl
 from upload_preds.sandbox import SandboxHandle
 
 MakeSandbox = Callable[..., SandboxHandle]

@@ -3,7 +3,7 @@
 * :func:`manifest` builds a vector dataset ``test/guard`` of ``n`` samples
   whose ground-truth labels are seeded with the statuses given.
 * :class:`CappingProxy` is a small aiohttp server on a real socket, in a
-  background thread, in front of a real sandbox: it forwards every request
+  background thread (``tests/threadserver.py``), in front of a real sandbox: it forwards every request
   unchanged, except that a sample listing asking for more than ``max_page``
   samples gets ``max_page`` (as a platform that caps ``per_page`` does), a
   listing asking for more than ``fail_above`` answers 502 (a gateway that
@@ -12,8 +12,9 @@
   the listing requests and the page sizes asked for, and the label reads
   (``GET /labels/{uuid}/{labelset}/``) by sample uuid. ``fail_from``: the
   listing requests from that one on (counting from 1) answer 503.
-* :class:`Cli` runs ``python -m upload_preds`` as a subprocess (real exit
-  codes and stderr) against a URL, with its own journal file.
+* :class:`Cli` (from ``tests/clikit.py``) runs ``python -m upload_preds`` as a
+  subprocess (real exit codes and stderr) against a URL, with its own journal
+  file.
 
 The sandbox caps pages itself too (``start_sandbox(max_page_size=N)``); the
 proxy is what plays a gateway's 502s and a status the sandbox does not know.
@@ -21,8 +22,6 @@ proxy is what plays a gateway's 502s and a status the sandbox does not know.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from clikit import Result, cli_env, run_cli
+from manifestkit import dataset_manifest, seeded_samples
+from threadserver import ThreadServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = "test/guard"
@@ -50,40 +50,10 @@ def sample_name(i: int) -> str:
 
 def manifest(n: int, seeded: dict[int, str] | None = None) -> dict[str, Any]:
     """``n`` samples; ``seeded[i]`` is the status of sample i's ground-truth label."""
-    samples = []
-    for i in range(n):
-        labels = {}
-        if seeded and i in seeded:
-            labels["ground-truth"] = {
-                "label_status": seeded[i],
-                "score": None,
-                "attributes": {"format_version": "0.1", "annotations": []},
-            }
-        samples.append(
-            {
-                "uuid": sample_uuid(i),
-                "name": sample_name(i),
-                "attributes": {"image": {"url": f"https://example.invalid/{i}.jpg"}},
-                "metadata": {},
-                "labels": labels,
-            }
-        )
-    owner, name = DATASET.split("/")
-    return {
-        "datasets": [
-            {
-                "owner": owner,
-                "name": name,
-                "task_type": "vector",
-                "task_attributes": {"format_version": "0.1", "categories": CATEGORIES},
-                "labelsets": [
-                    {"name": "ground-truth", "description": ""},
-                    {"name": "predictions", "description": ""},
-                ],
-                "samples": samples,
-            }
-        ]
-    }
+    samples = seeded_samples(n, sample_uuid, sample_name, seeded)
+    return dataset_manifest(
+        DATASET, "vector", samples, categories=CATEGORIES, labelsets=("ground-truth", "predictions")
+    )
 
 
 def prediction(i: int, *, by_name: bool = False, x: float = 10.0) -> dict[str, Any]:
@@ -113,32 +83,16 @@ class CappingProxy:
     url: str = ""
 
     def __post_init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._thread.start()
-        self._ready.wait(10)
+        self._server = ThreadServer(self._handle, on_start=self._open, on_stop=self._close)
+        self.url = self._server.url
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._start())
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _start(self) -> None:
+    async def _open(self) -> None:
         self._session = aiohttp.ClientSession(auto_decompress=False)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/"
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         assert self._session is not None
@@ -186,32 +140,4 @@ class CappingProxy:
         return web.Response(status=status, body=body, headers=out_headers)
 
     def stop(self) -> None:
-        async def shutdown() -> None:
-            if self._session is not None:
-                await self._session.close()
-            if self._runner is not None:
-                await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-
-@dataclass
-class Cli:
-    """Runs the CLI against ``url`` with ``key``, journal ``state``, in ``cwd``."""
-
-    url: str
-    key: str
-    state: Path
-    cwd: Path
-
-    def run(self, *args: str | Path, timeout: float = 180) -> Result:
-        return run_cli(
-            [*map(str, args), "--state", str(self.state)],
-            env=cli_env(self.url, self.key),
-            cwd=self.cwd,
-            timeout=timeout,
-            no_traceback=False,
-        )
+        self._server.stop()

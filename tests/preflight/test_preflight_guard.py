@@ -14,12 +14,11 @@ from pathlib import Path
 from preflightkit import (
     DATASET,
     CappingProxy,
-    Cli,
     prediction,
     sample_uuid,
 )
 
-from clikit import write_jsonl
+from clikit import Cli, write_jsonl
 from upload_preds import preflight
 from upload_preds.client import SegmentsClient
 from upload_preds.sandbox import SandboxHandle

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from preflightkit import DATASET, CappingProxy, Cli, prediction
+from preflightkit import DATASET, CappingProxy, prediction
 
-from clikit import write_jsonl
+from clikit import Cli, write_jsonl
 from upload_preds import upload
 from upload_preds.sandbox import SandboxHandle
 

@@ -13,10 +13,10 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from preflightkit import DATASET, CappingProxy, Cli, prediction, sample_uuid
+from preflightkit import DATASET, CappingProxy, prediction, sample_uuid
 from segments import SegmentsClient as SdkClient
 
-from clikit import write_jsonl
+from clikit import Cli, write_jsonl
 from upload_preds.client import SegmentsClient
 from upload_preds.preflight import Guard
 from upload_preds.sandbox import SandboxHandle

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from preflightkit import DATASET, CappingProxy, Cli, manifest, prediction, sample_uuid
+from preflightkit import DATASET, CappingProxy, manifest, prediction, sample_uuid
 
-from clikit import write_jsonl
+from clikit import Cli, write_jsonl
 from upload_preds import preflight
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 

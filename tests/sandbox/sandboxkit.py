@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from manifestkit import dataset_manifest, sample, sample_uuid
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,27 +39,10 @@ def seg_manifest() -> dict[str, Any]:
         {"id": 1, "name": "road", "attributes": [{"name": "wet", "input_type": "checkbox"}]},
         {"id": 2, "name": "car"},
     ]
-    samples = [
-        {
-            "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"mask-{i}")),
-            "name": f"mask_{i:02d}.png",
-            "attributes": {"image": {"url": f"https://example.com/{i}.png"}},
-            "metadata": {},
-        }
-        for i in range(3)
-    ]
-    return {
-        "datasets": [
-            {
-                "owner": "demo",
-                "name": "masks",
-                "task_type": "segmentation-bitmap",
-                "task_attributes": {"format_version": "0.1", "categories": cats},
-                "labelsets": [{"name": "ground-truth"}, {"name": "model"}],
-                "samples": samples,
-            }
-        ]
-    }
+    samples = [sample(sample_uuid("mask", str(i)), f"mask_{i:02d}.png") for i in range(3)]
+    return dataset_manifest(
+        SEG_DS, "segmentation-bitmap", samples, categories=cats, labelsets=("ground-truth", "model")
+    )
 
 
 def both_manifests() -> dict[str, Any]:

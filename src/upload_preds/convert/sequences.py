@@ -24,7 +24,11 @@ How a group becomes a label:
    in range (the sample's frame count), a track keeps its category, and an
    object (frame, track) is given once: a second one is an error naming both
    lines, or with ``--on-duplicate last`` the later wins and a line whose
-   objects were all superseded is reported as superseded.
+   objects were all superseded is reported as superseded. :func:`assemble`
+   first tries one pass that gathers each frame's objects by track as it
+   checks them and gives up at the first broken rule; only then (or with
+   ``--on-duplicate last``) the checked way runs, which finds and words every
+   error. A property test holds the two to byte-identical labels.
 3. The frames: exactly as many as the sample has, empty ones included; an
    object's annotation is the frame family's, with ``id`` = ``track_id`` (one
    id per track across frames, as the platform numbers them, so ids are unique
@@ -45,7 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
@@ -92,6 +96,9 @@ class Assembled:
 
 
 _TRACK = attrgetter("track")
+_TRACK_ID = itemgetter("track_id")
+# (frame, track) as one int: frame * _TRACKS + track (track ids are <= INT_MAX).
+_TRACKS = INT_MAX + 1
 
 
 def _out_of_range(loc: Location, where: str, frame: int, frames: int) -> RowError:
@@ -119,6 +126,109 @@ def assemble(
     ``frames`` is the sample's frame count; ``None`` (unknown) takes the highest
     frame index + 1.
     """
+    if on_duplicate != "last":
+        built = _assemble_passing(rules, lines, frames)
+        if built is not None:
+            return built
+    return _assemble_checked(rules, lines, frames, on_duplicate)
+
+
+def _fv(rules: FrameRules) -> str:
+    return "0.2" if rules.frame_kind.startswith("pointcloud") else "0.1"
+
+
+def _assemble_passing(rules: FrameRules, lines: list[Line], frames: int | None) -> Assembled | None:
+    """:func:`assemble` for a label that breaks no rule, in one pass; ``None`` at the
+    first broken rule (then :func:`_assemble_checked` finds and words every error).
+
+    Why a second way: a label that passes is what is built nearly always, and one
+    pass over its objects, with (frame, track) as one int and each frame's
+    annotations gathered as they come, is about half the work of the checked
+    way's two passes (bench_sequences.py, section 2). A test holds the two to
+    byte-identical labels."""
+    ctx = rules.ctx
+    # Each frame's objects by track, as they come: the duplicate check and the
+    # frame's annotations in one dict (a filtered object holds its place as None).
+    slots: dict[int, dict[int, dict[str, Any] | None]] = {}
+    slot = slots.get
+    limit = frames if frames is not None else INT_MAX + 1
+    category: dict[int, Any] = {}
+    first_category = category.setdefault
+    attrs: dict[int, dict[str, Any]] = {}
+    min_score = ctx.min_score
+    kept_scores: list[float] = []
+    keep_score = kept_scores.append
+    filtered = 0
+    any_score = False
+    for line in lines:
+        for o in line.objects:
+            frame = o.frame
+            if frame >= limit:
+                return None
+            out = o.out
+            track = o.track
+            cid = out.get("category_id")
+            if first_category(track, cid) != cid:
+                return None
+            tracks = slot(frame)
+            if tracks is None:
+                tracks = slots[frame] = {}
+            elif track in tracks:
+                return None
+            score = o.score
+            if score is not None:
+                any_score = True
+                if min_score is not None and score < min_score:
+                    filtered += 1
+                    tracks[track] = None
+                    continue
+                keep_score(score)
+            tracks[track] = out
+        at_frame = line.image_attributes
+        if at_frame is not None:
+            f, ia = at_frame
+            if f >= limit:
+                return None
+            attrs[f] = {**attrs[f], **ia} if f in attrs else {**ia}
+    if frames is not None:
+        count = frames
+    else:
+        count = max(max(slots, default=-1), max(attrs, default=-1)) + 1
+    fv = _fv(rules)
+    out_frames: list[dict[str, Any]] = []
+    append = out_frames.append
+    for f in range(count):
+        by_track = slot(f)
+        if by_track is None:
+            annotations: list[Any] = []
+        else:
+            annotations = list(by_track.values())
+            keys = list(by_track)
+            if keys != sorted(keys):
+                annotations = [by_track[t] for t in sorted(keys)]
+            if filtered and None in annotations:
+                annotations = [a for a in annotations if a is not None]
+        if attrs and f in attrs:
+            append({"format_version": fv, "annotations": annotations, "image_attributes": attrs[f]})
+        else:
+            append({"format_version": fv, "annotations": annotations})
+    return Assembled(
+        {"format_version": fv, "frames": out_frames},
+        derive_score(kept_scores, ctx.options.score_from),
+        filtered,
+        ctx.osa is None and any_score,
+        [],
+        kept_scores,
+    )
+
+
+def _assemble_checked(
+    rules: FrameRules,
+    lines: list[Line],
+    frames: int | None,
+    on_duplicate: str,
+) -> Assembled | dict[int, RowError]:
+    """:func:`assemble` with every rule checked and worded, and ``--on-duplicate last``."""
     bad: dict[int, RowError] = {}
     ctx = rules.ctx
     limit = frames if frames is not None else INT_MAX + 1
@@ -211,7 +321,7 @@ def assemble(
             attrs[f] = {**(attrs[f] or {}), **ia}
         if line.objects and not live and n in superseded_by:
             superseded.append((line.loc, lines[superseded_by[n]].loc))
-    fv = "0.2" if rules.frame_kind.startswith("pointcloud") else "0.1"
+    fv = _fv(rules)
     out_frames: list[dict[str, Any]] = []
     for f in range(count):
         objs = per_frame[f]

@@ -35,6 +35,7 @@ from upload_preds.sandbox.app import Sandbox
 from upload_preds.sandbox.faults import Faults
 from upload_preds.sandbox.manifest import ManifestError, load_manifest
 from upload_preds.sandbox.review import ReviewError, SearchResult, copy_label, search
+from upload_preds.sandbox.schema import DatasetInfo
 from upload_preds.sandbox.search import QueryError
 from upload_preds.sandbox.server import (
     KEY_ENV,
@@ -44,7 +45,7 @@ from upload_preds.sandbox.server import (
     resolve_api_key,
     serve_until,
 )
-from upload_preds.sandbox.store import DatasetInfo, Store
+from upload_preds.sandbox.store import Store
 
 PROG = "upload-preds-sandbox"
 DEFAULT_PORT = 8787

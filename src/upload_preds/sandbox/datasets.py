@@ -33,7 +33,8 @@ from upload_preds.sandbox.routing import (
     read_json,
 )
 from upload_preds.sandbox.sample_shape import check_sample
-from upload_preds.sandbox.store import USERNAME, AlreadyExists, DatasetInfo, LabelRow, Store
+from upload_preds.sandbox.schema import USERNAME, AlreadyExists, DatasetInfo, LabelRow
+from upload_preds.sandbox.store import Store
 from upload_preds.sandbox.validate import (
     ALL_STATUSES,
     LABEL_STATUSES,

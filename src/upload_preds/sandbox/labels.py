@@ -25,7 +25,8 @@ from upload_preds.sandbox.routing import (
     read_json,
 )
 from upload_preds.sandbox.sample_shape import NEEDS_SHAPE, UNKNOWN, SampleShape, shape_of
-from upload_preds.sandbox.store import DatasetInfo, LabelRow, Store
+from upload_preds.sandbox.schema import DatasetInfo, LabelRow
+from upload_preds.sandbox.store import Store
 from upload_preds.sandbox.validate import check_label_body
 
 #: The largest label body (before and after decompression); the platform's own

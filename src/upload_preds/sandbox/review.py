@@ -66,6 +66,7 @@ from upload_preds.sandbox.routing import (
     json_response,
 )
 from upload_preds.sandbox.sample_shape import UNKNOWN, shape_of
+from upload_preds.sandbox.schema import DatasetInfo, LabelRow
 from upload_preds.sandbox.search import (
     MetaTerm,
     QueryError,
@@ -74,7 +75,7 @@ from upload_preds.sandbox.search import (
     render_name,
     resolve,
 )
-from upload_preds.sandbox.store import DatasetInfo, LabelRow, Store
+from upload_preds.sandbox.store import Store
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, check_label_body
 
 REVIEW_PREFIX = "/_review/"

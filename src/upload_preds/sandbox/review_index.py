@@ -31,7 +31,7 @@ from upload_preds.sandbox.search import MetaTerm, NameTerm
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED
 
 if TYPE_CHECKING:
-    from upload_preds.sandbox.store import DatasetInfo
+    from upload_preds.sandbox.schema import DatasetInfo
 
 # The order "sort by label status" uses: no label first, then as work progresses.
 STATUS_ORDER: tuple[str, ...] = (

@@ -31,8 +31,11 @@ The sample list's ``name__contains`` filter reads a trigram index of the
 names (:mod:`.name_index`), not every sample; the store indexes what it
 inserts, and on open whatever was inserted into the file behind its back.
 
-Seeding uses ``INSERT OR IGNORE`` everywhere: reseeding an existing database
-neither duplicates nor overwrites anything that is already there.
+Seeding (:mod:`.seeding`) uses ``INSERT OR IGNORE`` everywhere: reseeding an
+existing database neither duplicates nor overwrites anything that is already there.
+
+The tables, the column lists and the row shapes the routes share are in
+:mod:`.schema`.
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -51,103 +53,21 @@ import orjson
 from upload_preds.sandbox.manifest import Manifest
 from upload_preds.sandbox.name_index import NameIndex
 from upload_preds.sandbox.review_index import ReviewQueries
-from upload_preds.sandbox.search import category_counts
+from upload_preds.sandbox.schema import (
+    LABEL_COLS,
+    SAMPLE_COLS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SORTS,
+    USERNAME,
+    AlreadyExists,
+    DatasetInfo,
+    LabelRow,
+    SeedResult,
+    counts_json,
+)
+from upload_preds.sandbox.seeding import insert_manifest
 from upload_preds.sandbox.validate import PSEUDO_STATUS_UNLABELED, TaskSpec
-
-SCHEMA_VERSION = "1"
-USERNAME = "sandbox"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS datasets (
-    id INTEGER PRIMARY KEY,
-    owner TEXT NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT NOT NULL,
-    task_type TEXT NOT NULL,
-    task_attributes TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    UNIQUE (owner, name)
-);
-CREATE TABLE IF NOT EXISTS labelsets (
-    dataset_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (dataset_id, name)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS samples (
-    uuid TEXT PRIMARY KEY,
-    dataset_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    attributes TEXT NOT NULL,
-    metadata TEXT NOT NULL,
-    priority REAL NOT NULL,
-    readme TEXT NOT NULL,
-    assigned_labeler TEXT,
-    assigned_reviewer TEXT,
-    created_at TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    UNIQUE (dataset_id, name)
-);
-CREATE TABLE IF NOT EXISTS labels (
-    sample_uuid TEXT NOT NULL,
-    labelset TEXT NOT NULL,
-    label_status TEXT NOT NULL,
-    attributes TEXT NOT NULL,
-    score REAL,
-    created_at TEXT NOT NULL,
-    created_by TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    updated_by TEXT,
-    counts TEXT,
-    PRIMARY KEY (sample_uuid, labelset)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS assets (
-    uuid TEXT PRIMARY KEY,
-    filename TEXT NOT NULL,
-    content_type TEXT,
-    data BLOB,
-    created_at TEXT NOT NULL
-);
-"""
-
-# Column lists shared by the queries and the row → JSON helpers below.
-SAMPLE_COLS = (
-    "s.uuid, s.name, s.attributes, s.metadata, s.priority, s.readme, "
-    "s.assigned_labeler, s.assigned_reviewer, s.created_at, s.created_by"
-)
-LABEL_COLS = (
-    "l.sample_uuid, l.labelset, l.label_status, l.attributes, l.score, "
-    "l.created_at, l.created_by, l.updated_at, l.updated_by"
-)
-SORTS = {
-    "name": "s.name",
-    "created_at": "s.created_at",
-    "priority": "s.priority",
-    "gt_label__updated_at": "g.updated_at",
-}
-
-LabelRow = tuple[str, str, str, str, float | None, str, str, str, str | None]
-
-
-def counts_json(attributes_json: str) -> str:
-    """The ``counts`` column for a label's attributes text: ``{"category id": count}``.
-
-    On every label write, so image labels (a list of annotations) take a
-    short path; anything else goes through :func:`.search.category_counts`.
-    """
-    attrs = orjson.loads(attributes_json)
-    anns = attrs.get("annotations") if type(attrs) is dict else None
-    if type(anns) is list and "frames" not in attrs and "sensors" not in attrs:
-        counts: dict[int, int] = {}
-        for a in anns:
-            cid = a.get("category_id") if type(a) is dict else None
-            if type(cid) is int:
-                counts[cid] = counts.get(cid, 0) + 1
-    else:
-        counts = category_counts(attrs)
-    return orjson.dumps(counts, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class _Clock:
@@ -207,38 +127,6 @@ class _Checkpointer:
         self._conn.close()
 
 
-class AlreadyExists(Exception):
-    """The object to create is already there."""
-
-
-@dataclass(slots=True)
-class DatasetInfo:
-    """A dataset as the routes need it, cached for the life of the store."""
-
-    id: int
-    owner: str
-    name: str
-    description: str
-    task_type: str
-    task_attributes_json: str
-    created_at: str
-    spec: TaskSpec
-    # name → (description, created_at), in creation order
-    labelsets: dict[str, tuple[str, str]] = field(default_factory=dict)
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
-@dataclass(frozen=True, slots=True)
-class SeedResult:
-    datasets: int
-    labelsets: int
-    samples: int
-    labels: int
-
-
 class Store:
     """All persistent state of one sandbox. Use from a single thread."""
 
@@ -261,7 +149,7 @@ class Store:
             conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
-        conn.executescript(_SCHEMA)
+        conn.executescript(SCHEMA)
         conn.create_function("upload_preds_counts", 1, counts_json, deterministic=True)
         columns = {row[1] for row in conn.execute("PRAGMA table_info(labels)")}
         if "counts" not in columns:
@@ -368,76 +256,10 @@ class Store:
     def seed(self, manifest: Manifest) -> SeedResult:
         """Add what the manifest has and the db lacks, in one transaction."""
         conn = self._conn
-        counts = [0, 0, 0, 0]
         now = now_iso()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for d in manifest.datasets:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO datasets "
-                    "(owner, name, description, task_type, task_attributes, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        d.owner,
-                        d.name,
-                        d.description,
-                        d.task_type,
-                        orjson.dumps(d.task_attributes).decode(),
-                        now,
-                    ),
-                )
-                counts[0] += cur.rowcount
-                did = conn.execute(
-                    "SELECT id FROM datasets WHERE owner = ? AND name = ?", (d.owner, d.name)
-                ).fetchone()[0]
-                for ls_name, ls_desc in d.labelsets:
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO labelsets (dataset_id, name, description, created_at)"
-                        " VALUES (?, ?, ?, ?)",
-                        (did, ls_name, ls_desc, now),
-                    )
-                    counts[1] += cur.rowcount
-                for s in d.samples:
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO samples (uuid, dataset_id, name, attributes, "
-                        "metadata, priority, readme, created_at, created_by) "
-                        "VALUES (?, ?, ?, ?, ?, ?, '', ?, ?)",
-                        (
-                            s.uuid,
-                            did,
-                            s.name,
-                            orjson.dumps(s.attributes).decode(),
-                            orjson.dumps(s.metadata).decode(),
-                            s.priority,
-                            now,
-                            USERNAME,
-                        ),
-                    )
-                    if cur.rowcount == 0:
-                        # Already there (same uuid or same name): its labels are
-                        # whatever the db has; the manifest does not overwrite.
-                        continue
-                    counts[2] += 1
-                    for lab in s.labels:
-                        attrs = orjson.dumps(lab.attributes).decode()
-                        cur = conn.execute(
-                            "INSERT OR IGNORE INTO labels (sample_uuid, labelset, label_status, "
-                            "attributes, score, created_at, created_by, updated_at, updated_by, "
-                            "counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                s.uuid,
-                                lab.labelset,
-                                lab.label_status,
-                                attrs,
-                                lab.score,
-                                now,
-                                lab.created_by,
-                                now,
-                                lab.created_by,
-                                counts_json(attrs),
-                            ),
-                        )
-                        counts[3] += cur.rowcount
+            counts = insert_manifest(conn, manifest, now)
             self.names.catch_up()
             conn.execute("COMMIT")
         except BaseException:
@@ -448,7 +270,7 @@ class Store:
         self._sample_ds.clear()
         self.review.clear()
         self._load_datasets()
-        return SeedResult(*counts)
+        return counts
 
     # -- samples -------------------------------------------------------------------
 
