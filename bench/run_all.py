@@ -30,6 +30,7 @@ ORDER = [
     "multisensor",
     "multisensor_seg",
     "preflight",
+    "guard_refresh",
     "sandbox",
     "upload",
     "review_search",

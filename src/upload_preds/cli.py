@@ -126,6 +126,23 @@ MotCategoryOpt = Annotated[
         rich_help_panel="Input",
     ),
 ]
+
+
+class UntrackedChoice(str, Enum):
+    error = "error"
+    skip = "skip"
+    new_track = "new-track"
+
+
+UntrackedOpt = Annotated[
+    UntrackedChoice,
+    typer.Option(
+        "--untracked",
+        help="--format mot: a detection with id -1 is a line error, is skipped (counted), "
+        "or gets a new track of its own.",
+        rich_help_panel="Input",
+    ),
+]
 MatchOpt = Annotated[
     MatchChoice,
     typer.Option(
@@ -548,6 +565,7 @@ def upload_preds(
     yolo_names: YoloNamesOpt = None,
     images: ImagesOpt = None,
     mot_category: MotCategoryOpt = None,
+    untracked: UntrackedOpt = UntrackedChoice.error,
     match: MatchOpt = MatchChoice.name,
     category_map: CategoryMapOpt = None,
     skip_unknown_categories: SkipUnknownOpt = False,
@@ -661,9 +679,12 @@ def upload_preds(
                 yolo_names=yolo_names,
                 images=images,
                 mot_category=mot_category,
+                untracked=untracked.value,
             )
         elif mot_category is not None:
             raise UsageError("--mot-category is for --format mot", hint="add --format mot")
+        elif untracked is not UntrackedChoice.error:
+            raise UsageError("--untracked is for --format mot", hint="add --format mot")
         elif coco_gt is not None or yolo_names is not None or images is not None:
             raise UsageError(
                 "--coco-gt, --yolo-names and --images are for --format coco or yolo",

@@ -109,6 +109,8 @@ SKIP_ALREADY_UPLOADED = "already uploaded"
 SKIP_PROTECTED = "protected"
 SKIP_NOT_SENT = "not sent (run stopped)"
 SKIP_INTERRUPTED = "interrupted (outcome unknown, a rerun resends it)"
+#: Skips after which this run sends no label of the sample (the guard stops reading it).
+_SETTLED = frozenset({SKIP_ALREADY_UPLOADED, SKIP_PROTECTED})
 
 # Failure reasons by status; others read "HTTP <status>".
 _FAIL_REASONS = {
@@ -364,6 +366,8 @@ class UploadEngine:
                 job.label_status,
                 stamp,
             )
+        if self.guard is not None and job.sample_uuid is not None:
+            self.guard.settle(job.sample_uuid, job.labelset)  # its refreshes skip it now
         if self.on_event is not None:
             self.on_event(EngineEvent(EventKind.UPLOADED, job))
 
@@ -376,6 +380,9 @@ class UploadEngine:
     def _skipped(self, job: LabelJob, reason: str, message: str | None = None) -> None:
         skipped = self.result.skipped
         skipped[reason] = skipped.get(reason, 0) + 1
+        guard = self.guard
+        if guard is not None and job.sample_uuid is not None and reason in _SETTLED:
+            guard.settle(job.sample_uuid, job.labelset)  # no PUT will follow: read no more
         if self.on_event is not None:
             self.on_event(EngineEvent(EventKind.SKIPPED, job, reason, message))
 

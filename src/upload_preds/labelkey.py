@@ -106,6 +106,12 @@ class LabelKey(NamedTuple):
         uuid = resolve(self.ref)
         return self if uuid is None else LabelKey(self.labelset, "uuid", uuid)
 
+    @property
+    def group(self) -> str:
+        """This key as a :class:`~upload_preds.grouping.Grouper` key (the inverse of
+        :meth:`of_group`)."""
+        return orjson.dumps([self.labelset, "u" if self.kind == "uuid" else "n", self.ref]).decode()
+
     @classmethod
     def of_group(cls, group_key: str) -> LabelKey:
         """The key of a CSV label, from its :class:`~upload_preds.grouping.Grouper` key

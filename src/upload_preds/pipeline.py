@@ -70,8 +70,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
-import orjson
-
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
 from upload_preds.convert.seqlines import looks_like_part
@@ -456,14 +454,24 @@ class Preparer:
     def _group_key(self, part: tuple[str, dict[str, Any]], cells: dict[str, Any]) -> str:
         """The :class:`Grouper` key of a CSV record: ``csv_part``'s, except that a
         sample name with spaces around it joins the label of the stripped name (the
-        name resolves to the same sample, as for JSON rows)."""
+        name resolves to the same sample, as for JSON rows), and, once names are
+        resolved, a name joins the label of the uuid it resolves to: a file's lines
+        of one sample are one label whether they name it or give its uuid."""
         key = part[0]
         name = cells.get("sample_name")
-        if name and (name[0].isspace() or name[-1].isspace()):
-            labelset, kind, ref = orjson.loads(key)
-            if kind == "n":
-                key = orjson.dumps([labelset, kind, ref.strip()]).decode()
+        if name and (self.resolve is not None or name[0].isspace() or name[-1].isspace()):
+            key = LabelKey.of_group(key).resolved(self.resolve).group
         return key
+
+    def _label_key(self, key: str, first: dict[str, Any]) -> str:
+        """The key a grouped label is converted with: its group key, but by name when
+        its first line named the sample (so the label reads, and is sharded, as that
+        line wrote it; the upload resolves the name to the same uuid)."""
+        name = first.get("sample_name")
+        if self.resolve is None or not name:
+            return key
+        label = LabelKey.of_group(key)
+        return key if label.kind == "name" else LabelKey(label.labelset, "name", name.strip()).group
 
     def _groups(self, grouper: Grouper, dups: dict[str, list[Location]]) -> Iterator[Item]:
         """The labels (or failures, or superseded skips) of the grouped CSV records.
@@ -487,7 +495,8 @@ class Preparer:
                     if outcome is not None:
                         yield from outcome
                         continue
-                result = conv.convert_group(key, [(loc, m["p"]) for loc, m in label])
+                parts = [(loc, m["p"]) for loc, m in label]
+                result = conv.convert_group(self._label_key(key, label[0][1]["raw"]), parts)
                 if isinstance(result, LabelJob):
                     result.extra["rows"] = rows
                     yield result

@@ -48,8 +48,11 @@ caps the page size cannot hide samples.
 
 The guard during the run: the engine calls :meth:`Guard.refresh` every
 ``refresh_interval`` seconds and once more before the last batch is sent. A
-refresh reads the same samples' labels again (targeted guard), or is the
-listing filtered by ``label_status=`` (the known human statuses, plus any
+refresh reads the labels of the samples still to be written again (targeted
+guard: a sample whose label this run wrote, or skipped as protected or already
+uploaded, is *settled* by the engine, :meth:`Guard.settle`, and read no more,
+since a run holds one label per sample and label set; so refreshes cost less as
+the run goes on), or is the listing filtered by ``label_status=`` (the known human statuses, plus any
 other status seen so far), so only the protected samples are transferred; a
 server that rejects the filter (400) gets the whole label set listing
 instead. A filter cannot name a status the platform adds later (the API has
@@ -444,6 +447,8 @@ class _Snapshot:
     taken_at: float = 0.0  # wall clock when the listing started
     statuses: set[str] = field(default_factory=set)  # protected statuses met
     filter_works: bool = True
+    # Samples this run is done with (Guard.settle): a targeted refresh skips them.
+    settled: set[str] = field(default_factory=set)
 
 
 class Guard:
@@ -520,7 +525,11 @@ class Guard:
             if label is not None:
                 self._note(snap, {"uuid": uuid, "label": label})
 
-        await each(self.samples, read, workers=min(self.client.concurrency, len(self.samples)))
+        # Taken now: a sample settled while this read is under way is read once more
+        # at most (harmless); one settled before is never read again.
+        todo = [u for u in self.samples if u not in snap.settled]
+        if todo:
+            await each(todo, read, workers=min(self.client.concurrency, len(todo)))
 
     @staticmethod
     def _note(snap: _Snapshot, sample: dict[str, Any]) -> None:
@@ -561,6 +570,13 @@ class Guard:
                 failed = True
         if not failed:
             self.last_refresh_ok = time.time()
+
+    def settle(self, sample_uuid: str, labelset: str) -> None:
+        """This run is done with the sample's label in ``labelset`` (written, or skipped
+        as protected or already uploaded): a targeted refresh need not read it again."""
+        snap = self._sets.get(labelset)
+        if snap is not None and self.samples is not None:
+            snap.settled.add(sample_uuid)
 
     def protected(self, sample_uuid: str, labelset: str) -> bool:
         """Must a label of this sample in ``labelset`` be left alone?"""

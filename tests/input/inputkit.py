@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from upload_preds.convert.categories import Categories
 from upload_preds.readers import open_sources, read_records
 from upload_preds.records import Notice, Record, RowError
 
 DATA = Path(__file__).parent / "data"
 BOM = "\ufeff"
+
+# The demo dataset (sample_data/), for the tests that upload to a sandbox seeded with it.
+ROOT = Path(__file__).resolve().parents[2]
+CATEGORIES_FILE = ROOT / "sample_data" / "categories.json"
+DEMO = json.loads((ROOT / "sample_data" / "dataset.json").read_text())["datasets"][0]
+DATASET = f"{DEMO['owner']}/{DEMO['name']}"
+UUIDS = {s["name"]: s["uuid"] for s in DEMO["samples"]}
+CATEGORY_IDS = {
+    name: cid for cid, name in Categories.from_file(CATEGORIES_FILE).names_by_id().items()
+}
 
 Item = Record | RowError | Notice
 

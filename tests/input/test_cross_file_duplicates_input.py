@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 import segments
+from inputkit import CATEGORIES_FILE, CATEGORY_IDS, DATASET, DEMO, UUIDS
 
 import upload_preds
 from upload_preds.convert import Converter, ConvertOptions
@@ -42,15 +43,6 @@ from upload_preds.errors import InputFileError
 from upload_preds.pipeline import OnDuplicate, Preparer
 from upload_preds.records import Failure, LabelJob, Location, Skip
 from upload_preds.sandbox import SandboxHandle, start_sandbox
-
-ROOT = Path(__file__).resolve().parents[2]
-CATEGORIES_FILE = ROOT / "sample_data" / "categories.json"
-DEMO = json.loads((ROOT / "sample_data" / "dataset.json").read_text())["datasets"][0]
-DATASET = f"{DEMO['owner']}/{DEMO['name']}"
-UUIDS = {s["name"]: s["uuid"] for s in DEMO["samples"]}
-CATEGORY_IDS = {
-    name: cid for cid, name in Categories.from_file(CATEGORIES_FILE).names_by_id().items()
-}
 
 DUP = "img_0022.jpg"
 CSV_COLUMNS = ["sample_name", "category", "xmin", "ymin", "xmax", "ymax"]

@@ -45,12 +45,15 @@ __all__ = [
     "FormatOptions",
     "FormatRow",
     "FormatSource",
+    "Untracked",
     "open_format_sources",
     "txt_files",
 ]
 
 FormatName = Literal["coco", "yolo", "mot"]
 FORMAT_NAMES: tuple[FormatName, ...] = ("coco", "yolo", "mot")
+#: ``--untracked``: what becomes of a MOT detection with id -1 (see formats/mot.py).
+Untracked = Literal["error", "skip", "new-track"]
 #: The errors sidecar of a YOLO failures folder. Not ``.txt``, so a folder given
 #: to ``--format yolo`` never yields it as labels; the leading underscore echoes
 #: the ``_error`` field of the other failures files.
@@ -67,6 +70,8 @@ class FormatOptions:
     images: Path | None = None
     #: --format mot: the dataset category of files without a class column.
     mot_category: str | None = None
+    #: --format mot: what becomes of a detection with id -1 (error, skip, new-track).
+    untracked: Untracked = "error"
 
 
 @dataclass(slots=True)
@@ -140,6 +145,8 @@ def open_format_sources(paths: list[str], options: FormatOptions) -> list[Format
         return [open_mot(paths, options)]
     if options.mot_category is not None:
         raise UsageError("--mot-category is for --format mot", hint="drop it")
+    if options.untracked != "error":
+        raise UsageError("--untracked is for --format mot", hint="drop it")
     if options.fmt == "coco":
         from upload_preds.formats.coco import CocoSource
 

@@ -21,10 +21,18 @@ Every line of a file must have the file's count (its first line's); values
 are numbers, frames and ids whole. Frames are 1-based in MOTChallenge and
 0-based in a Segments sequence label, so ``frame`` becomes ``frame - 1``; the
 box ``bb_left, bb_top, bb_width, bb_height`` becomes the ``xyxy`` pixels of
-the shorthand's ``bbox``; ``id`` becomes ``track_id`` (``-1``, the id of an
-untracked detection, is a line error: a sequence label needs tracks); ``conf``
-becomes the annotation's ``score`` (``-1``, MOTChallenge's filler, means none)
-so that ``--min-score`` drops and counts low ones as it does for COCO.
+the shorthand's ``bbox``; ``id`` becomes ``track_id``; ``conf`` becomes the
+annotation's ``score`` (``-1``, MOTChallenge's filler, means none) so that
+``--min-score`` drops and counts low ones as it does for COCO.
+
+Untracked detections: ``-1`` is the id of a detection no tracker has linked
+(what ``det/det.txt`` files hold), and a sequence label needs tracks, so
+``--untracked`` says what becomes of it: ``error`` (the default) makes it a
+line error; ``skip`` drops it and counts its line as skipped ("untracked
+detection"), like an unmapped category; ``new-track`` gives each such detection
+a track of its own. Those ids are handed out after the file is read, in line
+order, from one past the highest id of any of the file's lines, so they collide
+with no id of the sequence (nor with each other) and a rerun gives the same ones.
 
 Which sequence a file is (the key ``--match`` compares with sample names): its
 stem (``MOT17-02-FRCNN.txt`` → ``MOT17-02-FRCNN``), or, for the devkit layouts
@@ -55,7 +63,7 @@ from typing import Any, Final
 
 from upload_preds.catmap import CategoryResolver, Resolved
 from upload_preds.errors import InputFileError, UsageError
-from upload_preds.formats import FormatOptions, FormatRow, txt_files
+from upload_preds.formats import FormatOptions, FormatRow, Untracked, txt_files
 from upload_preds.records import Location, Notice, RowError
 
 __all__ = [
@@ -70,6 +78,10 @@ __all__ = [
 
 R_MOT = "invalid MOT line"
 R_CLASS = "unknown MOT class"
+#: The skip reason of a detection with id -1 under ``--untracked skip``.
+SKIP_UNTRACKED = "untracked detection"
+#: The id MOTChallenge gives a detection without a track.
+UNTRACKED_ID: Final = -1
 
 #: Column names by the number of values on a line.
 LAYOUTS: Final[dict[int, tuple[str, ...]]] = {
@@ -162,7 +174,7 @@ def open_mot(paths: list[str], options: FormatOptions) -> MotSource:
                     f"{f} has no class column ({n} values a line: {','.join(LAYOUTS[n])})",
                     hint="name the dataset category of its boxes with --mot-category NAME",
                 )
-    return MotSource(files, options.mot_category)
+    return MotSource(files, options.mot_category, options.untracked)
 
 
 def _first_columns(path: str) -> int | None:
@@ -218,10 +230,13 @@ def _whole(v: float) -> int | None:
 class MotSource:
     """A set of MOTChallenge txt files, one sequence each."""
 
-    def __init__(self, files: list[str], category: str | None) -> None:
+    def __init__(
+        self, files: list[str], category: str | None, untracked: Untracked = "error"
+    ) -> None:
         self.files = files
         self.name = files[0]
         self.category = category
+        self.untracked = untracked
 
     def image_keys(self) -> Iterator[tuple[str, int]]:
         for txt in self.files:
@@ -252,6 +267,8 @@ class MotSource:
             row.columns = MOT_COLUMNS
             row.frame_base = 1
             expected: int | None = None
+            top_id = 0  # the highest id of the file's lines, for --untracked new-track
+            untracked: list[dict[str, Any]] = []  # their annotations, in line order
             for n, text in numbered:
                 loc = Location(txt, n)
                 raw = {"line": text}
@@ -262,6 +279,12 @@ class MotSource:
                     continue
                 assert type(values) is list
                 expected = len(values)
+                if values[1] > top_id:
+                    top_id = int(values[1])
+                lone = values[1] == UNTRACKED_ID and self.untracked != "error"
+                if lone and self.untracked == "skip":
+                    row.skipped.append((SKIP_UNTRACKED, loc, raw))
+                    continue
                 res, cls_problem = self._category(values, fixed, resolver, by_class)
                 for warning in resolver.case_warnings:
                     yield Notice(loc, str(warning))
@@ -278,12 +301,17 @@ class MotSource:
                     column = "class" if fixed is None else "--mot-category"
                     row.errors.append(RowError(loc, column, "unknown category", res.error))
                     continue
-                ann, problem = _annotation(values, res)
+                ann, problem = _annotation(values, res, untracked=lone)
                 if problem is not None:
                     row.errors.append(RowError(loc, problem[0], R_MOT, problem[1]))
                     continue
+                if lone:
+                    untracked.append(ann)
                 row.annotations.append(ann)
                 row.ann_locs.append(loc)
+            # Only now is the file's highest id known: fresh tracks start past it.
+            for fresh, ann in enumerate(untracked, start=top_id + 1):
+                ann["track_id"] = fresh
             yield row
 
     @staticmethod
@@ -311,22 +339,25 @@ class MotSource:
 
 
 def _annotation(
-    values: list[float], res: Resolved
+    values: list[float], res: Resolved, *, untracked: bool = False
 ) -> tuple[dict[str, Any], tuple[str, str] | None]:
-    """One line's shorthand annotation, or (column, what is wrong)."""
+    """One line's shorthand annotation, or (column, what is wrong); ``untracked``: the
+    line's id is -1 and the caller gives it a track (its ``track_id`` is set later)."""
     frame = _whole(values[0])
     if frame is None or frame < 1:
         return {}, ("frame", f"should be a whole frame number from 1 (1-based), got {values[0]:g}")
     track = _whole(values[1])
     if track is None:
         return {}, ("id", f"should be a whole track id, got {values[1]:g}")
-    if track < 1:
-        what = "-1 marks an untracked detection" if track == -1 else f"got {track}"
-        return {}, (
-            "id",
-            f"a sequence label needs a positive track id ({what}); upload a tracker's "
-            "output, or give each detection an id",
-        )
+    if track < 1 and not untracked:
+        if track == UNTRACKED_ID:
+            return {}, (
+                "id",
+                "a sequence label needs a positive track id (-1 marks an untracked "
+                "detection); upload a tracker's output, or pass --untracked skip (drop "
+                "them) or --untracked new-track (a track of its own for each)",
+            )
+        return {}, ("id", f"a sequence label needs a positive track id (got {track})")
     left, top, width, height = values[2:6]
     if width <= 0:
         return {}, ("bb_width", f"should be positive, got {width:g}")

@@ -255,7 +255,9 @@ class Sandbox:
         except BadBody as e:
             return error_response(400, f"{e}.")
         try:
-            return target.handler(request)
+            answer = target.handler(request)
+            # A handler with slow work answers later (off the loop, see routing.Handler).
+            return answer if isinstance(answer, Response) else await answer
         except BodyError as e:
             return e.response
 

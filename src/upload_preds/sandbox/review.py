@@ -47,6 +47,8 @@ samples page carries the URLs of its frames and sensors
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -353,13 +355,19 @@ class Review:
             return resp
         return file_response(path)
 
-    def points(self, request: Request) -> Response:
+    def points(self, request: Request) -> Response | Awaitable[Response]:
         """A point cloud's x/y, subsampled, in :mod:`.pointclouds`' compact form."""
         path = self._local_file(request, POINTCLOUD_SUFFIXES)
         if isinstance(path, Response):
             return path
+        return self._points_of(path)
+
+    @staticmethod
+    async def _points_of(path: Path) -> Response:
         try:
-            body = compact_file(path)
+            # In a worker thread: the first view of a large ASCII scan takes a
+            # fraction of a second to parse, and the loop must keep answering.
+            body = await asyncio.to_thread(compact_file, path)
         except (PointCloudError, ValueError, OSError) as e:
             return error_response(422, f"cannot read the point cloud: {e}")
         return Response(

@@ -162,7 +162,10 @@ def error_response(status: int, message: str, **extra: Any) -> Response:
 
 # -- routing ------------------------------------------------------------------------------
 
-Handler = Callable[[Request], Response]
+#: A route's handler: most answer at once; one with slow work (a large point
+#: cloud to parse) returns an awaitable, which the app awaits, so that work can run
+#: off the event loop.
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
 
 _PARAM = re.compile(r"\{(\w+)(?::([^{}]+))?\}")
 
