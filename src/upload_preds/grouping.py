@@ -5,20 +5,23 @@ anywhere in it; the converter needs them together. :class:`Grouper` collects
 ``(key, location, payload)`` items and hands them back as groups, each group's
 items in the order they were added (the input order).
 
-How: every payload is serialised with ``orjson`` when it is added (the bytes
-are several times smaller than the dict, and they are what a spill writes
-anyway). Items stay in a list in memory until their estimated size passes
-``max_memory_bytes``; then the list is appended to 256 hash-partitioned files
-(by the top bits of the key's CRC-32, see :class:`PartitionedSpill`) and
-memory starts over. ``groups()`` yields from memory when nothing was spilled;
-otherwise it loads one partition at a time (splitting a partition that is too
-big by the next bits of the CRC), groups it with a dict and yields its keys.
+How: every item is encoded as the line a spill writes when it is added (the
+bytes are several times smaller than the dict: ``[key, file, line, payload]``
+by ``orjson``, see :meth:`Grouper.push_line`) and kept in a list per hash
+partition (by the top bits of the key's CRC-32) until their estimated size
+passes ``max_memory_bytes``; then each list is appended to its partition's
+file (:class:`PartitionedSpill`, 256 of them) and memory starts over.
+``groups()`` parses one partition at a time (from memory when nothing was
+spilled; a spilled one too big is split by the next bits of the CRC), groups
+it with a dict and yields its keys.
 
 :meth:`Grouper.add_compact` keeps a second, unparsed JSON text beside a payload
 (a sequence row checked when it was read: its compact objects are the payload,
-the raw row is needed only if its label fails). A spilled line then ends with a
-tab and that text (JSON as ``orjson`` writes it has no raw tab or newline), and
-only the part before the tab is parsed when the partition is read back.
+the raw row is needed only if its label fails). So every item is two lines:
+the JSON array, then that text or nothing (no text holds a newline: JSON as
+``orjson`` writes it has none, and the sequence rows' fast path keeps a line
+as the reader read it). A partition's first lines are parsed in one
+``orjson`` call, as one array; the second lines are kept as they are.
 
 Groups come out in :func:`key_order` (CRC-32 of the key, then the key) on both
 paths: an order that depends only on the set of keys, so a shuffled file gives
@@ -39,8 +42,6 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
-from itertools import groupby
-from operator import itemgetter
 from types import TracebackType
 from typing import Any, Final
 
@@ -51,10 +52,12 @@ from upload_preds.records import Location
 
 __all__ = ["DEFAULT_GROUP_MEMORY_BYTES", "Grouper", "PartitionedSpill", "key_order"]
 
-#: Default in-memory budget of a :class:`Grouper`, in estimated bytes.
-DEFAULT_GROUP_MEMORY_BYTES: Final = 8 * 1024 * 1024
-# Estimated Python overhead of one buffered item: its tuple, the bytes object
-# header and a share of the list, beyond the key and payload bytes.
+#: Default in-memory budget of a :class:`Grouper`, in estimated bytes. (5 MiB: a
+#: sequence dry run's peak RSS grew 11% from 100k to 1M rows with 8 MiB, 9.5% with
+#: 5, at the same CPU time; bench/bench_sequences.py.)
+DEFAULT_GROUP_MEMORY_BYTES: Final = 5 * 1024 * 1024
+# Estimated Python overhead of one buffered item: its two bytes objects' headers
+# and a share of the list, beyond the head and raw bytes.
 _ITEM_OVERHEAD: Final = 150
 # A parsed payload dict takes several times its JSON size (about 8x for a CSV
 # record of short strings): a partition is split further when its file is
@@ -63,9 +66,6 @@ _EXPANSION: Final = 4
 _PART_BITS: Final = 8
 _MAX_DEPTH: Final = 3
 _FILE_BUFFER: Final = 64 * 1024
-
-#: (key, file id, line, payload JSON, raw JSON kept unparsed or None).
-Item = tuple[str, int, int, bytes, bytes | None]
 
 
 def key_order(key: str) -> tuple[int, str]:
@@ -92,9 +92,13 @@ class PartitionedSpill:
     CRC, so a caller that loads one partition at a time stays in budget.
     """
 
-    def __init__(self, prefix: str, tmp_dir: str | None, max_bytes: int) -> None:
+    def __init__(
+        self, prefix: str, tmp_dir: str | None, max_bytes: int, *, pairs: bool = False
+    ) -> None:
         self.directory = tempfile.mkdtemp(prefix=prefix, dir=tmp_dir)
         self._max_bytes = max_bytes
+        # Items of two lines each (Grouper's): a partition split keeps them together.
+        self._pairs = pairs
 
     def _path(self, depth: int, part: int, parent: str = "") -> str:
         return os.path.join(self.directory, f"{parent}{depth}-{part:03d}")
@@ -114,16 +118,28 @@ class PartitionedSpill:
                     chunk = parts[part] = []
                 chunks[key] = chunk
             chunk.append(line)
+        self.write(parts)
+
+    def write(self, parts: dict[int, list[bytes]]) -> None:
+        """Append lines already split by partition (the top bits of their key's CRC-32)."""
         for part, chunk in parts.items():
             with open(self._path(0, part), "ab") as f:
                 f.write(b"".join(chunk))
 
     def partitions(self) -> Iterator[list[bytes]]:
-        """The lines of each partition, partitions in key order."""
+        """The lines of each partition (without their newline), partitions in key order."""
+        for blob in self.blobs():
+            lines = blob.split(b"\n")
+            del blob
+            lines.pop()  # (after the last newline)
+            yield lines
+
+    def blobs(self) -> Iterator[bytes]:
+        """The bytes of each partition, partitions in key order."""
         for part in range(1 << _PART_BITS):
             yield from self._load(self._path(0, part), 0)
 
-    def _load(self, path: str, depth: int) -> Iterator[list[bytes]]:
+    def _load(self, path: str, depth: int) -> Iterator[bytes]:
         try:
             size = os.path.getsize(path)
         except FileNotFoundError:
@@ -134,16 +150,15 @@ class PartitionedSpill:
             try:
                 with open(path, "rb", buffering=_FILE_BUFFER) as f:
                     for line in f:
-                        tab = line.find(b"\t")  # a raw tail (Grouper.add) is not parsed
-                        sub = _partition(
-                            orjson.loads(line[:tab] if tab >= 0 else line)[0], depth + 1
-                        )
+                        sub = _partition(orjson.loads(line)[0], depth + 1)
                         out = subs.get(sub)
                         if out is None:
                             out = subs[sub] = open(  # noqa: SIM115 (closed below)
                                 self._path(depth + 1, sub, prefix), "wb", buffering=_FILE_BUFFER
                             )
                         out.write(line)
+                        if self._pairs:  # the item's second line goes with it
+                            out.write(next(f))
             finally:
                 for out in subs.values():
                     out.close()
@@ -152,18 +167,14 @@ class PartitionedSpill:
                 yield from self._load(self._path(depth + 1, sub, prefix), depth + 1)
             return
         with open(path, "rb") as f:
-            lines = f.readlines()
+            held = [f.read()]
         os.unlink(path)
-        yield lines
+        # (Popped as it is yielded: the consumer holds the only reference, and frees
+        # the bytes once it has split them.)
+        yield held.pop()
 
     def close(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _with_raw(payload: dict[str, Any], raw: bytes | None) -> dict[str, Any]:
-    if raw is not None:
-        payload["j"] = raw
-    return payload
 
 
 class Grouper:
@@ -181,13 +192,17 @@ class Grouper:
     ) -> None:
         self._limit = max_memory_bytes
         self._tmp_dir = tmp_dir
-        self._buf: list[Item] = []
+        # The lines held in memory by partition (as a spill writes them), and each
+        # key's partition list for this batch (a CRC-32 per line was a tenth of a
+        # sequence dry run).
+        self._parts: dict[int, list[bytes]] = {}
+        self._chunks: dict[str, list[bytes]] = {}
+        self._prefixes: dict[tuple[str, int], bytes] = {}
         self._mem = 0
         self._files: dict[str, int] = {}
         self._names: list[str] = []
         self._spill: PartitionedSpill | None = None
         self._done = False
-        self.count = 0
 
     @property
     def spilled(self) -> bool:
@@ -201,53 +216,65 @@ class Grouper:
 
     def add(self, key: str, loc: Location, payload: dict[str, Any]) -> None:
         """Add one item to the group ``key``."""
-        # orjson.dumps returns bytes that keep its ~4 KiB working buffer
-        # (measured: 20k small payloads held 80 MB); a copy is exact-size.
-        self._push(key, loc, bytes(memoryview(orjson.dumps(payload))), None)
+        # (orjson.dumps returns bytes that keep its ~4 KiB working buffer; the
+        # line is formatted from them at once, an exact-size copy.)
+        self._push(key, self.file_id(loc.file), loc.line, orjson.dumps(payload), b"\n")
 
     def add_compact(self, key: str, loc: Location, objects: list[Any], row: Any) -> None:
         """Add ``{"q": objects}`` to the group ``key``, with ``row``'s JSON kept beside
         it unparsed: it comes back as the payload's ``"j"`` (bytes), for the caller to
         parse only if it needs it (sequence rows checked when read, seqgroups.py)."""
-        # Formatting makes exact-size copies (see add()).
-        self._push(key, loc, b'{"q":%b}' % orjson.dumps(objects), b"%b" % orjson.dumps(row))
+        blob = b'{"q":%b}' % orjson.dumps(objects)
+        self._push(key, self.file_id(loc.file), loc.line, blob, b"%b\n" % orjson.dumps(row))
 
-    def _push(self, key: str, loc: Location, blob: bytes, raw: bytes | None) -> None:
-        if self._done:
-            raise RuntimeError("Grouper.add() after groups()")
-        fid = self._files.get(loc.file)
+    def file_id(self, name: str) -> int:
+        """The number a spilled line names the file ``name`` by (see :meth:`prefix`)."""
+        fid = self._files.get(name)
         if fid is None:
-            fid = self._files[loc.file] = len(self._names)
-            self._names.append(loc.file)
-        self._buf.append((key, fid, loc.line, blob, raw))
-        self.count += 1
-        self._mem += len(blob) + len(key) + _ITEM_OVERHEAD
-        if raw is not None:
-            self._mem += len(raw)
+            fid = self._files[name] = len(self._names)
+            self._names.append(name)
+        return fid
+
+    def prefix(self, key: str, fid: int) -> bytes:
+        """The start of the lines of group ``key`` from file ``fid`` (:meth:`file_id`),
+        for :meth:`push_line`: ``b'[KEY JSON,FID,'``."""
+        return b"[%b,%d," % (orjson.dumps(key), fid)
+
+    def push_line(self, key: str, head: bytes, raw: bytes = b"\n") -> None:
+        """Add an item encoded by the caller: its ``head`` is :meth:`prefix`, then the
+        line number, a comma, the payload's JSON, ``]`` and a newline; ``raw`` is its
+        second line: a raw JSON text (see :meth:`add_compact`) and a newline, or only
+        the newline. (Two pieces: a line read from the input is kept, not copied.)"""
+        chunk = self._chunks.get(key)
+        if chunk is None:
+            if self._done:
+                raise RuntimeError("Grouper.add() after groups()")
+            part = _partition(key, 0)
+            chunk = self._parts.get(part)
+            if chunk is None:
+                chunk = self._parts[part] = []
+            self._chunks[key] = chunk
+        chunk += (head, raw)
+        self._mem += len(head) + len(raw) + _ITEM_OVERHEAD
         if self._mem > self._limit:
             self._flush()
+
+    def _push(self, key: str, fid: int, line: int, blob: bytes, tail: bytes) -> None:
+        prefix = self._prefixes.get((key, fid))
+        if prefix is None:
+            # Each (key, file)'s start once per batch (rows of one label share it).
+            prefix = self._prefixes[key, fid] = self.prefix(key, fid)
+        self.push_line(key, b"%b%d,%b]\n" % (prefix, line, blob), tail)
 
     def _flush(self) -> None:
         if self._spill is None:
             self._spill = PartitionedSpill(
-                "upload-preds-group-", self._tmp_dir, self._limit // _EXPANSION
+                "upload-preds-group-", self._tmp_dir, self._limit // _EXPANSION, pairs=True
             )
-        dumps = orjson.dumps
-        encoded: dict[str, bytes] = {}  # each key's JSON once per batch
-
-        def lines() -> Iterator[tuple[str, bytes]]:
-            for key, fid, line, blob, raw in self._buf:
-                text = encoded.get(key)
-                if text is None:
-                    # Kept for the batch: an exact-size copy (see add()).
-                    text = encoded[key] = bytes(memoryview(dumps(key)))
-                if raw is None:
-                    yield key, b"[%b,%d,%d,%b]\n" % (text, fid, line, blob)
-                else:  # the raw JSON after a tab: JSON as orjson writes it has none
-                    yield key, b"[%b,%d,%d,%b]\t%b\n" % (text, fid, line, blob, raw)
-
-        self._spill.append(lines())
-        self._buf.clear()
+        self._spill.write(self._parts)
+        self._parts = {}
+        self._chunks.clear()
+        self._prefixes.clear()
         self._mem = 0
 
     def groups(self) -> Iterator[tuple[str, list[tuple[Location, dict[str, Any]]]]]:
@@ -258,46 +285,54 @@ class Grouper:
         if self._done:
             raise RuntimeError("Grouper.groups() can be called once")
         self._done = True
-        names = self._names
-        loads = orjson.loads
+        self._chunks.clear()
         if self._spill is None:
-            buf = self._buf
-            buf.sort(key=lambda item: key_order(item[0]))  # stable: input order per key
-            for key, items in groupby(buf, itemgetter(0)):
-                yield (
-                    key,
-                    [
-                        (Location(names[f], line), _with_raw(loads(blob), raw))
-                        for _, f, line, blob, raw in items
-                    ],
-                )
-            buf.clear()
-            return
-        if self._buf:
-            self._flush()
-        for lines in self._spill.partitions():
-            groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
+            # Nothing spilled: the partitions in memory (pieces ending with a newline,
+            # as a spill writes them).
+            held = self._parts
+            self._parts = {}
+            partitions: Iterator[list[bytes]] = (held.pop(p) for p in sorted(held))
+        else:
+            if self._parts:
+                self._flush()
+            partitions = self._spill.partitions()
+        for lines in partitions:
             # A partition's parsed items all stay alive and hold no cycles: the
             # collector would walk them again and again (see gcpolicy).
             with paused_gc():
-                for raw in lines:
-                    tab = raw.find(b"\t")
-                    if tab < 0:
-                        key, f, line, payload = loads(raw)
-                    else:
-                        key, f, line, payload = loads(raw[:tab])
-                        payload["j"] = raw[tab + 1 : -1]
-                    group = groups.get(key)
-                    if group is None:
-                        group = groups[key] = []
-                    group.append((Location(names[f], line), payload))
+                groups = self._parse(lines)
             del lines
             for key in sorted(groups, key=key_order):
                 yield key, groups.pop(key)
 
+    def _parse(self, lines: list[bytes]) -> dict[str, list[tuple[Location, dict[str, Any]]]]:
+        """A partition's items by key, in the order they were added, from its lines
+        (with or without their newline; the list is emptied of its heads)."""
+        names = self._names
+        new = tuple.__new__
+        # Every item's first lines in one orjson call, as one array (a call per line
+        # and its slices were a quarter of a sequence dry run's time).
+        joined = b"[%b]" % b",".join(lines[0::2])
+        # Each piece is freed as soon as it is not needed (a partition's peak memory
+        # is the peak of a large run): the heads once joined, the text once parsed.
+        del lines[0::2]
+        heads = orjson.loads(joined)
+        del joined
+        groups: dict[str, list[tuple[Location, dict[str, Any]]]] = {}
+        for (key, f, line, payload), raw in zip(heads, lines, strict=True):
+            if len(raw) > 1:  # (a raw row is 2 bytes at least; b"" or b"\n" is none)
+                payload["j"] = raw
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = []
+            # (Location(...) without the Python-level NamedTuple constructor.)
+            group.append((new(Location, (names[f], line)), payload))
+        return groups
+
     def close(self) -> None:
         """Drop the items and remove the temporary files (safe to call twice)."""
-        self._buf.clear()
+        self._parts = {}
+        self._chunks.clear()
         if self._spill is not None:
             self._spill.close()
             self._spill = None

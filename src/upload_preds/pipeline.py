@@ -414,7 +414,8 @@ class Preparer:
         sequence = self._sequence_groups()
         heap = frozen_heap() if sequence is not None else contextlib.nullcontext()
         with Grouper() as grouper, heap:
-            for item in read_records(self.sources):
+            take = sequence.taker(grouper) if sequence is not None else None
+            for item in read_records(self.sources, take):
                 if isinstance(item, Notice):
                     yield item
                 elif isinstance(item, RowError):
@@ -580,7 +581,8 @@ class Preparer:
             if sequence is not None:
                 sequence.planned = True  # the plan's labels are not built (seqplan.py)
                 stack.enter_context(frozen_heap())
-            for item in read_records(self.sources):
+            take = sequence.taker(grouper) if sequence is not None else None
+            for item in read_records(self.sources, take):
                 if isinstance(item, Record):
                     fmt = item.fmt
                     if sequence is not None:

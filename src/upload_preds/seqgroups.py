@@ -15,6 +15,11 @@ checks it when the group is complete. The common tracker row (image boxes, see
 when it is read, and grouped as its compact objects (``{"q": objects}``) with
 the row's JSON beside them unparsed (``"j"``, see ``Grouper.add``): the row is
 parsed again only if its label fails or is uploaded (the failures file needs it).
+A JSONL line of such a row whose sample's key is known goes further:
+:meth:`SequenceGroups.taker` gives the reader a ``take`` that decodes the line's
+bytes into typed structs (:class:`~upload_preds.convert.seqdecode.RowDecoder`)
+and pushes its compact objects with the line itself as the raw row, before any
+dict is made of it; a line it declines is read and added as above.
 
 In the dry run (``planned``) a label whose lines are all compact is not built:
 :func:`~upload_preds.convert.seqplan.plan_sequence` runs the label's rules over
@@ -32,24 +37,30 @@ rows, or two complete rows, has two labels, which are duplicates like any others
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
 from upload_preds.convert import Converter
-from upload_preds.convert.csvrows import input_order
-from upload_preds.convert.seqfast import Compact, fast_objects
+from upload_preds.convert.seqdecode import RowDecoder
+from upload_preds.convert.seqfast import fast_objects
 from upload_preds.convert.seqlines import FrameRules
 from upload_preds.convert.seqplan import plan_sequence
 from upload_preds.dedupe import duplicate_message
 from upload_preds.gcpolicy import paused_gc
 from upload_preds.grouping import Grouper
 from upload_preds.labelkey import Resolve
+from upload_preds.readers import Take
 from upload_preds.records import Failure, LabelJob, Location, Notice, Record, RowError, Skip
 
 __all__ = ["SequenceGroups"]
 
 Member = tuple[Location, dict[str, Any]]
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
+_Q = itemgetter("q")
 Item = LabelJob | Failure | Skip | Notice
 
 
@@ -87,6 +98,47 @@ class SequenceGroups:
         self._fast = rules if isinstance(rules, FrameRules) and rules.fast else None
         # sample_uuid → group key, for rows that name their sample by uuid alone.
         self._uuid_keys: dict[str, str] = {}
+
+    def taker(self, grouper: Grouper) -> Take | None:
+        """The reader's ``take`` for JSONL lines (see :mod:`upload_preds.readers.jsonl`):
+        a common row of a sample whose key is known goes into ``grouper`` straight
+        from its bytes (:class:`~upload_preds.convert.seqdecode.RowDecoder`), with the
+        line itself kept as its raw row. ``None`` when the dataset's rows have no
+        fast path."""
+        if self._fast is None:
+            return None
+        decode = RowDecoder(self._fast).decode
+        keys = self._uuid_keys
+        push = grouper.push_line
+        file_id = grouper.file_id
+        prefix = grouper.prefix
+        # uuid → (group key, start of its spilled lines) for the current file.
+        starts: dict[str, tuple[str, bytes]] = {}
+        current: list[Any] = [None, 0]  # the current file's name and id
+
+        def take(line: bytes, name: str, lineno: int) -> bool:
+            got = decode(line)
+            if got is None:
+                return False
+            uuid, objs = got
+            if name is not current[0]:
+                current[0], current[1] = name, file_id(name)
+                starts.clear()
+            start = starts.get(uuid)
+            if start is None:
+                key = keys.get(uuid)
+                if key is None:
+                    return False  # a sample's first row: its key is made the full way
+                if len(starts) >= 4096:  # bounded, as the keys are
+                    starts.clear()
+                start = starts[uuid] = key, prefix(key, current[1])
+            if line[-1:] != b"\n":  # (the last line of a file)
+                line += b"\n"
+            # The line itself is kept as the raw row (parsed again only if needed).
+            push(start[0], b'%b%d,{"q":%b}]\n' % (start[1], lineno, objs), line)
+            return True
+
+        return take
 
     def add(self, record: Record, grouper: Grouper) -> Failure | Record | None:
         """Put ``record`` into ``grouper`` (None); a failure when it names no usable
@@ -139,10 +191,40 @@ class SequenceGroups:
     def items(self, grouper: Grouper) -> Iterator[Item]:
         """One label (or its failures, or superseded skips) per group of ``grouper``."""
         for key, members in grouper.groups():
+            if self.planned:
+                planned = self._planned(key, members)
+                if planned is not None:
+                    yield planned
+                    continue
             if any(_is_complete(p) for _, p in members):
                 yield from self._with_complete_rows(key, members)
             else:
                 yield from self._label(key, members)
+
+    def _planned(self, key: str, members: list[Member]) -> LabelJob | None:
+        """The dry run's label of a group whose lines are all compact, planned without
+        building it (seqplan.py); ``None`` for any other group, or one the plan declines."""
+        rules = self._fast
+        payloads = list(map(_SECOND, members))
+        # (In C: a Python-level test per line was a tenth of the plan's time.)
+        if rules is None or not all(map(dict.__contains__, payloads, repeat("q"))):
+            return None
+        frames: int | None = None
+        if self.frames_of is not None:
+            _labelset, kind, ref = orjson.loads(key)
+            count = self.frames_of(ref if kind == "u" else None)
+            if isinstance(count, Mapping):
+                return None
+            frames = count
+        if frames is None:
+            frames = self.converter.options.frames
+        # A group's items come in the order they were added, which is input order
+        # (files one after the other, lines ascending): no input_order() sort here.
+        lines = list(zip(map(_FIRST, members), map(_Q, payloads), strict=True))
+        planned = plan_sequence(rules, key, lines, frames)
+        if planned is not None and planned.extra.pop("frames_guessed", None) is not None:
+            self.frames_guessed += 1
+        return planned
 
     def _label(self, key: str, members: list[Member]) -> Iterator[Item]:
         """The per-frame parts of one (label set, sample) → its label, or a failure per
@@ -150,20 +232,6 @@ class SequenceGroups:
         frames_of = self.frames_of
         _labelset, kind, ref = orjson.loads(key)
         frames = frames_of(ref if kind == "u" else None) if frames_of is not None else None
-        if self.planned and not isinstance(frames, Mapping) and all("q" in p for _, p in members):
-            if frames is None:
-                frames = self.converter.options.frames
-            lines: list[tuple[Location, list[Compact]]] = [
-                (loc, p["q"]) for loc, p in input_order(members)
-            ]
-            rules = self._fast
-            assert rules is not None, "compact lines come from the fast path's rules"
-            planned = plan_sequence(rules, key, lines, frames)
-            if planned is not None:
-                if planned.extra.pop("frames_guessed", None) is not None:
-                    self.frames_guessed += 1
-                yield planned
-                return
         with paused_gc():  # the label's checked lines: alive together, no cycles
             result = self.converter.convert_sequence(key, members, frames, self.on_duplicate)
         raw = {loc: _raw(p) for loc, p in members}

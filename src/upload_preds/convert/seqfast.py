@@ -15,6 +15,7 @@ compact objects are parsed again from the spill.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -62,12 +63,23 @@ _FAST_ROW_KEYS: Final = frozenset(
 )
 
 
-#: One object of a line the fast path took, as it is spilled (JSON) and kept:
-#: ``[frame, track, is_keyframe, score, category_id, points]``, in annotation order.
+#: The objects of a line the fast path took, as they are spilled (JSON) and kept: one
+#: flat list, :data:`FIELDS` values an object in annotation order: ``frame, track,
+#: is_keyframe, score, category_id`` and the box ``min x, min y, max x, max y``. Flat,
+#: since parsing nested lists back was a tenth of the dry run (read one object at a
+#: time with :func:`objects`).
 Compact = list[Any]
+FIELDS: Final = 9
 
 
-def fast_objects(rules: FrameRules, data: dict[str, Any]) -> list[Compact] | None:
+def objects(compact: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    """The objects of a :data:`Compact` list (or of several chained), one tuple of
+    :data:`FIELDS` values each."""
+    it = iter(compact)
+    return zip(*[it] * FIELDS, strict=False)
+
+
+def fast_objects(rules: FrameRules, data: dict[str, Any]) -> Compact | None:
     """The common row of a tracker, in few operations: boxes in pixels with a category
     (name or id), a track id, maybe a score, keyframe flag and frame, as compact
     objects (:data:`Compact`). ``None`` at the first thing it does not handle;
@@ -89,7 +101,7 @@ def fast_objects(rules: FrameRules, data: dict[str, Any]) -> list[Compact] | Non
     ids = fctx.ids
     fmt = fctx.fmt
     xyxy = fmt == "xyxy"
-    objs: list[Compact] = []
+    objs: Compact = []
     for a in anns:
         if type(a) is not dict:
             return None
@@ -127,16 +139,15 @@ def fast_objects(rules: FrameRules, data: dict[str, Any]) -> list[Compact] | Non
                 and y0 != y1
             ):
                 return None  # (a finite float past the int range: check_bbox's job)
-            pts: Any = [
-                [x0, y0] if x0 < x1 else [x1, y0],
-                [x1, y1] if x0 < x1 else [x0, y1],
-            ]
+            if x0 > x1:
+                x0, x1 = x1, x0
             if y0 > y1:
-                pts[0][1], pts[1][1] = y1, y0
+                y0, y1 = y1, y0
         else:
-            pts = check_bbox(box, fmt)
-            if type(pts) is tuple:
+            corners = check_bbox(box, fmt)
+            if isinstance(corners, tuple):
                 return None
+            (x0, y0), (x1, y1) = corners
         if "frame" in a:
             known += 1
             frame = a["frame"]
@@ -165,11 +176,11 @@ def fast_objects(rules: FrameRules, data: dict[str, Any]) -> list[Compact] | Non
                 return None
         if len(a) != known:
             return None  # attributes, ids, unknown keys: the full path
-        objs.append([frame, track, keyframe, score, cid, pts])
+        objs += (frame, track, keyframe, score, cid, x0, y0, x1, y1)
     return objs
 
 
-def compact_line(loc: Location, objs: list[Compact]) -> Line:
+def compact_line(loc: Location, objs: Compact) -> Line:
     """The :class:`Line` of a row :func:`fast_objects` took (its objects as the full
     path builds them: ``id`` = ``track_id``, a bbox, ``track_id`` and ``is_keyframe``)."""
     return Line(
@@ -184,13 +195,13 @@ def compact_line(loc: Location, objs: list[Compact]) -> Line:
                     "id": track,
                     "category_id": cid,
                     "type": "bbox",
-                    "points": pts,
+                    "points": [[x0, y0], [x1, y1]],
                     "track_id": track,
                     "is_keyframe": keyframe,
                 },
                 i,
             )
-            for i, (frame, track, keyframe, score, cid, pts) in enumerate(objs)
+            for i, (frame, track, keyframe, score, cid, x0, y0, x1, y1) in enumerate(objects(objs))
         ],
     )
 

@@ -2,7 +2,7 @@
 
 The pipeline checks the common tracker row when it reads it
 (:func:`.seqfast.fast_objects`) and groups only its compact objects
-(``[frame, track, is_keyframe, score, category_id, points]``), with the raw row
+(``frame, track, is_keyframe, score, category_id`` and a box, flat), with the raw row
 kept unparsed beside them (:mod:`upload_preds.seqgroups`). When every line of a
 label came that way, the dry run needs no label object: :func:`plan_sequence`
 runs the label's cross-line rules over the compact objects (frame in range, a
@@ -21,22 +21,27 @@ every error (and ``--on-duplicate last`` supersessions) exactly as the upload.
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
 from upload_preds.convert.checks import INT_MAX, derive_score
-from upload_preds.convert.seqfast import Compact, compact_line
+from upload_preds.convert.seqfast import Compact, compact_line, objects
 from upload_preds.convert.seqlines import FrameRules
 from upload_preds.convert.sequences import Assembled, assemble
 from upload_preds.records import Location, PlannedLabelJob
 
 __all__ = ["plan_sequence"]
 
+_LOC = itemgetter(0)
+_OBJECTS = itemgetter(1)
+
 # (frame, track) as one int: frame * _TRACKS + track (track ids are <= INT_MAX).
 _TRACKS = INT_MAX + 1
 
-Source = tuple[FrameRules, list[tuple[Location, list[Compact]]], int | None]
+Source = tuple[FrameRules, list[tuple[Location, Compact]], int | None]
 
 
 def _build(source: Source, loc: Location) -> dict[str, Any]:
@@ -50,7 +55,7 @@ def _build(source: Source, loc: Location) -> dict[str, Any]:
 def plan_sequence(
     rules: FrameRules,
     key: str,
-    lines: list[tuple[Location, list[Compact]]],
+    lines: list[tuple[Location, Compact]],
     frames: int | None,
 ) -> PlannedLabelJob | None:
     """The planned label of one (label set, sample) whose lines (in input order) are all
@@ -71,23 +76,25 @@ def plan_sequence(
     filtered = 0
     any_score = False
     top = -1
-    for _, objs in lines:
-        for frame, track, _keyframe, score, cid, _points in objs:
-            if frame >= limit or first_category(track, cid) != cid:
-                return None
-            at = frame * _TRACKS + track
-            if at in seen:
-                return None
-            add_seen(at)
-            if frame > top:
-                top = frame
-            if score is not None:
-                any_score = True
-                if min_score is not None and score < min_score:
-                    filtered += 1
-                    continue
-                scores.append(score)
-            keep(cid)
+    # Every object of the label in input order, in one iterator (in C: a call per line
+    # was a tenth of the plan).
+    every = objects(chain.from_iterable(map(_OBJECTS, lines)))
+    for frame, track, _keyframe, score, cid, _x0, _y0, _x1, _y1 in every:
+        if frame >= limit or first_category(track, cid) != cid:
+            return None
+        at = frame * _TRACKS + track
+        if at in seen:
+            return None
+        add_seen(at)
+        if frame > top:
+            top = frame
+        if score is not None:
+            any_score = True
+            if min_score is not None and score < min_score:
+                filtered += 1
+                continue
+            scores.append(score)
+        keep(cid)
     labelset, ref_kind, ref = orjson.loads(key)
     score = derive_score(scores, ctx.options.score_from)
     job = PlannedLabelJob(
@@ -96,7 +103,7 @@ def plan_sequence(
         labelset=labelset,
         label_status=ctx.options.label_status,
         score=score,
-        locs=tuple(loc for loc, _ in lines),
+        locs=tuple(map(_LOC, lines)),
         filtered_annotations=filtered,
         object_scores_dropped=ctx.osa is None and any_score,
         score_derived=score is not None,

@@ -41,7 +41,7 @@ from upload_preds.readers.common import (
 )
 from upload_preds.readers.delimited import read_delimited
 from upload_preds.readers.jsondoc import read_json
-from upload_preds.readers.jsonl import read_jsonl
+from upload_preds.readers.jsonl import Take, read_jsonl
 from upload_preds.readers.sources import (
     Source,
     count_records,
@@ -58,6 +58,7 @@ __all__ = [
     "RAW_KEY",
     "Item",
     "Source",
+    "Take",
     "count_records",
     "open_sources",
     "read_records",
@@ -65,21 +66,22 @@ __all__ = [
 ]
 
 
-def read_records(sources: Iterable[Source]) -> Iterator[Item]:
+def read_records(sources: Iterable[Source], take: Take | None = None) -> Iterator[Item]:
     """Yield every record of every source, in order, with its location.
 
     Bad records become :class:`RowError` and reading goes on; blank lines
     become :class:`Notice`. CSV/TSV header problems raise :class:`InputFileError`.
+    ``take`` sees JSONL lines first and may consume them (see :mod:`.jsonl`).
     """
     # One generator per source (each opens its stream when first advanced),
     # chained in C: a record passes through its reader's frame only, where a
     # delegating ``yield from`` here would resume a second frame per record.
-    return chain.from_iterable(map(_reader, sources))
+    return chain.from_iterable(_reader(src, take) for src in sources)
 
 
-def _reader(src: Source) -> Iterator[Item]:
+def _reader(src: Source, take: Take | None) -> Iterator[Item]:
     if src.fmt == "jsonl":
-        return read_jsonl(src)
+        return read_jsonl(src, take)
     if src.fmt == "json":
         return read_json(src)
     return read_delimited(src)

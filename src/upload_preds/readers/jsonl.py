@@ -6,11 +6,16 @@ else: the cheap test of :mod:`~upload_preds.readers.rowchecks` (repeated keys,
 nesting) and the drop of the failures file's ``_error`` key. Blank lines, bad
 JSON, bad UTF-8 and over-long lines are told apart only after ``orjson`` has
 rejected a line; a failed line keeps its raw bytes (``RowError.raw``).
+
+A caller may pass ``take`` (:data:`Take`): it sees each line's bytes first and
+says whether it consumed the line (the sequence rows' fast decoder,
+:mod:`upload_preds.seqgroups`); a line it declines is read as above. Lines cut
+at the length cap never go to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import orjson
@@ -35,8 +40,12 @@ from upload_preds.records import Location, Notice, Record, RowError
 if TYPE_CHECKING:
     from upload_preds.readers.sources import Source
 
+#: ``take(line, file name, line number)``: whether it consumed the line (nothing is
+#: yielded for it then). ``line`` is the physical line, with its end, without a BOM.
+Take = Callable[[bytes, str, int], bool]
 
-def read_jsonl(src: Source) -> Iterator[Item]:
+
+def read_jsonl(src: Source, take: Take | None = None) -> Iterator[Item]:
     name = src.name
     with src.open() as stream:
         readline = stream.readline
@@ -58,6 +67,8 @@ def read_jsonl(src: Source) -> Iterator[Item]:
                 bom = False
                 if line.startswith(BOM):
                     line = line[3:]
+            if take is not None and len(line) < limit and take(line, name, lineno):
+                continue
             try:
                 obj = loads(line)
             except orjson.JSONDecodeError as exc:
