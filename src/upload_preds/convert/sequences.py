@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -95,9 +94,6 @@ class Assembled:
     kept_scores: list[float] = dataclasses.field(default_factory=list)
 
 
-_TRACK_ID = itemgetter("track_id")
-# (frame, track) as one int: frame * _TRACKS + track (track ids are <= INT_MAX).
-_TRACKS = INT_MAX + 1
 #: No category seen yet for a track (a category id may be None).
 _UNSEEN: Any = object()
 
@@ -142,11 +138,11 @@ def _assemble_passing(rules: FrameRules, lines: list[Line], frames: int | None) 
     """:func:`assemble` for a label that breaks no rule, in one pass; ``None`` at the
     first broken rule (then :func:`_assemble_checked` finds and words every error).
 
-    Why a second way: a label that passes is what is built nearly always, and one
-    pass over its objects, with (frame, track) as one int and each frame's
-    annotations gathered as they come, is about half the work of the checked
-    way's two passes (bench_sequences.py, section 2). A test holds the two to
-    byte-identical labels."""
+    Why a second way: a label that passes is what is built nearly always, and
+    without the checked way's bookkeeping (the line that gave each track its
+    category, the owners of superseded objects, every score kept for a second
+    look) its pass is about a tenth faster (bench_sequences.py, section 2). A
+    test holds the two to byte-identical labels."""
     ctx = rules.ctx
     # Each frame's objects by track, as they come: the duplicate check and the
     # frame's annotations in one dict (a filtered object holds its place as None).
