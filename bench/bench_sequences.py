@@ -19,11 +19,9 @@ with this one (for before/after in one session: a worktree of the old code).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,8 @@ import uuid
 from pathlib import Path
 
 import orjson
+
+from benchkit import ORJSON_FLOOR, arguments, dry_run_command, run_child
 
 NAMES = ["car", "person", "bike", "truck", "bus"]
 FRAMES = 500
@@ -78,46 +78,19 @@ def categories(path: Path) -> Path:
     return path
 
 
-def run_child(args: list[str], src: str | None = None) -> tuple[float, float, float]:
-    """Run a command; return (wall seconds, CPU seconds (user + system), peak RSS MiB).
+def dry_run(path: Path, cats: Path) -> list[str]:
+    return dry_run_command(path, "--frames", str(FRAMES), "--categories", str(cats))
+
+
+def timed(args: list[str], src: str | None = None) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of a child; ``src``: its PYTHONPATH.
 
     CPU time is reported beside wall time: on a shared 2-core machine the wall time
-    of a run depends on what else runs, its CPU time much less."""
+    of a run depends on what else runs, its CPU time much less. The child's peak RSS
+    is its own (benchkit.run_child starts it through a small launcher)."""
     env = dict(os.environ, PYTHONPATH=src) if src is not None else None
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.stderr.write(err.decode(errors="replace"))
-        raise SystemExit(f"command failed: {' '.join(args)}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
-FLOOR = """
-import sys, orjson
-with open(sys.argv[1], 'rb') as f:
-    for line in f:
-        orjson.loads(line)
-"""
-
-
-def dry_run(path: Path, cats: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "upload_preds",
-        str(path),
-        "--dry-run",
-        "--quiet",
-        "--frames",
-        str(FRAMES),
-        "--categories",
-        str(cats),
-    ]
+    child = run_child(args, env=env)
+    return child.wall, child.cpu, child.rss_mib
 
 
 def build_label(frames: int, tracks: int, repeat: int) -> None:
@@ -197,8 +170,7 @@ def build_label(frames: int, tracks: int, repeat: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
+    parser = arguments(__doc__, "small sizes, a few seconds")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument(
@@ -230,14 +202,14 @@ def main() -> None:
         for _ in range(ns.repeat):
             for src in [None, "floor", *ns.src]:
                 if src == "floor":
-                    got = run_child([sys.executable, "-c", FLOOR, str(big_file)])
+                    got = timed([sys.executable, "-c", ORJSON_FLOOR, str(big_file)])
                 else:
-                    got = run_child(dry_run(big_file, cats), src)
+                    got = timed(dry_run(big_file, cats), src)
                 if src not in best or got[1] < best[src][1]:
                     best[src] = got
         floor, floor_cpu, _ = best.pop("floor")
         wall, cpu, big_rss = best.pop(None)
-        _, _, small_rss = run_child(dry_run(small_file, cats))
+        _, _, small_rss = timed(dry_run(small_file, cats))
         load = os.getloadavg()[0]
         print(f"  orjson.loads floor       {floor:7.2f} s wall, {floor_cpu:7.2f} s CPU")
         print(f"  upload-preds --dry-run   {wall:7.2f} s wall, {cpu:7.2f} s CPU (load {load:.1f})")
