@@ -23,10 +23,9 @@ from typing import Any
 
 import orjson
 
-from benchkit import arguments, best_of
+from benchkit import arguments, best_of, sequence_label
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.records import Location, Record
 
 CATS = {
     "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "person"}, {"id": 3, "name": "lane"}]
@@ -77,12 +76,8 @@ def rows_of(sensor: str, frames: int, tracks: int, with_sensor: bool) -> list[di
 
 
 def label_of(conv: Converter, rows: list[dict[str, Any]], frames: Any) -> dict[str, Any]:
-    items = [(Location("bench.jsonl", n), {"r": r}) for n, r in enumerate(rows, 1)]
-    key = conv.sequence_key(Record(items[0][0], "jsonl", rows[0]))
-    assert isinstance(key, str)
-    job = conv.convert_sequence(key, items, frames)
-    assert not isinstance(job, list), job[:3]
-    return job.attributes
+    label: dict[str, Any] = sequence_label(conv, rows, frames, "bench.jsonl")
+    return label
 
 
 def main() -> None:

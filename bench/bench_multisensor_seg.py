@@ -29,10 +29,9 @@ import numpy as np
 import orjson
 from PIL import Image
 
-from benchkit import arguments, best_of
+from benchkit import arguments, best_of, sequence_label
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.records import Location, Record
 
 CATS = {
     "categories": [
@@ -91,12 +90,7 @@ def rows_of(folder: Path, sensor: str, frames: int, with_sensor: bool) -> list[d
 
 
 def label_of(conv: Converter, folder: Path, rows: list[dict[str, Any]], frames: Any) -> Any:
-    items = [(Location(str(folder / "b.jsonl"), n), {"r": r}) for n, r in enumerate(rows, 1)]
-    key = conv.sequence_key(Record(items[0][0], "jsonl", rows[0]))
-    assert isinstance(key, str)
-    job = conv.convert_sequence(key, items, frames)
-    assert not isinstance(job, list), job[:3]
-    return job.attributes
+    return sequence_label(conv, rows, frames, str(folder / "b.jsonl"))
 
 
 def main() -> None:

@@ -167,6 +167,20 @@ def dry_run_command(path: Path, *flags: str) -> list[str]:
     return [sys.executable, "-m", "upload_preds", str(path), "--dry-run", "--quiet", *flags]
 
 
+def sequence_label(conv: Any, rows: list[dict[str, Any]], frames: Any, file: str) -> Any:
+    """The attributes of one sequence label made of ``rows`` (all of one sample) by
+    ``conv`` (an ``upload_preds`` Converter), as the pipeline converts a group: each
+    row a member at its line of ``file`` (relative paths in rows resolve from it)."""
+    from upload_preds.records import Location, Record
+
+    items = [(Location(file, n), {"r": r}) for n, r in enumerate(rows, 1)]
+    key = conv.sequence_key(Record(items[0][0], "jsonl", rows[0]))
+    assert isinstance(key, str)
+    job = conv.convert_sequence(key, items, frames)
+    assert not isinstance(job, list), job[:3]
+    return job.attributes
+
+
 # -- timing ---------------------------------------------------------------------------------
 
 
