@@ -93,8 +93,39 @@ def timed(args: list[str], src: str | None = None) -> tuple[float, float, float]
     return child.wall, child.cpu, child.rss_mib
 
 
-def build_label(frames: int, tracks: int, repeat: int) -> None:
-    """Section 2: one label of ``frames`` frames and ``tracks`` tracks."""
+def box_annotation(f: int, t: int) -> dict[str, object]:
+    """Section 2's image box of track ``t`` (0-based) in frame ``f``."""
+    return {
+        "category": NAMES[t % 5],
+        "bbox": [t * 10.0 + f, 40.5, t * 10.0 + f + 50.0, 90.0],
+        "track_id": t + 1,
+        "score": 0.5 + t / 200,
+    }
+
+
+def cuboid_annotation(f: int, t: int) -> dict[str, object]:
+    """Section 2's LiDAR cuboid (shorthand: position, dimensions, yaw) of track ``t``."""
+    return {
+        "category": NAMES[t % 5],
+        "type": "cuboid",
+        "position": [t * 4.0 + f * 0.1, -3.25 + t, 0.8],
+        "dimensions": [4.5, 1.9, 1.6],
+        "yaw": 0.01 * f,
+        "track_id": t + 1,
+        "score": 0.5 + t / 200,
+    }
+
+
+#: ``--task``: section 2's task type and the annotation of track t in frame f.
+TASKS = {
+    "box": ("image-vector-sequence", box_annotation),
+    "cuboid": ("pointcloud-cuboid-sequence", cuboid_annotation),
+}
+
+
+def build_label(frames: int, tracks: int, repeat: int, task: str = "box") -> None:
+    """Section 2: one label of ``frames`` frames and ``tracks`` tracks (``task``: box
+    for ``image-vector-sequence``, cuboid for ``pointcloud-cuboid-sequence``)."""
     from upload_preds.convert import Converter, ConvertOptions
     from upload_preds.convert.categories import Categories
     from upload_preds.convert.seqlines import Line, check_line
@@ -102,21 +133,14 @@ def build_label(frames: int, tracks: int, repeat: int) -> None:
     from upload_preds.gcpolicy import paused_gc
     from upload_preds.records import Location, Record
 
-    cats = Categories([(i + 1, n) for i, n in enumerate(NAMES)], "image-vector-sequence")
+    task_type, annotation = TASKS[task]
+    cats = Categories([(i + 1, n) for i, n in enumerate(NAMES)], task_type)
     conv = Converter(ConvertOptions(frames=frames), cats)
     rules = conv.sequence
     assert rules is not None
     records = []
     for f in range(frames):
-        anns = [
-            {
-                "category": NAMES[t % 5],
-                "bbox": [t * 10.0 + f, 40.5, t * 10.0 + f + 50.0, 90.0],
-                "track_id": t + 1,
-                "score": 0.5 + t / 200,
-            }
-            for t in range(tracks)
-        ]
+        anns = [annotation(f, t) for t in range(tracks)]
         row = {"sample_uuid": "u", "frame": f, "annotations": anns}
         records.append(Record(Location("b.jsonl", f + 1), "jsonl", row))
     lines = []
@@ -159,7 +183,8 @@ def build_label(frames: int, tracks: int, repeat: int) -> None:
     median = sorted(r[1] / r[0] for r in rounds)[len(rounds) // 2]
     n = frames * tracks
     print(
-        f"one label: {frames} frames x {tracks} tracks ({n:,} objects), {repeat} alternated rounds"
+        f"one {task_type} label: {frames} frames x {tracks} tracks ({n:,} objects), "
+        f"{repeat} alternated rounds"
     )
     print(f"  orjson.dumps of the label       {dumps * 1e3:8.2f} ms (best)")
     print(
@@ -184,7 +209,20 @@ def main() -> None:
         help="section 1: also time the dry run of this source tree (PYTHONPATH), "
         "alternated with the installed one (e.g. a worktree of the code before a change)",
     )
+    parser.add_argument(
+        "--task",
+        choices=["box", "cuboid", "both"],
+        default="both",
+        help="section 2: the label's task type (image boxes, LiDAR cuboids, or both)",
+    )
+    parser.add_argument(
+        "--label-only", action="store_true", help="section 2 only (skip the dry run)"
+    )
     ns = parser.parse_args()
+    if ns.label_only:
+        for task in ["box", "cuboid"] if ns.task == "both" else [ns.task]:
+            build_label(50 if ns.quick else FRAMES, 50, 9 if ns.quick else 15, task)
+        return
     rows, small = (20_000, 5_000) if ns.quick else (ns.rows, ns.small)
     with tempfile.TemporaryDirectory(prefix="bench-sequences-") as tmp:
         d = Path(tmp)
@@ -221,7 +259,8 @@ def main() -> None:
         print(f"  peak RSS {small:>9,} rows   {small_rss:7.1f} MiB")
         print(f"  peak RSS {rows:>9,} rows   {big_rss:7.1f} MiB   (target <= 150 MB)")
         print(f"  RSS ratio                {big_rss / small_rss:7.3f}   (target <= 1.10)")
-    build_label(50 if ns.quick else FRAMES, 50, 9 if ns.quick else 15)
+    for task in ["box", "cuboid"] if ns.task == "both" else [ns.task]:
+        build_label(50 if ns.quick else FRAMES, 50, 9 if ns.quick else 15, task)
 
 
 if __name__ == "__main__":
