@@ -12,7 +12,8 @@ else of an annotation by the frame kind's own label family, run with a context
 whose task type is the single-frame one (:class:`FrameRules`), so every
 single-image rule and message applies unchanged. The fast path of
 :mod:`.seqfast` (which also holds :class:`Obj` and :class:`Line`) takes the
-common tracker row (boxes in pixels) first and gives up at anything else.
+common tracker row (boxes in pixels) first and gives up at anything else;
+:mod:`.cuboidfast` does the same for the common LiDAR row (cuboids).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from upload_preds.convert.checks import (
 )
 from upload_preds.convert.context import BuildLabel, Context
 from upload_preds.convert.csvrows import csv_part
+from upload_preds.convert.cuboidfast import cuboid_line
 
 # Line and Obj are imported from here by the other sequence modules (re-exported).
 from upload_preds.convert.seqfast import Line as Line
@@ -83,6 +85,13 @@ class FrameRules:
         # Image boxes in pixels without a score attribute take _fast_line first.
         self.fast = (
             frame_kind == "vector" and not ctx.norm and ctx.osa is None and ctx.ids is not None
+        )
+        # Cuboids without a score attribute take .cuboidfast.cuboid_line first.
+        self.fast_cuboid = (
+            frame_kind == "pointcloud-cuboid"
+            and not ctx.norm
+            and ctx.osa is None
+            and ctx.ids is not None
         )
 
 
@@ -459,6 +468,10 @@ def check_line(rules: FrameRules, record: Record) -> Line | list[RowError]:
     else:
         if rules.fast:
             line = _fast_line(rules, record.data, record.loc)
+            if line is not None:
+                return line
+        elif rules.fast_cuboid:
+            line = cuboid_line(rules, record.data, record.loc)
             if line is not None:
                 return line
         line = _json_line(rules, record.data, record.loc, errors)
