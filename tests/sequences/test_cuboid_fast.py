@@ -35,48 +35,78 @@ def _rules(**options: Any) -> FrameRules:
     return rules
 
 
-_num = hs.one_of(
-    hs.integers(-5, 5), hs.floats(-10, 10, allow_nan=False), hs.just(True), hs.just("1")
-)
+# Mostly what a tracker writes, now and then something the fast path must decline.
+_good = hs.one_of(hs.integers(-5, 5), hs.floats(-10, 10, allow_nan=False))
+_num = hs.one_of(_good, _good, _good, hs.sampled_from([True, "1", 1e300 * 10, 2**70]))
 _vec3 = hs.one_of(
-    hs.lists(_num, min_size=2, max_size=4),
+    hs.lists(_num, min_size=3, max_size=3),
+    hs.lists(_num, min_size=3, max_size=3),
     hs.fixed_dictionaries({"x": _num, "y": _num, "z": _num}),
+    hs.lists(_num, min_size=2, max_size=4),
     hs.fixed_dictionaries({"x": _num, "y": _num}),
     hs.none(),
 )
+_size = hs.one_of(
+    hs.integers(1, 5), hs.floats(0.1, 9), hs.integers(1, 5), hs.sampled_from([0, -1.5])
+)
+_dims = hs.one_of(
+    hs.lists(_size, min_size=3, max_size=3),
+    hs.fixed_dictionaries({"x": _size, "y": _size, "z": _size}),
+    _vec3,
+)
 _quat = hs.one_of(
-    hs.lists(_num, min_size=3, max_size=5),
+    hs.lists(_num, min_size=4, max_size=4),
     hs.fixed_dictionaries({"qx": _num, "qy": _num, "qz": _num, "qw": _num}),
+    hs.lists(_num, min_size=3, max_size=5),
     hs.none(),
 )
+_category = hs.one_of(
+    hs.fixed_dictionaries({"category": hs.sampled_from([*NAMES, "tree", 3])}),
+    hs.fixed_dictionaries({"category_id": hs.sampled_from([1, 2, 9, "1"])}),
+    hs.fixed_dictionaries({"category": hs.just("car"), "category_id": hs.just(1)}),
+)
 _optional: dict[str, Any] = {
-    "category": hs.sampled_from([*NAMES, "tree", 3]),
-    "category_id": hs.sampled_from([1, 2, 9, "1"]),
-    "score": hs.one_of(hs.floats(0, 1), hs.just(None), hs.just("high")),
-    "is_keyframe": hs.sampled_from([True, False, 1, None]),
+    "score": hs.one_of(hs.floats(0, 1), hs.integers(0, 1), hs.just(None), hs.just("high")),
+    "is_keyframe": hs.sampled_from([True, False, True, False, 1, None]),
     "frame": hs.sampled_from([0, 1, 3, -1, "2"]),
     "rotation": _quat,
-    "attributes": hs.just({"occluded": True}),
-    "id": hs.just(4),
-    "bbox": hs.just([1, 2, 3, 4]),
 }
-_annotation = hs.fixed_dictionaries(
-    {
-        "type": hs.sampled_from(["cuboid", "cuboid", "cuboid", "bbox"]),
-        "position": _vec3,
-        "dimensions": _vec3,
-        "yaw": _num,
-        "track_id": hs.sampled_from([1, 2, 7, 0, -1, True, "3"]),
-    },
-    optional=_optional,
+_rare = hs.one_of(
+    hs.just({}),
+    hs.just({}),
+    hs.just({}),
+    hs.sampled_from([{"attributes": {"occluded": True}}, {"id": 4}, {"bbox": [1, 2, 3, 4]}]),
 )
-_row = hs.fixed_dictionaries(
-    {"sample_uuid": hs.just("u1"), "annotations": hs.lists(_annotation, max_size=3)},
-    optional={"frame": hs.sampled_from([0, 1, 3, -2]), "score": hs.just(0.5)},
+_annotation = hs.builds(
+    lambda base, cat, rare: {**base, **cat, **rare},
+    hs.fixed_dictionaries(
+        {
+            "type": hs.sampled_from(["cuboid", "cuboid", "cuboid", "bbox"]),
+            "position": _vec3,
+            "dimensions": _dims,
+            "yaw": _num,
+            "track_id": hs.sampled_from([1, 2, 7, 1, 2, 0, -1, True, "3"]),
+        },
+        optional=_optional,
+    ),
+    _category,
+    _rare,
+)
+_row = hs.builds(
+    lambda base, extra: {**base, **extra},
+    hs.fixed_dictionaries(
+        {"sample_uuid": hs.just("u1"), "annotations": hs.lists(_annotation, max_size=3)}
+    ),
+    hs.one_of(
+        hs.fixed_dictionaries({"frame": hs.sampled_from([0, 1, 3])}),
+        hs.fixed_dictionaries({"frame": hs.sampled_from([0, 1, 3])}),
+        hs.just({}),
+        hs.sampled_from([{"frame": -2}, {"frame": 1, "score": 0.5}]),
+    ),
 )
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(row=_row)
 def test_the_fast_paths_line_is_the_full_ways(row: dict[str, Any]) -> None:
     rules = _rules()
