@@ -118,7 +118,8 @@ def test_the_fast_paths_line_is_the_full_ways(row: dict[str, Any]) -> None:
     full = _json_line(rules, row, loc, errors)
     assert errors == []
     assert isinstance(full, Line)
-    assert fast.loc == full.loc and fast.image_attributes == full.image_attributes
+    assert fast.loc == full.loc
+    assert fast.image_attributes == full.image_attributes
     assert [(o.frame, o.track, o.keyframe, o.score, o.index) for o in fast.objects] == [
         (o.frame, o.track, o.keyframe, o.score, o.index) for o in full.objects
     ]
