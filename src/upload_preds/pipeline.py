@@ -580,6 +580,9 @@ class Preparer:
             sequence = self._sequence_groups()
             if sequence is not None:
                 sequence.planned = True  # the plan's labels are not built (seqplan.py)
+                # Planned as the rows stream by, the input read again only for labels
+                # the stream hands back (seqstream.py).
+                sequence.stream(lambda take: read_records(self.sources, take))
                 stack.enter_context(frozen_heap())
             take = sequence.taker(grouper) if sequence is not None else None
             for item in read_records(self.sources, take):
