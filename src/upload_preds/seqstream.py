@@ -16,7 +16,9 @@ state per label, updated as each row streams by, with nothing per row kept:
 * the ``--min-score`` drops, the running sum, least and greatest of the kept
   scores (the label score, summed left to right as
   :func:`~upload_preds.convert.checks.derive_score` does, so the same float),
-  and the kept objects' categories, counted.
+  and the kept objects' categories, counted (``plan_categories`` then lists each
+  category as many times as it was kept, in the order each first appeared: the
+  plan's tally counts them, and sees the same counts in the same order).
 
 This is what :func:`~upload_preds.convert.seqplan.plan_sequence` computes over a
 group read back, in the same order (input order), so a label that passes gets
