@@ -35,8 +35,9 @@ grouped dry run spent about 7 µs a row beyond reading; the grouping alone
 (spill lines formatted, written, read back, parsed and grouped) was more than
 half of it. Streaming costs a dict lookup and a few integer operations a row.
 
-Memory: the state is per label, not per row (a few hundred bytes per track and
-sequence of 500 frames). Past :data:`MAX_LABELS` labels, the stream gives up
+Memory: the state is per label and track, not per row (about 260 bytes a
+track over 500 frames). Past :data:`MAX_LABELS` labels or
+:data:`MAX_TRACK_BYTES` of tracks, the stream gives up
 (:attr:`SequenceStream.gave_up`) and every label takes the grouped way, whose
 memory is bounded whatever the number of labels.
 
@@ -61,9 +62,14 @@ from upload_preds.records import Location, PlannedLabelJob
 
 __all__ = ["MAX_LABELS", "ReadBackLocs", "SequenceStream"]
 
-#: Labels followed at once; past it the stream gives up (about 1 KB each for five
-#: tracks over 500 frames: 20k labels stay well under the run's memory target).
+#: Labels followed at once; past it the stream gives up.
 MAX_LABELS: Final = 20_000
+#: The estimated bytes of the tracks' state (their bits and entries); past it the stream
+#: gives up. (The issue's bench holds about 2 MB: 2,000 labels of five tracks.)
+MAX_TRACK_BYTES: Final = 24 * 1024 * 1024
+# Estimated bytes of a track's entry beyond its bits (the tuple, the bytearray object,
+# its key and slot in the label's dict).
+_TRACK_OVERHEAD: Final = 200
 # A frame index past this is not given a bit (the bitmap would be large): the label is
 # handed back, and the grouped way judges it (an index that high is rarely right).
 _MAX_BIT_FRAME: Final = 1 << 20
@@ -215,6 +221,15 @@ class SequenceStream:
         guess = frames is None
         min_score = self._min_score if self._min_score is not None else -_INF
         extremes = self.rules.ctx.options.score_from in ("min", "max")
+        spent = [0]  # the tracks' estimated bytes
+        give_up = self.give_up
+
+        def grown(more: int) -> bool:
+            spent[0] += more
+            if spent[0] <= MAX_TRACK_BYTES:
+                return True
+            give_up()
+            return False
 
         def feed(state: list[Any], objs: Compact) -> bool:
             tracks: dict[int, tuple[Any, bytearray]] = state[_TRACKS]
@@ -229,6 +244,8 @@ class SequenceStream:
                 if entry is None:
                     seen = bytearray(size or (frame >> 3) + 1)
                     tracks[objs[i + 1]] = (cid, seen)
+                    if not grown(len(seen) + _TRACK_OVERHEAD):
+                        return False
                 elif entry[0] != cid:
                     return False  # a track changes category
                 else:
@@ -236,6 +253,8 @@ class SequenceStream:
                 at = frame >> 3
                 if guess:
                     if at >= len(seen):
+                        if not grown(at + 1 - len(seen)):
+                            return False
                         seen.extend(bytes(at + 1 - len(seen)))
                     if frame > state[_TOP]:
                         state[_TOP] = frame

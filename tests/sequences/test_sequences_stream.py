@@ -243,20 +243,34 @@ def test_labels_handed_back_are_read_again_and_fail_as_grouped(
     assert [i.sample_uuid for i in items if isinstance(i, LabelJob)] == ["u0"]
 
 
-def test_the_stream_gives_up_past_its_label_bound_with_the_same_items(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("bound", "value"),
+    [("MAX_LABELS", 4), ("MAX_TRACK_BYTES", 2_000)],
+    ids=["labels", "track-bytes"],
+)
+def test_the_stream_gives_up_past_its_bounds_with_the_same_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bound: str, value: int
 ) -> None:
     lines = _good_rows(6, 3)
     lines[4] = lines[4].replace(b'"track_id":7', b'"track_id":1')  # (frame, track) twice
     path = tmp_path / "p.jsonl"
     path.write_bytes(b"".join(lines))
     grouped, guessed, _ = _run([path], ConvertOptions(), stream=False)
-    monkeypatch.setattr(seqstream, "MAX_LABELS", 4)
+    monkeypatch.setattr(seqstream, bound, value)
+    gave_up: list[bool] = []
+    real_give_up = seqstream.SequenceStream.give_up
+
+    def give_up(self: seqstream.SequenceStream) -> None:
+        gave_up.append(True)
+        real_give_up(self)
+
+    monkeypatch.setattr(seqstream.SequenceStream, "give_up", give_up)
     reads = _Reads(monkeypatch)
     streamed, guessed_streamed, _ = _run([path], ConvertOptions(), stream=True)
     assert reads.count == 2
     assert streamed == grouped
     assert guessed_streamed == guessed == 5
+    assert gave_up
 
 
 def test_stdin_and_gzip_inputs_stream_and_are_read_again(tmp_path: Path) -> None:
