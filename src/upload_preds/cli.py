@@ -19,9 +19,7 @@ from __future__ import annotations
 import sys
 from typing import Any, NoReturn
 
-import orjson
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 
 from upload_preds.clioptions import (
@@ -81,7 +79,6 @@ from upload_preds.clioptions import (
     VersionOpt,
     YoloNamesOpt,
 )
-from upload_preds.clirun import run_and_render, serve_sandbox
 from upload_preds.errors import ExitCode, UploadPredsError, UsageError
 
 app = typer.Typer(
@@ -160,6 +157,8 @@ def upload_preds(
     """
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if print_schema:
+        import orjson
+
         from upload_preds.rowschema import row_json_schema
 
         sys.stdout.write(orjson.dumps(row_json_schema(), option=orjson.OPT_INDENT_2).decode())
@@ -167,6 +166,11 @@ def upload_preds(
         return
     sandbox_handle: Any = None
     try:
+        # Imported here, not at the top: `--help` and `--version` need none of them
+        # (pydantic, orjson, the run and its rendering; see bench/bench_startup.py).
+        from pydantic import SecretStr
+
+        from upload_preds.clirun import run_and_render, serve_sandbox
         from upload_preds.convert import ConvertOptions
         from upload_preds.formats import FormatOptions
         from upload_preds.runinputs import RunInputs
