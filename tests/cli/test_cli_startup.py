@@ -81,6 +81,9 @@ def test_a_dry_run_still_has_what_it_needs(tmp_path: Path) -> None:
     assert json.loads(out)["labels"]["converted"] == 1
     assert {"pydantic", "orjson", "upload_preds.clirun", "upload_preds.records"} <= modules
     assert "aiohttp" not in modules  # offline: the HTTP client is never imported
+    # Point labels (numpy) are read only for rows that have a point-labels file.
+    assert "numpy" not in modules
+    assert "upload_preds.convert.pointlabels" not in modules
 
 
 def test_the_records_behind_the_package_getattr_are_the_records() -> None:
