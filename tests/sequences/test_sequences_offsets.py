@@ -1,5 +1,7 @@
-"""The dry run keeps a decoded sequence row of a plain file by its byte offset, not its
-bytes (``rawlines.py``), and reads the rows of a failed label again from the file.
+"""When a dry run groups sequence rows (every label when the offline stream is off or
+gives up; the labels it hands back otherwise), a decoded row of a plain file is kept by
+its byte offset, not its bytes (``rawlines.py``), and the rows of a failed label are read
+again from the file.
 
 Whatever way the rows took (a plain file by offset; gzip and stdin by their bytes, since
 they cannot be read again), a run's outcomes are the same: failures name the same lines, with the same rows, in the same order. A file that
@@ -74,16 +76,25 @@ def _outcomes(items: list[Any]) -> list[Any]:
     return out
 
 
-def _dry(path: str, stdin: Any = None, on_duplicate: Any = "error") -> list[Any]:
+def _dry(
+    path: str, stdin: Any = None, on_duplicate: Any = "error", *, stream: bool = False
+) -> list[Any]:
+    """A dry run's items, outcomes taken while the input is there (a streamed label
+    lists its lines by reading them again). ``stream``: the offline dry run's stream
+    (seqstream.py) plans the labels that pass and groups only the others; without it,
+    every label is grouped (as when the stream gives up)."""
     conv = Converter(ConvertOptions(frames=6), CATS)
     with Preparer([path], conv, stdin=stdin, on_duplicate=on_duplicate) as prep:
+        prep.stream_sequences = stream
         prep.single_pass(lambda job: None)
-        return list(prep.items())
+        items = list(prep.items())
+        return [*items, _outcomes(items)]
 
 
+@pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("on_duplicate", ["error", "last"])
 def test_a_failed_labels_rows_read_again_by_offset_are_the_rows_of_every_other_way(
-    tmp_path: Path, on_duplicate: str
+    tmp_path: Path, on_duplicate: str, stream: bool
 ) -> None:
     data = b"".join(_lines())
     plain = tmp_path / "p.jsonl"
@@ -91,22 +102,22 @@ def test_a_failed_labels_rows_read_again_by_offset_are_the_rows_of_every_other_w
     packed = tmp_path / "p.jsonl.gz"
     packed.write_bytes(gzip.compress(data))
 
-    by_offset = _dry(str(plain), on_duplicate=on_duplicate)
+    *by_offset, expected = _dry(str(plain), on_duplicate=on_duplicate, stream=stream)
     broken = [i for i in by_offset if isinstance(i, Failure)]
     assert [e.loc.line for f in broken for e in f.errors] == [2, 6, 9, 12, 15]
     assert {i.sample_uuid for i in by_offset if isinstance(i, PlannedLabelJob)} == {
         "good",
         "other",
     }
-    expected = _outcomes(by_offset)
-    assert _outcomes(_dry(str(packed), on_duplicate=on_duplicate)) == expected
-    assert _outcomes(_dry("-", io.BytesIO(data), on_duplicate)) == expected
+    assert _dry(str(packed), on_duplicate=on_duplicate, stream=stream)[-1] == expected
+    assert _dry("-", io.BytesIO(data), on_duplicate, stream=stream)[-1] == expected
+    assert _dry(str(plain), on_duplicate=on_duplicate, stream=not stream)[-1] == expected
 
 
 def test_the_failed_rows_of_a_dry_run_are_the_input_rows(tmp_path: Path) -> None:
     plain = tmp_path / "p.jsonl"
     plain.write_bytes(b"".join(_lines()))
-    failures = [i for i in _dry(str(plain)) if isinstance(i, Failure)]
+    failures = [i for i in _dry(str(plain))[:-1] if isinstance(i, Failure)]
     assert [row for f in failures for _, row in f.rows] == _broken()
     assert [loc.line for f in failures for loc, _ in f.rows] == [2, 6, 9, 12, 15]
 
@@ -116,6 +127,7 @@ def test_a_file_changed_before_its_rows_are_read_again_stops_the_run(tmp_path: P
     plain.write_bytes(b"".join(_lines()) + b"\n")  # a blank last line: a notice once all is read
     conv = Converter(ConvertOptions(frames=6), CATS)
     with Preparer([str(plain)], conv) as prep:
+        prep.stream_sequences = False  # (the stream would read the file a second time)
         prep.single_pass(lambda job: None)
         items = prep.items()
         for item in items:
