@@ -41,7 +41,7 @@ def _num(v: Any) -> bool:
     """A finite JSON number, as :func:`.checks.is_num` says (``true`` is not one)."""
     t = type(v)
     if t is float:
-        return -_INF < v < _INF
+        return bool(-_INF < v < _INF)
     return t is int and INT_MIN <= v <= INT_MAX
 
 
