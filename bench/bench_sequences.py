@@ -194,6 +194,91 @@ def build_label(frames: int, tracks: int, repeat: int, task: str = "box") -> Non
     print(f"  from the rows (checks included) {full * 1e3:8.2f} ms   {full / dumps:6.2f}x")
 
 
+def make_cuboid_rows(path: Path, rows: int, csv: bool = False) -> None:
+    """Section 3: ``rows`` LiDAR rows (one cuboid per object per sweep, a track id and
+    a score) over rows/500 sequences of 500 frames, shuffled; ``csv``: as CSV lines
+    with the cuboid columns ``x,y,z,length,width,height,yaw``."""
+    rng = random.Random(7)
+    order = list(range(rows))
+    rng.shuffle(order)
+    per_track = FRAMES // TRACKS_PER_SEQUENCE
+    with path.open("wb") as f:
+        if csv:
+            f.write(b"sample_uuid,frame,track_id,category,x,y,z,length,width,height,yaw,score\n")
+        for k in order:
+            seq, frame = divmod(k, FRAMES)
+            track = frame // per_track + 1
+            uid = str(uuid.UUID(int=seq, version=4))
+            x, yaw, score = (
+                round(frame * 0.25, 2),
+                round(frame * 0.001, 3),
+                round(0.3 + (k % 70) / 100, 3),
+            )
+            name = NAMES[(seq + track) % 5]
+            if csv:
+                f.write(
+                    f"{uid},{frame},{track},{name},{x},-3.5,0.8,4.5,1.9,1.6,{yaw},{score}\n".encode()
+                )
+                continue
+            row = {
+                "sample_uuid": uid,
+                "frame": frame,
+                "annotations": [
+                    {
+                        "type": "cuboid",
+                        "category": name,
+                        "position": [x, -3.5, 0.8],
+                        "dimensions": [4.5, 1.9, 1.6],
+                        "yaw": yaw,
+                        "track_id": track,
+                        "score": score,
+                    }
+                ],
+            }
+            f.write(orjson.dumps(row) + b"\n")
+
+
+def cuboid_dry_run(d: Path, rows: int, repeat: int) -> None:
+    """Section 3: the dry run of ``rows`` shuffled LiDAR rows (JSONL, then CSV) against
+    the ``orjson.loads`` floor over the JSONL lines (target <= 5x, as for boxes)."""
+    cats = d / "cuboid-cats.json"
+    cats.write_text(
+        json.dumps(
+            {
+                "task_type": "pointcloud-cuboid-sequence",
+                "task_attributes": {
+                    "format_version": "0.2",
+                    "categories": [{"id": i + 1, "name": n} for i, n in enumerate(NAMES)],
+                },
+            }
+        )
+    )
+    jsonl, csv = d / "cuboids.jsonl", d / "cuboids.csv"
+    make_cuboid_rows(jsonl, rows)
+    make_cuboid_rows(csv, rows, csv=True)
+    best: dict[str, tuple[float, float, float]] = {}
+    for _ in range(repeat):
+        for what, args in (
+            ("floor", [sys.executable, "-c", ORJSON_FLOOR, str(jsonl)]),
+            ("jsonl", dry_run(jsonl, cats)),
+            ("csv", dry_run(csv, cats)),
+        ):
+            got = timed(args)
+            if what not in best or got[1] < best[what][1]:
+                best[what] = got
+    floor_wall, floor_cpu, _ = best["floor"]
+    print(
+        f"{rows:,} LiDAR cuboid rows over {rows // FRAMES:,} sequences of {FRAMES} frames, shuffled"
+    )
+    print(f"  orjson.loads floor (JSONL)  {floor_wall:7.2f} s wall, {floor_cpu:7.2f} s CPU")
+    for what in ("jsonl", "csv"):
+        wall, cpu, rss = best[what]
+        print(
+            f"  --dry-run {what:5}            {wall:7.2f} s wall, {cpu:7.2f} s CPU, "
+            f"{cpu / floor_cpu:6.2f}x the floor's CPU (target <= 5x), peak RSS {rss:6.1f} MiB"
+        )
+
+
 def main() -> None:
     parser = arguments(__doc__, "small sizes, a few seconds")
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -216,9 +301,18 @@ def main() -> None:
         help="section 2: the label's task type (image boxes, LiDAR cuboids, or both)",
     )
     parser.add_argument(
-        "--label-only", action="store_true", help="section 2 only (skip the dry run)"
+        "--label-only", action="store_true", help="section 2 only (skip the dry runs)"
+    )
+    parser.add_argument(
+        "--cuboid-dry-run",
+        action="store_true",
+        help="section 3 only: the dry run of LiDAR cuboid rows (JSONL and CSV)",
     )
     ns = parser.parse_args()
+    if ns.cuboid_dry_run:
+        with tempfile.TemporaryDirectory(prefix="bench-sequences-") as tmp:
+            cuboid_dry_run(Path(tmp), 20_000 if ns.quick else ns.rows, ns.repeat)
+        return
     if ns.label_only:
         for task in ["box", "cuboid"] if ns.task == "both" else [ns.task]:
             build_label(50 if ns.quick else FRAMES, 50, 9 if ns.quick else 15, task)
