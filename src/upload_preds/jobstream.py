@@ -43,8 +43,8 @@ from upload_preds.settings import Settings
 if TYPE_CHECKING:
     # The network side is imported only by runs that talk to an API (see run.py).
     from upload_preds import preflight
-    from upload_preds.engine import EngineEvent
     from upload_preds.matching import Matcher
+    from upload_preds.outcomes import EngineEvent
 
 __all__ = ["JobStream"]
 
@@ -192,7 +192,7 @@ class JobStream:
         )
 
     def on_event(self, ev: EngineEvent) -> None:
-        from upload_preds.engine import EventKind
+        from upload_preds.outcomes import EventKind
 
         job = ev.job
         rows = raw_rows(job) or tuple((loc, {}) for loc in job.locs)
