@@ -132,6 +132,9 @@ class Preparer(Scanner, SinglePass):
         self.frames_of: Callable[[str | None], int | Mapping[str, int] | None] | None = None
         #: Sequence labels whose frame count was not known (for the plan).
         self.frames_guessed = 0
+        #: Whether a dry run of a sequence dataset plans its labels as their rows stream
+        #: by (seqstream.py) rather than grouping them first (both give the same items).
+        self.stream_sequences = True
 
     @property
     def converter(self) -> Converter:

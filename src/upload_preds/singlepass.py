@@ -54,6 +54,7 @@ class SinglePass(LabelOutcomes, FormatItems):
     """The one-pass item stream of :class:`~upload_preds.pipeline.Preparer`."""
 
     sources: list[Source]
+    stream_sequences: bool
     _dedupe_csv: bool
 
     def _single_pass_items(self, on_retract: Callable[[LabelJob], None]) -> Iterator[Item]:
@@ -81,6 +82,10 @@ class SinglePass(LabelOutcomes, FormatItems):
             sequence = self._sequence_groups()
             if sequence is not None:
                 sequence.planned = True  # the plan's labels are not built (seqplan.py)
+                # Planned as the rows stream by, the input read again only for labels
+                # the stream hands back (seqstream.py).
+                if self.stream_sequences:
+                    sequence.stream(lambda take: read_records(self.sources, take))
                 stack.enter_context(frozen_heap())
             take = sequence.taker(grouper) if sequence is not None else None
             for item in read_records(self.sources, take):

@@ -2,10 +2,11 @@
 
 The project's rule is "no module over about 600 lines, no class over about
 400": past that, a part moves out into a module named after what it holds.
-Read as limits with the "about": 650 lines a module, 450 a class. The few
-that are still past them are named here, each one a split still to make;
-anything else past a limit fails, so a module cannot grow out of its room
-unnoticed.
+Read as limits with the "about": 650 lines a module, 450 a class. None is
+past them now (pipeline.py, engine.py, cli.py and client.py were split); a
+module or class that must stay past one for a while is named in
+``LARGE_MODULES``/``LARGE_CLASSES``, a split still to make; anything else
+past a limit fails, so a module cannot grow out of its room unnoticed.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "upload_preds"
 MODULE_LINES = 650
 CLASS_LINES = 450
 #: Modules past the limit, to be split (not to grow further without a split).
-LARGE_MODULES = {"cli.py"}
+LARGE_MODULES: set[str] = set()
 #: Classes past the limit, to be split.
-LARGE_CLASSES = {"SegmentsClient"}
+LARGE_CLASSES: set[str] = set()
 
 
 def _modules() -> list[Path]:
@@ -117,3 +118,26 @@ def test_the_preparer_and_the_engine_are_made_of_modules_named_after_their_parts
     assert outcomes.skip_reason.__module__ == "upload_preds.outcomes"
     assert engineconfig.EngineConfig().concurrency == 16
     assert {"run", "_feed", "_worker", "_process"} <= set(vars(engine.UploadEngine))
+
+
+def test_the_command_line_and_the_api_client_live_in_modules_named_after_them() -> None:
+    # cli.py and client.py were split: each part where its name says.
+    import inspect
+
+    from upload_preds import apitransport, cli, client, clioptions, clirun, commandlines
+
+    assert clioptions.InputFormat.__module__ == "upload_preds.clioptions"
+    assert clioptions.DryRunOpt.__metadata__[0].rich_help_panel == "Upload"
+    assert clirun.run_and_render.__module__ == "upload_preds.clirun"
+    assert commandlines.resume_command(["a.jsonl", "--api-key", "k", "--no-resume"]) == (
+        "upload-preds a.jsonl"
+    )
+    # cli.py keeps the command; its options are declared in clioptions only.
+    assert cli.upload_preds.__module__ == "upload_preds.cli"
+    assert "typer.Option(" not in inspect.getsource(cli)
+    # The client holds the API's calls; how they are sent is its transport.
+    assert issubclass(client.SegmentsClient, apitransport.ApiTransport)
+    assert "put_label" in vars(client.SegmentsClient)
+    assert "_send_retrying" in vars(apitransport.ApiTransport)
+    assert "_send" not in vars(client.SegmentsClient)
+    assert client.GZIP_THRESHOLD is apitransport.GZIP_THRESHOLD  # a documented name stays

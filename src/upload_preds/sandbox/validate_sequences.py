@@ -8,6 +8,14 @@ for point-cloud segmentation. Beside ``frames`` it may carry
 ``format_version`` and, for the point-cloud cuboid and vector sequences,
 ``links`` (as the SDK's models have them); nothing else.
 
+In the object sequences (image vectors, point-cloud cuboids and vectors, and
+those sensors of a multi-sensor label) a track keeps one category: an object
+whose ``track_id`` was met earlier with another ``category_id`` is refused,
+naming both frames and both categories. That is the platform's rule (its
+editor gives a track one category, and a track that changes it would split in
+its views and exports), not the SDK models': ``segments.typing`` accepts such
+a label. One pass over the objects, a dict of the tracks met.
+
 A multi-sensor label is ``{"sensors": [{"name", "task_type", "attributes"}],
 "links"?}``: each name is a sensor of the sample (or, when the sample lists
 none, of the dataset's ``task_attributes.sensors``), given once, with the
@@ -72,6 +80,37 @@ def check_sequence(
             sequence=True,
             points=shape.points_of(i),
         )
+    if task_type in _TRACKED_OBJECTS:
+        check_track_categories(frames, where, msgs)
+
+
+#: The sequences whose annotations are objects a track follows (one category each).
+_TRACKED_OBJECTS = frozenset(
+    {"image-vector-sequence", "pointcloud-cuboid-sequence", "pointcloud-vector-sequence"}
+)
+
+
+def check_track_categories(frames: list[Any], where: str, msgs: Messages) -> None:
+    """A message for each object whose track was met with another category first."""
+    first: dict[int, tuple[Any, int]] = {}  # track → (category, frame index)
+    for i, frame in enumerate(frames):
+        anns = frame.get("annotations") if isinstance(frame, dict) else None
+        if not isinstance(anns, list):
+            continue
+        for k, ann in enumerate(anns):
+            if not isinstance(ann, dict):
+                continue
+            track = ann.get("track_id")
+            category = ann.get("category_id")
+            if type(track) is not int or type(category) is not int:
+                continue  # (check_frame words those)
+            seen = first.setdefault(track, (category, i))
+            if seen[0] != category:
+                msgs.add(
+                    f"{where}frames[{i}].annotations[{k}].category_id: track {track} is "
+                    f"category {category} here but {seen[0]} in frames[{seen[1]}]; "
+                    "a track keeps one category in every frame"
+                )
 
 
 def check_multisensor(
