@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from upload_preds import pointcounts
 from upload_preds.convert import R_LABEL_FAILED
-from upload_preds.failures import FailureSink, error_text, first_errors
+from upload_preds.failuremessages import error_text, first_errors
+from upload_preds.failures import FailureSink
 from upload_preds.labelsfile import LabelsFile, attach_local_mask
 from upload_preds.pipeline import Preparer
 from upload_preds.plan import Tally

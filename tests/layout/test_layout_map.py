@@ -25,9 +25,11 @@ SRC = ROOT / "src" / "upload_preds"
 README = ROOT / "README.md"
 
 #: Modules not yet in the README's Layout tree: this session's split of
-#: pipeline.py and engine.py (their lines are in the lead's hands).
+#: pipeline.py, engine.py and failures.py (their lines are in the lead's hands).
 UNMAPPED = {
+    "detectorfailures.py",
     "engineconfig.py",
+    "failuremessages.py",
     "formatitems.py",
     "labeloutcomes.py",
     "outcomes.py",

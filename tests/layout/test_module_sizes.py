@@ -141,3 +141,15 @@ def test_the_command_line_and_the_api_client_live_in_modules_named_after_them() 
     assert "_send_retrying" in vars(apitransport.ApiTransport)
     assert "_send" not in vars(client.SegmentsClient)
     assert client.GZIP_THRESHOLD is apitransport.GZIP_THRESHOLD  # a documented name stays
+
+
+def test_the_failures_files_live_in_modules_named_after_them() -> None:
+    # failures.py keeps the sink and the row formats; the detector formats' files and
+    # the words of an entry's error moved out, each where its name says.
+    from upload_preds import detectorfailures, failuremessages, failures
+
+    assert detectorfailures.DetectorFailures.__module__ == "upload_preds.detectorfailures"
+    assert failures.RowFailures.__module__ == "upload_preds.failures"
+    assert failuremessages.first_errors(["a", "b"]) == "a; b"
+    assert failuremessages.detection_error.__module__ == "upload_preds.failuremessages"
+    assert "detection_error" not in vars(failures)
