@@ -17,22 +17,12 @@ from typing import Any
 
 from upload_preds.catmap import CategoryResolver
 from upload_preds.convert import Converter
-from upload_preds.dedupe import (
-    duplicate_message,
-)
+from upload_preds.dedupe import duplicate_message
 from upload_preds.formats import FormatRow, FormatSource
 from upload_preds.formats.tracks import sequence_label
 from upload_preds.labelkey import Resolve
 from upload_preds.labeloutcomes import Item, OnDuplicate
-from upload_preds.records import (
-    Failure,
-    LabelJob,
-    Location,
-    Notice,
-    Record,
-    RowError,
-    Skip,
-)
+from upload_preds.records import Failure, LabelJob, Location, Notice, Record, RowError, Skip
 
 __all__ = ["FormatItems"]
 

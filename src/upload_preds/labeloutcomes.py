@@ -17,20 +17,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 from upload_preds.convert import Converter
-from upload_preds.dedupe import (
-    duplicate_message,
-)
+from upload_preds.dedupe import duplicate_message
 from upload_preds.grouping import Grouper
 from upload_preds.labelkey import LabelKey, Resolve
-from upload_preds.records import (
-    Failure,
-    LabelJob,
-    Location,
-    Notice,
-    Record,
-    RowError,
-    Skip,
-)
+from upload_preds.records import Failure, LabelJob, Location, Notice, Record, RowError, Skip
 from upload_preds.seqgroups import SequenceGroups
 
 __all__ = ["Item", "LabelOutcomes", "OnDuplicate"]

@@ -71,12 +71,7 @@ from upload_preds.grouping import Grouper
 from upload_preds.labelkey import Resolve
 from upload_preds.labeloutcomes import Item, OnDuplicate
 from upload_preds.readers import Source, open_sources, read_records
-from upload_preds.records import (
-    Failure,
-    LabelJob,
-    Notice,
-    RowError,
-)
+from upload_preds.records import Failure, LabelJob, Notice, RowError
 from upload_preds.scan import CSV_FORMATS, Scan, Scanner
 from upload_preds.singlepass import SinglePass
 from upload_preds.spool import spool_stdin

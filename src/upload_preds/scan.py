@@ -14,17 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from upload_preds.convert.seqlines import looks_like_part
-from upload_preds.dedupe import (
-    DuplicateIndex,
-)
+from upload_preds.dedupe import DuplicateIndex
 from upload_preds.formats import FormatSource
 from upload_preds.labelkey import LabelKey, Resolve
 from upload_preds.readers import Source, read_records
-from upload_preds.records import (
-    Location,
-    Record,
-    RowError,
-)
+from upload_preds.records import Location, Record, RowError
 
 __all__ = ["CSV_FORMATS", "JSON_FORMATS", "MAX_LOOKUP_NAMES", "Scan", "Scanner"]
 

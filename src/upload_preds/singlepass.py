@@ -24,26 +24,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 
-from upload_preds.dedupe import (
-    SIEVE_CHUNK,
-    SIEVE_PARTS,
-    HashSieve,
-    repeated_across,
-)
+from upload_preds.dedupe import SIEVE_CHUNK, SIEVE_PARTS, HashSieve, repeated_across
 from upload_preds.formatitems import FormatItems
 from upload_preds.gcpolicy import frozen_heap
 from upload_preds.grouping import Grouper
 from upload_preds.labelkey import LabelKey, job_hash
 from upload_preds.labeloutcomes import Item, LabelOutcomes
 from upload_preds.readers import Source, read_records
-from upload_preds.records import (
-    Failure,
-    LabelJob,
-    Location,
-    Notice,
-    Record,
-    RowError,
-)
+from upload_preds.records import Failure, LabelJob, Location, Notice, Record, RowError
 from upload_preds.scan import CSV_FORMATS, JSON_FORMATS
 from upload_preds.spool import Spool
 
