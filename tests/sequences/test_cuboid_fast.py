@@ -78,10 +78,13 @@ _rare = hs.one_of(
     hs.sampled_from([{"attributes": {"occluded": True}}, {"id": 4}, {"bbox": [1, 2, 3, 4]}]),
 )
 _annotation = hs.builds(
-    lambda base, cat, rare: {**base, **cat, **rare},
+    # (type None: no type at all, which in a cuboid dataset is a cuboid)
+    lambda base, cat, rare: {
+        k: v for k, v in {**base, **cat, **rare}.items() if k != "type" or v is not None
+    },
     hs.fixed_dictionaries(
         {
-            "type": hs.sampled_from(["cuboid", "cuboid", "cuboid", "bbox"]),
+            "type": hs.sampled_from(["cuboid", "cuboid", None, "bbox"]),
             "position": _vec3,
             "dimensions": _dims,
             "yaw": _num,
@@ -245,3 +248,26 @@ def test_the_common_lidar_row_takes_the_fast_path() -> None:
     }
     # A score stored in the attributes is the full way's job.
     assert not _rules(object_score_attribute="score").fast_cuboid
+
+
+def test_a_cuboid_needs_no_type_in_a_cuboid_dataset() -> None:
+    # The shorthand's default type is the dataset's one shape: in a cuboid dataset (or
+    # sensor) a row of position/dimensions/yaw is a cuboid, fast way or full way.
+    ann = {"category": "car", "position": [1, 2, 0.5], "dimensions": [4, 2, 1.5], "yaw": 0.2}
+    row = {"sample_uuid": "u1", "frame": 0, "annotations": [{**ann, "track_id": 3}]}
+    rules = _rules()
+    fast = cuboid_line(rules, row, Location("c.jsonl", 1))
+    errors: list[RowError] = []
+    full = _json_line(rules, row, Location("c.jsonl", 1), errors)
+    assert errors == []
+    assert isinstance(fast, Line)
+    assert isinstance(full, Line)
+    assert fast.objects[0].out == full.objects[0].out
+    assert full.objects[0].out["type"] == "cuboid"
+    single = Converter(ConvertOptions(), Categories(list(enumerate(NAMES, 1)), "pointcloud-cuboid"))
+    job = single.convert(
+        Record(Location("c.jsonl", 1), "jsonl", {"sample_uuid": "u1", "annotations": [ann]})
+    )
+    assert isinstance(job, LabelJob)
+    assert job.attributes["annotations"][0]["type"] == "cuboid"
+    st.PointcloudCuboidLabelAttributes.model_validate(job.attributes)

@@ -90,9 +90,10 @@ def cuboid_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line 
     ids = fctx.ids
     objs: list[Obj] = []
     for i, a in enumerate(anns):
-        if type(a) is not dict or a.get("type") != "cuboid":
+        # (No type is a cuboid: the default of a cuboid dataset, as in shorthand.py.)
+        if type(a) is not dict or a.get("type", "cuboid") != "cuboid":
             return None
-        known = 6  # type, position, dimensions, yaw, track_id, and a category
+        known = 6 if "type" in a else 5  # type, position, dimensions, yaw, track_id, a category
         cid = a.get("category_id")
         if cid is None:
             cname = a.get("category")

@@ -120,6 +120,7 @@ def build(
         return None
     n_err = len(errors)
     three_d = ctx.kind in KINDS_3D
+    cuboids = ctx.kind == "pointcloud-cuboid"
     if three_d and ctx.norm:
         errors.append(
             RowError(
@@ -154,8 +155,9 @@ def build(
             )
             continue
         bad = False
-        # Point cloud vector labels have no default type (a 2-D bbox means nothing there).
-        t = a.get("type", "" if three_d else "bbox")
+        # Point cloud vector labels have no default type (a 2-D bbox means nothing there);
+        # a cuboid dataset's is the cuboid (the only shape its labels hold).
+        t = a.get("type", "" if three_d else "cuboid" if cuboids else "bbox")
         if three_d and t not in SHAPES_3D:
             errors.append(RowError(loc, f"annotations[{i}].type", *type_problem(t or None)))
             continue
