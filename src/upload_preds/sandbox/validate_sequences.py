@@ -8,6 +8,18 @@ for point-cloud segmentation. Beside ``frames`` it may carry
 ``format_version`` and, for the point-cloud cuboid and vector sequences,
 ``links`` (as the SDK's models have them); nothing else.
 
+In the vector and cuboid sequences (image vectors, point-cloud cuboids and
+vectors, and those sensors of a multi-sensor label) a track keeps one
+category in all its frames: a body where one ``track_id`` has two
+``category_id`` values is refused, naming the track, both frames and both
+categories. This rule is the platform UI's (a track has one category), not
+the SDK models' (they validate each annotation alone and accept such a
+body). It is checked while the frames are walked
+(:class:`~.validate_base.TrackCategories`), one dict lookup per object.
+Segmentation sequences are not checked for it: the uploader only passes
+them through as complete attributes, and its converter's own track rule
+(the one this check judges) is for the vector and cuboid sequences.
+
 A multi-sensor label is ``{"sensors": [{"name", "task_type", "attributes"}],
 "links"?}``: each name is a sensor of the sample (or, when the sample lists
 none, of the dataset's ``task_attributes.sensors``), given once, with the
@@ -24,9 +36,12 @@ from typing import TYPE_CHECKING, Any
 from upload_preds.sandbox.sample_shape import SampleShape
 from upload_preds.sandbox.validate_base import (
     CUBOID_TASKS,
+    POINTCLOUD_SEGMENTATION_TASKS,
     POINTCLOUD_VECTOR_TASKS,
+    SEGMENTATION_TASKS,
     SENSOR_TASK_TYPES,
     Messages,
+    TrackCategories,
     check_format_version,
     check_keys,
 )
@@ -59,10 +74,15 @@ def check_sequence(
             f"{where}frames: {len(frames)} frames for a sample of {shape.frames}; "
             "give one entry per frame of the sample (an empty frame has no annotations)"
         )
+    tracks = None
+    if task_type not in SEGMENTATION_TASKS and task_type not in POINTCLOUD_SEGMENTATION_TASKS:
+        tracks = TrackCategories()
     for i, frame in enumerate(frames):
         if not isinstance(frame, dict):
             msgs.add(f"{where}frames[{i}]: must be an object")
             continue
+        if tracks is not None:
+            tracks.frame = i
         check_frame(
             spec,
             task_type,
@@ -71,6 +91,7 @@ def check_sequence(
             msgs,
             sequence=True,
             points=shape.points_of(i),
+            tracks=tracks,
         )
 
 
