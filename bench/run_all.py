@@ -36,6 +36,7 @@ ORDER = [
     "review_search",
     "review_points",
     "pcseg",
+    "startup",
 ]
 
 

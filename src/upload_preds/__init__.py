@@ -19,10 +19,10 @@ from upload_preds.errors import (
     UploadPredsError,
     UsageError,
 )
-from upload_preds.records import LabelJob, Location, Notice, Record, RowError
 
 if TYPE_CHECKING:
     from upload_preds.api import upload
+    from upload_preds.records import LabelJob, Location, Notice, Record, RowError
     from upload_preds.runreport import UploadReport
 
 __version__ = "0.1.0"
@@ -48,6 +48,9 @@ __all__ = [
 ]
 
 
+_RECORDS = frozenset({"LabelJob", "Location", "Notice", "Record", "RowError"})
+
+
 def __getattr__(name: str) -> Any:
     # The upload machinery (aiohttp, the engine) is imported on first use, so
     # that ``import upload_preds`` and an offline dry run stay light.
@@ -59,4 +62,10 @@ def __getattr__(name: str) -> Any:
         from upload_preds.runreport import UploadReport
 
         return UploadReport
+    # The records too (their dataclasses cost ~10 ms to build): `upload-preds --help`
+    # imports this package and needs none of them.
+    if name in _RECORDS:
+        from upload_preds import records
+
+        return getattr(records, name)
     raise AttributeError(f"module 'upload_preds' has no attribute {name!r}")

@@ -17,9 +17,11 @@ documented input rows of ``--print-schema`` in :mod:`upload_preds.rowschema`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from upload_preds.labelstatus import LABEL_STATUSES, LabelStatus
 
 __all__ = [
     "KIND_MODELS",
@@ -30,19 +32,6 @@ __all__ = [
     "label_kind",
 ]
 
-LabelStatus = Literal[
-    "PRELABELED",
-    "LABELED",
-    "REVIEWED",
-    "REJECTED",
-    "SKIPPED",
-    "LABELING_IN_PROGRESS",
-    "REVIEWING_IN_PROGRESS",
-    "VERIFIED",
-    "UNLABELED",
-]
-#: Every label status the platform knows (``segments.typing.LabelStatus``).
-LABEL_STATUSES: tuple[str, ...] = get_args(LabelStatus)
 
 # JSON numbers that orjson can encode and every consumer can read back.
 INT64_MIN = -(2**63)

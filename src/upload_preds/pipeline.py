@@ -255,6 +255,9 @@ class Preparer:
         self.frames_of: Callable[[str | None], int | Mapping[str, int] | None] | None = None
         #: Sequence labels whose frame count was not known (for the plan).
         self.frames_guessed = 0
+        #: Whether a dry run of a sequence dataset plans its labels as their rows stream
+        #: by (seqstream.py) rather than grouping them first (both give the same items).
+        self.stream_sequences = True
 
     @property
     def converter(self) -> Converter:
@@ -580,6 +583,10 @@ class Preparer:
             sequence = self._sequence_groups()
             if sequence is not None:
                 sequence.planned = True  # the plan's labels are not built (seqplan.py)
+                # Planned as the rows stream by, the input read again only for labels
+                # the stream hands back (seqstream.py).
+                if self.stream_sequences:
+                    sequence.stream(lambda take: read_records(self.sources, take))
                 stack.enter_context(frozen_heap())
             take = sequence.taker(grouper) if sequence is not None else None
             for item in read_records(self.sources, take):

@@ -95,6 +95,7 @@ from upload_preds.client import ApiError, ClientError, SegmentsClient, Transport
 from upload_preds.errors import AuthError, SetupError
 from upload_preds.fanout import each
 from upload_preds.journal import Entry
+from upload_preds.labelstatus import HUMAN_STATUSES, OPEN_STATUSES, is_protected
 
 __all__ = [
     "HUMAN_STATUSES",
@@ -113,26 +114,6 @@ __all__ = [
     "lookup_pays",
     "lookup_sample_index",
 ]
-
-# The only statuses a label nobody worked on has; every other one is protected.
-OPEN_STATUSES = frozenset({"PRELABELED", "UNLABELED"})
-# The human statuses known today: the filter of a refresh (unknown ones are added
-# as the snapshot meets them). Protection itself is "not open", see is_protected.
-HUMAN_STATUSES = (
-    "LABELED",
-    "REVIEWED",
-    "REJECTED",
-    "SKIPPED",
-    "LABELING_IN_PROGRESS",
-    "REVIEWING_IN_PROGRESS",
-    "VERIFIED",
-)
-
-
-def is_protected(status: str) -> bool:
-    """A person worked on a label with this status (anything but PRELABELED/UNLABELED)."""
-    return status not in OPEN_STATUSES
-
 
 _KEY_HINT = "check SEGMENTS_API_KEY or --api-key (or try --sandbox for a local stand-in)"
 

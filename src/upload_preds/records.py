@@ -19,7 +19,7 @@ its annotation objects built only when its ``attributes`` are read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple
 
@@ -108,7 +108,7 @@ class LabelJob:
     label_status: str
     attributes: dict[str, Any]
     score: float | None
-    locs: tuple[Location, ...]
+    locs: Sequence[Location]
     # Counts for the plan: annotations dropped by --min-score, and whether
     # per-annotation scores were present but not stored anywhere.
     filtered_annotations: int = 0
@@ -170,7 +170,7 @@ class PlannedLabelJob(LabelJob):
         labelset: str,
         label_status: str,
         score: float | None,
-        locs: tuple[Location, ...],
+        locs: Sequence[Location],
         filtered_annotations: int,
         object_scores_dropped: bool,
         score_derived: bool,

@@ -36,7 +36,7 @@ rows, or two complete rows, has two labels, which are duplicates like any others
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
@@ -50,10 +50,11 @@ from upload_preds.convert.seqlines import FrameRules
 from upload_preds.convert.seqplan import plan_sequence
 from upload_preds.dedupe import duplicate_message
 from upload_preds.gcpolicy import paused_gc
-from upload_preds.grouping import Grouper
+from upload_preds.grouping import Grouper, key_order
 from upload_preds.labelkey import Resolve
 from upload_preds.readers import Take
 from upload_preds.records import Failure, LabelJob, Location, Notice, Record, RowError, Skip
+from upload_preds.seqstream import SequenceStream
 
 __all__ = ["SequenceGroups"]
 
@@ -62,6 +63,8 @@ _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _Q = itemgetter("q")
 Item = LabelJob | Failure | Skip | Notice
+#: ``reread(take)``: the run's input read again from the start (read_records' items).
+Reread = Callable[[Take | None], Iterable[object]]
 
 
 def _is_complete(payload: dict[str, Any]) -> bool:
@@ -98,15 +101,35 @@ class SequenceGroups:
         self._fast = rules if isinstance(rules, FrameRules) and rules.fast else None
         # sample_uuid → group key, for rows that name their sample by uuid alone.
         self._uuid_keys: dict[str, str] = {}
+        # The offline dry run's stream (seqstream.py), and how to read the input again.
+        self._stream: SequenceStream | None = None
+        self._reread: Reread | None = None
 
-    def taker(self, grouper: Grouper) -> Take | None:
+    def stream(self, reread: Reread) -> bool:
+        """Plan this run's labels while their rows stream by (the offline dry run, see
+        :mod:`upload_preds.seqstream`), reading the input again with ``reread`` for the
+        labels the stream hands back. Whether the dataset's rows allow it: the common
+        tracker row has a fast path, and frame counts come from ``--frames`` or the
+        rows (no dataset)."""
+        if self._fast is None or not self.planned or self.frames_of is not None:
+            return False
+        if self.resolve is not None:
+            return False
+        self._reread = reread
+        self._stream = SequenceStream(self._fast, self.converter.options.frames, self._load)
+        return True
+
+    def taker(self, grouper: Grouper, only: set[str] | None = None) -> Take | None:
         """The reader's ``take`` for JSONL lines (see :mod:`upload_preds.readers.jsonl`):
         a common row of a sample whose key is known goes into ``grouper`` straight
         from its bytes (:class:`~upload_preds.convert.seqdecode.RowDecoder`), with the
         line itself kept as its raw row. ``None`` when the dataset's rows have no
-        fast path."""
+        fast path. While the run streams, the stream's own ``take``; with ``only``,
+        lines of other groups are passed over (the second read of a streamed run)."""
         if self._fast is None:
             return None
+        if self._stream is not None:
+            return self._stream.taker()
         decode = RowDecoder(self._fast).decode
         keys = self._uuid_keys
         push = grouper.push_line
@@ -132,6 +155,8 @@ class SequenceGroups:
                 if len(starts) >= 4096:  # bounded, as the keys are
                     starts.clear()
                 start = starts[uuid] = key, prefix(key, current[1])
+            if only is not None and start[0] not in only:
+                return True  # (planned by the stream already)
             if line[-1:] != b"\n":  # (the last line of a file)
                 line += b"\n"
             # The line itself is kept as the raw row (parsed again only if needed).
@@ -140,10 +165,14 @@ class SequenceGroups:
 
         return take
 
-    def add(self, record: Record, grouper: Grouper) -> Failure | Record | None:
+    def add(
+        self, record: Record, grouper: Grouper, only: set[str] | None = None
+    ) -> Failure | Record | None:
         """Put ``record`` into ``grouper`` (None); a failure when it names no usable
         sample; or the record itself back when it is a complete label row whose sample
-        reference is unusable (converted alone, which reports every problem)."""
+        reference is unusable (converted alone, which reports every problem). While
+        the run streams, its row goes to the stream instead; with ``only``, a record
+        of another group is passed over."""
         data = record.data
         fast = self._fast
         uuid: Any = None
@@ -155,8 +184,12 @@ class SequenceGroups:
                 uuid = None
             known = self._uuid_keys.get(uuid) if uuid is not None else None
             if known is not None:
+                if only is not None and known not in only:
+                    return None
                 objs = fast_objects(fast, data) if fast is not None else None
-                if objs is not None:
+                if self._stream is not None:
+                    self._stream.add(known, record.loc, objs, uuid)
+                elif objs is not None:
                     grouper.add_compact(known, record.loc, objs, data)
                 else:
                     grouper.add(known, record.loc, {"r": data})
@@ -174,7 +207,13 @@ class SequenceGroups:
             if uuid is not None:
                 key = orjson.dumps([labelset, "u", uuid]).decode()
         fmt = record.fmt
-        if fmt == "json" or fmt == "jsonl":
+        if only is not None and key not in only:
+            return None
+        if self._stream is not None:
+            json_row = fmt == "json" or fmt == "jsonl"
+            objs = fast_objects(fast, data) if json_row and fast is not None else None
+            self._stream.add(key, record.loc, objs, uuid if json_row else None)
+        elif fmt == "json" or fmt == "jsonl":
             if uuid is not None:
                 if len(self._uuid_keys) >= 4096:  # bounded: the latest samples' keys
                     self._uuid_keys.clear()
@@ -189,17 +228,71 @@ class SequenceGroups:
         return None
 
     def items(self, grouper: Grouper) -> Iterator[Item]:
-        """One label (or its failures, or superseded skips) per group of ``grouper``."""
+        """One label (or its failures, or superseded skips) per group of ``grouper``,
+        and per label of the stream, all in :func:`key_order`."""
+        stream = self._stream
+        if stream is None:
+            yield from self._grouped(grouper)
+            return
+        self._stream = None  # from now on, rows go to groups
+        if stream.gave_up or stream.handed_back:
+            self._regroup(grouper, None if stream.gave_up else stream.handed_back)
+        streamed = stream.keys_in_order()
+        i = 0
+        for item, key in self._grouped_keyed(grouper):
+            order = key_order(key)
+            while i < len(streamed) and key_order(streamed[i]) < order:
+                yield stream.job(streamed[i])
+                i += 1
+            yield item
+        for key in streamed[i:]:
+            yield stream.job(key)
+        self.frames_guessed += stream.frames_guessed
+
+    def _regroup(self, grouper: Grouper, only: set[str] | None) -> None:
+        """Read the input again and group the rows of ``only`` (every group: None), the
+        labels a stream handed back. Everything else in it was accounted for by the
+        first read (its failures, its labels) and is passed over."""
+        assert self._reread is not None
+        assert self._stream is None
+        for item in self._reread(self.taker(grouper, only)):
+            if isinstance(item, Record):
+                self.add(item, grouper, only)
+
+    def _load(self, key: str) -> list[tuple[Location, Any]]:
+        """The compact lines of a streamed label, read back from the input (for a
+        planned job's ``locs`` or attributes, when someone asks for them)."""
+        with Grouper() as grouper:
+            saved, self._stream = self._stream, None
+            try:
+                self._regroup(grouper, {key})
+            finally:
+                self._stream = saved
+            lines = [(loc, p["q"]) for _, members in grouper.groups() for loc, p in members]
+        return lines
+
+    def _grouped_keyed(self, grouper: Grouper) -> Iterator[tuple[Item, str]]:
+        """:meth:`_grouped`'s items, each with its group's key."""
         for key, members in grouper.groups():
-            if self.planned:
-                planned = self._planned(key, members)
-                if planned is not None:
-                    yield planned
-                    continue
-            if any(_is_complete(p) for _, p in members):
-                yield from self._with_complete_rows(key, members)
-            else:
-                yield from self._label(key, members)
+            for item in self._group(key, members):
+                yield item, key
+
+    def _grouped(self, grouper: Grouper) -> Iterator[Item]:
+        """One label (or failures, or skips) per group of ``grouper``, in key order."""
+        for key, members in grouper.groups():
+            yield from self._group(key, members)
+
+    def _group(self, key: str, members: list[Member]) -> Iterator[Item]:
+        """One group's label, or its failures, or superseded skips."""
+        if self.planned:
+            planned = self._planned(key, members)
+            if planned is not None:
+                yield planned
+                return
+        if any(_is_complete(p) for _, p in members):
+            yield from self._with_complete_rows(key, members)
+        else:
+            yield from self._label(key, members)
 
     def _planned(self, key: str, members: list[Member]) -> LabelJob | None:
         """The dry run's label of a group whose lines are all compact, planned without

@@ -35,6 +35,7 @@ from segments.typing import (
 )
 from sequencekit import DATASETS, FRAMES, POINTS, good_label, manifest, sample_uuid, write_manifest
 
+from clikit import cli_env, run_cli, write_jsonl
 from upload_preds.sandbox import ManifestError, SandboxHandle, start_sandbox
 from upload_preds.sandbox.manifest import parse_manifest
 from upload_preds.sandbox.validate import SUPPORTED_TASK_TYPES
@@ -365,6 +366,36 @@ RULES: list[Any] = [
         False,
         id="sensor-track-id",
     ),
+    # A track keeps one category: the platform's rule, not the SDK models' (they accept it).
+    pytest.param(
+        "video",
+        _set(("frames", 2, "annotations", 0, "category_id"), 2),
+        "frames[2].annotations[0].category_id: track 1 is category 2 here but 1 in frames[0]",
+        True,
+        id="video-track-category",
+    ),
+    pytest.param(
+        "lidar-cuboids",
+        _set(("frames", 1, "annotations", 0, "category_id"), 3),
+        "frames[1].annotations[0].category_id: track ",
+        True,
+        id="cuboid-track-category",
+    ),
+    pytest.param(
+        "lidar-vectors",
+        _set(("frames", 3, "annotations", 1, "category_id"), 3),
+        "frames[3].annotations[1].category_id: track 2 is category 3 here but 2 in frames[0]",
+        True,
+        id="vector-track-category",
+    ),
+    pytest.param(
+        "rig",
+        _set(("sensors", 1, "attributes", "frames", 1, "annotations", 1, "category_id"), 1),
+        "sensors[1].attributes.frames[1].annotations[1].category_id: track 2 is category 1 "
+        "here but 2 in frames[0]",
+        True,
+        id="sensor-track-category",
+    ),
 ]
 
 
@@ -592,3 +623,40 @@ def test_a_long_point_cloud_segmentation_sequence_fits_in_one_label(raw: httpx.C
     assert r.status_code == 201, r.text[:300]
     back = raw.get(f"/labels/{u}/ground-truth/").json()["attributes"]
     assert [len(f["point_annotations"]) for f in back["frames"]] == [points] * frames
+
+
+def test_the_cli_sends_a_label_whose_track_changes_category_and_fails_only_that_line(
+    seq_sandbox: SandboxHandle, sdk: SegmentsClient, tmp_path: Path
+) -> None:
+    # Complete attributes go to the server as they are: the sandbox, like the platform,
+    # refuses the label whose track 2 is another category in frame 3; the other uploads.
+    bad = good_label("image-vector-sequence")
+    bad["frames"][3]["annotations"][1]["category_id"] = 3
+    rows = [
+        {"sample_uuid": sample_uuid("video", 0), "attributes": good_label("image-vector-sequence")},
+        {"sample_uuid": sample_uuid("video", 1), "attributes": bad},
+    ]
+    write_jsonl(tmp_path / "p.jsonl", rows)
+    fails = tmp_path / "fails.jsonl"
+    res = run_cli(
+        [
+            "p.jsonl",
+            "--dataset",
+            "seq/video",
+            "--labelset",
+            "predictions",
+            "--failures",
+            str(fails),
+        ],
+        env=cli_env(seq_sandbox.url, KEY),
+        cwd=tmp_path,
+    )
+    assert res.code == 1, res.stderr
+    failed = [json.loads(line) for line in fails.read_text().splitlines()]
+    assert [f["sample_uuid"] for f in failed] == [sample_uuid("video", 1)]
+    assert "track 2 is category 3 here but 2 in frames[0]" in failed[0]["_error"]
+    assert "track 2 is category 3" in res.stderr
+    assert sdk.get_label(sample_uuid("video", 0), "predictions").attributes is not None
+    # The SDK's own add_label sends it too (its model accepts it), and the server refuses.
+    with pytest.raises(NetworkError, match="track 2 is category 3 here but 2 in frames"):
+        sdk.add_label(sample_uuid("video", 1), "predictions", bad)

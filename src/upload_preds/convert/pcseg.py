@@ -25,9 +25,9 @@ the other rows still upload.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from upload_preds.convert import bitmaps, pointlabels
+from upload_preds.convert import bitmaps
 from upload_preds.convert.checks import (
     R_CATEGORY,
     R_CATEGORY_ID,
@@ -39,6 +39,9 @@ from upload_preds.convert.checks import (
 )
 from upload_preds.convert.context import Built, Context
 from upload_preds.records import Location, RowError
+
+if TYPE_CHECKING:
+    from upload_preds.convert import pointlabels
 
 #: The row field of this family (the converter's known row keys include it).
 POINT_ROW_KEYS = frozenset({"point_labels_path"})
@@ -93,6 +96,9 @@ def point_label(
     if type(path) is not str or not path.strip():
         errors.append(RowError(loc, field, R_INVALID, f"should be a file path, got {short(path)}"))
         return None
+    # (Imported here: it brings numpy, which a run without point labels does not need.)
+    from upload_preds.convert import pointlabels
+
     kind = ctx.options.point_labels_kind or pointlabels.default_kind(path, anns is not None)
     if kind != "instance" and anns is not None:
         errors.append(
@@ -232,14 +238,16 @@ def _instances(
             )
         )
         return None
+    from upload_preds.convert.pointlabels import MAX_ID
+
     n0 = len(errors)
     out, seen = bitmaps.listed_instances(
         ctx,
         anns,
         loc,
         errors,
-        max_id=pointlabels.MAX_ID,
-        id_is=f"the points' id in the file, from 1 to {pointlabels.MAX_ID}",
+        max_id=MAX_ID,
+        id_is=f"the points' id in the file, from 1 to {MAX_ID}",
         known="of a point annotation",
     )
     unlisted = [g for g in d.groups if g.cls and g.cls not in seen]

@@ -90,6 +90,12 @@ class RowDecoder:
     def decode(self, line: bytes) -> tuple[str, bytes] | None:
         """``(sample_uuid, compact objects as JSON)`` of a line (the objects
         :func:`.seqfast.fast_objects` makes of it, encoded), or ``None``."""
+        got = self.objects(line)
+        return None if got is None else (got[0], orjson.dumps(got[1]))
+
+    def objects(self, line: bytes) -> tuple[str, list[Any]] | None:
+        """``(sample_uuid, compact objects)`` of a line (the flat list
+        :func:`.seqfast.fast_objects` makes of it), or ``None``."""
         try:
             row = self._decode(line)
         except msgspec.DecodeError:  # (ValidationError is one)
@@ -155,7 +161,7 @@ class RowDecoder:
             objs += box
         if line.count(b":") != keys:
             return None  # a key given twice (or a colon in a string): the full way
-        return row.sample_uuid, orjson.dumps(objs)
+        return row.sample_uuid, objs
 
 
 _INF = float("inf")

@@ -179,38 +179,6 @@ def check_track(ann: dict[str, Any], here: str, msgs: Messages) -> None:
         msgs.add(f"{here}.is_keyframe: must be true or false")
 
 
-class TrackCategories:
-    """The category of each track of one sequence label, to refuse a track that changes it.
-
-    The platform's labeling UI gives a track one category in all its frames;
-    the SDK's models do not check it (each annotation is validated alone).
-    :meth:`note` is called for every annotation as the frames are walked, so
-    the rule costs one dict lookup per object and no second pass. ``frame``
-    is the index of the frame being walked, set by the caller.
-    """
-
-    __slots__ = ("_first", "_told", "frame")
-
-    def __init__(self) -> None:
-        self.frame = 0
-        self._first: dict[int, tuple[int, CategorySpec]] = {}
-        self._told: set[int] = set()
-
-    def note(self, track: int, cat: CategorySpec, here: str, msgs: Messages) -> None:
-        """Remember ``track``'s category, or say where it was another one (once per track)."""
-        first = self._first.get(track)
-        if first is None:
-            self._first[track] = (self.frame, cat)
-        elif first[1] is not cat and track not in self._told:
-            self._told.add(track)
-            frame, was = first
-            msgs.add(
-                f"{here}.category_id: track {track} is category {was.id} ({was.name}) in "
-                f"frames[{frame}] and {cat.id} ({cat.name}) in frames[{self.frame}]; "
-                "a track keeps one category in all its frames"
-            )
-
-
 def check_attr_values(
     values: Any, specs: Mapping[str, AttrSpec] | None, here: str, msgs: Messages
 ) -> None:

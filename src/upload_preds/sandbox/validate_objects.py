@@ -43,7 +43,6 @@ from upload_preds.sandbox.validate_base import (
     SEGMENTATION_TASKS,
     VECTOR_TYPES,
     Messages,
-    TrackCategories,
     check_attr_values,
     check_format_version,
     check_keys,
@@ -83,12 +82,8 @@ def check_frame(
     *,
     sequence: bool,
     points: int | None = None,
-    tracks: TrackCategories | None = None,
 ) -> None:
-    """Messages for one single label or one frame (``points``: the cloud's size, if known).
-
-    ``tracks``: the categories of the sequence's tracks so far (None: not checked).
-    """
+    """Messages for one single label or one frame (``points``: the cloud's size, if known)."""
     check_keys(attrs, _frame_keys(task_type, sequence), where, msgs)
     check_format_version(task_type, attrs, where, msgs)
     if "image_attributes" in attrs:
@@ -109,7 +104,7 @@ def check_frame(
         if not isinstance(ann, dict):
             msgs.add(f"{here}: must be an object")
             continue
-        _check_object(spec, task_type, ann, here, seen, msgs, sequence=sequence, tracks=tracks)
+        _check_object(spec, task_type, ann, here, seen, msgs, sequence=sequence)
     if task_type in POINTCLOUD_SEGMENTATION_TASKS:
         _check_point_annotations(attrs.get("point_annotations"), seen, points, where, msgs)
 
@@ -123,7 +118,6 @@ def _check_object(
     msgs: Messages,
     *,
     sequence: bool,
-    tracks: TrackCategories | None,
 ) -> None:
     aid = ann.get("id")
     if not is_int(aid):
@@ -150,8 +144,6 @@ def _check_object(
         )
     if sequence:
         check_track(ann, here, msgs)
-        if tracks is not None and cat is not None and is_int(ann.get("track_id")):
-            tracks.note(ann["track_id"], cat, here, msgs)
     track = _TRACK_KEYS if sequence else ()
     if task_type in SEGMENTATION_TASKS or task_type in POINTCLOUD_SEGMENTATION_TASKS:
         check_keys(ann, ("id", "category_id", "attributes", *track), f"{here}.", msgs)

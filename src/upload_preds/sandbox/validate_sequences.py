@@ -8,17 +8,13 @@ for point-cloud segmentation. Beside ``frames`` it may carry
 ``format_version`` and, for the point-cloud cuboid and vector sequences,
 ``links`` (as the SDK's models have them); nothing else.
 
-In the vector and cuboid sequences (image vectors, point-cloud cuboids and
-vectors, and those sensors of a multi-sensor label) a track keeps one
-category in all its frames: a body where one ``track_id`` has two
-``category_id`` values is refused, naming the track, both frames and both
-categories. This rule is the platform UI's (a track has one category), not
-the SDK models' (they validate each annotation alone and accept such a
-body). It is checked while the frames are walked
-(:class:`~.validate_base.TrackCategories`), one dict lookup per object.
-Segmentation sequences are not checked for it: the uploader only passes
-them through as complete attributes, and its converter's own track rule
-(the one this check judges) is for the vector and cuboid sequences.
+In the object sequences (image vectors, point-cloud cuboids and vectors, and
+those sensors of a multi-sensor label) a track keeps one category: an object
+whose ``track_id`` was met earlier with another ``category_id`` is refused,
+naming both frames and both categories. That is the platform's rule (its
+editor gives a track one category, and a track that changes it would split in
+its views and exports), not the SDK models': ``segments.typing`` accepts such
+a label. One pass over the objects, a dict of the tracks met.
 
 A multi-sensor label is ``{"sensors": [{"name", "task_type", "attributes"}],
 "links"?}``: each name is a sensor of the sample (or, when the sample lists
@@ -36,12 +32,9 @@ from typing import TYPE_CHECKING, Any
 from upload_preds.sandbox.sample_shape import SampleShape
 from upload_preds.sandbox.validate_base import (
     CUBOID_TASKS,
-    POINTCLOUD_SEGMENTATION_TASKS,
     POINTCLOUD_VECTOR_TASKS,
-    SEGMENTATION_TASKS,
     SENSOR_TASK_TYPES,
     Messages,
-    TrackCategories,
     check_format_version,
     check_keys,
 )
@@ -74,15 +67,10 @@ def check_sequence(
             f"{where}frames: {len(frames)} frames for a sample of {shape.frames}; "
             "give one entry per frame of the sample (an empty frame has no annotations)"
         )
-    tracks = None
-    if task_type not in SEGMENTATION_TASKS and task_type not in POINTCLOUD_SEGMENTATION_TASKS:
-        tracks = TrackCategories()
     for i, frame in enumerate(frames):
         if not isinstance(frame, dict):
             msgs.add(f"{where}frames[{i}]: must be an object")
             continue
-        if tracks is not None:
-            tracks.frame = i
         check_frame(
             spec,
             task_type,
@@ -91,8 +79,38 @@ def check_sequence(
             msgs,
             sequence=True,
             points=shape.points_of(i),
-            tracks=tracks,
         )
+    if task_type in _TRACKED_OBJECTS:
+        check_track_categories(frames, where, msgs)
+
+
+#: The sequences whose annotations are objects a track follows (one category each).
+_TRACKED_OBJECTS = frozenset(
+    {"image-vector-sequence", "pointcloud-cuboid-sequence", "pointcloud-vector-sequence"}
+)
+
+
+def check_track_categories(frames: list[Any], where: str, msgs: Messages) -> None:
+    """A message for each object whose track was met with another category first."""
+    first: dict[int, tuple[Any, int]] = {}  # track → (category, frame index)
+    for i, frame in enumerate(frames):
+        anns = frame.get("annotations") if isinstance(frame, dict) else None
+        if not isinstance(anns, list):
+            continue
+        for k, ann in enumerate(anns):
+            if not isinstance(ann, dict):
+                continue
+            track = ann.get("track_id")
+            category = ann.get("category_id")
+            if type(track) is not int or type(category) is not int:
+                continue  # (check_frame words those)
+            seen = first.setdefault(track, (category, i))
+            if seen[0] != category:
+                msgs.add(
+                    f"{where}frames[{i}].annotations[{k}].category_id: track {track} is "
+                    f"category {category} here but {seen[0]} in frames[{seen[1]}]; "
+                    "a track keeps one category in every frame"
+                )
 
 
 def check_multisensor(
