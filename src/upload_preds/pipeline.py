@@ -85,7 +85,7 @@ from upload_preds.formats import FormatOptions, FormatRow, FormatSource, open_fo
 from upload_preds.formats.tracks import sequence_label
 from upload_preds.gcpolicy import frozen_heap
 from upload_preds.grouping import Grouper
-from upload_preds.labelkey import LabelKey, Resolve, job_hash
+from upload_preds.labelkey import LabelKey, Resolve, job_hash, resolved_group
 from upload_preds.readers import Source, open_sources, read_records
 from upload_preds.records import (
     Failure,
@@ -463,7 +463,7 @@ class Preparer:
         key = part[0]
         name = cells.get("sample_name")
         if name and (self.resolve is not None or name[0].isspace() or name[-1].isspace()):
-            key = LabelKey.of_group(key).resolved(self.resolve).group
+            key = resolved_group(key, self.resolve)
         return key
 
     def _label_key(self, key: str, first: dict[str, Any]) -> str:
