@@ -36,7 +36,8 @@ grouped dry run spent about 7 µs a row beyond reading; the grouping alone
 half of it. Streaming costs a dict lookup and a few integer operations a row.
 
 Memory: the state is per label and track, not per row (about 260 bytes a
-track over 500 frames). Past :data:`MAX_LABELS` labels or
+track over 500 frames). Past :data:`MAX_LABELS` labels (followed, or handed
+back) or
 :data:`MAX_TRACK_BYTES` of tracks, the stream gives up
 (:attr:`SequenceStream.gave_up`) and every label takes the grouped way, whose
 memory is bounded whatever the number of labels.
@@ -200,8 +201,12 @@ class SequenceStream:
             self.hand_back(key)
 
     def hand_back(self, key: str) -> None:
-        """Leave ``key`` to the grouped way."""
+        """Leave ``key`` to the grouped way (every label, past MAX_LABELS handed back:
+        the set of their keys is bounded like the state)."""
         self._state.pop(key, None)
+        if len(self.handed_back) >= MAX_LABELS:
+            self.give_up()
+            return
         self.handed_back.add(key)
 
     def give_up(self) -> None:
