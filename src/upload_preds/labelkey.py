@@ -18,7 +18,8 @@ rows, records and jobs of one label always agree, with nothing to keep in step.
 Where a dataset is known, :meth:`LabelKey.resolved` turns a name key into the
 uuid key of the sample the name resolves to, so that duplicates are found
 after resolution (the run's second look at the keys; a uuid key is unchanged,
-so inputs by uuid pay nothing for it).
+so inputs by uuid pay nothing for it); :func:`resolved_group` does the same
+to a Grouper key without building keys, as it runs once per CSV line.
 A row without a usable sample reference has no key (``None``): the converter
 reports it with a proper message.
 """
