@@ -62,7 +62,7 @@ DATASET = "csvnames"
 #: The commit before names were resolved while CSV lines are grouped.
 BEFORE = "f27f549^"
 
-# ``upload-preds`` with Preparer._group_key replaced by GROUP_KEY (argv[1]: which one).
+# ``upload-preds`` with Preparer._group_key replaced by one of these (argv[1] names it).
 _PATCHED = """
 import sys
 from upload_preds.labelkey import LabelKey

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from benchkit import arguments, dataset_manifest, image_sample, sample_uuid
 from upload_preds.client import SegmentsClient
-from upload_preds.engine import EngineConfig, UploadEngine
+from upload_preds.engine import UploadEngine
+from upload_preds.engineconfig import EngineConfig
 from upload_preds.preflight import Guard
 from upload_preds.records import LabelJob, Location
 from upload_preds.sandbox import SandboxHandle, start_sandbox

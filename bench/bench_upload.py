@@ -121,7 +121,8 @@ def jobs(n: int, samples: int) -> Iterator[Any]:
 
 async def run_engine(url: str, p: dict[str, Any]) -> dict[str, Any]:
     from upload_preds.client import SegmentsClient
-    from upload_preds.engine import EngineConfig, UploadEngine
+    from upload_preds.engine import UploadEngine
+    from upload_preds.engineconfig import EngineConfig
     from upload_preds.journal import Journal
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,7 +9,7 @@ under one skip reason.
   turn out to be duplicates are taken back at the end (``retract``). There is
   no progress display offline, so no pass to count rows.
 * :func:`count_would_upload`, with an API: each label is classified as the
-  engine would (:func:`upload_preds.engine.skip_reason`: already uploaded,
+  engine would (:func:`upload_preds.outcomes.skip_reason`: already uploaded,
   protected), else "would upload".
 """
 
@@ -83,8 +83,8 @@ def count_would_upload(
     resume: bool,
 ) -> None:
     """Count each label under the reason the engine would skip it for, or "would upload"."""
-    from upload_preds.engine import skip_reason
     from upload_preds.journal import encode_body, payload_hash
+    from upload_preds.outcomes import skip_reason
 
     for job in jobs:
         digest = payload_hash(encode_body(job.body()))

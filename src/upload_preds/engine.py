@@ -14,8 +14,9 @@ How it works
 
 * The feeder pulls one job at a time, so memory stays flat however long the
   input is; no ``gather`` over rows anywhere.
-* Skips happen in the feeder, in this order (:func:`skip_reason`, which the
-  dry run uses too): the caller's ``precheck`` hook (returns a reason
+* Skips happen in the feeder, in this order
+  (:func:`~upload_preds.outcomes.skip_reason`, which the dry run uses too):
+  the caller's ``precheck`` hook (returns a reason
   string, e.g. for shards or duplicates), then the journal ("already
   uploaded": the identical payload succeeded before *and* the
   :class:`~upload_preds.preflight.Guard` confirms the server still holds
@@ -34,21 +35,13 @@ How it works
   (one request per label) and skips a protected one.
 * A success is recorded with the ``updated_at`` the PUT's answer carried, so
   a rerun can check the label is still ours.
-* Each worker takes a slot from :class:`~upload_preds.ratecontrol.AdaptiveLimiter`
-  (AIMD in-flight limit) and a start time from the shared
-  :class:`~upload_preds.ratecontrol.Pacer` (``--rate`` token bucket, the
-  adaptive rate learned from 429s, the global ``Retry-After`` pause while
-  that rate is not known yet), then sends. So a 429 slows every worker.
-* Retried (up to ``retries`` times, capped exponential backoff with full
-  jitter, or ``Retry-After`` when given): connection errors, timeouts, 408,
-  425, 429, 500, 502, 503, 504. Failed at once with the server's message:
-  every other status (400, 404, 409, 422, 3xx, ...). 401/403 abort the run
-  (:class:`~upload_preds.errors.AuthError`) on the first occurrence;
-  ``max_consecutive_failures`` jobs in a row failing for server-side reasons
-  (retries exhausted, 3xx, other 5xx) abort with
-  :class:`~upload_preds.errors.ServerFailingError`. An abort is *returned* in
-  :attr:`EngineResult.abort`, with the partial counts; it is not raised.
-* Assets: a job whose ``extra["asset"]`` holds an :class:`Asset` (a
+* Each request (a PUT, an asset's uploads, ``--verify``'s GET) goes through
+  :class:`~upload_preds.retries.RetryingSender`: a limiter slot and a pacer
+  start time (so a 429 slows every worker), retries with backoff on
+  transient failures, 401/403 and a run of server failures abort. An abort is
+  *returned* in :attr:`EngineResult.abort`, with the partial counts; it is
+  not raised.
+* Assets: a job whose ``extra["asset"]`` holds an :class:`~upload_preds.engineconfig.Asset` (a
   segmentation bitmap; ``extra["assets"]`` several, the frames of a
   segmentation sequence) first has its files uploaded, by the same worker and
   under the same limiter, pacer and retry rules: ``POST /assets/``, then the
@@ -63,7 +56,8 @@ How it works
   the same with no grace. Either way :meth:`UploadEngine.run` returns.
 * Every job taken from the input ends in exactly one outcome (uploaded,
   failed with a reason, skipped with a reason), reported through the
-  ``on_event`` callback and counted in :class:`EngineResult`. Each success is
+  ``on_event`` callback and counted in :class:`EngineResult` (both in
+  :mod:`upload_preds.outcomes`, with the skip reasons). Each success is
   recorded in the journal (committed in batches of ``concurrency``; see
   :mod:`upload_preds.journal` for the loss bound after a ``kill -9``).
 """
@@ -71,192 +65,31 @@ How it works
 from __future__ import annotations
 
 import asyncio
-import enum
 import random
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Container, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import AsyncIterable, Container, Iterable
+from dataclasses import dataclass
 
-from upload_preds.client import ApiError, SegmentsClient, TransportError
-from upload_preds.errors import AbortError, AuthError, ServerFailingError
+from upload_preds.client import SegmentsClient
+from upload_preds.engineconfig import Asset, EngineConfig, PreCheck
 from upload_preds.journal import Journal, encode_body, payload_hash
+from upload_preds.outcomes import (
+    SKIP_INTERRUPTED,
+    SKIP_NOT_SENT,
+    SKIP_PROTECTED,
+    EngineEvent,
+    EngineResult,
+    EngineStats,
+    EventCallback,
+    EventKind,
+    skip_reason,
+)
 from upload_preds.preflight import Guard, is_protected
 from upload_preds.ratecontrol import AdaptiveLimiter, Pacer
 from upload_preds.records import LabelJob
+from upload_preds.retries import DONE, RetryingSender
 
-__all__ = [
-    "RETRYABLE_STATUSES",
-    "SKIP_ALREADY_UPLOADED",
-    "SKIP_INTERRUPTED",
-    "SKIP_NOT_SENT",
-    "SKIP_PROTECTED",
-    "Asset",
-    "EngineConfig",
-    "EngineEvent",
-    "EngineResult",
-    "EngineStats",
-    "EventKind",
-    "UploadEngine",
-    "skip_reason",
-]
-
-RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-AUTH_STATUSES = frozenset({401, 403})
-
-# Skip reasons (stable keys for the summary and the JSON report).
-SKIP_ALREADY_UPLOADED = "already uploaded"
-SKIP_PROTECTED = "protected"
-SKIP_NOT_SENT = "not sent (run stopped)"
-SKIP_INTERRUPTED = "interrupted (outcome unknown, a rerun resends it)"
-#: Skips after which this run sends no label of the sample (the guard stops reading it).
-_SETTLED = frozenset({SKIP_ALREADY_UPLOADED, SKIP_PROTECTED})
-
-# Failure reasons by status; others read "HTTP <status>".
-_FAIL_REASONS = {
-    400: "rejected by the server (400)",
-    401: "API key rejected (401)",
-    403: "API key not allowed (403)",
-    404: "not found (404)",
-    409: "conflict (409)",
-    422: "rejected by the server (422)",
-    429: "throttled (429)",
-}
-
-
-class EventKind(enum.Enum):
-    UPLOADED = "uploaded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    RETRYING = "retrying"
-
-
-@dataclass(frozen=True, slots=True)
-class EngineEvent:
-    """One thing that happened to one job. ``attempt`` counts from 1 for RETRYING."""
-
-    kind: EventKind
-    job: LabelJob
-    reason: str | None = None
-    message: str | None = None
-    status: int | None = None
-    attempt: int = 0
-    delay: float = 0.0
-
-
-EventCallback = Callable[[EngineEvent], None]
-PreCheck = Callable[[LabelJob], "str | None"]
-
-
-@dataclass(slots=True)
-class EngineConfig:
-    """Knobs of the engine; the defaults are the CLI's defaults."""
-
-    concurrency: int = 16
-    retries: int = 6
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    max_retry_after: float = 120.0
-    rate: float | None = None
-    adaptive: bool = True
-    max_consecutive_failures: int = 50
-    grace_period: float = 5.0
-    resume: bool = True
-    queue_size: int | None = None
-    verify: bool = False
-
-
-@dataclass(slots=True)
-class EngineStats:
-    """A cheap snapshot for progress displays."""
-
-    jobs: int
-    uploaded: int
-    failed: int
-    skipped: int
-    retrying: int
-    in_flight: int
-    concurrency_limit: int
-    rate: float | None
-
-
-@dataclass(slots=True)
-class EngineResult:
-    """What a run did. ``jobs == uploaded + sum(failed) + sum(skipped)`` always holds."""
-
-    jobs: int = 0
-    uploaded: int = 0
-    failed: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, int] = field(default_factory=dict)
-    retries: int = 0
-    requests: int = 0
-    throttled: int = 0
-    elapsed: float = 0.0
-    stopped: bool = False
-    abort: AbortError | None = None
-    min_concurrency: int = 0
-
-    @property
-    def failed_total(self) -> int:
-        return sum(self.failed.values())
-
-    @property
-    def skipped_total(self) -> int:
-        return sum(self.skipped.values())
-
-    @property
-    def labels_per_s(self) -> float:
-        return self.uploaded / self.elapsed if self.elapsed > 0 else 0.0
-
-
-class Asset(Protocol):
-    """A file a label refers to (a segmentation bitmap), uploaded before the label.
-
-    A job carries one as ``job.extra["asset"]``: the worker uploads ``png``
-    as ``filename`` (POST /assets/, then the presigned storage POST), calls
-    ``attach(url)`` to put the asset's url into the label, and only then
-    encodes and PUTs the label. The journal hash is taken before, from the
-    label as converted (which names the content, not a url).
-    """
-
-    @property
-    def filename(self) -> str: ...
-
-    @property
-    def png(self) -> bytes: ...
-
-    def attach(self, url: str) -> None: ...
-
-
-def skip_reason(
-    job: LabelJob,
-    digest: bytes | None,
-    *,
-    journal: Journal | None,
-    dataset: str,
-    guard: Guard | None,
-    resume: bool = True,
-    protected: Container[str] = frozenset(),
-) -> str | None:
-    """Why a resolved job is not sent (:data:`SKIP_ALREADY_UPLOADED`,
-    :data:`SKIP_PROTECTED`), or None to send it. The engine and the dry run both ask.
-
-    "Already uploaded" needs the journal's identical payload and, when there is a
-    guard, its confirmation that the server still holds that label unchanged.
-    """
-    uuid = job.sample_uuid
-    assert uuid is not None
-    if resume and journal is not None and digest is not None:
-        entry = journal.lookup(dataset, uuid, job.labelset)
-        if (
-            entry is not None
-            and entry.digest == digest
-            and (guard is None or guard.confirms(uuid, job.labelset, entry))
-        ):
-            return SKIP_ALREADY_UPLOADED
-    if uuid in protected or (guard is not None and guard.protected(uuid, job.labelset)):
-        return SKIP_PROTECTED
-    return None
+__all__ = ["UploadEngine"]
 
 
 @dataclass(slots=True)
@@ -269,17 +102,10 @@ class _Item:
     assets: tuple[Asset, ...] = ()
 
 
-class _Done:
-    """What :meth:`UploadEngine._call` returns when it has recorded the job's outcome."""
-
-
-_DONE = _Done()
-
-
 _END = object()  # queue sentinel: no more jobs
 
 
-class UploadEngine:
+class UploadEngine(RetryingSender):
     """Upload label jobs through ``client``; one engine per run."""
 
     def __init__(
@@ -370,26 +196,6 @@ class UploadEngine:
             self.guard.settle(job.sample_uuid, job.labelset)  # its refreshes skip it now
         if self.on_event is not None:
             self.on_event(EngineEvent(EventKind.UPLOADED, job))
-
-    def _failed(self, job: LabelJob, reason: str, message: str, status: int | None) -> None:
-        failed = self.result.failed
-        failed[reason] = failed.get(reason, 0) + 1
-        if self.on_event is not None:
-            self.on_event(EngineEvent(EventKind.FAILED, job, reason, message, status))
-
-    def _skipped(self, job: LabelJob, reason: str, message: str | None = None) -> None:
-        skipped = self.result.skipped
-        skipped[reason] = skipped.get(reason, 0) + 1
-        guard = self.guard
-        if guard is not None and job.sample_uuid is not None and reason in _SETTLED:
-            guard.settle(job.sample_uuid, job.labelset)  # no PUT will follow: read no more
-        if self.on_event is not None:
-            self.on_event(EngineEvent(EventKind.SKIPPED, job, reason, message))
-
-    def _abort(self, error: AbortError) -> None:
-        if self.result.abort is None:
-            self.result.abort = error
-        self.request_stop()
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -589,21 +395,6 @@ class UploadEngine:
                 self._skipped(item.job, SKIP_INTERRUPTED)
                 raise
 
-    async def _sleep(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds; True when a stop was requested meanwhile."""
-        event = self._stop_event
-        if event is None or event.is_set():
-            return self._stopping
-        try:
-            await asyncio.wait_for(event.wait(), delay)
-        except asyncio.TimeoutError:
-            return False
-        return True
-
-    def _backoff(self, attempt: int) -> float:
-        cfg = self.config
-        return self._random.uniform(0.0, min(cfg.backoff_cap, cfg.backoff_base * 2**attempt))
-
     async def _still_open(self, job: LabelJob, uuid: str) -> bool:
         """Right before the PUT: may this label still be written? Records the skip
         (or the failure of ``--verify``'s GET) and returns False when not."""
@@ -618,7 +409,7 @@ class UploadEngine:
         if self.config.verify and not (guard is not None and guard.overwrite):
             client = self.client
             status = await self._call(job, lambda: client.get_label_status(uuid, job.labelset))
-            if status is _DONE:
+            if status is DONE:
                 return False
             if isinstance(status, str) and is_protected(status):
                 self._skipped(job, SKIP_PROTECTED)
@@ -636,7 +427,7 @@ class UploadEngine:
             # The files first (each step retried on its own), then the label naming them.
             client = self.client
             created = await self._call(job, lambda: client.create_asset(asset.filename))  # noqa: B023
-            if created is _DONE:
+            if created is DONE:
                 return
             assert isinstance(created, dict)
             stored = await self._call(
@@ -644,7 +435,7 @@ class UploadEngine:
                 lambda: client.upload_to_storage(created, asset.filename, asset.png),  # noqa: B023
                 False,
             )
-            if stored is _DONE:
+            if stored is DONE:
                 return
             asset.attach(str(created["url"]))
         if assets:
@@ -653,127 +444,7 @@ class UploadEngine:
         labelset = job.labelset
         put = self.client.put_label
         answer = await self._call(job, lambda: put(uuid, labelset, payload))
-        if answer is _DONE:
+        if answer is DONE:
             return
         # No await between the answer and the outcome (see _worker).
         self._uploaded(item, answer[1])
-
-    async def _call(
-        self, job: LabelJob, send: Callable[[], Awaitable[Any]], auth_aborts: bool = True
-    ) -> Any:
-        """``send()`` under the limiter and pacer, retried; its result, or ``_DONE`` when
-        the job's outcome (failed, skipped) has been recorded instead.
-
-        ``auth_aborts`` False: a 401/403 is not about the API key (a storage
-        upload, which carries no key) and fails the job alone.
-        """
-        cfg = self.config
-        limiter = self.limiter
-        pacer = self.pacer
-        attempt = 0
-        while True:
-            await limiter.acquire()
-            try:
-                if self._stopping:  # stopped while waiting for a slot
-                    self._skipped(job, SKIP_NOT_SENT if attempt == 0 else SKIP_INTERRUPTED)
-                    return _DONE
-                delay = pacer.reserve()
-                if delay > 0 and await self._sleep(delay):
-                    self._skipped(job, SKIP_NOT_SENT if attempt == 0 else SKIP_INTERRUPTED)
-                    return _DONE
-                self.result.requests += 1
-                error: ApiError | TransportError
-                try:
-                    answer = await send()
-                except ApiError as exc:
-                    error = exc
-                except TransportError as exc:
-                    error = exc
-                else:
-                    limiter.on_success()
-                    pacer.on_success()
-                    return answer
-            finally:
-                limiter.release()
-
-            status = error.status if isinstance(error, ApiError) else None
-            retry_after = error.retry_after if isinstance(error, ApiError) else None
-            if retry_after is not None:
-                retry_after = min(retry_after, cfg.max_retry_after)
-            if status == 429:
-                self.result.throttled += 1
-                backoff = self._backoff(attempt)
-                pacer.on_throttled(retry_after, backoff)
-                limiter.on_throttled()
-            if status in AUTH_STATUSES and auth_aborts:
-                reason = _FAIL_REASONS[status]
-                self._failed(job, reason, error.detail, status)
-                self._abort(
-                    AuthError(
-                        f"the server rejected the API key ({status}: {error.detail})",
-                        hint="check SEGMENTS_API_KEY / --api-key and that the key may write "
-                        "to this dataset; what was uploaded is recorded, a rerun resumes",
-                    )
-                )
-                return _DONE
-            if status is None or status in RETRYABLE_STATUSES:
-                if attempt < cfg.retries and not self._stopping:
-                    delay = retry_after if retry_after is not None else self._backoff(attempt)
-                    attempt += 1
-                    self.result.retries += 1
-                    if self.on_event is not None:
-                        self.on_event(
-                            EngineEvent(
-                                EventKind.RETRYING,
-                                job,
-                                None,
-                                error.detail,
-                                status,
-                                attempt,
-                                delay,
-                            )
-                        )
-                    self._retrying += 1
-                    try:
-                        stopped = await self._sleep(delay)
-                    finally:
-                        self._retrying -= 1
-                    if stopped:
-                        self._skipped(job, SKIP_INTERRUPTED)
-                        return _DONE
-                    continue
-                if self._stopping:
-                    self._skipped(job, SKIP_INTERRUPTED)
-                    return _DONE
-                self._server_failure(job, error, status)
-                return _DONE
-            if 300 <= status < 400 or status >= 500:
-                self._server_failure(job, error, status)
-                return _DONE
-            reason = _FAIL_REASONS.get(status, f"HTTP {status}")
-            if not auth_aborts:
-                reason = f"asset upload rejected ({status})"
-            self._failed(job, reason, error.detail, status)
-            return _DONE
-
-    def _server_failure(
-        self, job: LabelJob, error: ApiError | TransportError, status: int | None
-    ) -> None:
-        if isinstance(error, TransportError):
-            reason = "timeout" if error.kind == "timeout" else "connection failed"
-        else:
-            reason = _FAIL_REASONS.get(status or 0, f"HTTP {status}")
-        if status is None or status in RETRYABLE_STATUSES:
-            reason += f" after {self.config.retries} retries"
-        self._failed(job, reason, error.detail, status)
-        self._consecutive_failures += 1
-        limit = self.config.max_consecutive_failures
-        if limit and self._consecutive_failures >= limit:
-            self._abort(
-                ServerFailingError(
-                    f"the server failed {self._consecutive_failures} labels in a row "
-                    f"(last: {reason}: {error.detail})",
-                    hint="the service may be down or overloaded: try again later; "
-                    "what was uploaded is recorded and a rerun resumes",
-                )
-            )

@@ -10,9 +10,12 @@ the writer by the input's format:
   ``<input>.failed.jsonl``, one object per row; CSV and TSV records go to
   ``<input>.failed.csv`` / ``.tsv`` under the input's own header plus an
   ``_error`` column.
-* :class:`DetectorFailures` for ``--format coco|yolo|mot``: a COCO results
-  list (or instances file), or a folder of YOLO or MOTChallenge txt files with
-  an errors sidecar.
+* :class:`~upload_preds.detectorfailures.DetectorFailures` for ``--format
+  coco|yolo|mot``: a COCO results list (or instances file), or a folder of
+  YOLO or MOTChallenge txt files with an errors sidecar.
+
+How each failed entry's ``_error`` is worded (its own errors, or that it went
+down with its label) is in :mod:`upload_preds.failuremessages`.
 
 A record the reader could not parse (a line that is not JSON, a CSV record
 with a broken quote) has no fields to write back; it is written as its raw
@@ -54,15 +57,12 @@ from typing import Any, BinaryIO, Protocol
 
 import orjson
 
-from upload_preds.convert import R_LABEL_FAILED
+from upload_preds.detectorfailures import DetectorFailures
 from upload_preds.errors import OutputError
-from upload_preds.formats import YOLO_ERRORS_FILE
+from upload_preds.failuremessages import csv_line_error, write_failed
 from upload_preds.outputs import AtomicWriter
 from upload_preds.readers import ERROR_KEY, RAW_KEY, Source
 from upload_preds.records import STDIN_NAME, Location, RowError
-
-#: How many of a label's errors its failure message spells out (then "and N more").
-FAILURE_MESSAGE_ERRORS = 5
 
 #: Failed rows: each source location with its original data (``{}`` when unparsed).
 FailedRows = Sequence[tuple[Location, dict[str, Any]]]
@@ -97,89 +97,12 @@ def open_failures(
     return RowFailures(sources, target)
 
 
-# ---------------------------------------------------------------------------
-# Error texts
-
-
-def error_text(e: RowError) -> str:
-    """One error as a failures file and the summary's reasons word it: ``field: message``."""
-    return f"{e.field}: {e.message}" if e.field else e.message
-
-
-def first_errors(texts: Sequence[str]) -> str:
-    """The first :data:`FAILURE_MESSAGE_ERRORS` error texts joined, then ``and N more``."""
-    shown = texts[:FAILURE_MESSAGE_ERRORS]
-    joined = "; ".join(shown)
-    if len(texts) > len(shown):
-        joined += f"; and {len(texts) - len(shown)} more"
-    return joined
-
-
-def _not_own(whose: str, message: str) -> str:
-    """The error of an entry that is fine but went down with the label it belongs to."""
-    return f"no error of its own; not uploaded because its {whose} failed: {message}"
-
-
-def detection_error(
-    loc: Location, message: str, errors: Sequence[RowError], whose: str = "image's label"
-) -> str:
-    """The error text of one failed detection (COCO object, YOLO line) of a label.
-
-    An image's detections make one label, so one bad detection fails them all;
-    the user has to know which ones to fix. A detection with errors of its own
-    gets just those; the others say they only went down with their image.
-    Without located errors (unknown sample, rejected by the server) the label's
-    message applies to each detection alike.
-    """
-    own = [e for e in errors if e.loc == loc]
-    if own:
-        return "; ".join(map(error_text, own))
-    if errors:
-        return _not_own(whose, message)
-    return message
-
-
-def csv_line_error(loc: Location, message: str, errors: Sequence[RowError]) -> str:
-    """The ``_error`` of one failed CSV/TSV line: the line's own errors, if it has any.
-
-    The lines of a sample make one label, so one bad line fails them all. The
-    converter gives every line an error, the fine ones ``another line of the
-    label failed``; here that becomes the wording of :func:`detection_error`
-    (``no error of its own; ...``), followed by the errors of the lines that
-    failed, each with its line in the input (as the summary names it). A label
-    that failed as a whole (no located errors: unknown sample, refused by the
-    server) gives each line ``message``; a duplicate label fails line by line,
-    each line with the duplicate error as its own.
-    """
-    failing = [e for e in errors if e.reason != R_LABEL_FAILED]
-    own = [e for e in failing if e.loc == loc]
-    if own:
-        return "; ".join(map(error_text, own))
-    if not failing:
-        return message
-
-    def where(at: Location) -> str:
-        # The input's line: in the failures file the lines are numbered anew.
-        return f"input line {at.line}" if at.file == loc.file else str(at)
-
-    return _not_own("label", first_errors([f"{where(e.loc)}: {error_text(e)}" for e in failing]))
-
-
 def _raw_of(loc: Location, errors: Sequence[RowError]) -> bytes | None:
     """The raw text of the record at ``loc`` that could not be parsed, if the reader kept it."""
     for e in errors:
         if e.loc == loc and e.raw is not None:
             return e.raw
     return None
-
-
-def _write_failed(path: Path, exc: OSError) -> OutputError:
-    reason = exc.strerror or str(exc)
-    return OutputError(
-        f"cannot write the failures file {path}: {reason}",
-        hint="free some space (or pass --failures PATH on another disk) and rerun the same "
-        "command: what was uploaded is recorded in the journal, so the rerun resumes",
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -297,7 +220,7 @@ class RowFailures:
     def _broken(self, path: Path, exc: OSError) -> OutputError:
         """A write failed: drop every temporary file, and say which file could not be written."""
         self.discard()
-        return _write_failed(path, exc)
+        return write_failed(path, exc)
 
     def discard(self) -> None:
         """Remove every temporary file; nothing more is written."""
@@ -399,192 +322,10 @@ def _raw_csv_line(raw: str, error: str, delimiter: str) -> bytes:
     return line + cell.getvalue().encode("utf-8")
 
 
-# ---------------------------------------------------------------------------
-# COCO, YOLO
-
-
-class DetectorFailures:
-    """Failed detections of ``--format coco|yolo|mot`` inputs, written back in their format.
-
-    Each detection carries its own error (:func:`detection_error`).
-
-    * COCO: ``<input>.failed.json``, a results list of the failed detections,
-      each with an ``_error`` field (COCO readers, ours and pycocotools',
-      ignore unknown keys), so the same command with that file retries them.
-      For a whole instances file the failures file is an instances file too
-      (its ``images`` and ``categories``, the failed ``annotations``), because
-      such an input carries its own ids.
-    * YOLO: a folder ``<first input>.failed/`` holding, under each txt file's
-      path relative to its input folder, the failed lines as they were, so
-      ``--format yolo`` on that folder retries them. A YOLO line has no room
-      for a message, so the folder also holds ``_errors.jsonl``
-      (:data:`~upload_preds.formats.YOLO_ERRORS_FILE`), one object per failed
-      line in file and line order: ``file`` and ``line`` where it is in this
-      folder (what to edit), ``error``, ``text`` (the line as written) and
-      ``input`` (its original ``file:line``, as the summary and the report name
-      it). Not a ``.txt`` file, so the YOLO reader never takes it for labels,
-      and not among the paths :meth:`close` returns, so the retry command names
-      only the folder. A folder left by an earlier run is brought up to date:
-      the txt files its ``_errors.jsonl`` names (ours, then) that fail no more
-      are removed, so the retry never sends stale lines; other files are left alone.
-    * MOT: as YOLO (a folder of txt files and ``_errors.jsonl``); a file given
-      by name keeps what names its sequence (``SEQ/gt/gt.txt``, see
-      :func:`upload_preds.formats.mot.failures_relpath`), so that the retry
-      finds the same sequence.
-
-    Failures are held in memory until :meth:`close` (only what failed).
-    """
-
-    def __init__(self, paths: Sequence[str], fmt: str, target: Path | None) -> None:
-        self._paths = list(paths)
-        self._fmt = fmt
-        self._target = target
-        self._coco: dict[str, list[dict[str, Any]]] = {}
-        # txt file -> original line number -> (the line as written, its error)
-        self._yolo: dict[str, dict[int, tuple[str, str]]] = {}
-
-    def targets(self) -> list[Path]:
-        if self._fmt == "coco":
-            return [self._coco_path(p) for p in self._paths]
-        return [self._yolo_root()] if self._paths else []
-
-    def add(self, rows: FailedRows, message: str, errors: Sequence[RowError] = ()) -> None:
-        for loc, data in rows:
-            if not data:
-                continue
-            whose = "sequence's label" if self._fmt == "mot" else "image's label"
-            error = detection_error(loc, message, errors, whose)
-            if self._fmt == "coco":
-                self._coco.setdefault(loc.file, []).append({**data, ERROR_KEY: error})
-            elif isinstance(data.get("line"), str):
-                self._yolo.setdefault(loc.file, {})[loc.line] = (data["line"], error)
-
-    def close(self) -> list[str]:
-        written: list[str] = []
-        path = self._target or Path(".")
-        try:
-            for name, dets in self._coco.items():
-                path = self._coco_path(name)
-                self._write_coco(path, name, dets)
-                written.append(str(path))
-            self._coco.clear()
-            if self._yolo:
-                path = self._yolo_root()
-                self._write_yolo(path)
-                written.append(str(path))
-                self._yolo.clear()
-        except OSError as exc:
-            self._coco.clear()
-            self._yolo.clear()
-            raise _write_failed(path, exc) from None
-        return written
-
-    @staticmethod
-    def _write_coco(path: Path, name: str, dets: list[dict[str, Any]]) -> None:
-        doc: Any = dets
-        with contextlib.suppress(OSError, orjson.JSONDecodeError):
-            original = orjson.loads(Path(name).read_bytes())
-            if isinstance(original, dict):
-                doc = {
-                    "images": original.get("images", []),
-                    "categories": original.get("categories", []),
-                    "annotations": dets,
-                }
-        _write_whole(path, orjson.dumps(doc) + b"\n")
-
-    def _write_yolo(self, root: Path) -> None:
-        sidecar: list[tuple[str, bytes]] = []
-        earlier = self._earlier_files(root)
-        for txt, lines in self._yolo.items():
-            rel = Path(self._relative(txt))
-            earlier.discard(rel.as_posix())
-            numbers = sorted(lines)
-            _write_whole(root / rel, "".join(lines[n][0] + "\n" for n in numbers).encode("utf-8"))
-            for new_line, n in enumerate(numbers, 1):
-                text, error = lines[n]
-                entry = {
-                    "file": rel.as_posix(),
-                    "line": new_line,
-                    "error": error,
-                    "text": text,
-                    "input": str(Location(txt, n)),
-                }
-                sidecar.append((rel.as_posix(), orjson.dumps(entry) + b"\n"))
-        for stale in earlier:
-            (root / stale).unlink(missing_ok=True)
-        # Sorted by file (stable: lines stay in order) so that it reads like the folder.
-        sidecar.sort(key=lambda item: item[0])
-        _write_whole(root / YOLO_ERRORS_FILE, b"".join(line for _, line in sidecar))
-
-    def _coco_path(self, name: str) -> Path:
-        p = Path(name)
-        default = p.with_name(p.name.removesuffix(".json") + ".failed.json")
-        if self._target is None:
-            return default
-        into_folder = len(self._paths) > 1 or self._target.is_dir()
-        return self._target / default.name if into_folder else self._target
-
-    @staticmethod
-    def _earlier_files(root: Path) -> set[str]:
-        """The txt files an earlier run wrote to ``root``, as its errors sidecar names them."""
-        try:
-            lines = (root / YOLO_ERRORS_FILE).read_bytes().splitlines()
-        except OSError:
-            return set()
-        found: set[str] = set()
-        for line in lines:
-            with contextlib.suppress(orjson.JSONDecodeError):
-                entry = orjson.loads(line)
-                name = entry.get("file") if isinstance(entry, dict) else None
-                # Only a relative path down into the folder: the sidecar may have been edited.
-                if (
-                    isinstance(name, str)
-                    and name.endswith(".txt")
-                    and not Path(name).is_absolute()
-                    and ".." not in Path(name).parts
-                ):
-                    found.add(name)
-        return found
-
-    def _yolo_root(self) -> Path:
-        if self._target is not None:
-            return self._target
-        first = Path(self._paths[0].rstrip("/\\") or ".")
-        base = first if first.is_dir() else first.parent
-        return base.with_name(base.name + ".failed")
-
-    def _relative(self, txt: str) -> str:
-        for p in self._paths:
-            if os.path.isdir(p):
-                rel = os.path.relpath(txt, p)
-                if not rel.startswith(".."):
-                    return rel
-        if self._fmt == "mot":
-            from upload_preds.formats.mot import failures_relpath
-
-            return failures_relpath(txt)
-        return os.path.basename(txt)
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    """``data`` to ``path`` under a temporary name, renamed into place; nothing left on error."""
-    out = AtomicWriter(path)
-    try:
-        out.write(data)
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
-
-
 __all__ = [
-    "DetectorFailures",
+    "FailedRows",
     "FailureSink",
     "RowFailures",
-    "csv_line_error",
     "default_failures_path",
-    "detection_error",
-    "error_text",
-    "first_errors",
     "open_failures",
 ]

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from upload_preds import pointcounts
 from upload_preds.convert import R_LABEL_FAILED
-from upload_preds.failures import FailureSink, error_text, first_errors
+from upload_preds.failuremessages import error_text, first_errors
+from upload_preds.failures import FailureSink
 from upload_preds.labelsfile import LabelsFile, attach_local_mask
 from upload_preds.pipeline import Preparer
 from upload_preds.plan import Tally
@@ -43,8 +44,8 @@ from upload_preds.settings import Settings
 if TYPE_CHECKING:
     # The network side is imported only by runs that talk to an API (see run.py).
     from upload_preds import preflight
-    from upload_preds.engine import EngineEvent
     from upload_preds.matching import Matcher
+    from upload_preds.outcomes import EngineEvent
 
 __all__ = ["JobStream"]
 
@@ -192,7 +193,7 @@ class JobStream:
         )
 
     def on_event(self, ev: EngineEvent) -> None:
-        from upload_preds.engine import EventKind
+        from upload_preds.outcomes import EventKind
 
         job = ev.job
         rows = raw_rows(job) or tuple((loc, {}) for loc in job.locs)

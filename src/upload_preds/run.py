@@ -360,7 +360,8 @@ class Run:
     async def _upload(
         self, prep: Preparer, client: SegmentsClient, journal: Journal, key: str
     ) -> None:
-        from upload_preds.engine import EngineConfig, UploadEngine
+        from upload_preds.engine import UploadEngine
+        from upload_preds.engineconfig import EngineConfig
 
         s = self.settings
         engine = UploadEngine(

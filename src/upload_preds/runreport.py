@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from upload_preds.errors import ExitCode
-from upload_preds.failures import error_text
+from upload_preds.failuremessages import error_text
 from upload_preds.plan import Tally
 from upload_preds.printable import printable
 from upload_preds.records import Location, RowError

@@ -19,7 +19,10 @@ A JSONL line of such a row whose sample's key is known goes further:
 :meth:`SequenceGroups.taker` gives the reader a ``take`` that decodes the line's
 bytes into typed structs (:class:`~upload_preds.convert.seqdecode.RowDecoder`)
 and pushes its compact objects with the line itself as the raw row, before any
-dict is made of it; a line it declines is read and added as above.
+dict is made of it; a line it declines is read and added as above. In the dry
+run a line of a plain file is pushed with its byte offset instead of its bytes
+(``{"q": objects, "o": offset}``): :mod:`upload_preds.rawlines` reads it again
+for the few labels that need their rows (failed, or converted the full way).
 
 In the dry run (``planned``) a label whose lines are all compact is not built:
 :func:`~upload_preds.convert.seqplan.plan_sequence` runs the label's rules over
@@ -52,6 +55,7 @@ from upload_preds.dedupe import duplicate_message
 from upload_preds.gcpolicy import paused_gc
 from upload_preds.grouping import Grouper, key_order
 from upload_preds.labelkey import Resolve
+from upload_preds.rawlines import raw_rows
 from upload_preds.readers import Take
 from upload_preds.records import Failure, LabelJob, Location, Notice, Record, RowError, Skip
 from upload_preds.seqstream import SequenceStream
@@ -71,15 +75,6 @@ def _is_complete(payload: dict[str, Any]) -> bool:
     """Whether a grouped payload is a complete label row (``attributes``)."""
     row = payload.get("r")
     return type(row) is dict and "attributes" in row
-
-
-def _raw(payload: dict[str, Any]) -> dict[str, Any]:
-    """The input data of a grouped payload: the JSON row or the CSV cells."""
-    if "j" in payload:  # a compact line's row, parsed only now
-        row: dict[str, Any] = orjson.loads(payload["j"])
-        return row
-    raw: dict[str, Any] = payload["r"] if "r" in payload else payload["c"]
-    return raw
 
 
 class SequenceGroups:
@@ -138,8 +133,11 @@ class SequenceGroups:
         # uuid → (group key, start of its spilled lines) for the current file.
         starts: dict[str, tuple[str, bytes]] = {}
         current: list[Any] = [None, 0]  # the current file's name and id
+        # The dry run builds no label: a row of a plain file is kept by its offset
+        # (read again only if its label fails, rawlines.py), not by its bytes.
+        by_offset = self.planned
 
-        def take(line: bytes, name: str, lineno: int) -> bool:
+        def take(line: bytes, name: str, lineno: int, offset: int) -> bool:
             got = decode(line)
             if got is None:
                 return False
@@ -157,6 +155,9 @@ class SequenceGroups:
                 start = starts[uuid] = key, prefix(key, current[1])
             if only is not None and start[0] not in only:
                 return True  # (planned by the stream already)
+            if by_offset and offset >= 0:
+                push(start[0], b'%b%d,{"q":%b,"o":%d}]\n' % (start[1], lineno, objs, offset))
+                return True
             if line[-1:] != b"\n":  # (the last line of a file)
                 line += b"\n"
             # The line itself is kept as the raw row (parsed again only if needed).
@@ -327,7 +328,7 @@ class SequenceGroups:
         frames = frames_of(ref if kind == "u" else None) if frames_of is not None else None
         with paused_gc():  # the label's checked lines: alive together, no cycles
             result = self.converter.convert_sequence(key, members, frames, self.on_duplicate)
-        raw = {loc: _raw(p) for loc, p in members}
+        raw = raw_rows(members)
         if isinstance(result, list):
             yield Failure(tuple(result), tuple((e.loc, raw[e.loc]) for e in result))
             return
@@ -367,7 +368,8 @@ class SequenceGroups:
                 yield Failure((RowError(loc, None, "duplicate row", message),), ((loc, row),))
         if first is None:
             return
-        raw_parts = tuple((loc, _raw(p)) for loc, p in parts)
+        read = raw_rows(parts)
+        raw_parts = tuple((loc, read[loc]) for loc, _ in parts)
         if keep_last and first == last:
             yield from self._label(key, parts)
         elif keep_last:

@@ -152,20 +152,20 @@ class SequenceStream:
         """Whether the rows of ``key`` go to this stream (not handed back)."""
         return not self.gave_up and key not in self.handed_back
 
-    def taker(self) -> Callable[[bytes, str, int], bool]:
+    def taker(self) -> Callable[[bytes, str, int, int], bool]:
         """The reader's ``take`` (:data:`upload_preds.readers.Take`): a common row of a
         label already met is planned from its bytes; any other line is left to the
         reader (False), which makes a record of it for :meth:`add`."""
         return self._take
 
-    def _taker(self) -> Callable[[bytes, str, int], bool]:
+    def _taker(self) -> Callable[[bytes, str, int, int], bool]:
         objects = self._decoder.objects
         key_of = self.keys.get
         state_of = self._state.get
         feed = self._feed
         hand_back = self.hand_back
 
-        def take(line: bytes, name: str, lineno: int) -> bool:
+        def take(line: bytes, name: str, lineno: int, offset: int) -> bool:
             got = objects(line)
             if got is None:
                 return False

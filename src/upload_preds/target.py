@@ -30,8 +30,9 @@ from upload_preds.convert.multisensor import SensorRules
 from upload_preds.errors import SetupError
 from upload_preds.journal import Journal
 from upload_preds.matching import Matcher, MatchMode, key_stem
-from upload_preds.pipeline import Preparer, Scan
+from upload_preds.pipeline import Preparer
 from upload_preds.sampleshape import SampleShapes, fetch_shapes
+from upload_preds.scan import Scan
 from upload_preds.settings import Settings
 
 __all__ = ["Target", "find_target", "take_guard"]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from clikit import write_jsonl
-from upload_preds.engine import EngineConfig
+from upload_preds.engineconfig import EngineConfig
 from upload_preds.sandbox import Faults
 
 from .conftest import ROOT, Env, MakeEnv, prediction_row, sample_uuid

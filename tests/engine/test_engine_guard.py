@@ -20,15 +20,10 @@ from enginekit import API_KEY, Reply, ScriptServer, Seen, make_jobs
 from segments import SegmentsClient as SdkClient
 
 from upload_preds.client import SegmentsClient
-from upload_preds.engine import (
-    SKIP_PROTECTED,
-    EngineConfig,
-    EngineEvent,
-    EngineResult,
-    EventKind,
-    UploadEngine,
-)
+from upload_preds.engine import UploadEngine
+from upload_preds.engineconfig import EngineConfig
 from upload_preds.journal import Journal
+from upload_preds.outcomes import SKIP_PROTECTED, EngineEvent, EngineResult, EventKind
 from upload_preds.preflight import Guard, is_protected
 from upload_preds.records import LabelJob
 from upload_preds.sandbox.server import SandboxHandle

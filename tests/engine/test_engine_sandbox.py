@@ -25,9 +25,11 @@ from segments import SegmentsClient as SdkClient
 
 from upload_preds import preflight
 from upload_preds.client import SegmentsClient
-from upload_preds.engine import SKIP_PROTECTED, EngineConfig, EngineResult, UploadEngine
+from upload_preds.engine import UploadEngine
+from upload_preds.engineconfig import EngineConfig
 from upload_preds.errors import AuthError, SetupError
 from upload_preds.journal import Journal
+from upload_preds.outcomes import SKIP_PROTECTED, EngineResult
 from upload_preds.records import LabelJob
 from upload_preds.sandbox.faults import Faults
 from upload_preds.sandbox.server import SandboxHandle

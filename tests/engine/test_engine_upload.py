@@ -14,18 +14,18 @@ import pytest
 from enginekit import API_KEY, Reply, ScriptServer, Seen, make_jobs, ok_script, per_label
 
 from upload_preds.client import SegmentsClient
-from upload_preds.engine import (
+from upload_preds.engine import UploadEngine
+from upload_preds.engineconfig import EngineConfig
+from upload_preds.errors import AuthError, ServerFailingError
+from upload_preds.journal import Journal
+from upload_preds.outcomes import (
     SKIP_ALREADY_UPLOADED,
     SKIP_NOT_SENT,
     SKIP_PROTECTED,
-    EngineConfig,
     EngineEvent,
     EngineResult,
     EventKind,
-    UploadEngine,
 )
-from upload_preds.errors import AuthError, ServerFailingError
-from upload_preds.journal import Journal
 from upload_preds.records import LabelJob
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05}

@@ -18,7 +18,8 @@ sys.path.insert(1, str(Path(__file__).parents[1]))  # the kits shared by every t
 from engine_sandboxkit import label_jobs
 
 from upload_preds.client import SegmentsClient
-from upload_preds.engine import EngineConfig, UploadEngine
+from upload_preds.engine import UploadEngine
+from upload_preds.engineconfig import EngineConfig
 from upload_preds.journal import Journal
 
 

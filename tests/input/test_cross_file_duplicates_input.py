@@ -40,7 +40,8 @@ from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.dedupe import SIEVE_PARTS, DuplicateIndex, HashSieve, repeated_across
 from upload_preds.errors import InputFileError
-from upload_preds.pipeline import OnDuplicate, Preparer
+from upload_preds.labeloutcomes import OnDuplicate
+from upload_preds.pipeline import Preparer
 from upload_preds.records import Failure, LabelJob, Location, Skip
 from upload_preds.sandbox import SandboxHandle, start_sandbox
 

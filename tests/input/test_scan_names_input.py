@@ -7,7 +7,8 @@ from pathlib import Path
 import orjson
 
 from upload_preds.convert import Converter, ConvertOptions
-from upload_preds.pipeline import MAX_LOOKUP_NAMES, Preparer
+from upload_preds.pipeline import Preparer
+from upload_preds.scan import MAX_LOOKUP_NAMES
 
 
 def _names_file(path: Path, count: int) -> Path:

@@ -28,7 +28,8 @@ import pytest
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.dedupe import SIEVE_PARTS, HashSieve
-from upload_preds.pipeline import OnDuplicate, Preparer
+from upload_preds.labeloutcomes import OnDuplicate
+from upload_preds.pipeline import Preparer
 from upload_preds.plan import Tally
 from upload_preds.records import Failure, LabelJob, Notice, Skip
 from upload_preds.run import Run

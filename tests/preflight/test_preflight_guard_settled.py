@@ -20,7 +20,9 @@ from preflightkit import DATASET, CappingProxy, sample_uuid
 from segments import SegmentsClient as SdkClient
 
 from upload_preds.client import SegmentsClient
-from upload_preds.engine import SKIP_PROTECTED, EngineConfig, EngineEvent, EventKind, UploadEngine
+from upload_preds.engine import UploadEngine
+from upload_preds.engineconfig import EngineConfig
+from upload_preds.outcomes import SKIP_PROTECTED, EngineEvent, EventKind
 from upload_preds.preflight import Guard
 from upload_preds.records import LabelJob, Location
 from upload_preds.sandbox import SandboxHandle

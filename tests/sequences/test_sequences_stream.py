@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from seqkit import CATEGORIES, sdk_model
 
-from upload_preds import pipeline, seqstream
+from upload_preds import pipeline, scan, seqstream, singlepass
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
 from upload_preds.pipeline import Preparer
@@ -189,7 +189,10 @@ class _Reads:
             self.count += 1
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(pipeline, "read_records", counted)
+        # The Preparer's passes read from their modules: the scan, the two-pass
+        # stream and the single pass.
+        for module in (pipeline, scan, singlepass):
+            monkeypatch.setattr(module, "read_records", counted)
 
 
 def test_a_file_whose_labels_all_pass_is_read_once_and_its_jobs_keep_no_rows(

@@ -21,14 +21,14 @@ every error (and ``--on-duplicate last`` supersessions) exactly as the upload.
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, compress
 from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from upload_preds.convert.checks import INT_MAX, derive_score
-from upload_preds.convert.seqfast import Compact, compact_line, objects
+from upload_preds.convert.checks import derive_score
+from upload_preds.convert.seqfast import FIELDS, Compact, compact_line
 from upload_preds.convert.seqlines import FrameRules
 from upload_preds.convert.sequences import Assembled, assemble
 from upload_preds.records import Location, PlannedLabelJob
@@ -37,9 +37,6 @@ __all__ = ["plan_sequence"]
 
 _LOC = itemgetter(0)
 _OBJECTS = itemgetter(1)
-
-# (frame, track) as one int: frame * _TRACKS + track (track ids are <= INT_MAX).
-_TRACKS = INT_MAX + 1
 
 Source = tuple[FrameRules, list[tuple[Location, Compact]], int | None]
 
@@ -64,37 +61,34 @@ def plan_sequence(
     ``frames`` is the sample's frame count (``None``: the highest index + 1); the
     job's ``extra["frames_guessed"]`` says so, as the full path's does."""
     ctx = rules.ctx
-    limit = frames if frames is not None else _TRACKS
-    category: dict[int, Any] = {}
-    first_category = category.setdefault
-    seen: set[int] = set()
-    add_seen = seen.add
+    # Every object of the label in input order, one flat list, and each field as its
+    # own list (slices): the rules below are then C loops over them (set, zip, max),
+    # not Python statements per object (a loop over the objects was most of the plan).
+    flat = list(chain.from_iterable(map(_OBJECTS, lines)))
+    frame_of = flat[0::FIELDS]
+    track_of = flat[1::FIELDS]
+    score_of = flat[3::FIELDS]
+    category_of = flat[4::FIELDS]
+    del flat
+    top = max(frame_of, default=-1)  # (-1: no objects, as lines with none)
+    if frames is not None and top >= frames:
+        return None  # a frame out of range
+    if len(set(zip(frame_of, track_of, strict=True))) != len(frame_of):
+        return None  # an object (frame, track) given twice
+    if len(set(zip(track_of, category_of, strict=True))) != len(set(track_of)):
+        return None  # a track that changes category
     min_score = ctx.min_score
-    kept: list[Any] = []  # the kept objects' category ids, for the plan's counts
-    keep = kept.append
-    scores: list[float] = []
+    any_score = score_of.count(None) != len(score_of)
     filtered = 0
-    any_score = False
-    top = -1
-    # Every object of the label in input order, in one iterator (in C: a call per line
-    # was a tenth of the plan).
-    every = objects(chain.from_iterable(map(_OBJECTS, lines)))
-    for frame, track, _keyframe, score, cid, _x0, _y0, _x1, _y1 in every:
-        if frame >= limit or first_category(track, cid) != cid:
-            return None
-        at = frame * _TRACKS + track
-        if at in seen:
-            return None
-        add_seen(at)
-        if frame > top:
-            top = frame
-        if score is not None:
-            any_score = True
-            if min_score is not None and score < min_score:
-                filtered += 1
-                continue
-            scores.append(score)
-        keep(cid)
+    if min_score is not None and any_score:
+        # --min-score drops an object whose score is below it (no score: kept).
+        keep = [s is None or s >= min_score for s in score_of]
+        kept = list(compress(category_of, keep))
+        score_of = list(compress(score_of, keep))
+        filtered = len(category_of) - len(kept)
+    else:
+        kept = category_of
+    scores = [s for s in score_of if s is not None] if any_score else []
     labelset, ref_kind, ref = orjson.loads(key)
     score = derive_score(scores, ctx.options.score_from)
     job = PlannedLabelJob(

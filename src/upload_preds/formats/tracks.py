@@ -15,7 +15,7 @@ part's field is dropped and the field renamed through ``row.columns`` (MOT's
 ``id`` for ``track_id``), a frame error reminds that the input counts frames
 from ``row.frame_base``, and the "another line of the label failed" errors of
 the fine lines are left out: the failures file says that of every line
-without an error of its own (:func:`upload_preds.failures.detection_error`).
+without an error of its own (:func:`upload_preds.failuremessages.detection_error`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,11 @@ rejected a line; a failed line keeps its raw bytes (``RowError.raw``).
 A caller may pass ``take`` (:data:`Take`): it sees each line's bytes first and
 says whether it consumed the line (the sequence rows' fast decoder,
 :mod:`upload_preds.seqgroups`); a line it declines is read as above. Lines cut
-at the length cap never go to it.
+at the length cap never go to it. With each line it gets the line's byte offset
+in the file, so that a caller may keep where a line is instead of the line
+itself and read it again when needed (:mod:`upload_preds.rawlines`); ``-1``
+when the input cannot be read again: stdin, and gzip (its offsets are not the
+file's).
 """
 
 from __future__ import annotations
@@ -40,9 +44,10 @@ from upload_preds.records import Location, Notice, Record, RowError
 if TYPE_CHECKING:
     from upload_preds.readers.sources import Source
 
-#: ``take(line, file name, line number)``: whether it consumed the line (nothing is
-#: yielded for it then). ``line`` is the physical line, with its end, without a BOM.
-Take = Callable[[bytes, str, int], bool]
+#: ``take(line, file name, line number, offset)``: whether it consumed the line (nothing
+#: is yielded for it then). ``line`` is the physical line, with its end, without a BOM;
+#: ``offset`` where it starts in the file named ``name`` (``-1``: stdin, gzip).
+Take = Callable[[bytes, str, int, int], bool]
 
 
 def read_jsonl(src: Source, take: Take | None = None) -> Iterator[Item]:
@@ -54,6 +59,10 @@ def read_jsonl(src: Source, take: Take | None = None) -> Iterator[Item]:
         limit = MAX_LINE_BYTES + 1
         lineno = 0
         bom = True
+        # The next line's byte offset; -1 (never advanced) when the bytes read are not
+        # those of the file ``name`` names (stdin, even spooled to a file; gzip) or
+        # take does not need them.
+        pos = 0 if take is not None and src.path == name and not src.gzip else -1
         while True:
             try:
                 line = readline(limit)
@@ -63,11 +72,16 @@ def read_jsonl(src: Source, take: Take | None = None) -> Iterator[Item]:
             if not line:
                 return
             lineno += 1
+            at = pos
+            if pos >= 0:
+                pos += len(line)
             if bom:
                 bom = False
                 if line.startswith(BOM):
                     line = line[3:]
-            if take is not None and len(line) < limit and take(line, name, lineno):
+                    if at >= 0:
+                        at += 3
+            if take is not None and len(line) < limit and take(line, name, lineno, at):
                 continue
             try:
                 obj = loads(line)
@@ -75,6 +89,8 @@ def read_jsonl(src: Source, take: Take | None = None) -> Iterator[Item]:
                 if len(line) == limit and not line.endswith(b"\n"):
                     try:
                         skip_line(stream, limit)
+                        if pos >= 0:
+                            pos = stream.tell()
                     except STREAM_ERRORS as exc2:
                         yield stream_error(name, lineno, exc2)
                         return
