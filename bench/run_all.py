@@ -37,6 +37,7 @@ ORDER = [
     "review_points",
     "pcseg",
     "startup",
+    "csv_names",
 ]
 
 

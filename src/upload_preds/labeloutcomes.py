@@ -19,7 +19,7 @@ from typing import Any, Literal
 from upload_preds.convert import Converter
 from upload_preds.dedupe import duplicate_message
 from upload_preds.grouping import Grouper
-from upload_preds.labelkey import LabelKey, Resolve
+from upload_preds.labelkey import LabelKey, Resolve, resolved_group
 from upload_preds.records import Failure, LabelJob, Location, Notice, Record, RowError, Skip
 from upload_preds.seqgroups import SequenceGroups
 
@@ -72,7 +72,7 @@ class LabelOutcomes:
         key = part[0]
         name = cells.get("sample_name")
         if name and (self.resolve is not None or name[0].isspace() or name[-1].isspace()):
-            key = LabelKey.of_group(key).resolved(self.resolve).group
+            key = resolved_group(key, self.resolve)
         return key
 
     def _label_key(self, key: str, first: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.labelkey import LabelKey, job_hash
+from upload_preds.labelkey import LabelKey, job_hash, resolved_group
 from upload_preds.records import LabelJob, Location, Record, RowError
 
 CATS = Categories([(1, "car"), (2, "truck")])
@@ -92,3 +92,23 @@ def test_cell_keys_agree_with_the_converters_groups(
     row_key = LabelKey.of_row({k: v.strip() for k, v in cells.items()}, DEFAULT)
     assert row_key is not None
     assert (row_key.text, row_key.hash) == (key.text, key.hash)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        '["ground-truth","n","a.jpg"]',
+        '["ground-truth","n","  a.jpg "]',
+        '["preds","n","b \\"q\\".jpg"]',
+        '["ground-truth","n","unknown.jpg"]',
+        '["ground-truth","u","u1"]',
+        '["ls,\\"n\\",x","n","a.jpg"]',
+        '["ground-truth","n","\u00e9t\u00e9.jpg"]',
+    ],
+)
+@pytest.mark.parametrize("online", [True, False])
+def test_resolved_group_is_the_keys_resolved_group(group: str, online: bool) -> None:
+    """The per-line fast way gives exactly the key the LabelKey way gives."""
+    names = {"a.jpg": "uuid-a", 'b "q".jpg': "uuid-b", "\u00e9t\u00e9.jpg": "uuid-e"}
+    resolve = names.get if online else None
+    assert resolved_group(group, resolve) == LabelKey.of_group(group).resolved(resolve).group
