@@ -156,8 +156,9 @@ def build(
             continue
         bad = False
         # Point cloud vector labels have no default type (a 2-D bbox means nothing there);
-        # a cuboid dataset's is the cuboid (the only shape its labels hold).
-        t = a.get("type", "" if three_d else "cuboid" if cuboids else "bbox")
+        # in a cuboid dataset an annotation with a position is a cuboid (the one shape
+        # its labels hold; a 2-D box there still reads "wrong shape for the task type").
+        t = a.get("type", "" if three_d else "cuboid" if cuboids and "position" in a else "bbox")
         if three_d and t not in SHAPES_3D:
             errors.append(RowError(loc, f"annotations[{i}].type", *type_problem(t or None)))
             continue
