@@ -41,7 +41,6 @@ from pathlib import Path
 
 import orjson
 
-from bench_startup import source_tree
 from benchkit import (
     arguments,
     best_of,
@@ -51,6 +50,7 @@ from benchkit import (
     run_child,
     sample_uuid,
     sandbox_env,
+    source_tree,
     start_sandbox,
     stop,
 )

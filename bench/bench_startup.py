@@ -26,7 +26,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from benchkit import (
     run_child,
     sample_uuid,
     sandbox_env,
+    source_tree,
     start_sandbox,
     stop,
 )
@@ -47,17 +47,6 @@ from benchkit import (
 SPLIT_COMMIT = "097478f"
 CATEGORIES = ROOT / "sample_data" / "categories.json"
 KEY = "bench-startup-key"
-
-
-def source_tree(rev: str, into: Path) -> Path:
-    """``src`` of ``rev`` unpacked under ``into``; the path of that ``src``."""
-    into.mkdir(parents=True, exist_ok=True)
-    archive = into / "src.tar"
-    with archive.open("wb") as fh:
-        subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], stdout=fh, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into, filter="data")
-    return into / "src"
 
 
 def cpu_of(args: Sequence[str], env: Mapping[str, str]) -> float:

@@ -38,6 +38,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
@@ -289,6 +290,18 @@ def start_sandbox(
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     proc, url = launch("the sandbox", [*cmd, *flags], ready, env)
     return proc, url.rstrip("/") + "/"
+
+
+def source_tree(rev: str, into: Path) -> Path:
+    """``src`` of ``rev`` unpacked under ``into`` (``git archive``); the path of that
+    ``src``, to time another version of the code beside this one (``PYTHONPATH``)."""
+    into.mkdir(parents=True, exist_ok=True)
+    archive = into / "src.tar"
+    with archive.open("wb") as fh:
+        subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], stdout=fh, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    return into / "src"
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -36,3 +36,14 @@ def test_the_list_imports_no_label_models() -> None:
     code = "import sys, upload_preds.labelstatus; print('pydantic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_sandbox_knows_the_same_statuses() -> None:
+    # The sandbox keeps its own list on purpose (it is the independent judge of what
+    # the client sends, and imports nothing of the client); it must agree all the same:
+    # every status but UNLABELED (what a sample without a label reports) can be written.
+    from upload_preds.sandbox.validate import ALL_STATUSES, PSEUDO_STATUS_UNLABELED
+    from upload_preds.sandbox.validate import LABEL_STATUSES as WRITABLE
+
+    assert set(ALL_STATUSES) == set(LABEL_STATUSES)
+    assert set(WRITABLE) == set(LABEL_STATUSES) - {PSEUDO_STATUS_UNLABELED}
