@@ -50,7 +50,7 @@ attributes are built the same way. A dry run asks for neither.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, overload
 
 import orjson
@@ -147,10 +147,6 @@ class SequenceStream:
         self._take = self._taker()
 
     # -- reading ---------------------------------------------------------------------------
-
-    def owns(self, key: str) -> bool:
-        """Whether the rows of ``key`` go to this stream (not handed back)."""
-        return not self.gave_up and key not in self.handed_back
 
     def taker(self) -> Callable[[bytes, str, int, int], bool]:
         """The reader's ``take`` (:data:`upload_preds.readers.Take`): a common row of a
@@ -331,11 +327,6 @@ class SequenceStream:
             plan_categories=categories,
             source=(_build, (self, key), state[_FIRST]),
         )
-
-    def jobs(self) -> Iterator[tuple[str, PlannedLabelJob]]:
-        """``(key, planned job)`` of every streamed label, in :func:`key_order`."""
-        for key in self.keys_in_order():
-            yield key, self.job(key)
 
 
 def _build(source: tuple[SequenceStream, str], loc: Location) -> dict[str, Any]:
