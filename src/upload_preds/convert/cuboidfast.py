@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from upload_preds.convert.checks import INT_MAX, INT_MIN
-from upload_preds.convert.seqfast import Line, Obj
+from upload_preds.convert.checks import INT_MAX, is_num
+from upload_preds.convert.seqfast import FAST_ROW_KEYS, Line, Obj, frame_score_keyframe
 from upload_preds.records import Location
 
 if TYPE_CHECKING:
@@ -31,18 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["cuboid_line"]
 
-_INF = float("inf")
-_ROW_KEYS: Final = frozenset({"sample_uuid", "sample_name", "labelset", "frame", "annotations"})
 _XYZ: Final = frozenset({"x", "y", "z"})
 _QUAT: Final = frozenset({"qx", "qy", "qz", "qw"})
-
-
-def _num(v: Any) -> bool:
-    """A finite JSON number, as :func:`.checks.is_num` says (``true`` is not one)."""
-    t = type(v)
-    if t is float:
-        return bool(-_INF < v < _INF)
-    return t is int and INT_MIN <= v <= INT_MAX
 
 
 def _xyz(v: Any) -> dict[str, Any] | None:
@@ -55,7 +45,7 @@ def _xyz(v: Any) -> dict[str, Any] | None:
         x, y, z = v["x"], v["y"], v["z"]
     else:
         return None
-    if _num(x) and _num(y) and _num(z):
+    if is_num(x) and is_num(y) and is_num(z):
         return {"x": x, "y": y, "z": z}
     return None
 
@@ -70,14 +60,14 @@ def _quat(v: Any) -> dict[str, Any] | None:
         qx, qy, qz, qw = v["qx"], v["qy"], v["qz"], v["qw"]
     else:
         return None
-    if _num(qx) and _num(qy) and _num(qz) and _num(qw):
+    if is_num(qx) and is_num(qy) and is_num(qz) and is_num(qw):
         return {"qx": qx, "qy": qy, "qz": qz, "qw": qw}
     return None
 
 
 def cuboid_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line | None:
     """The :class:`~.seqfast.Line` of a common cuboid row, or ``None`` (the full way)."""
-    if not data.keys() <= _ROW_KEYS:
+    if not data.keys() <= FAST_ROW_KEYS:
         return None
     row_frame = data.get("frame")
     if "frame" in data and not (type(row_frame) is int and 0 <= row_frame <= INT_MAX):
@@ -114,30 +104,13 @@ def cuboid_line(rules: FrameRules, data: dict[str, Any], loc: Location) -> Line 
         if not (dimensions["x"] > 0 and dimensions["y"] > 0 and dimensions["z"] > 0):
             return None
         yaw = a.get("yaw")
-        if not _num(yaw):
+        if not is_num(yaw):
             return None
-        if "frame" in a:
-            known += 1
-            frame = a["frame"]
-            if type(frame) is not int or not 0 <= frame <= INT_MAX:
-                return None
-            if row_frame is not None and frame != row_frame:
-                return None
-        elif row_frame is None:
+        place = frame_score_keyframe(a, row_frame)
+        if place is None:
             return None
-        else:
-            frame = row_frame
-        score = a.get("score")
-        if score is not None:
-            known += 1
-            if not _num(score):
-                return None
-        keyframe = True
-        if "is_keyframe" in a:
-            known += 1
-            keyframe = a["is_keyframe"]
-            if type(keyframe) is not bool:
-                return None
+        frame, score, keyframe, extra = place
+        known += extra
         # The label format's key order: position, dimensions, yaw, rotation.
         out: dict[str, Any] = {
             "id": track,

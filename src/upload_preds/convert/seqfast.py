@@ -58,9 +58,8 @@ class Line:
 
 _INF = float("inf")
 _NUMBER: Final = frozenset({int, float})  # JSON numbers (bool is not one: its type is bool)
-_FAST_ROW_KEYS: Final = frozenset(
-    {"sample_uuid", "sample_name", "labelset", "frame", "annotations"}
-)
+#: The keys a row the fast paths take may have (boxes here, cuboids in cuboidfast.py).
+FAST_ROW_KEYS: Final = frozenset({"sample_uuid", "sample_name", "labelset", "frame", "annotations"})
 
 
 #: The objects of a line the fast path took, as they are spilled (JSON) and kept: one
@@ -79,6 +78,37 @@ def objects(compact: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
     return zip(*[it] * FIELDS, strict=False)
 
 
+def frame_score_keyframe(a: dict[str, Any], row_frame: Any) -> tuple[int, Any, bool, int] | None:
+    """An annotation's ``frame`` (its own, or the row's ``row_frame``: ``None`` when the
+    row has none), ``score`` and ``is_keyframe`` as the fast paths take them, with how
+    many of those keys it has; ``None`` for anything the full path must word (the
+    shared part of :func:`fast_objects` and :func:`.cuboidfast.cuboid_line`)."""
+    keys = 0
+    if "frame" in a:
+        keys += 1
+        frame = a["frame"]
+        if type(frame) is not int or not 0 <= frame <= INT_MAX:
+            return None
+        if row_frame is not None and frame != row_frame:
+            return None
+    elif row_frame is None:
+        return None
+    else:
+        frame = row_frame
+    score = a.get("score")
+    if score is not None:
+        keys += 1
+        if not (type(score) is float and -_INF < score < _INF) and not is_num(score):
+            return None
+    keyframe = True
+    if "is_keyframe" in a:
+        keys += 1
+        keyframe = a["is_keyframe"]
+        if type(keyframe) is not bool:
+            return None
+    return frame, score, keyframe, keys
+
+
 def fast_objects(rules: FrameRules, data: dict[str, Any]) -> Compact | None:
     """The common row of a tracker, in few operations: boxes in pixels with a category
     (name or id), a track id, maybe a score, keyframe flag and frame, as compact
@@ -88,7 +118,7 @@ def fast_objects(rules: FrameRules, data: dict[str, Any]) -> Compact | None:
 
     The pipeline runs it when a row is read (:mod:`upload_preds.seqgroups`), so a row
     is checked once and only its compact objects are parsed again from the spill."""
-    if not data.keys() <= _FAST_ROW_KEYS:
+    if not data.keys() <= FAST_ROW_KEYS:
         return None
     row_frame = data.get("frame")
     if "frame" in data and not (type(row_frame) is int and 0 <= row_frame <= INT_MAX):
@@ -148,28 +178,11 @@ def fast_objects(rules: FrameRules, data: dict[str, Any]) -> Compact | None:
             if isinstance(corners, tuple):
                 return None
             (x0, y0), (x1, y1) = corners
-        if "frame" in a:
-            known += 1
-            frame = a["frame"]
-            if type(frame) is not int or not 0 <= frame <= INT_MAX:
-                return None
-            if row_frame is not None and frame != row_frame:
-                return None
-        elif row_frame is None:
+        place = frame_score_keyframe(a, row_frame)
+        if place is None:
             return None
-        else:
-            frame = row_frame
-        score = a.get("score")
-        if score is not None:
-            known += 1
-            if not (type(score) is float and -_INF < score < _INF) and not is_num(score):
-                return None
-        keyframe = True
-        if "is_keyframe" in a:
-            known += 1
-            keyframe = a["is_keyframe"]
-            if type(keyframe) is not bool:
-                return None
+        frame, score, keyframe, extra = place
+        known += extra
         if "type" in a:
             known += 1
             if a["type"] != "bbox":
