@@ -100,19 +100,18 @@ class SequenceGroups:
         self._stream: SequenceStream | None = None
         self._reread: Reread | None = None
 
-    def stream(self, reread: Reread) -> bool:
+    def stream(self, reread: Reread) -> None:
         """Plan this run's labels while their rows stream by (the offline dry run, see
         :mod:`upload_preds.seqstream`), reading the input again with ``reread`` for the
-        labels the stream hands back. Whether the dataset's rows allow it: the common
+        labels the stream hands back; when the dataset's rows allow it: the common
         tracker row has a fast path, and frame counts come from ``--frames`` or the
-        rows (no dataset)."""
-        if self._fast is None or not self.planned or self.frames_of is not None:
-            return False
-        if self.resolve is not None:
-            return False
+        rows (no dataset, no names to resolve)."""
+        if self._fast is None or not self.planned:
+            return
+        if self.frames_of is not None or self.resolve is not None:
+            return
         self._reread = reread
         self._stream = SequenceStream(self._fast, self.converter.options.frames, self._load)
-        return True
 
     def taker(self, grouper: Grouper, only: set[str] | None = None) -> Take | None:
         """The reader's ``take`` for JSONL lines (see :mod:`upload_preds.readers.jsonl`):
@@ -233,20 +232,22 @@ class SequenceGroups:
         and per label of the stream, all in :func:`key_order`."""
         stream = self._stream
         if stream is None:
-            yield from self._grouped(grouper)
+            for key, members in grouper.groups():
+                yield from self._group(key, members)
             return
         self._stream = None  # from now on, rows go to groups
         if stream.gave_up or stream.handed_back:
             self._regroup(grouper, None if stream.gave_up else stream.handed_back)
+        # The streamed labels merged into the groups' order (both in key_order).
         streamed = stream.keys_in_order()
         i = 0
-        for item, key in self._grouped_keyed(grouper):
+        for key, members in grouper.groups():
             order = key_order(key)
-            while i < len(streamed) and key_order(streamed[i]) < order:
-                yield stream.job(streamed[i])
+            while i < len(streamed) and streamed[i][0] < order:
+                yield stream.job(streamed[i][1])
                 i += 1
-            yield item
-        for key in streamed[i:]:
+            yield from self._group(key, members)
+        for _, key in streamed[i:]:
             yield stream.job(key)
         self.frames_guessed += stream.frames_guessed
 
@@ -271,17 +272,6 @@ class SequenceGroups:
                 self._stream = saved
             lines = [(loc, p["q"]) for _, members in grouper.groups() for loc, p in members]
         return lines
-
-    def _grouped_keyed(self, grouper: Grouper) -> Iterator[tuple[Item, str]]:
-        """:meth:`_grouped`'s items, each with its group's key."""
-        for key, members in grouper.groups():
-            for item in self._group(key, members):
-                yield item, key
-
-    def _grouped(self, grouper: Grouper) -> Iterator[Item]:
-        """One label (or failures, or skips) per group of ``grouper``, in key order."""
-        for key, members in grouper.groups():
-            yield from self._group(key, members)
 
     def _group(self, key: str, members: list[Member]) -> Iterator[Item]:
         """One group's label, or its failures, or superseded skips."""

@@ -287,9 +287,10 @@ class SequenceStream:
 
     # -- the labels ------------------------------------------------------------------------
 
-    def keys_in_order(self) -> list[str]:
-        """The streamed labels' keys, in the order groups come out (:func:`key_order`)."""
-        return sorted(self._state, key=key_order)
+    def keys_in_order(self) -> list[tuple[tuple[int, str], str]]:
+        """``(key_order(key), key)`` of the streamed labels, in the order groups come out
+        (:func:`key_order`)."""
+        return sorted((key_order(key), key) for key in self._state)
 
     def job(self, key: str) -> PlannedLabelJob:
         """The planned job of a streamed label (as :func:`.seqplan.plan_sequence` makes
