@@ -166,3 +166,28 @@ class SeqEnv:
         stats = self.sandbox.stats()
         route = "/labels/{sample_uuid}/{labelset}/"
         return sum(stats["requests"].get("PUT", {}).get(route, {}).values())
+
+
+def planned_and_full(rules: Any, rows: list[dict[str, Any]], frames: int | None) -> tuple[Any, Any]:
+    """One label of ``rows`` (sample "u", lines 1..n of p.jsonl) two ways: planned from
+    the fast path's compact objects as the grouping spills them (a JSON round trip),
+    and converted the full way; the plan answers exactly for the labels that pass."""
+    import orjson
+
+    from upload_preds.convert.seqfast import fast_objects
+    from upload_preds.convert.seqplan import plan_sequence
+    from upload_preds.convert.sequences import convert_sequence
+    from upload_preds.records import Location, Record
+
+    key = orjson.dumps(["ground-truth", "u", "u"]).decode()
+    locs = [Location("p.jsonl", n + 1) for n in range(len(rows))]
+    lines = []
+    for loc, row in zip(locs, rows, strict=True):
+        objs = fast_objects(rules, row)
+        assert objs is not None
+        lines.append((loc, orjson.loads(orjson.dumps(objs))))
+    planned = plan_sequence(rules, key, lines, frames)
+    records = [(loc, Record(loc, "jsonl", row)) for loc, row in zip(locs, rows, strict=True)]
+    full = convert_sequence(rules, key, list(records), frames)
+    assert (planned is None) == isinstance(full, list)
+    return planned, full

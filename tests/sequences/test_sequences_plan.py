@@ -13,21 +13,17 @@ from typing import Any
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from seqkit import CATEGORIES, categories_file, sdk_model
+from seqkit import CATEGORIES, categories_file, planned_and_full, sdk_model
 
 from clikit import cli_env, run_cli, write_jsonl
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.convert.seqfast import fast_objects
-from upload_preds.convert.seqplan import plan_sequence
-from upload_preds.convert.sequences import convert_sequence
 from upload_preds.grouping import Grouper
 from upload_preds.pipeline import Preparer
-from upload_preds.records import Failure, LabelJob, Location, PlannedLabelJob, Record, Skip
+from upload_preds.records import Failure, LabelJob, Location, PlannedLabelJob, Skip
 
 CATS = Categories([(c["id"], c["name"]) for c in CATEGORIES], "image-vector-sequence")
 NAMES = [c["name"] for c in CATEGORIES]
-KEY = orjson.dumps(["ground-truth", "u", "u"]).decode()
 
 
 def _row(frame: int, track: int, category: str, score: float | None, x: float) -> dict[str, Any]:
@@ -62,18 +58,7 @@ def test_a_planned_label_is_the_full_paths_label(
     rules = conv.sequence
     assert rules is not None
     assert rules.fast
-    locs = [Location("p.jsonl", n + 1) for n in range(len(rows))]
-    lines = []
-    for loc, row in zip(locs, rows, strict=True):
-        objs = fast_objects(rules, row)
-        assert objs is not None
-        # As the grouping spills them: a JSON round trip.
-        lines.append((loc, orjson.loads(orjson.dumps(objs))))
-    planned = plan_sequence(rules, KEY, lines, frames)
-    records = [(loc, Record(loc, "jsonl", row)) for loc, row in zip(locs, rows, strict=True)]
-    full = convert_sequence(rules, KEY, list(records), frames)
-    # It answers exactly for the labels that pass; the full path words every error.
-    assert (planned is None) == isinstance(full, list)
+    planned, full = planned_and_full(rules, rows, frames)
     if planned is None:
         return
     assert isinstance(full, LabelJob)

@@ -12,18 +12,14 @@ from typing import Any
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from seqkit import CATEGORIES, sdk_model
+from seqkit import CATEGORIES, planned_and_full, sdk_model
 
 from upload_preds.convert import Converter, ConvertOptions
 from upload_preds.convert.categories import Categories
-from upload_preds.convert.seqfast import fast_objects
-from upload_preds.convert.seqplan import plan_sequence
-from upload_preds.convert.sequences import convert_sequence
-from upload_preds.records import LabelJob, Location, Record
+from upload_preds.records import LabelJob
 
 CATS = Categories([(c["id"], c["name"]) for c in CATEGORIES], "image-vector-sequence")
 NAMES = [c["name"] for c in CATEGORIES]
-KEY = orjson.dumps(["ground-truth", "u", "u"]).decode()
 
 _ann = st.fixed_dictionaries(
     {
@@ -59,16 +55,7 @@ def test_the_plan_over_columns_answers_as_the_full_way(
     conv = Converter(ConvertOptions(min_score=min_score, score_from=score_from), CATS)
     rules = conv.sequence
     assert rules is not None
-    locs = [Location("p.jsonl", n + 1) for n in range(len(rows))]
-    lines = []
-    for loc, row in zip(locs, rows, strict=True):
-        objs = fast_objects(rules, row)
-        assert objs is not None
-        lines.append((loc, orjson.loads(orjson.dumps(objs))))  # as spilled
-    planned = plan_sequence(rules, KEY, lines, frames)
-    records = [(loc, Record(loc, "jsonl", row)) for loc, row in zip(locs, rows, strict=True)]
-    full = convert_sequence(rules, KEY, list(records), frames)
-    assert (planned is None) == isinstance(full, list)
+    planned, full = planned_and_full(rules, rows, frames)
     if planned is None:
         return
     assert isinstance(full, LabelJob)
